@@ -1,0 +1,67 @@
+"""Activities that persist a request's progress in PostgreSQL; each is safe to retry."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from dnsorch import repository
+from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow
+from dnsorch.logging import bind_request_id
+
+
+class DatabaseActivities:
+    """Constructed once per worker with the process's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name="ensure_request_row")
+    async def ensure_request_row(self, spec: DnsRequestSpec) -> bool:
+        """Create the row if the accepting process died before it could; True if created here."""
+        bind_request_id(spec.request_id)
+        accepted_at = spec.accepted_at or activity.info().started_time
+
+        def write() -> bool:
+            with self.engine.begin() as conn:
+                return repository.insert_request(conn, spec, accepted_at)
+
+        created = await asyncio.to_thread(write)
+        if created:
+            activity.logger.info("request row was missing; created it from the workflow input")
+        return created
+
+    @activity.defn(name="record_step")
+    async def record_step(self, step: LogStep) -> bool:
+        """Append one log line (and maybe a status) exactly once."""
+        bind_request_id(step.request_id)
+
+        def write() -> bool:
+            with self.engine.begin() as conn:
+                if repository.append_step(conn, step):
+                    return True
+                if not repository.request_exists(conn, step.request_id):
+                    raise ApplicationError(
+                        f"request row {step.request_id} does not exist",
+                        type="RequestRowMissing",
+                        non_retryable=True,
+                    )
+                return False
+
+        appended = await asyncio.to_thread(write)
+        activity.logger.info("%s: %s", step.status or "log", step.message if appended else "already recorded")
+        return appended
+
+    @activity.defn(name="store_record")
+    async def store_record(self, row: RecordRow) -> bool:
+        """Store the provisioned record once per request."""
+        bind_request_id(row.request_id)
+
+        def write() -> bool:
+            with self.engine.begin() as conn:
+                return repository.insert_record(conn, row)
+
+        return await asyncio.to_thread(write)

@@ -1,0 +1,147 @@
+"""Inputs and results of the workflow and its activities.
+
+They are stored in Temporal's history, so they hold request data only, never a secret,
+and new fields must have defaults so running histories keep decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RequestStatus.COMPLETED, RequestStatus.FAILED)
+
+
+@dataclass
+class DnsRequestSpec:
+    """A validated request, as the workflow receives it at start."""
+
+    request_id: str
+    account_id: str
+    source: str
+    record_type: str
+    domain: str
+    zone: str
+    target: str
+    ttl: int
+    priority: int | None = None
+    comment: str | None = None
+    extra_config: dict[str, object] = field(default_factory=dict)
+    operation: str = "create"
+    accepted_at: datetime | None = None
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.request_id)
+
+    @property
+    def summary(self) -> str:
+        return f"{self.record_type} {self.domain} → {self.target} ({self.account_id})"
+
+
+def workflow_id_for(request_id: str) -> str:
+    """One workflow per request; the id is derived so a second start is a no-op."""
+    return f"dns-request-{request_id}"
+
+
+@dataclass
+class DnsChange:
+    """What the Ansible step applies: one RRset at one name, values in presentation format."""
+
+    request_id: str
+    operation: str
+    record_type: str
+    domain: str
+    zone: str
+    values: list[str]
+    ttl: int
+
+
+@dataclass
+class ApplyResult:
+    """What the authoritative server answered after the change."""
+
+    served: list[str]
+    changed: bool
+
+
+@dataclass
+class LogStep:
+    """One idempotent write to a request row: a log line, optionally with a new status.
+
+    `entry_id` is made by the workflow, so an activity retried after a crash finds the
+    line already there and does not add it twice.
+    """
+
+    request_id: str
+    entry_id: str
+    at: datetime
+    message: str
+    status: str | None = None
+    step: str = ""
+    actor: str = "workflow"
+
+
+@dataclass
+class RecordRow:
+    """The provisioned record to store once the DNS server serves it."""
+
+    request_id: str
+    record_type: str
+    domain: str
+    target: str
+    ttl: int
+    priority: int | None
+    comment: str | None
+    provisioned_at: datetime
+
+
+@dataclass
+class StatusChange:
+    """A manual status change sent by an operator (signal `update_status`)."""
+
+    status: str
+    message: str = ""
+    actor: str = "operator"
+
+
+@dataclass
+class WorkflowState:
+    """What the `state` query answers."""
+
+    request_id: str
+    status: str
+    step: str
+    attempts: int = 0
+    last_error: str | None = None
+    log: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ApplyPolicy:
+    """How hard the workflow tries the Ansible step; fixed at start from the settings."""
+
+    max_attempts: int = 5
+    initial_retry_seconds: float = 2.0
+    retry_backoff: float = 2.0
+    max_retry_seconds: float = 60.0
+    timeout_seconds: int = 300
+    heartbeat_seconds: int = 30
+
+
+@dataclass
+class ProvisioningInput:
+    """The workflow's single argument."""
+
+    request: DnsRequestSpec
+    policy: ApplyPolicy = field(default_factory=ApplyPolicy)

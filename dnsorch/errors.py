@@ -1,0 +1,37 @@
+"""Domain exceptions raised by the core; the API and the consumer map them at their edges."""
+
+from __future__ import annotations
+
+
+class DnsorchError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class InvalidRequest(DnsorchError):
+    """The request breaks a DNS or contract rule; the client must change it (HTTP 422)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class RequestNotFound(DnsorchError):
+    """No request with that id (HTTP 404)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request {request_id} not found")
+        self.request_id = request_id
+
+
+class RequestFinished(DnsorchError):
+    """The request's workflow has ended, so it can no longer be steered (HTTP 409)."""
+
+    def __init__(self, request_id: str, status: str) -> None:
+        super().__init__(f"request {request_id} has finished with status {status}; its status can no longer change")
+        self.request_id = request_id
+        self.status = status
+
+
+class ServiceUnavailable(DnsorchError):
+    """A backing service (PostgreSQL, Temporal) cannot be reached; try again later (HTTP 503)."""

@@ -1,0 +1,122 @@
+"""Reads and idempotent writes of request rows, shared by the accept service and the activities.
+
+Every write can be repeated safely: a retried activity or a redelivered request must never
+add a second row, a second record or a second copy of a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session
+from sqlmodel import select as select_model
+
+from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
+from dnsorch.models import DnsRecord, DnsRequest
+
+ACCEPTED_ENTRY_ID = "accepted"
+
+
+def log_entry(entry_id: str, at: datetime, message: str, *, status: str | None = None,
+              step: str = "", actor: str = "workflow") -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": entry_id, "at": at.isoformat(), "step": step, "actor": actor,
+                             "message": message}
+    if status is not None:
+        entry["status"] = status
+    return entry
+
+
+def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime) -> bool:
+    """Insert the request row unless it exists; True when this call created it."""
+    config = {"ttl": spec.ttl, "priority": spec.priority, "extra_config": spec.extra_config}
+    first = log_entry(ACCEPTED_ENTRY_ID, accepted_at, f"request accepted from {spec.source}",
+                      status=RequestStatus.PENDING, step="accept", actor=spec.source)
+    statement = (
+        insert(DnsRequest)
+        .values(
+            id=uuid.UUID(spec.request_id),
+            account_id=spec.account_id,
+            source=spec.source,
+            record_type=spec.record_type,
+            domain=spec.domain,
+            target=spec.target,
+            comment=spec.comment,
+            config=config,
+            status=RequestStatus.PENDING,
+            log_messages=[first],
+            workflow_id=spec.workflow_id,
+            created_at=accepted_at,
+            updated_at=accepted_at,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return conn.execute(statement).rowcount == 1
+
+
+_APPEND_LOG = text(
+    """
+    UPDATE dns_requests
+       SET log_messages = log_messages || CAST(:entry AS jsonb),
+           status = COALESCE(:status, status),
+           updated_at = now()
+     WHERE id = :id
+       AND NOT log_messages @> CAST(:probe AS jsonb)
+    """
+)
+
+
+def append_step(conn: Connection, step: LogStep) -> bool:
+    """Append a log line (and set the status) once; False when it was already there."""
+    entry = log_entry(step.entry_id, step.at, step.message, status=step.status, step=step.step,
+                      actor=step.actor)
+    result = conn.execute(
+        _APPEND_LOG,
+        {
+            "entry": json.dumps([entry]),
+            "status": step.status,
+            "id": uuid.UUID(step.request_id),
+            "probe": json.dumps([{"id": step.entry_id}]),
+        },
+    )
+    return result.rowcount == 1
+
+
+def request_exists(conn: Connection, request_id: str) -> bool:
+    found = conn.execute(select(func.count()).select_from(DnsRequest).where(
+        DnsRequest.id == uuid.UUID(request_id)))  # type: ignore[arg-type]
+    return bool(found.scalar_one())
+
+
+def insert_record(conn: Connection, row: RecordRow) -> bool:
+    """Store the provisioned record unless this request already has one."""
+    statement = (
+        insert(DnsRecord)
+        .values(
+            id=uuid.uuid4(),
+            request_id=uuid.UUID(row.request_id),
+            record_type=row.record_type,
+            domain=row.domain,
+            target=row.target,
+            ttl=row.ttl,
+            priority=row.priority,
+            comment=row.comment,
+            provisioned_at=row.provisioned_at,
+        )
+        .on_conflict_do_nothing(index_elements=["request_id"])
+    )
+    return conn.execute(statement).rowcount == 1
+
+
+def get_request(session: Session, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None] | None:
+    request = session.get(DnsRequest, request_id)
+    if request is None:
+        return None
+    record = session.exec(
+        select_model(DnsRecord).where(DnsRecord.request_id == request_id)
+    ).first()
+    return request, record

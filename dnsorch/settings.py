@@ -1,0 +1,112 @@
+"""The one settings object every dnsorch process reads: environment, then `.env`, then `env/<ENV>.env`."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Environment = Literal["dev", "uta", "prod", "test"]
+
+
+def _env_files(env: str) -> tuple[Path, ...]:
+    """Later files win: the per-environment defaults, then a developer's own `.env`."""
+    return (PROJECT_ROOT / "env" / f"{env}.env", PROJECT_ROOT / ".env")
+
+
+class Settings(BaseSettings):
+    """Every knob is documented in `.env.example`; names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file_encoding="utf-8")
+
+    env: Environment = "dev"
+    state_dir: Path = PROJECT_ROOT / ".dnsorch"
+
+    # PostgreSQL
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5433/dnsorch"
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "dns-provisioning"
+
+    # DNS: the authoritative server the playbook updates and the zones we manage there
+    dns_server: str = "127.0.0.1"
+    dns_port: int = 5353
+    dns_zones: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["example.test"])
+    tsig_key_file: Path | None = None
+    """Defaults to `<state_dir>/bind/tsig.key`, the key the dev stack generates."""
+
+    # Ansible step
+    playbook_path: Path = PROJECT_ROOT / "playbooks" / "nsupdate.yml"
+    ansible_timeout_seconds: int = 300
+    ansible_heartbeat_seconds: int = 30
+    ansible_max_attempts: int = 5
+    ansible_initial_retry_seconds: float = 2.0
+    ansible_retry_backoff: float = 2.0
+    ansible_max_retry_seconds: float = 60.0
+    dns_verify_timeout_seconds: float = 10.0
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # `dnsorch dev`: which servers the local stack starts itself (false: use the configured one)
+    dev_postgres: bool = True
+    dev_temporal: bool = True
+    dev_bind: bool = True
+    temporal_ui_port: int = 8233
+
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("dns_zones", mode="before")
+    @classmethod
+    def _split_zones(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("dns_zones")
+    @classmethod
+    def _normalise_zones(cls, zones: list[str]) -> list[str]:
+        return [zone.strip().rstrip(".").lower() for zone in zones]
+
+    @field_validator("state_dir", "playbook_path", "tsig_key_file")
+    @classmethod
+    def _relative_to_project(cls, path: Path | None) -> Path | None:
+        """Relative paths in settings mean relative to the project, wherever the process runs."""
+        if path is None or path.is_absolute():
+            return path
+        return PROJECT_ROOT / path
+
+    @property
+    def tsig_key_path(self) -> Path:
+        return self.tsig_key_file or self.state_dir / "bind" / "tsig.key"
+
+    @property
+    def ansible_heartbeat_timeout(self) -> timedelta:
+        return timedelta(seconds=self.ansible_heartbeat_seconds)
+
+    @property
+    def ansible_start_to_close(self) -> timedelta:
+        return timedelta(seconds=self.ansible_timeout_seconds)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings for the environment named by `ENV` (default dev)."""
+    env = str(overrides.get("env") or os.environ.get("ENV", "dev"))
+    return Settings(_env_file=_env_files(env), **overrides)  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,86 @@
+"""The database activities against a real PostgreSQL: each write happens once, however often it runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.database import DatabaseActivities
+from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow
+from dnsorch.models import DnsRecord, DnsRequest
+
+pytestmark = pytest.mark.integration
+
+
+def new_spec(**overrides: object) -> DnsRequestSpec:
+    fields: dict[str, object] = dict(
+        request_id=str(uuid.uuid4()), account_id="acct-42", source="api", record_type="TXT",
+        domain="t.example.test", zone="example.test", target="{{ lookup('pipe','id') }}", ttl=300,
+        comment="{% raw %} '; DROP TABLE dns_requests; --", accepted_at=datetime.now(UTC),
+    )
+    fields.update(overrides)
+    return DnsRequestSpec(**fields)  # type: ignore[arg-type]
+
+
+def load(engine: Engine, request_id: str) -> DnsRequest:
+    with Session(engine) as session:
+        row = session.get(DnsRequest, uuid.UUID(request_id))
+        assert row is not None
+        return row
+
+
+async def test_request_row_is_created_once_and_strings_are_stored_literally(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec = new_spec()
+    assert await env.run(acts.ensure_request_row, spec) is True
+    assert await env.run(acts.ensure_request_row, spec) is False
+    row = load(engine, spec.request_id)
+    assert row.status == "PENDING"
+    assert row.target == "{{ lookup('pipe','id') }}"
+    assert row.comment == "{% raw %} '; DROP TABLE dns_requests; --"
+    assert row.workflow_id == f"dns-request-{spec.request_id}"
+    assert row.config == {"ttl": 300, "priority": None, "extra_config": {}}
+    assert [entry["id"] for entry in row.log_messages] == ["accepted"]
+
+
+async def test_a_retried_log_step_adds_one_line_and_sets_the_status(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec = new_spec()
+    await env.run(acts.ensure_request_row, spec)
+    step = LogStep(request_id=spec.request_id, entry_id=str(uuid.uuid4()), at=datetime.now(UTC),
+                   message="provisioning started", status="IN_PROGRESS", step="apply")
+    assert await env.run(acts.record_step, step) is True
+    assert await env.run(acts.record_step, step) is False
+    row = load(engine, spec.request_id)
+    assert row.status == "IN_PROGRESS"
+    assert [e["message"] for e in row.log_messages] == ["request accepted from api", "provisioning started"]
+    assert row.log_messages[1]["at"] == step.at.isoformat()
+
+
+async def test_log_step_for_an_unknown_request_fails_without_retrying(engine: Engine) -> None:
+    acts = DatabaseActivities(engine)
+    step = LogStep(request_id=str(uuid.uuid4()), entry_id="x", at=datetime.now(UTC), message="m")
+    with pytest.raises(ApplicationError) as failed:
+        await ActivityEnvironment().run(acts.record_step, step)
+    assert failed.value.non_retryable
+
+
+async def test_record_is_stored_once_per_request(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec = new_spec(record_type="A", domain="www.example.test", target="192.0.2.10")
+    await env.run(acts.ensure_request_row, spec)
+    row = RecordRow(request_id=spec.request_id, record_type="A", domain="www.example.test", target="192.0.2.10",
+                    ttl=300, priority=None, comment=None, provisioned_at=datetime.now(UTC))
+    assert await env.run(acts.store_record, row) is True
+    assert await env.run(acts.store_record, row) is False
+    with Session(engine) as session:
+        count = session.exec(  # type: ignore[call-overload]
+            select(func.count()).select_from(DnsRecord).where(DnsRecord.request_id == uuid.UUID(spec.request_id))
+        ).one()
+    assert count[0] == 1

@@ -1,0 +1,22 @@
+"""Fixtures for workflow tests in Temporal's time-skipping test server (a real binary, offline)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from dnsorch.devstack.temporal import find_test_server
+from dnsorch.temporal_client import ensure_search_attributes
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_test_server())
+    # Without them the test server does not fail: the workflow hangs. Register first.
+    await ensure_search_attributes(env.client, "default")
+    try:
+        yield env
+    finally:
+        await env.shutdown()

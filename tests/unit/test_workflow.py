@@ -1,0 +1,198 @@
+"""DnsProvisioningWorkflow's paths, with stub activities registered under the real names."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from dnsorch.contracts import (
+    ApplyPolicy,
+    ApplyResult,
+    DnsChange,
+    DnsRequestSpec,
+    LogStep,
+    ProvisioningInput,
+    RecordRow,
+    StatusChange,
+    WorkflowState,
+)
+from dnsorch.search_attributes import initial_attributes
+from workflows.provisioning import DnsProvisioningWorkflow
+
+FAST_POLICY = ApplyPolicy(max_attempts=3, initial_retry_seconds=1, retry_backoff=2, max_retry_seconds=5,
+                          timeout_seconds=60, heartbeat_seconds=5)
+
+
+@dataclass
+class FakeStore:
+    """Stands in for PostgreSQL and BIND: records what the activities were asked to do."""
+
+    apply_failures: list[ApplicationError] = field(default_factory=list)
+    block_apply: bool = False
+    apply_calls: int = 0
+    apply_cancelled: bool = False
+    steps: dict[str, LogStep] = field(default_factory=dict)
+    records: dict[str, RecordRow] = field(default_factory=dict)
+    rows: set[str] = field(default_factory=set)
+
+    def activities(self) -> list[object]:
+        @activity.defn(name="ensure_request_row")
+        async def ensure_request_row(spec: DnsRequestSpec) -> bool:
+            created = spec.request_id not in self.rows
+            self.rows.add(spec.request_id)
+            return created
+
+        @activity.defn(name="record_step")
+        async def record_step(step: LogStep) -> bool:
+            if step.entry_id in self.steps:
+                return False
+            self.steps[step.entry_id] = step
+            return True
+
+        @activity.defn(name="store_record")
+        async def store_record(row: RecordRow) -> bool:
+            created = row.request_id not in self.records
+            self.records.setdefault(row.request_id, row)
+            return created
+
+        @activity.defn(name="apply_dns_change")
+        async def apply_dns_change(change: DnsChange) -> ApplyResult:
+            self.apply_calls += 1
+            if self.block_apply:
+                try:
+                    while self.block_apply:
+                        activity.heartbeat()
+                        await asyncio.sleep(0.2)
+                except asyncio.CancelledError:
+                    self.apply_cancelled = True
+                    raise
+            if self.apply_failures:
+                raise self.apply_failures.pop(0)
+            return ApplyResult(served=change.values, changed=True)
+
+        return [ensure_request_row, record_step, store_record, apply_dns_change]
+
+    def statuses(self) -> list[str]:
+        ordered = sorted(self.steps.values(), key=lambda s: s.at)
+        return [s.status for s in ordered if s.status]
+
+
+def request_spec() -> DnsRequestSpec:
+    return DnsRequestSpec(request_id=str(uuid.uuid4()), account_id="acct-42", source="api", record_type="A",
+                          domain="www.example.test", zone="example.test", target="192.0.2.10", ttl=300)
+
+
+async def start(env: WorkflowEnvironment, spec: DnsRequestSpec) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
+    return await env.client.start_workflow(
+        DnsProvisioningWorkflow.run,
+        ProvisioningInput(request=spec, policy=FAST_POLICY),
+        id=spec.workflow_id,
+        task_queue="test-provisioning",
+        search_attributes=initial_attributes(domain=spec.domain, zone=spec.zone, record_type="A",
+                                             operation="create", status="PENDING", account=spec.account_id,
+                                             source="api"),
+    )
+
+
+def worker(env: WorkflowEnvironment, store: FakeStore) -> Worker:
+    return Worker(env.client, task_queue="test-provisioning", workflows=[DnsProvisioningWorkflow],
+                  activities=store.activities())
+
+
+async def test_transient_failures_are_retried_until_the_record_is_served(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore(apply_failures=[ApplicationError("SERVFAIL", type="DnsChangeFailed")] * 2)
+    spec = request_spec()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec)
+        state = await handle.result()
+    assert state.status == "COMPLETED"
+    assert store.apply_calls == 3
+    assert store.statuses() == ["IN_PROGRESS", "COMPLETED"]
+    assert list(store.records) == [spec.request_id]
+    assert store.records[spec.request_id].target == "192.0.2.10"
+
+
+async def test_exhausted_retries_mark_the_request_failed_with_the_reason(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore(apply_failures=[ApplicationError("server unreachable", type="DnsChangeFailed")] * 5)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        state = await handle.result()
+    assert state.status == "FAILED"
+    assert store.apply_calls == FAST_POLICY.max_attempts
+    assert store.statuses() == ["IN_PROGRESS", "FAILED"]
+    assert "server unreachable" in (state.last_error or "")
+    assert not store.records
+
+
+async def test_rejected_change_is_not_retried(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore(apply_failures=[ApplicationError("TSIG BADKEY", type="DnsChangeRejected", non_retryable=True)])
+    async with worker(time_skipping_env, store):
+        state = await (await start(time_skipping_env, request_spec())).result()
+    assert state.status == "FAILED"
+    assert store.apply_calls == 1
+    final = [s for s in store.steps.values() if s.status == "FAILED"]
+    assert "BADKEY" in final[0].message
+
+
+async def test_manual_terminal_status_cancels_the_step_and_ends_the_request(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore(block_apply=True)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        while store.apply_calls == 0:
+            await asyncio.sleep(0.05)
+        await handle.signal(DnsProvisioningWorkflow.update_status,
+                            StatusChange(status="FAILED", message="host retired", actor="alice"))
+        state = await handle.result()
+    assert state.status == "FAILED"
+    assert store.apply_cancelled
+    assert store.statuses() == ["IN_PROGRESS", "FAILED"]
+    manual = [s for s in store.steps.values() if s.actor == "alice"]
+    assert len(manual) == 1 and "host retired" in manual[0].message
+    assert not store.records
+
+
+async def test_manual_non_terminal_status_is_recorded_and_provisioning_continues(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(block_apply=True)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        while store.apply_calls == 0:
+            await asyncio.sleep(0.05)
+        await handle.signal(DnsProvisioningWorkflow.update_status, StatusChange(status="PENDING", message="hold"))
+        while "PENDING" not in store.statuses():
+            await asyncio.sleep(0.05)
+        queried = await handle.query(DnsProvisioningWorkflow.state)
+        assert queried.status == "PENDING"
+        store.block_apply = False
+        state = await handle.result()
+    assert state.status == "COMPLETED"
+    assert store.statuses() == ["IN_PROGRESS", "PENDING", "COMPLETED"]
+
+
+async def test_state_query_reports_status_and_log(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        await handle.result()
+        state = await handle.query(DnsProvisioningWorkflow.state)
+    assert state.status == "COMPLETED"
+    assert [entry["status"] for entry in state.log] == ["IN_PROGRESS", "COMPLETED"]
+    assert state.attempts == 1
+
+
+async def test_workflow_id_is_derived_from_the_request_id(time_skipping_env: WorkflowEnvironment) -> None:
+    spec = request_spec()
+    assert spec.workflow_id == f"dns-request-{spec.request_id}"
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec)
+        await handle.result()
+    assert handle.id == spec.workflow_id
