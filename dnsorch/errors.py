@@ -28,7 +28,9 @@ class RequestFinished(DnsorchError):
     """The request's workflow has ended, so it can no longer be steered (HTTP 409)."""
 
     def __init__(self, request_id: str, status: str) -> None:
-        super().__init__(f"request {request_id} has finished with status {status}; its status can no longer change")
+        super().__init__(
+            f"request {request_id} has finished with status {status}; its status can no longer change"
+        )
         self.request_id = request_id
         self.status = status
 

@@ -66,9 +66,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = False, role: str =
     else:
         prefix = f"{role} " if role else ""
         handler.setFormatter(
-            logging.Formatter(
-                f"%(asctime)s {prefix}%(levelname)s %(name)s [req %(request_id)s] %(message)s"
-            )
+            logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s [req %(request_id)s] %(message)s")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

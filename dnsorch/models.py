@@ -56,9 +56,7 @@ class DnsRecord(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     request_id: uuid.UUID = Field(
-        sa_column=Column(
-            ForeignKey("dns_requests.id", ondelete="CASCADE"), nullable=False, unique=True
-        )
+        sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), nullable=False, unique=True)
     )
     record_type: str = Field(sa_column=Column(String(16), nullable=False))
     domain: str = Field(sa_column=Column(String(253), nullable=False))

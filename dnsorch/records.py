@@ -34,7 +34,9 @@ def check_name(name: str, *, field: str, allow_service_labels: bool = False) -> 
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequest(field, "must be a non-empty domain name")
     if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in name):
-        raise InvalidRequest(field, "may only contain ASCII letters, digits, '-', '.' (and '_' in service labels)")
+        raise InvalidRequest(
+            field, "may only contain ASCII letters, digits, '-', '.' (and '_' in service labels)"
+        )
     normalised = normalise_name(name)
     if len(normalised) > MAX_NAME_LENGTH:
         raise InvalidRequest(field, f"is longer than {MAX_NAME_LENGTH} characters")
@@ -105,7 +107,8 @@ def srv_port_weight(extra_config: dict[str, object]) -> tuple[int, int]:
             raise InvalidRequest(
                 f"resource.config.extra_config.{name}", "must be an integer from 0 to 65535 for SRV"
             )
-    return int(port), int(weight)  # type: ignore[arg-type]
+    assert isinstance(port, int) and isinstance(weight, int)
+    return port, weight
 
 
 def check_owner(record_type: str, domain: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
 from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
@@ -22,10 +22,22 @@ from dnsorch.models import DnsRecord, DnsRequest
 ACCEPTED_ENTRY_ID = "accepted"
 
 
-def log_entry(entry_id: str, at: datetime, message: str, *, status: str | None = None,
-              step: str = "", actor: str = "workflow") -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": entry_id, "at": at.isoformat(), "step": step, "actor": actor,
-                             "message": message}
+def log_entry(
+    entry_id: str,
+    at: datetime,
+    message: str,
+    *,
+    status: str | None = None,
+    step: str = "",
+    actor: str = "workflow",
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": entry_id,
+        "at": at.isoformat(),
+        "step": step,
+        "actor": actor,
+        "message": message,
+    }
     if status is not None:
         entry["status"] = status
     return entry
@@ -34,8 +46,14 @@ def log_entry(entry_id: str, at: datetime, message: str, *, status: str | None =
 def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime) -> bool:
     """Insert the request row unless it exists; True when this call created it."""
     config = {"ttl": spec.ttl, "priority": spec.priority, "extra_config": spec.extra_config}
-    first = log_entry(ACCEPTED_ENTRY_ID, accepted_at, f"request accepted from {spec.source}",
-                      status=RequestStatus.PENDING, step="accept", actor=spec.source)
+    first = log_entry(
+        ACCEPTED_ENTRY_ID,
+        accepted_at,
+        f"request accepted from {spec.source}",
+        status=RequestStatus.PENDING,
+        step="accept",
+        actor=spec.source,
+    )
     statement = (
         insert(DnsRequest)
         .values(
@@ -72,8 +90,9 @@ _APPEND_LOG = text(
 
 def append_step(conn: Connection, step: LogStep) -> bool:
     """Append a log line (and set the status) once; False when it was already there."""
-    entry = log_entry(step.entry_id, step.at, step.message, status=step.status, step=step.step,
-                      actor=step.actor)
+    entry = log_entry(
+        step.entry_id, step.at, step.message, status=step.status, step=step.step, actor=step.actor
+    )
     result = conn.execute(
         _APPEND_LOG,
         {
@@ -87,8 +106,9 @@ def append_step(conn: Connection, step: LogStep) -> bool:
 
 
 def request_exists(conn: Connection, request_id: str) -> bool:
-    found = conn.execute(select(func.count()).select_from(DnsRequest).where(
-        DnsRequest.id == uuid.UUID(request_id)))  # type: ignore[arg-type]
+    found = conn.execute(
+        select(func.count()).select_from(DnsRequest).where(col(DnsRequest.id) == uuid.UUID(request_id))
+    )
     return bool(found.scalar_one())
 
 
@@ -116,7 +136,5 @@ def get_request(session: Session, request_id: uuid.UUID) -> tuple[DnsRequest, Dn
     request = session.get(DnsRequest, request_id)
     if request is None:
         return None
-    record = session.exec(
-        select_model(DnsRecord).where(DnsRecord.request_id == request_id)
-    ).first()
+    record = session.exec(select_model(DnsRecord).where(col(DnsRecord.request_id) == request_id)).first()
     return request, record

@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         return timedelta(seconds=self.ansible_timeout_seconds)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings for the environment named by `ENV` (default dev)."""
     env = str(overrides.get("env") or os.environ.get("ENV", "dev"))
     return Settings(_env_file=_env_files(env), **overrides)  # type: ignore[call-arg]

@@ -34,8 +34,11 @@ with workflow.unsafe.imports_passed_through():
 
 # Database writes retry until PostgreSQL is back: an outage must delay a request, not fail it.
 DB_TIMEOUT = timedelta(seconds=30)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                       maximum_interval=timedelta(seconds=30))
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
 
 
 def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
@@ -74,8 +77,10 @@ class DnsProvisioningWorkflow:
         request = self._request = params.request
         self._state.request_id = request.request_id
         await workflow.execute_activity_method(
-            DatabaseActivities.ensure_request_row, request,
-            start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY,
+            DatabaseActivities.ensure_request_row,
+            request,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
         self._row_ready = True
         await self._transition(RequestStatus.IN_PROGRESS, "provisioning started", step="apply")
@@ -106,9 +111,11 @@ class DnsProvisioningWorkflow:
 
         if self._manual_terminal is None:
             await self._store_record(request, result)
-            await self._transition(RequestStatus.COMPLETED,
-                                   f"record served by the DNS server: {', '.join(result.served)}",
-                                   step="completed")
+            await self._transition(
+                RequestStatus.COMPLETED,
+                f"record served by the DNS server: {', '.join(result.served)}",
+                step="completed",
+            )
         return await self._finish()
 
     @workflow.signal
@@ -119,13 +126,19 @@ class DnsProvisioningWorkflow:
             return
         await workflow.wait_condition(lambda: self._row_ready)
         if self._finished or self._manual_terminal is not None:
-            await self._log(f"manual status {change.status} ignored: request already {self._state.status}",
-                            actor=change.actor)
+            await self._log(
+                f"manual status {change.status} ignored: request already {self._state.status}",
+                actor=change.actor,
+            )
             return
         status = RequestStatus(change.status)
         note = f": {change.message}" if change.message else ""
-        await self._transition(status, f"status set to {status} by {change.actor}{note}",
-                               step="manual", actor=change.actor)
+        await self._transition(
+            status,
+            f"status set to {status} by {change.actor}{note}",
+            step="manual",
+            actor=change.actor,
+        )
         if status.is_terminal:
             self._manual_terminal = status
 
@@ -140,42 +153,65 @@ class DnsProvisioningWorkflow:
 
     def _change(self, request: DnsRequestSpec) -> DnsChange:
         return DnsChange(
-            request_id=request.request_id, operation=request.operation,
-            record_type=request.record_type, domain=request.domain, zone=request.zone,
-            values=rdata_values(request.record_type, request.target, request.priority,
-                                request.extra_config),
+            request_id=request.request_id,
+            operation=request.operation,
+            record_type=request.record_type,
+            domain=request.domain,
+            zone=request.zone,
+            values=rdata_values(request.record_type, request.target, request.priority, request.extra_config),
             ttl=request.ttl,
         )
 
     async def _store_record(self, request: DnsRequestSpec, result: ApplyResult) -> None:
         row = RecordRow(
-            request_id=request.request_id, record_type=request.record_type, domain=request.domain,
-            target=request.target, ttl=request.ttl, priority=request.priority,
-            comment=request.comment, provisioned_at=workflow.now(),
+            request_id=request.request_id,
+            record_type=request.record_type,
+            domain=request.domain,
+            target=request.target,
+            ttl=request.ttl,
+            priority=request.priority,
+            comment=request.comment,
+            provisioned_at=workflow.now(),
         )
         await workflow.execute_activity_method(
-            DatabaseActivities.store_record, row, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY,
+            DatabaseActivities.store_record,
+            row,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
 
-    async def _transition(self, status: RequestStatus, message: str, *, step: str,
-                          actor: str = "workflow") -> None:
+    async def _transition(
+        self, status: RequestStatus, message: str, *, step: str, actor: str = "workflow"
+    ) -> None:
         self._state.status = status
         self._state.step = step
         workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
         workflow.set_current_details(f"{status.value}: {message}")
         await self._log(message, status=status, step=step, actor=actor)
 
-    async def _log(self, message: str, *, status: RequestStatus | None = None, step: str = "",
-                   actor: str = "workflow") -> None:
+    async def _log(
+        self,
+        message: str,
+        *,
+        status: RequestStatus | None = None,
+        step: str = "",
+        actor: str = "workflow",
+    ) -> None:
         assert self._request is not None
         entry = LogStep(
-            request_id=self._request.request_id, entry_id=str(workflow.uuid4()), at=workflow.now(),
-            message=message, status=status.value if status else None, step=step, actor=actor,
+            request_id=self._request.request_id,
+            entry_id=str(workflow.uuid4()),
+            at=workflow.now(),
+            message=message,
+            status=status.value if status else None,
+            step=step,
+            actor=actor,
         )
-        self._state.log.append({"at": entry.at.isoformat(), "message": message,
-                                "status": entry.status or ""})
+        self._state.log.append({"at": entry.at.isoformat(), "message": message, "status": entry.status or ""})
         async with self._write_lock:
             await workflow.execute_activity_method(
-                DatabaseActivities.record_step, entry, start_to_close_timeout=DB_TIMEOUT,
+                DatabaseActivities.record_step,
+                entry,
+                start_to_close_timeout=DB_TIMEOUT,
                 retry_policy=DB_RETRY,
             )

@@ -54,7 +54,12 @@ def upgrade() -> None:
         sa.Column("ttl", sa.Integer(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column("provisioned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "provisioned_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
     )
     op.create_index("ix_dns_records_domain_type", "dns_records", ["domain", "record_type"])
 

@@ -20,9 +20,16 @@ pytestmark = pytest.mark.integration
 
 def new_spec(**overrides: object) -> DnsRequestSpec:
     fields: dict[str, object] = dict(
-        request_id=str(uuid.uuid4()), account_id="acct-42", source="api", record_type="TXT",
-        domain="t.example.test", zone="example.test", target="{{ lookup('pipe','id') }}", ttl=300,
-        comment="{% raw %} '; DROP TABLE dns_requests; --", accepted_at=datetime.now(UTC),
+        request_id=str(uuid.uuid4()),
+        account_id="acct-42",
+        source="api",
+        record_type="TXT",
+        domain="t.example.test",
+        zone="example.test",
+        target="{{ lookup('pipe','id') }}",
+        ttl=300,
+        comment="{% raw %} '; DROP TABLE dns_requests; --",
+        accepted_at=datetime.now(UTC),
     )
     fields.update(overrides)
     return DnsRequestSpec(**fields)  # type: ignore[arg-type]
@@ -53,13 +60,22 @@ async def test_a_retried_log_step_adds_one_line_and_sets_the_status(engine: Engi
     acts, env = DatabaseActivities(engine), ActivityEnvironment()
     spec = new_spec()
     await env.run(acts.ensure_request_row, spec)
-    step = LogStep(request_id=spec.request_id, entry_id=str(uuid.uuid4()), at=datetime.now(UTC),
-                   message="provisioning started", status="IN_PROGRESS", step="apply")
+    step = LogStep(
+        request_id=spec.request_id,
+        entry_id=str(uuid.uuid4()),
+        at=datetime.now(UTC),
+        message="provisioning started",
+        status="IN_PROGRESS",
+        step="apply",
+    )
     assert await env.run(acts.record_step, step) is True
     assert await env.run(acts.record_step, step) is False
     row = load(engine, spec.request_id)
     assert row.status == "IN_PROGRESS"
-    assert [e["message"] for e in row.log_messages] == ["request accepted from api", "provisioning started"]
+    assert [e["message"] for e in row.log_messages] == [
+        "request accepted from api",
+        "provisioning started",
+    ]
     assert row.log_messages[1]["at"] == step.at.isoformat()
 
 
@@ -75,12 +91,22 @@ async def test_record_is_stored_once_per_request(engine: Engine) -> None:
     acts, env = DatabaseActivities(engine), ActivityEnvironment()
     spec = new_spec(record_type="A", domain="www.example.test", target="192.0.2.10")
     await env.run(acts.ensure_request_row, spec)
-    row = RecordRow(request_id=spec.request_id, record_type="A", domain="www.example.test", target="192.0.2.10",
-                    ttl=300, priority=None, comment=None, provisioned_at=datetime.now(UTC))
+    row = RecordRow(
+        request_id=spec.request_id,
+        record_type="A",
+        domain="www.example.test",
+        target="192.0.2.10",
+        ttl=300,
+        priority=None,
+        comment=None,
+        provisioned_at=datetime.now(UTC),
+    )
     assert await env.run(acts.store_record, row) is True
     assert await env.run(acts.store_record, row) is False
     with Session(engine) as session:
         count = session.exec(  # type: ignore[call-overload]
-            select(func.count()).select_from(DnsRecord).where(DnsRecord.request_id == uuid.UUID(spec.request_id))
+            select(func.count())
+            .select_from(DnsRecord)
+            .where(DnsRecord.request_id == uuid.UUID(spec.request_id))
         ).one()
     assert count[0] == 1

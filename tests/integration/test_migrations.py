@@ -29,8 +29,21 @@ def test_upgrade_downgrade_upgrade_round_trip(postgres_server: LocalPostgres) ->
     columns = {c["name"] for c in inspect(engine).get_columns("dns_requests")}
     indexes = {i["name"] for i in inspect(engine).get_indexes("dns_requests")}
     engine.dispose()
-    assert {"id", "account_id", "source", "record_type", "domain", "target", "comment", "config", "status",
-            "log_messages", "workflow_id", "created_at", "updated_at"} <= columns
+    assert {
+        "id",
+        "account_id",
+        "source",
+        "record_type",
+        "domain",
+        "target",
+        "comment",
+        "config",
+        "status",
+        "log_messages",
+        "workflow_id",
+        "created_at",
+        "updated_at",
+    } <= columns
     assert "ix_dns_requests_status" in indexes
 
     migrate.downgrade(url, "base")

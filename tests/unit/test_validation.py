@@ -16,14 +16,24 @@ def body(record_type: str, domain: str, target: str, **config: object) -> Create
     return CreateDnsRequest.model_validate(
         {
             "context": {"account_id": "acct-42", "source": "api"},
-            "resource": {"record_type": record_type, "domain": domain, "target": target,
-                         "comment": "c", "config": {"ttl": 300, **config}},
+            "resource": {
+                "record_type": record_type,
+                "domain": domain,
+                "target": target,
+                "comment": "c",
+                "config": {"ttl": 300, **config},
+            },
         }
     )
 
 
 def spec(record_type: str, domain: str, target: str, **config: object):  # type: ignore[no-untyped-def]
-    return build_spec(body(record_type, domain, target, **config), ZONES, "00000000-0000-0000-0000-000000000001", "api")
+    return build_spec(
+        body(record_type, domain, target, **config),
+        ZONES,
+        "00000000-0000-0000-0000-000000000001",
+        "api",
+    )
 
 
 ACCEPTED = [
@@ -35,8 +45,13 @@ ACCEPTED = [
     ("MX", "example.test", "mail.example.test", {"priority": 0}, "mail.example.test"),
     ("TXT", "_dmarc.example.test", "v=DMARC1; p=none", {}, "v=DMARC1; p=none"),
     ("TXT", "t.example.test", "{{ lookup('pipe','id') }}", {}, "{{ lookup('pipe','id') }}"),
-    ("SRV", "_sip._tcp.example.test", "sip.example.test", {"priority": 10, "extra_config": {"port": 5060, "weight": 5}},
-     "sip.example.test"),
+    (
+        "SRV",
+        "_sip._tcp.example.test",
+        "sip.example.test",
+        {"priority": 10, "extra_config": {"port": 5060, "weight": 5}},
+        "sip.example.test",
+    ),
     ("A", ("a" * 63) + ".example.test", "192.0.2.1", {}, "192.0.2.1"),
     ("a", "lower.example.test", "192.0.2.1", {}, "192.0.2.1"),
 ]
@@ -79,8 +94,20 @@ REFUSED = [
     ("MX", "example.test", "mail.example.test", {}, "resource.config.priority"),
     ("MX", "example.test", "mail.example.test", {"priority": 70000}, "resource.config.priority"),
     ("A", "www.example.test", "192.0.2.1", {"priority": 10}, "resource.config.priority"),
-    ("SRV", "_sip._tcp.example.test", "sip.example.test", {"priority": 1}, "resource.config.extra_config.port"),
-    ("SRV", "sip.example.test", "sip.example.test", {"priority": 1, "extra_config": {"port": 1}}, "resource.domain"),
+    (
+        "SRV",
+        "_sip._tcp.example.test",
+        "sip.example.test",
+        {"priority": 1},
+        "resource.config.extra_config.port",
+    ),
+    (
+        "SRV",
+        "sip.example.test",
+        "sip.example.test",
+        {"priority": 1, "extra_config": {"port": 1}},
+        "resource.domain",
+    ),
     ("TXT", "t.example.test", "nul\x00byte", {}, "resource.target"),
     ("TXT", "t.example.test", "line\nbreak", {}, "resource.target"),
     ("A", "www.example.test", "192.0.2.1", {"ttl": 0}, "resource.config.ttl"),
@@ -102,7 +129,13 @@ def test_invalid_records_are_refused_with_the_field_named(rtype, domain, target,
         ("A", "192.0.2.1", None, {}, ["192.0.2.1"]),
         ("CNAME", "www.example.test", None, {}, ["www.example.test."]),
         ("MX", "mail.example.test", 10, {}, ["10 mail.example.test."]),
-        ("SRV", "sip.example.test", 10, {"port": 5060, "weight": 5}, ["10 5 5060 sip.example.test."]),
+        (
+            "SRV",
+            "sip.example.test",
+            10,
+            {"port": 5060, "weight": 5},
+            ["10 5 5060 sip.example.test."],
+        ),
         ("SRV", "sip.example.test", 10, {"port": 5060}, ["10 0 5060 sip.example.test."]),
         ("TXT", 'say "hi" \\ now', None, {}, ['"say \\"hi\\" \\\\ now"']),
     ],
@@ -113,7 +146,9 @@ def test_values_reach_dns_in_presentation_format(rtype, target, priority, extra,
 
 def test_long_txt_values_are_split_into_255_byte_strings() -> None:
     text = "x" * 600
-    assert txt_presentation(text) == " ".join(['"' + "x" * 255 + '"', '"' + "x" * 255 + '"', '"' + "x" * 90 + '"'])
+    assert txt_presentation(text) == " ".join(
+        ['"' + "x" * 255 + '"', '"' + "x" * 255 + '"', '"' + "x" * 90 + '"']
+    )
 
 
 @pytest.mark.parametrize(

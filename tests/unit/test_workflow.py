@@ -26,8 +26,14 @@ from dnsorch.contracts import (
 from dnsorch.search_attributes import initial_attributes
 from workflows.provisioning import DnsProvisioningWorkflow
 
-FAST_POLICY = ApplyPolicy(max_attempts=3, initial_retry_seconds=1, retry_backoff=2, max_retry_seconds=5,
-                          timeout_seconds=60, heartbeat_seconds=5)
+FAST_POLICY = ApplyPolicy(
+    max_attempts=3,
+    initial_retry_seconds=1,
+    retry_backoff=2,
+    max_retry_seconds=5,
+    timeout_seconds=60,
+    heartbeat_seconds=5,
+)
 
 
 @dataclass
@@ -85,28 +91,50 @@ class FakeStore:
 
 
 def request_spec() -> DnsRequestSpec:
-    return DnsRequestSpec(request_id=str(uuid.uuid4()), account_id="acct-42", source="api", record_type="A",
-                          domain="www.example.test", zone="example.test", target="192.0.2.10", ttl=300)
+    return DnsRequestSpec(
+        request_id=str(uuid.uuid4()),
+        account_id="acct-42",
+        source="api",
+        record_type="A",
+        domain="www.example.test",
+        zone="example.test",
+        target="192.0.2.10",
+        ttl=300,
+    )
 
 
-async def start(env: WorkflowEnvironment, spec: DnsRequestSpec) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
+async def start(
+    env: WorkflowEnvironment, spec: DnsRequestSpec
+) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
     return await env.client.start_workflow(
         DnsProvisioningWorkflow.run,
         ProvisioningInput(request=spec, policy=FAST_POLICY),
         id=spec.workflow_id,
         task_queue="test-provisioning",
-        search_attributes=initial_attributes(domain=spec.domain, zone=spec.zone, record_type="A",
-                                             operation="create", status="PENDING", account=spec.account_id,
-                                             source="api"),
+        search_attributes=initial_attributes(
+            domain=spec.domain,
+            zone=spec.zone,
+            record_type="A",
+            operation="create",
+            status="PENDING",
+            account=spec.account_id,
+            source="api",
+        ),
     )
 
 
 def worker(env: WorkflowEnvironment, store: FakeStore) -> Worker:
-    return Worker(env.client, task_queue="test-provisioning", workflows=[DnsProvisioningWorkflow],
-                  activities=store.activities())
+    return Worker(
+        env.client,
+        task_queue="test-provisioning",
+        workflows=[DnsProvisioningWorkflow],
+        activities=store.activities(),
+    )
 
 
-async def test_transient_failures_are_retried_until_the_record_is_served(time_skipping_env: WorkflowEnvironment) -> None:
+async def test_transient_failures_are_retried_until_the_record_is_served(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
     store = FakeStore(apply_failures=[ApplicationError("SERVFAIL", type="DnsChangeFailed")] * 2)
     spec = request_spec()
     async with worker(time_skipping_env, store):
@@ -119,7 +147,9 @@ async def test_transient_failures_are_retried_until_the_record_is_served(time_sk
     assert store.records[spec.request_id].target == "192.0.2.10"
 
 
-async def test_exhausted_retries_mark_the_request_failed_with_the_reason(time_skipping_env: WorkflowEnvironment) -> None:
+async def test_exhausted_retries_mark_the_request_failed_with_the_reason(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
     store = FakeStore(apply_failures=[ApplicationError("server unreachable", type="DnsChangeFailed")] * 5)
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, request_spec())
@@ -132,7 +162,9 @@ async def test_exhausted_retries_mark_the_request_failed_with_the_reason(time_sk
 
 
 async def test_rejected_change_is_not_retried(time_skipping_env: WorkflowEnvironment) -> None:
-    store = FakeStore(apply_failures=[ApplicationError("TSIG BADKEY", type="DnsChangeRejected", non_retryable=True)])
+    store = FakeStore(
+        apply_failures=[ApplicationError("TSIG BADKEY", type="DnsChangeRejected", non_retryable=True)]
+    )
     async with worker(time_skipping_env, store):
         state = await (await start(time_skipping_env, request_spec())).result()
     assert state.status == "FAILED"
@@ -141,14 +173,18 @@ async def test_rejected_change_is_not_retried(time_skipping_env: WorkflowEnviron
     assert "BADKEY" in final[0].message
 
 
-async def test_manual_terminal_status_cancels_the_step_and_ends_the_request(time_skipping_env: WorkflowEnvironment) -> None:
+async def test_manual_terminal_status_cancels_the_step_and_ends_the_request(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
     store = FakeStore(block_apply=True)
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, request_spec())
         while store.apply_calls == 0:
             await asyncio.sleep(0.05)
-        await handle.signal(DnsProvisioningWorkflow.update_status,
-                            StatusChange(status="FAILED", message="host retired", actor="alice"))
+        await handle.signal(
+            DnsProvisioningWorkflow.update_status,
+            StatusChange(status="FAILED", message="host retired", actor="alice"),
+        )
         state = await handle.result()
     assert state.status == "FAILED"
     assert store.apply_cancelled
@@ -166,7 +202,9 @@ async def test_manual_non_terminal_status_is_recorded_and_provisioning_continues
         handle = await start(time_skipping_env, request_spec())
         while store.apply_calls == 0:
             await asyncio.sleep(0.05)
-        await handle.signal(DnsProvisioningWorkflow.update_status, StatusChange(status="PENDING", message="hold"))
+        await handle.signal(
+            DnsProvisioningWorkflow.update_status, StatusChange(status="PENDING", message="hold")
+        )
         while "PENDING" not in store.statuses():
             await asyncio.sleep(0.05)
         queried = await handle.query(DnsProvisioningWorkflow.state)
@@ -188,7 +226,9 @@ async def test_state_query_reports_status_and_log(time_skipping_env: WorkflowEnv
     assert state.attempts == 1
 
 
-async def test_workflow_id_is_derived_from_the_request_id(time_skipping_env: WorkflowEnvironment) -> None:
+async def test_workflow_id_is_derived_from_the_request_id(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
     spec = request_spec()
     assert spec.workflow_id == f"dns-request-{spec.request_id}"
     store = FakeStore()

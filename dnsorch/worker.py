@@ -1,0 +1,62 @@
+"""The Temporal worker: runs DnsProvisioningWorkflow and its activities until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.worker import Worker
+
+from activities.ansible import AnsibleActivities
+from activities.database import DatabaseActivities
+from dnsorch.db import make_engine
+from dnsorch.settings import Settings
+from dnsorch.temporal_client import connect, ensure_search_attributes
+from workflows.provisioning import DnsProvisioningWorkflow
+
+log = logging.getLogger(__name__)
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
+    database = DatabaseActivities(engine)
+    ansible = AnsibleActivities(settings)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[DnsProvisioningWorkflow],
+        activities=[
+            database.ensure_request_row,
+            database.record_step,
+            database.store_record,
+            ansible.apply_dns_change,
+        ],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    # ansible-runner looks for ansible-playbook on PATH: make it the one beside our interpreter.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    client = await connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    engine = make_engine(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_worker(client, settings, engine)
+    log.info(
+        "worker polling task queue %s on %s",
+        settings.temporal_task_queue,
+        settings.temporal_address,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight activities")
+    engine.dispose()

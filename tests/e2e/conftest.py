@@ -1,0 +1,115 @@
+"""The system as real processes: `dnsorch api` and `dnsorch worker` beside real servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
+from tests.fixtures.servers import free_port
+
+
+class ProcessStack:
+    """Starts dnsorch roles as child processes (own session each, so a kill takes their children)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['API_PORT']}"
+
+    def start(self, role: str, name: str | None = None, **overrides: str) -> subprocess.Popen[bytes]:
+        name = name or role
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dnsorch.cli", role],
+            env={**os.environ, **self.env, **overrides},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name] = proc
+        if role == "api":
+            wait_for_port("127.0.0.1", int(overrides.get("API_PORT", self.env["API_PORT"])), 60, proc)
+        return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the role and everything it started, like a machine losing power."""
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    def wait_for_status(self, request_id: str, wanted: set[str], timeout: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            response = httpx.get(f"{self.api_url}/api/v1/dns/{request_id}", timeout=10)
+            if response.status_code == 200:
+                body = response.json()
+                if body["status"] in wanted:
+                    return body
+            time.sleep(0.3)
+        raise AssertionError(f"request {request_id} never reached {wanted}; last seen: {body}")
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    database_url: str,
+    temporal_server: TemporalDevServer,
+    bind_server: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
+    state = tmp_path_factory.mktemp("e2e-state")
+    return {
+        "ENV": "test",
+        "STATE_DIR": str(state),
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": temporal_server.address,
+        "TEMPORAL_TASK_QUEUE": "e2e",
+        "DNS_SERVER": bind_server.host,
+        "DNS_PORT": str(bind_server.port),
+        "DNS_ZONES": ",".join(bind_server.zones),
+        "TSIG_KEY_FILE": str(bind_server.key_file),
+        "API_PORT": str(free_port()),
+        "ANSIBLE_INITIAL_RETRY_SECONDS": "1",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessStack]:
+    """One API and one worker for the session's end-to-end tests."""
+    processes = ProcessStack(stack_env, tmp_path_factory.mktemp("e2e-logs"))
+    try:
+        processes.start("worker")
+        processes.start("api")
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+__all__ = ["ProcessStack"]

@@ -1,0 +1,159 @@
+"""REST → Temporal → PostgreSQL → Ansible → BIND, all real, as separate processes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.e2e.conftest import ProcessStack
+from tests.fixtures.servers import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def create_body(domain: str, target: str, record_type: str = "A", **config: Any) -> dict[str, Any]:
+    return {
+        "context": {"account_id": "acct-42", "source": "api"},
+        "resource": {
+            "record_type": record_type,
+            "domain": domain,
+            "target": target,
+            "comment": "e2e",
+            "config": {"ttl": 300, "priority": None, "extra_config": {}, **config},
+        },
+    }
+
+
+def dig(bind_server: Any, name: str, rtype: str = "A") -> list[str]:
+    out = subprocess.run(
+        ["dig", f"@{bind_server.host}", "-p", str(bind_server.port), name, rtype, "+short"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def post_create(stack: ProcessStack, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{stack.api_url}/api/v1/dns/create", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_created_record_is_served_by_bind_and_reported_completed(
+    stack: ProcessStack, bind_server: Any
+) -> None:
+    started = time.monotonic()
+    accepted = post_create(stack, create_body("www.example.test", "192.0.2.10"))
+    assert accepted["status"] == "PENDING"
+    assert accepted["workflow_id"] == f"dns-request-{accepted['request_id']}"
+
+    done = stack.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"})
+    print(f"POST → COMPLETED in {time.monotonic() - started:.2f}s")
+    assert done["status"] == "COMPLETED", done["log_messages"]
+    statuses = [entry.get("status") for entry in done["log_messages"] if entry.get("status")]
+    assert statuses == ["PENDING", "IN_PROGRESS", "COMPLETED"]
+    assert all(entry["at"] for entry in done["log_messages"])
+    assert done["record"]["target"] == "192.0.2.10"
+    assert dig(bind_server, "www.example.test") == ["192.0.2.10"]
+
+
+def test_status_update_on_a_finished_request_is_refused_with_409(stack: ProcessStack) -> None:
+    accepted = post_create(stack, create_body("finished.example.test", "192.0.2.11"))
+    stack.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"})
+    response = httpx.post(
+        f"{stack.api_url}/api/v1/dns/update_status/{accepted['request_id']}",
+        json={"status": "FAILED", "message": "too late"},
+        timeout=10,
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "request_finished"
+    after = httpx.get(f"{stack.api_url}/api/v1/dns/{accepted['request_id']}", timeout=10).json()
+    assert after["status"] == "COMPLETED"
+
+
+def test_unknown_request_is_404_and_bad_input_is_422_with_a_reason(stack: ProcessStack) -> None:
+    missing = uuid.uuid4()
+    assert httpx.get(f"{stack.api_url}/api/v1/dns/{missing}", timeout=10).status_code == 404
+    update = httpx.post(
+        f"{stack.api_url}/api/v1/dns/update_status/{missing}", json={"status": "FAILED"}, timeout=10
+    )
+    assert update.status_code == 404
+    refused = httpx.post(
+        f"{stack.api_url}/api/v1/dns/create",
+        json=create_body("www.example.org", "192.0.2.1"),
+        timeout=10,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["field"] == "resource.domain"
+    refused = httpx.post(
+        f"{stack.api_url}/api/v1/dns/create",
+        json=create_body("www.example.test", "not-an-ip"),
+        timeout=10,
+    )
+    assert refused.status_code == 422
+    assert "IPv4" in refused.json()["error"]["message"]
+
+
+def test_health_and_readiness(stack: ProcessStack) -> None:
+    assert httpx.get(f"{stack.api_url}/healthz", timeout=5).status_code == 200
+    ready = httpx.get(f"{stack.api_url}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"postgresql": "ok", "temporal": "ok"}
+    assert httpx.get(f"{stack.api_url}/docs", timeout=5).status_code == 200
+
+
+def _ansible_running_under(pid: int) -> bool:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    return any("ansible-playbook" in " ".join(child.cmdline()) for child in children if child.is_running())
+
+
+def test_worker_killed_during_the_ansible_step_still_completes_once(
+    stack_env: dict[str, str], bind_server: Any, engine: Engine, tmp_path: Path
+) -> None:
+    """SIGKILL the worker while its playbook runs; a new worker finishes the request exactly once."""
+    slow = {
+        "TEMPORAL_TASK_QUEUE": "e2e-kill",
+        "API_PORT": str(free_port()),
+        "PLAYBOOK_PATH": str(Path(__file__).resolve().parent.parent / "fixtures" / "slow_nsupdate.yml"),
+        "ANSIBLE_HEARTBEAT_SECONDS": "3",
+    }
+    processes = ProcessStack({**stack_env, **slow}, tmp_path)
+    try:
+        worker = processes.start("worker")
+        processes.start("api")
+        accepted = post_create(processes, create_body("crash.example.test", "192.0.2.77"))
+        deadline = time.monotonic() + 60
+        while not _ansible_running_under(worker.pid):
+            assert time.monotonic() < deadline, "the playbook never started"
+            time.sleep(0.1)
+        processes.kill("worker")
+        assert dig(bind_server, "crash.example.test") == []
+
+        processes.start("worker", name="worker-2")
+        done = processes.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"}, timeout=120)
+        assert done["status"] == "COMPLETED", done["log_messages"]
+    finally:
+        processes.stop_all()
+
+    assert dig(bind_server, "crash.example.test") == ["192.0.2.77"]
+    with engine.connect() as conn:
+        records = conn.execute(
+            text("SELECT count(*) FROM dns_records WHERE request_id = :id"),
+            {"id": accepted["request_id"]},
+        ).scalar_one()
+    assert records == 1
+    completed = [e for e in done["log_messages"] if e.get("status") == "COMPLETED"]
+    assert len(completed) == 1
