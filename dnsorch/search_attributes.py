@@ -17,7 +17,14 @@ SEARCH_ATTRIBUTE_NAMES = tuple(key.name for key in ALL_KEYS)
 
 
 def initial_attributes(
-    *, domain: str, zone: str, record_type: str, operation: str, status: str, account: str, source: str
+    *,
+    domain: str,
+    zone: str,
+    record_type: str,
+    operation: str,
+    status: str,
+    account: str,
+    source: str,
 ) -> TypedSearchAttributes:
     """The attributes a request's workflow starts with."""
     values = (domain, zone, record_type, operation, status, account, source)

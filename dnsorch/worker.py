@@ -26,6 +26,8 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
     database = DatabaseActivities(engine)
     ansible = AnsibleActivities(settings)
+    if removed := ansible.sweep_orphaned_run_dirs():
+        log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -112,4 +112,19 @@ def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         processes.stop_all()
 
 
-__all__ = ["ProcessStack"]
+@pytest.fixture
+def slow_stack(stack_env: dict[str, str], tmp_path: Path) -> Iterator[ProcessStack]:
+    """An API and worker of their own whose playbook pauses first, so a test can act mid-step."""
+    slow = {
+        "TEMPORAL_TASK_QUEUE": f"e2e-slow-{tmp_path.name}",
+        "API_PORT": str(free_port()),
+        "PLAYBOOK_PATH": str(Path(__file__).resolve().parent.parent / "fixtures" / "slow_nsupdate.yml"),
+        "ANSIBLE_HEARTBEAT_SECONDS": "3",
+    }
+    processes = ProcessStack({**stack_env, **slow}, tmp_path)
+    try:
+        processes.start("worker")
+        processes.start("api")
+        yield processes
+    finally:
+        processes.stop_all()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.e2e.conftest import ProcessStack
-from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -120,40 +118,52 @@ def _ansible_running_under(pid: int) -> bool:
     return any("ansible-playbook" in " ".join(child.cmdline()) for child in children if child.is_running())
 
 
+def wait_for_playbook(worker_pid: int) -> None:
+    deadline = time.monotonic() + 60
+    while not _ansible_running_under(worker_pid):
+        assert time.monotonic() < deadline, "the playbook never started"
+        time.sleep(0.1)
+
+
 def test_worker_killed_during_the_ansible_step_still_completes_once(
-    stack_env: dict[str, str], bind_server: Any, engine: Engine, tmp_path: Path
+    slow_stack: ProcessStack, bind_server: Any, engine: Engine
 ) -> None:
     """SIGKILL the worker while its playbook runs; a new worker finishes the request exactly once."""
-    slow = {
-        "TEMPORAL_TASK_QUEUE": "e2e-kill",
-        "API_PORT": str(free_port()),
-        "PLAYBOOK_PATH": str(Path(__file__).resolve().parent.parent / "fixtures" / "slow_nsupdate.yml"),
-        "ANSIBLE_HEARTBEAT_SECONDS": "3",
-    }
-    processes = ProcessStack({**stack_env, **slow}, tmp_path)
-    try:
-        worker = processes.start("worker")
-        processes.start("api")
-        accepted = post_create(processes, create_body("crash.example.test", "192.0.2.77"))
-        deadline = time.monotonic() + 60
-        while not _ansible_running_under(worker.pid):
-            assert time.monotonic() < deadline, "the playbook never started"
-            time.sleep(0.1)
-        processes.kill("worker")
-        assert dig(bind_server, "crash.example.test") == []
+    accepted = post_create(slow_stack, create_body("crash.example.test", "192.0.2.77"))
+    wait_for_playbook(slow_stack.procs["worker"].pid)
+    slow_stack.kill("worker")
+    assert dig(bind_server, "crash.example.test") == []
 
-        processes.start("worker", name="worker-2")
-        done = processes.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"}, timeout=120)
-        assert done["status"] == "COMPLETED", done["log_messages"]
-    finally:
-        processes.stop_all()
-
+    slow_stack.start("worker", name="worker-2")
+    done = slow_stack.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"}, timeout=120)
+    assert done["status"] == "COMPLETED", done["log_messages"]
     assert dig(bind_server, "crash.example.test") == ["192.0.2.77"]
     with engine.connect() as conn:
         records = conn.execute(
-            text("SELECT count(*) FROM dns_records WHERE request_id = :id"),
-            {"id": accepted["request_id"]},
+            text("SELECT count(*) FROM dns_records WHERE request_id = :id"), {"id": accepted["request_id"]}
         ).scalar_one()
     assert records == 1
     completed = [e for e in done["log_messages"] if e.get("status") == "COMPLETED"]
     assert len(completed) == 1
+
+
+def test_manual_failed_status_stops_a_running_request(slow_stack: ProcessStack, bind_server: Any) -> None:
+    """update_status reaches the running workflow: it records the change and kills the playbook."""
+    accepted = post_create(slow_stack, create_body("stopped.example.test", "192.0.2.78"))
+    wait_for_playbook(slow_stack.procs["worker"].pid)
+    response = httpx.post(
+        f"{slow_stack.api_url}/api/v1/dns/update_status/{accepted['request_id']}",
+        json={"status": "FAILED", "message": "wrong address, cancelling"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    done = slow_stack.wait_for_status(accepted["request_id"], {"FAILED", "COMPLETED"}, timeout=60)
+    assert done["status"] == "FAILED"
+    manual = [e for e in done["log_messages"] if e.get("actor") == "operator"]
+    assert len(manual) == 1 and "wrong address, cancelling" in manual[0]["message"]
+    assert done["record"] is None
+    deadline = time.monotonic() + 15
+    while _ansible_running_under(slow_stack.procs["worker"].pid):
+        assert time.monotonic() < deadline, "the playbook was not killed"
+        time.sleep(0.2)
+    assert dig(bind_server, "stopped.example.test") == []

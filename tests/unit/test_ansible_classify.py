@@ -22,6 +22,7 @@ SEEN_PERMANENT = [
     "TSIG key file /srv/dns/tsig.key does not contain a key name, algorithm and secret",
     "TSIG key error: Incorrect padding",
     "playbook /etc/dnsorch/site.yml not found",
+    "ERROR! the playbook: /etc/dnsorch/site.yml could not be found",
     "Invalid/malformed value",
     "unsupported change: operation or record type not handled, or no values",
 ]

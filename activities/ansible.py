@@ -1,0 +1,329 @@
+"""The Ansible step: run the nsupdate playbook for one DnsChange, then confirm DNS serves it.
+
+Everything a run writes lives in a private per-run directory that is removed afterwards;
+request strings reach Ansible only as a JSON file and the TSIG secret only as a key-file
+path, so neither templating nor artifacts can leak or execute them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import ansible_runner
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.dns_check import NotServed, wait_until_served
+from dnsorch.contracts import ApplyResult, DnsChange
+from dnsorch.settings import Settings
+
+T = TypeVar("T")
+
+REJECTED = "DnsChangeRejected"
+FAILED = "DnsChangeFailed"
+NOT_SERVED = "DnsChangeNotServed"
+
+# Failures that the same change, retried, can never get past: the server said no to
+# this key or this zone, or our own configuration (key file, playbook) is missing.
+_PERMANENT = re.compile(
+    r"\b(BADKEY|BADSIG|BADTIME|NOTAUTH|REFUSED|NOTZONE)\b"  # rcode names: upper case only,
+    r"|PeerBad(Key|Signature|Time)"  # so "Connection refused" stays retryable
+    r"|\(rc: (5|9|10)\)"  # REFUSED, NOTAUTH, NOTZONE as nsupdate's numeric rc
+    r"|TSIG key (file|error)"
+    r"|Invalid/malformed value|unsupported change"
+    r"|^playbook \S+ not found|the playbook: \S+ could not be found"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SECRET = re.compile(r'secret\s+"([^"]+)"')
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def classify_failure(message: str) -> str:
+    """`DnsChangeRejected` when no retry can fix the failure, else `DnsChangeFailed`."""
+    return REJECTED if _PERMANENT.search(message) else FAILED
+
+
+def failure_error(message: str) -> ApplicationError:
+    """The ApplicationError the workflow sees for a failed playbook run."""
+    error_type = classify_failure(message)
+    return ApplicationError(message, type=error_type, non_retryable=error_type == REJECTED)
+
+
+@dataclass
+class PlaybookOutcome:
+    """What one ansible-runner run ended with, read before its directory is removed."""
+
+    status: str
+    rc: int | None
+    changed: bool
+    failure: str
+    seconds: float
+
+
+class AnsibleActivities:
+    """Built once per worker with the settings; one instance serves every concurrent run."""
+
+    def __init__(self, settings: Settings, *, keep_run_dirs: bool = False) -> None:
+        """`keep_run_dirs` is for debugging and for the test that audits a run's files."""
+        self._settings = settings
+        self._keep_run_dirs = keep_run_dirs
+        self._runs_dir = settings.state_dir / "ansible-runs"
+        self._bin_dir = str(Path(sys.executable).parent)  # not resolved: the venv's bin
+        self._heartbeat_every = max(1.0, min(5.0, settings.ansible_heartbeat_seconds / 3))
+
+    @activity.defn(name="apply_dns_change")
+    async def apply_dns_change(self, change: DnsChange) -> ApplyResult:
+        """Apply `change` with the playbook, then wait until the primary serves the result."""
+        attempt = activity.info().attempt
+        log = activity.logger
+        self._check_config()
+        run_dir = self._make_run_dir(change, attempt)
+        log.info(
+            "request %s attempt %d: %s %s %s via %s",
+            change.request_id,
+            attempt,
+            change.operation,
+            change.record_type,
+            change.domain,
+            self._settings.playbook_path,
+        )
+        try:
+            cancel = threading.Event()
+            outcome = await self._heartbeating(
+                asyncio.to_thread(self._run_playbook, run_dir, cancel), cancel.set
+            )
+        finally:
+            if not self._keep_run_dirs:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        log.info(
+            "request %s attempt %d: playbook %s in %.1fs (rc=%s, changed=%s)",
+            change.request_id,
+            attempt,
+            outcome.status,
+            outcome.seconds,
+            outcome.rc,
+            outcome.changed,
+        )
+        if outcome.status != "successful":
+            error = failure_error(self._redact(outcome.failure))
+            log.warning(
+                "request %s attempt %d: %s: %s",
+                change.request_id,
+                attempt,
+                error.type,
+                error.message,
+            )
+            raise error
+        served = await self._heartbeating(self._verify(change), None)
+        return ApplyResult(served=served, changed=outcome.changed)
+
+    def sweep_orphaned_run_dirs(self) -> int:
+        """Remove run dirs left by a worker that died mid-run (SIGKILL skips `finally`).
+
+        Each dir is named after the worker's pid, so a live worker's runs are never touched.
+        """
+        removed = 0
+        for run_dir in self._runs_dir.glob("w*-*") if self._runs_dir.is_dir() else []:
+            pid = run_dir.name[1:].split("-", 1)[0]
+            if pid.isdigit() and _process_alive(int(pid)):
+                continue
+            shutil.rmtree(run_dir, ignore_errors=True)
+            removed += 1
+        return removed
+
+    def _check_config(self) -> None:
+        """Fail fast, and for good, when the operator's playbook or key cannot be read."""
+        playbook, key = self._settings.playbook_path, self._settings.tsig_key_path
+        if not playbook.is_file():
+            raise ApplicationError(f"playbook {playbook} not found", type=REJECTED, non_retryable=True)
+        if not key.is_file() or not os.access(key, os.R_OK):
+            raise ApplicationError(
+                f"TSIG key file {key} is missing or unreadable", type=REJECTED, non_retryable=True
+            )
+
+    def _make_run_dir(self, change: DnsChange, attempt: int) -> Path:
+        """A fresh 0700 directory holding only the payload; ansible-runner adds the rest."""
+        self._runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._runs_dir.chmod(0o700)
+        prefix = f"w{os.getpid()}-{_SAFE.sub('_', change.request_id)[:64]}-a{attempt}-"
+        run_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=self._runs_dir))  # mode 0700
+        fd = os.open(run_dir / "payload.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(dataclasses.asdict(change), handle)
+        return run_dir
+
+    def _run_playbook(self, run_dir: Path, cancel: threading.Event) -> PlaybookOutcome:
+        """Blocking: one ansible-playbook run; once `cancel` is set, its processes are killed."""
+        settings = self._settings
+        tmp = run_dir / "tmp"
+        envvars = {
+            "PATH": self._bin_dir + os.pathsep + os.environ.get("PATH", os.defpath),
+            "ANSIBLE_PIPELINING": "1",  # else modules (with their arguments) go to a temp file
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_LOCAL_TEMP": str(tmp / "local"),
+            "ANSIBLE_REMOTE_TEMP": str(tmp / "remote"),
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        }
+        extravars = {  # paths and the server only: extra-vars are Jinja-templated
+            "dns_server": settings.dns_server,
+            "dns_port": settings.dns_port,
+            "tsig_key_file": str(settings.tsig_key_path.resolve()),
+            "payload_file": str(run_dir / "payload.json"),
+        }
+        started = time.monotonic()
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(run_dir),
+                playbook=str(settings.playbook_path.resolve()),
+                ident="run",
+                extravars=extravars,
+                envvars=envvars,
+                settings={"pexpect_timeout": 0.5},  # how often the runner checks `cancel`
+                host_cwd=str(run_dir),  # no ansible.cfg picked up from wherever the worker runs
+                timeout=settings.ansible_timeout_seconds,
+                quiet=True,
+                cancel_callback=cancel.is_set,
+            )
+        finally:
+            killed = _kill_leftovers(str(run_dir) + os.sep)
+            if killed:
+                activity.logger.info("killed %d leftover ansible process(es)", killed)
+        seconds = time.monotonic() - started
+        status, rc = runner.status, runner.rc
+        changed = bool((runner.stats or {}).get("changed")) if status == "successful" else False
+        failure = "" if status == "successful" else _failure_message(runner, settings)
+        return PlaybookOutcome(status=status, rc=rc, changed=changed, failure=failure, seconds=seconds)
+
+    async def _verify(self, change: DnsChange) -> list[str]:
+        """The primary must serve exactly the new values (nothing, for a delete)."""
+        expected = [] if change.operation == "delete" else list(change.values)
+        try:
+            return await wait_until_served(
+                self._settings.dns_server,
+                self._settings.dns_port,
+                change.domain,
+                change.record_type,
+                expected,
+                origin=change.zone + ".",
+                timeout=self._settings.dns_verify_timeout_seconds,
+            )
+        except NotServed as exc:
+            raise ApplicationError(f"change applied but not served: {exc}", type=NOT_SERVED) from None
+
+    async def _heartbeating(self, work: Awaitable[T], on_cancel: Callable[[], None] | None) -> T:
+        """Await `work` while heartbeating, so Temporal can deliver a cancellation to us.
+
+        On cancellation `on_cancel` tells the thread to stop; we still wait for the thread
+        to end, so no ansible-playbook outlives the activity, then re-raise.
+        """
+        task = asyncio.ensure_future(work)
+        started = time.monotonic()
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self._heartbeat_every)
+                if done:
+                    return task.result()
+                activity.heartbeat({"elapsed_seconds": round(time.monotonic() - started)})
+        except asyncio.CancelledError:
+            if on_cancel is None:
+                task.cancel()
+            else:
+                on_cancel()
+            while not task.done():
+                try:
+                    await asyncio.wait({task})
+                except asyncio.CancelledError:
+                    continue  # a second cancel changes nothing: the thread is stopping
+            activity.logger.info("cancelled after %.1fs", time.monotonic() - started)
+            raise
+
+    def _redact(self, message: str) -> str:
+        """Belt and braces for an operator's playbook that might echo the key file."""
+        try:
+            secrets = _SECRET.findall(self._settings.tsig_key_path.read_text())
+        except OSError:
+            return message
+        for secret in secrets:
+            message = message.replace(secret, "***")
+        return message
+
+
+def _failure_message(runner: Any, settings: Settings) -> str:
+    """The failing task's `msg`, else the end of ansible-playbook's output."""
+    if runner.status == "timeout":
+        return f"playbook did not finish within {settings.ansible_timeout_seconds}s"
+    message = ""
+    for event in runner.events:
+        data = event.get("event_data") or {}
+        if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+            if data.get("ignore_errors"):
+                continue
+            res = data.get("res") or {}
+            message = str(res.get("msg") or f"task {data.get('task')!r} failed (output hidden)")
+    if message:
+        return message
+    try:
+        with runner.stdout as handle:
+            lines = _ANSI.sub("", handle.read()).strip().splitlines()
+    except Exception:  # a run that never started has no stdout file
+        lines = []
+    tail = " ".join(line.strip() for line in lines[-5:] if line.strip())[-800:]
+    return f"ansible-playbook ended with rc={runner.rc}: {tail or 'no output'}"
+
+
+def _kill_leftovers(marker: str) -> int:
+    """SIGKILL every process whose command line names `marker` (the run dir), and descendants.
+
+    ansible-runner kills only ansible-playbook's process group, but ansible-core (2.17+)
+    starts each worker in a session of its own: after a cancel or timeout the worker, and
+    whatever command it runs, would otherwise live on.
+    """
+    needle, procs = marker.encode(), {}
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:  # no procfs: nothing we can do beyond ansible-runner's own kill
+        return 0
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat, open(f"/proc/{name}/cmdline", "rb") as cmd:
+                procs[int(name)] = (int(stat.read().rsplit(b")", 1)[1].split()[1]), cmd.read())
+        except (OSError, ValueError, IndexError):
+            continue
+    doomed = {pid for pid, (_, cmdline) in procs.items() if needle in cmdline}
+    doomed.discard(os.getpid())
+    while True:  # snapshot the whole tree first: killed parents orphan their children
+        children = {pid for pid, (ppid, _) in procs.items() if ppid in doomed} - doomed
+        if not children:
+            break
+        doomed |= children
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return len(doomed)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
