@@ -29,3 +29,7 @@ format: $(STAMP)
 
 clean-state:
 	rm -rf .dnsorch
+
+# Needs a running stack (`make run` in another terminal).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/provisioning_latency.py -n 20 -c 4
