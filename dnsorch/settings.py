@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     ansible_max_retry_seconds: float = 60.0
     dns_verify_timeout_seconds: float = 10.0
 
+    # Kafka: the second front door (requests in, dead letters and status events out)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_requests_topic: str = "dns_requests"
+    kafka_dlq_topic: str = "dns_requests.dlq"
+    kafka_events_topic: str = "dns_requests.events"
+    kafka_group_id: str = "dnsorch"
+    kafka_topic_partitions: int = 4
+    kafka_max_message_bytes: int = 65_536
+    kafka_session_timeout_ms: int = 6_000
+    kafka_heartbeat_interval_ms: int = 1_000
+    kafka_idempotent_producer: Literal["auto", "true", "false"] = "auto"
+    """auto: use the idempotent producer where the broker supports it (Apache Kafka), else not (Tansu)."""
+    kafka_stats_log_seconds: float = 30.0
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -61,6 +75,8 @@ class Settings(BaseSettings):
     dev_postgres: bool = True
     dev_temporal: bool = True
     dev_bind: bool = True
+    dev_kafka: Literal["tansu", "apache", "none"] = "tansu"
+    """Which broker `dnsorch dev` starts on KAFKA_BOOTSTRAP_SERVERS: the embedded Tansu, Apache Kafka, or none."""
     temporal_ui_port: int = 8233
 
     # Logging
