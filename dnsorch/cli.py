@@ -30,6 +30,12 @@ def _worker() -> None:
     asyncio.run(run_worker(get_settings()))
 
 
+def _consumer() -> None:
+    from consumer.main import run_consumer
+
+    asyncio.run(run_consumer(get_settings()))
+
+
 def _migrate(revision: str, down: bool) -> None:
     from dnsorch import migrate
 
@@ -48,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     roles = parser.add_subparsers(dest="role", required=True)
     roles.add_parser("api", help="serve the REST API")
     roles.add_parser("worker", help="run the Temporal worker (workflow + activities)")
+    roles.add_parser("consumer", help="consume DNS requests from Kafka and publish status events")
     migrate = roles.add_parser("migrate", help="apply (or revert) the database migrations")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.add_argument("--down", action="store_true", help="downgrade to REVISION (e.g. base)")
@@ -60,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         _api()
     elif args.role == "worker":
         _worker()
+    elif args.role == "consumer":
+        _consumer()
     elif args.role == "migrate":
         _migrate(args.revision, args.down)
     else:

@@ -39,6 +39,7 @@ class DnsRequestSpec:
     extra_config: dict[str, object] = field(default_factory=dict)
     operation: str = "create"
     accepted_at: datetime | None = None
+    message_key: str | None = None
 
     @property
     def workflow_id(self) -> str:

@@ -6,7 +6,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -38,6 +51,10 @@ class DnsRequest(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
     )
     workflow_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True, unique=True))
+    message_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The Kafka message key a request arrived with, if any."""
+    event_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Sequence number of the request's latest status event (see RequestEvent)."""
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -65,6 +82,44 @@ class DnsRecord(SQLModel, table=True):
     priority: int | None = Field(default=None, nullable=True)
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     provisioned_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class RequestEvent(SQLModel, table=True):
+    """Transactional outbox: one row per status change, written with it, published to Kafka later."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (
+        UniqueConstraint("request_id", "sequence", name="uq_request_events_request_sequence"),
+        Index("ix_request_events_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    request_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), nullable=False)
+    )
+    sequence: int = Field(nullable=False)
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class DeadLetter(SQLModel, table=True):
+    """A Kafka message sent to the dead-letter topic; a redelivery finds it here and is not sent twice."""
+
+    __tablename__ = "dead_letters"
+
+    topic: str = Field(sa_column=Column(String(255), primary_key=True))
+    partition: int = Field(sa_column=Column(Integer, primary_key=True))
+    offset: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    message_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    dead_lettered_at: datetime = Field(
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
 from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
-from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.models import DeadLetter, DnsRecord, DnsRequest, RequestEvent
 
 ACCEPTED_ENTRY_ID = "accepted"
 
@@ -68,28 +68,46 @@ def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime
             status=RequestStatus.PENDING,
             log_messages=[first],
             workflow_id=spec.workflow_id,
+            message_key=spec.message_key,
+            event_seq=1,
             created_at=accepted_at,
             updated_at=accepted_at,
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )
-    return conn.execute(statement).rowcount == 1
+    if conn.execute(statement).rowcount != 1:
+        return False
+    _add_event(conn, spec.request_id, 1, RequestStatus.PENDING, first["message"], accepted_at)
+    return True
+
+
+def _add_event(
+    conn: Connection, request_id: str, sequence: int, status: str, reason: str, at: datetime
+) -> None:
+    """Outbox row for the events topic, in the caller's transaction with the status change itself."""
+    conn.execute(
+        insert(RequestEvent).values(
+            request_id=uuid.UUID(request_id), sequence=sequence, status=status, reason=reason, occurred_at=at
+        )
+    )
 
 
 _APPEND_LOG = text(
     """
     UPDATE dns_requests
        SET log_messages = log_messages || CAST(:entry AS jsonb),
-           status = COALESCE(:status, status),
+           status = COALESCE(CAST(:status AS varchar), status),
+           event_seq = event_seq + CASE WHEN CAST(:status AS varchar) IS NULL THEN 0 ELSE 1 END,
            updated_at = now()
      WHERE id = :id
        AND NOT log_messages @> CAST(:probe AS jsonb)
+    RETURNING event_seq
     """
 )
 
 
 def append_step(conn: Connection, step: LogStep) -> bool:
-    """Append a log line (and set the status) once; False when it was already there."""
+    """Append a log line (and set the status, with its outbox event) once; False when already there."""
     entry = log_entry(
         step.entry_id, step.at, step.message, status=step.status, step=step.step, actor=step.actor
     )
@@ -102,7 +120,12 @@ def append_step(conn: Connection, step: LogStep) -> bool:
             "probe": json.dumps([{"id": step.entry_id}]),
         },
     )
-    return result.rowcount == 1
+    sequence = result.scalar_one_or_none()
+    if sequence is None:
+        return False
+    if step.status is not None:
+        _add_event(conn, step.request_id, sequence, step.status, step.message, step.at)
+    return True
 
 
 def request_exists(conn: Connection, request_id: str) -> bool:
@@ -138,3 +161,23 @@ def get_request(session: Session, request_id: uuid.UUID) -> tuple[DnsRequest, Dn
         return None
     record = session.exec(select_model(DnsRecord).where(col(DnsRecord.request_id) == request_id)).first()
     return request, record
+
+
+def dead_letter_sent(conn: Connection, topic: str, partition: int, offset: int) -> bool:
+    found = conn.execute(
+        select(func.count())
+        .select_from(DeadLetter)
+        .where(col(DeadLetter.topic) == topic, col(DeadLetter.partition) == partition)
+        .where(col(DeadLetter.offset) == offset)
+    )
+    return bool(found.scalar_one())
+
+
+def record_dead_letter(
+    conn: Connection, topic: str, partition: int, offset: int, key: str | None, reason: str
+) -> None:
+    conn.execute(
+        insert(DeadLetter)
+        .values(topic=topic, partition=partition, offset=offset, message_key=key, reason=reason)
+        .on_conflict_do_nothing()
+    )

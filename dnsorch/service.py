@@ -50,6 +50,13 @@ class Accepted:
     request_id: str
     workflow_id: str
     status: RequestStatus
+    created: bool = True
+    """False when a workflow with this request id already existed (a redelivery or a retry)."""
+
+
+def is_temporal_unreachable(error: BaseException) -> bool:
+    """The SDK reports a failed (lazy) connection as a RuntimeError, not an RPCError."""
+    return isinstance(error, RuntimeError) and "client connect" in str(error).lower()
 
 
 def build_spec(body: CreateDnsRequest, zones: list[str], request_id: str, source: str) -> DnsRequestSpec:
@@ -100,19 +107,34 @@ class RequestService:
         self.settings = settings
 
     async def create(
-        self, body: CreateDnsRequest, *, source: str | None = None, request_id: str | None = None
+        self,
+        body: CreateDnsRequest,
+        *,
+        source: str | None = None,
+        request_id: str | None = None,
+        message_key: str | None = None,
+        require_row: bool = False,
     ) -> Accepted:
+        """Accept a request (see the module docstring for the order).
+
+        `require_row`: raise ServiceUnavailable unless the row is written too, for callers (the
+        Kafka consumer) that would rather hold back than move on while PostgreSQL is down.
+        """
         request_id = request_id or str(uuid.uuid4())
         bind_request_id(request_id)
         spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source)
-        await self._start_workflow(spec)
+        spec.message_key = message_key
+        created = await self._start_workflow(spec)
         try:
             await asyncio.to_thread(self._insert_row, spec)
-        except OperationalError:
+        except OperationalError as error:
+            if require_row:
+                raise ServiceUnavailable("PostgreSQL is unavailable") from error
             # The workflow holds the request and will write the row itself once PostgreSQL is back.
             log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
-        log.info("accepted %s %s -> %s from %s", spec.record_type, spec.domain, spec.target, spec.source)
-        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING)
+        if created:
+            log.info("accepted %s %s -> %s from %s", spec.record_type, spec.domain, spec.target, spec.source)
+        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created)
 
     async def get(self, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
         def read() -> tuple[DnsRequest, DnsRecord | None] | None:
@@ -147,7 +169,8 @@ class RequestService:
             raise ServiceUnavailable(f"Temporal: {error.message}") from error
         log.info("status %s sent to the workflow by %s", status, actor)
 
-    async def _start_workflow(self, spec: DnsRequestSpec) -> None:
+    async def _start_workflow(self, spec: DnsRequestSpec) -> bool:
+        """Start the request's workflow; False when it already existed."""
         try:
             await self.client.start_workflow(
                 "DnsProvisioningWorkflow",
@@ -155,7 +178,7 @@ class RequestService:
                 id=spec.workflow_id,
                 task_queue=self.settings.temporal_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 search_attributes=initial_attributes(
                     domain=spec.domain,
                     zone=spec.zone,
@@ -170,8 +193,14 @@ class RequestService:
             )
         except WorkflowAlreadyStartedError:
             log.info("workflow %s already exists; not starting a second one", spec.workflow_id)
+            return False
         except RPCError as error:
             raise ServiceUnavailable(f"Temporal is unavailable: {error.message}") from error
+        except RuntimeError as error:
+            if is_temporal_unreachable(error):
+                raise ServiceUnavailable("Temporal is unreachable") from error
+            raise
+        return True
 
     def _insert_row(self, spec: DnsRequestSpec) -> None:
         assert spec.accepted_at is not None

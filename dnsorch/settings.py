@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     dev_temporal: bool = True
     dev_bind: bool = True
     dev_kafka: Literal["tansu", "apache", "none"] = "tansu"
-    """Which broker `dnsorch dev` starts on KAFKA_BOOTSTRAP_SERVERS: the embedded Tansu, Apache Kafka, or none."""
+    """The broker `dnsorch dev` starts on KAFKA_BOOTSTRAP_SERVERS: embedded Tansu, Apache Kafka, or none."""
     temporal_ui_port: int = 8233
 
     # Logging

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.bind", "tests.fixtures.servers"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.bind"]

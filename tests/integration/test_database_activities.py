@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -110,3 +110,28 @@ async def test_record_is_stored_once_per_request(engine: Engine) -> None:
             .where(DnsRecord.request_id == uuid.UUID(spec.request_id))
         ).one()
     assert count[0] == 1
+
+
+async def test_each_status_change_gets_one_outbox_event_with_the_next_sequence(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec = new_spec()
+    await env.run(acts.ensure_request_row, spec)
+    steps = [
+        LogStep(request_id=spec.request_id, entry_id="s1", at=datetime.now(UTC), message="started",
+                status="IN_PROGRESS"),
+        LogStep(request_id=spec.request_id, entry_id="s2", at=datetime.now(UTC), message="a note"),
+        LogStep(request_id=spec.request_id, entry_id="s3", at=datetime.now(UTC), message="done",
+                status="COMPLETED"),
+    ]
+    for step in [*steps, steps[0], steps[2]]:  # the last two are retries
+        await env.run(acts.record_step, step)
+    with engine.connect() as conn:
+        events = conn.execute(
+            text("SELECT sequence, status, reason FROM request_events WHERE request_id = :id ORDER BY sequence"),
+            {"id": spec.request_id},
+        ).all()
+    assert [tuple(e) for e in events] == [
+        (1, "PENDING", "request accepted from api"),
+        (2, "IN_PROGRESS", "started"),
+        (3, "COMPLETED", "done"),
+    ]

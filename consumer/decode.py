@@ -1,0 +1,88 @@
+"""Turn a Kafka message into a create request, or say exactly why it is poison."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from dnsorch.schemas import CreateDnsRequest
+
+MAX_JSON_DEPTH = 10
+_REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-1c55-4c1e-9a0e-6b7c2e0f9d41")
+
+
+class PoisonMessage(Exception):
+    """No retry can make this message valid: it goes to the dead-letter topic."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class DecodedRequest:
+    body: CreateDnsRequest
+    request_id: str
+    message_key: str | None
+
+
+def derived_request_id(topic: str, partition: int, offset: int) -> str:
+    """A stable id for a message without one: a redelivery maps to the same request."""
+    return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, f"{topic}/{partition}/{offset}"))
+
+
+def decode_key(key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    return key.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+
+
+def decode_request(
+    value: bytes | None, key: bytes | None, *, topic: str, partition: int, offset: int, max_bytes: int
+) -> DecodedRequest:
+    if value is None:
+        raise PoisonMessage("empty message (tombstone)")
+    if len(value) > max_bytes:
+        raise PoisonMessage(f"oversized: {len(value)} bytes, limit {max_bytes}")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PoisonMessage(f"not UTF-8: {error.reason} at byte {error.start}") from None
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise PoisonMessage("not JSON: nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise PoisonMessage(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    if not isinstance(document, dict):
+        raise PoisonMessage("wrong schema: the message must be a JSON object")
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise PoisonMessage(f"wrong schema: nested deeper than {MAX_JSON_DEPTH} levels")
+
+    request_id = document.pop("request_id", None)
+    if request_id is None:
+        request_id = derived_request_id(topic, partition, offset)
+    else:
+        try:
+            request_id = str(uuid.UUID(str(request_id)))
+        except ValueError:
+            raise PoisonMessage("wrong schema: request_id must be a UUID") from None
+    try:
+        body = CreateDnsRequest.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
+        )
+        raise PoisonMessage(f"wrong schema: {problems}") from None
+    return DecodedRequest(body=body, request_id=request_id, message_key=decode_key(key))
+
+
+def _depth(node: object, level: int = 1) -> int:
+    if isinstance(node, dict):
+        return max((_depth(v, level + 1) for v in node.values()), default=level)
+    if isinstance(node, list):
+        return max((_depth(v, level + 1) for v in node), default=level)
+    return level

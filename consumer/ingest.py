@@ -1,0 +1,208 @@
+"""The ingest loop: decode → accept → commit, with dead letters for poison and patience for outages.
+
+Guarantees (see README, "Kafka"):
+- an offset is committed only after every message before it is accepted (workflow started and
+  row written) or dead-lettered (acknowledged by the broker);
+- a redelivered message maps to the same request id, so it starts nothing new;
+- while PostgreSQL or Temporal is down the partitions are paused and the same message is retried
+  with backoff; nothing after it is committed, so nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy.exc import OperationalError
+
+from consumer.dead_letter import send_to_dead_letters
+from consumer.decode import PoisonMessage, decode_key, decode_request
+from dnsorch import repository
+from dnsorch.errors import InvalidRequest, ServiceUnavailable
+from dnsorch.logging import bind_request_id
+from dnsorch.service import RequestService
+from dnsorch.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 15.0
+
+
+@dataclass
+class IngestStats:
+    """The figures Kafka operators watch; logged every KAFKA_STATS_LOG_SECONDS."""
+
+    consumed: int = 0
+    accepted: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+    last_logged: float = field(default_factory=time.monotonic)
+
+    def lag(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+        """Per partition: high watermark minus our committed offset (Tansu's end_offsets is wrong)."""
+        lags = {}
+        for tp in sorted(consumer.assignment()):
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lags[f"{tp.topic}[{tp.partition}]"] = max(0, highwater - self.committed.get(tp, 0))
+        return lags
+
+    def maybe_log(self, consumer: AIOKafkaConsumer, every: float) -> None:
+        if time.monotonic() - self.last_logged < every:
+            return
+        self.last_logged = time.monotonic()
+        log.info(
+            "kafka figures: consumed=%d accepted=%d dead_lettered=%d duplicates=%d retries=%d lag=%s",
+            self.consumed,
+            self.accepted,
+            self.dead_lettered,
+            self.duplicates,
+            self.retries,
+            self.lag(consumer),
+        )
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        service: RequestService,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.consumer = consumer
+        self.producer = producer
+        self.stats = IngestStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, messages in batches.items():
+                if not await self._process(tp, messages, stop):
+                    break
+            self.stats.maybe_log(self.consumer, self.settings.kafka_stats_log_seconds)
+
+    async def _process(
+        self, tp: TopicPartition, messages: Sequence[ConsumerRecord], stop: asyncio.Event
+    ) -> bool:
+        """Handle a partition's batch in order, then commit; False if stopped part-way."""
+        next_offset = None
+        for message in messages:
+            if tp not in self.consumer.assignment():
+                break  # revoked while we waited out an outage: the new owner starts at our last commit
+            if not await self._handle_until_done(message, stop):
+                break
+            next_offset = message.offset + 1
+        if next_offset is not None:
+            await self._commit(tp, next_offset)
+        return not stop.is_set()
+
+    async def _handle_until_done(self, message: ConsumerRecord, stop: asyncio.Event) -> bool:
+        self.stats.consumed += 1
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self._handle(message)
+                return True
+            except (ServiceUnavailable, KafkaError) as error:
+                self.stats.retries += 1
+                log.warning(
+                    "offset %s/%s/%s held back (%s); retrying in %.1fs",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    error,
+                    delay,
+                )
+            if stop.is_set():
+                return False
+            await self._wait_paused(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _handle(self, message: ConsumerRecord) -> None:
+        try:
+            decoded = decode_request(
+                message.value,
+                message.key,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                max_bytes=self.settings.kafka_max_message_bytes,
+            )
+            bind_request_id(decoded.request_id)
+            accepted = await self.service.create(
+                decoded.body,
+                source="kafka",
+                request_id=decoded.request_id,
+                message_key=decoded.message_key,
+                require_row=True,
+            )
+        except PoisonMessage as poison:
+            await self._dead_letter(message, poison.reason)
+            return
+        except InvalidRequest as invalid:
+            await self._dead_letter(message, f"invalid DNS data: {invalid}")
+            return
+        if accepted.created:
+            self.stats.accepted += 1
+        else:
+            self.stats.duplicates += 1
+
+    async def _dead_letter(self, message: ConsumerRecord, reason: str) -> None:
+        """Send to the DLQ unless a previous delivery already did, then commit past it at once.
+
+        The ledger row is written after the broker acknowledged the dead letter: a crash in
+        between (milliseconds) is the one way a dead letter can be sent twice.
+        """
+        where = (message.topic, message.partition, message.offset)
+        if await self._db(repository.dead_letter_sent, *where):
+            self.stats.duplicates += 1
+        else:
+            await send_to_dead_letters(self.producer, self.settings.kafka_dlq_topic, message, reason)
+            await self._db(repository.record_dead_letter, *where, decode_key(message.key), reason)
+            self.stats.dead_lettered += 1
+            log.warning("offset %s/%s/%s dead-lettered: %s", *where, reason)
+        await self._commit(TopicPartition(message.topic, message.partition), message.offset + 1)
+
+    async def _db(self, write: Callable[..., T], *args: object) -> T:
+        def run() -> T:
+            with self.service.engine.begin() as conn:
+                return write(conn, *args)
+
+        try:
+            return await asyncio.to_thread(run)
+        except OperationalError as error:
+            raise ServiceUnavailable("PostgreSQL is unavailable") from error
+
+    async def _wait_paused(self, seconds: float) -> None:
+        """Wait without fetching, but keep polling so the group does not consider us dead."""
+        assigned = self.consumer.assignment()
+        self.consumer.pause(*assigned)
+        try:
+            unexpected = await self.consumer.getmany(timeout_ms=int(seconds * 1000))
+            # Partitions assigned during the wait were not paused: rewind what they returned.
+            for tp, messages in unexpected.items():
+                if messages:
+                    self.consumer.seek(tp, messages[0].offset)
+        finally:
+            self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            await self.consumer.commit({tp: offset})
+            self.stats.committed[tp] = offset
+        except (CommitFailedError, IllegalStateError) as error:
+            # A rebalance took the partition: its next owner redelivers, which starts nothing twice.
+            log.warning("commit of %s at %d failed (%s); messages will be redelivered", tp, offset, error)

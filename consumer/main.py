@@ -1,0 +1,77 @@
+"""`dnsorch consumer`: the Kafka ingest loop and the status-event publisher, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiokafka import AIOKafkaConsumer
+from temporalio.client import Client
+
+from consumer.events import EventPublisher
+from consumer.ingest import Ingestor
+from consumer.producer import start_producer
+from dnsorch.db import make_engine
+from dnsorch.service import RequestService
+from dnsorch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_consumer(settings: Settings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        settings.kafka_requests_topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.kafka_group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        max_partition_fetch_bytes=max(1_048_576, settings.kafka_max_message_bytes * 2),
+    )
+
+
+async def run_consumer(settings: Settings, *, publish_events: bool = True) -> None:
+    """Run until SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group."""
+    engine = make_engine(settings.database_url)
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace, lazy=True)
+    service = RequestService(engine, client, settings)
+    producer, idempotent = await start_producer(settings)
+    consumer = make_consumer(settings)
+    await consumer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ingestor = Ingestor(settings, service, consumer, producer)
+    tasks = [asyncio.create_task(ingestor.run(stop), name="ingest")]
+    if publish_events:
+        publisher = EventPublisher(engine, producer, settings.kafka_events_topic)
+        tasks.append(asyncio.create_task(publisher.run(stop), name="publish-events"))
+    log.info(
+        "consuming %s as group %s from %s (idempotent producer: %s)",
+        settings.kafka_requests_topic,
+        settings.kafka_group_id,
+        settings.kafka_bootstrap_servers,
+        "yes" if idempotent else "no",
+    )
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stats = ingestor.stats
+        log.info(
+            "consumer stopped: consumed=%d accepted=%d dead_lettered=%d duplicates=%d",
+            stats.consumed,
+            stats.accepted,
+            stats.dead_lettered,
+            stats.duplicates,
+        )
+        await consumer.stop()  # leaves the group, so partitions move at once
+        await producer.stop()
+        engine.dispose()

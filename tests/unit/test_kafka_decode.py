@@ -1,0 +1,82 @@
+"""What makes a Kafka message a request, and what makes it poison (with a reason for the DLQ)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from consumer.dead_letter import dead_letter_headers
+from consumer.decode import PoisonMessage, decode_request, derived_request_id
+
+VALID = {
+    "context": {"account_id": "acct-42", "source": "kafka"},
+    "resource": {"record_type": "A", "domain": "k.example.test", "target": "192.0.2.20"},
+}
+
+
+def decode(value: bytes | None, key: bytes | None = None, offset: int = 7):  # type: ignore[no-untyped-def]
+    return decode_request(value, key, topic="dns_requests", partition=1, offset=offset, max_bytes=4096)
+
+
+def test_a_message_without_request_id_gets_a_stable_id_from_its_position() -> None:
+    first = decode(json.dumps(VALID).encode())
+    again = decode(json.dumps(VALID).encode())
+    elsewhere = decode(json.dumps(VALID).encode(), offset=8)
+    assert first.request_id == again.request_id == derived_request_id("dns_requests", 1, 7)
+    assert elsewhere.request_id != first.request_id
+
+
+def test_a_given_request_id_is_used_as_is_and_the_key_is_kept() -> None:
+    request_id = str(uuid.uuid4())
+    decoded = decode(json.dumps({**VALID, "request_id": request_id}).encode(), key=b"team-a")
+    assert decoded.request_id == request_id
+    assert decoded.message_key == "team-a"
+    assert decoded.body.resource.domain == "k.example.test"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "empty message"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b"x" * 5000, "oversized"),
+        (b"[" * 3000 + b"]" * 3000, "oversized"),
+        (json.dumps({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": 1}}}}}}}}}}}).encode(),
+         "nested deeper"),
+        ((b'{"x":' * 1500) + b"1" + (b"}" * 1500), "oversized"),
+        (json.dumps({**VALID, "request_id": "not-a-uuid"}).encode(), "request_id must be a UUID"),
+        (json.dumps({"context": {"account_id": "a"}}).encode(), "wrong schema: resource"),
+        (json.dumps({**VALID, "extra": 1}).encode(), "wrong schema: extra"),
+    ],
+)
+def test_poison_is_refused_with_a_reason(value: bytes | None, reason: str) -> None:
+    with pytest.raises(PoisonMessage) as poison:
+        decode(value)
+    assert reason in poison.value.reason
+
+
+def test_deeply_nested_json_within_the_size_limit_is_poison_not_a_crash() -> None:
+    nested = (b'{"x":' * 2000) + b"1" + (b"}" * 2000)
+    with pytest.raises(PoisonMessage) as poison:
+        decode_request(nested, None, topic="t", partition=0, offset=0, max_bytes=1 << 20)
+    assert "nested" in poison.value.reason
+
+
+def test_dead_letter_headers_keep_the_producers_headers_and_say_where_from_and_why() -> None:
+    record = ConsumerRecord(
+        topic="dns_requests", partition=2, offset=41, timestamp=0, timestamp_type=0, key=b"k", value=b"v",
+        checksum=None, serialized_key_size=1, serialized_value_size=1, headers=[("trace", b"abc")],
+    )
+    headers = dead_letter_headers(record, "not JSON: Expecting value")
+    assert headers == [
+        ("trace", b"abc"),
+        ("dnsorch.original.topic", b"dns_requests"),
+        ("dnsorch.original.partition", b"2"),
+        ("dnsorch.original.offset", b"41"),
+        ("dnsorch.reason", b"not JSON: Expecting value"),
+    ]
