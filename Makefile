@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make run KAFKA=apache` runs Apache Kafka (KRaft, jars from Maven Central) instead of Tansu.
 run: $(STAMP)
-	$(BIN)/dnsorch dev
+	$(if $(KAFKA),DEV_KAFKA=$(KAFKA) )$(BIN)/dnsorch dev
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -135,12 +135,15 @@ class AnsibleActivities:
     def sweep_orphaned_run_dirs(self) -> int:
         """Remove run dirs left by a worker that died mid-run (SIGKILL skips `finally`).
 
-        Each dir is named after the worker's pid, so a live worker's runs are never touched.
+        Call it at start-up. Each dir is named after its worker's pid, so the runs of another
+        live worker on this machine are never touched.
         """
         removed = 0
         for run_dir in self._runs_dir.glob("w*-*") if self._runs_dir.is_dir() else []:
             pid = run_dir.name[1:].split("-", 1)[0]
-            if pid.isdigit() and _process_alive(int(pid)):
+            # Our own pid means a previous incarnation (a container restarts with the same pid):
+            # this runs at start-up, before this process has any runs of its own.
+            if pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid)):
                 continue
             shutil.rmtree(run_dir, ignore_errors=True)
             removed += 1

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -43,6 +43,7 @@ from dnsorch.search_attributes import initial_attributes
 from dnsorch.settings import Settings
 
 log = logging.getLogger(__name__)
+START_TIMEOUT = timedelta(seconds=10)
 
 
 @dataclass
@@ -190,6 +191,8 @@ class RequestService:
                 ),
                 static_summary=spec.summary,
                 static_details=f"Request {spec.request_id} from {spec.source}",
+                # Fail fast while Temporal is down, so the caller answers 503 or holds back.
+                rpc_timeout=START_TIMEOUT,
             )
         except WorkflowAlreadyStartedError:
             log.info("workflow %s already exists; not starting a second one", spec.workflow_id)

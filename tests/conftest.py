@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.bind"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.bind", "tests.fixtures.kafka"]

@@ -1,6 +1,6 @@
 """`dnsorch dev` / `make run`: the whole system on embedded servers, in the foreground.
 
-Start order: PostgreSQL → migrations → Temporal dev server → BIND → worker → API.
+Start order: PostgreSQL → migrations → Temporal dev server → BIND → Kafka → worker → consumer → API.
 Ctrl-C (or SIGTERM) stops them in reverse. Everything persists under `.dnsorch/`, so a
 restart keeps the data and in-flight workflows resume.
 """
@@ -13,11 +13,13 @@ import signal
 import subprocess
 import sys
 import threading
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from dnsorch import migrate
 from dnsorch.devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
+from dnsorch.devstack.kafka import ensure_topics, run_coroutine_sync, start_broker
 from dnsorch.devstack.postgres import LocalPostgres
 from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch.settings import Settings
@@ -33,6 +35,7 @@ class DevStack:
         self.postgres: LocalPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.bind: BindServer | None = None
+        self.kafka: Any = None
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start_servers(self) -> dict[str, str]:
@@ -73,7 +76,24 @@ class DevStack:
             )
         if s.dev_bind:
             self._start_bind()
+        if s.dev_kafka != "none":
+            self._start_kafka()
         return env
+
+    def _start_kafka(self) -> None:
+        s = self.settings
+        assert s.dev_kafka != "none"
+        self.kafka = start_broker(s.dev_kafka, self.state, s.kafka_bootstrap_servers, self.state)
+        topics = [s.kafka_requests_topic, s.kafka_dlq_topic, s.kafka_events_topic]
+        run_coroutine_sync(ensure_topics(s.kafka_bootstrap_servers, topics, s.kafka_topic_partitions))
+        memory_only = " (in memory: topics are empty after a restart)" if s.dev_kafka == "tansu" else ""
+        log.info(
+            "Kafka (%s) on %s, topics %s%s",
+            s.dev_kafka,
+            s.kafka_bootstrap_servers,
+            ", ".join(topics),
+            memory_only,
+        )
 
     def _start_bind(self) -> None:
         s = self.settings
@@ -118,6 +138,7 @@ class DevStack:
                 proc.kill()
                 proc.wait()
         for name, server in (
+            ("Kafka", self.kafka),
             ("BIND", self.bind),
             ("Temporal", self.temporal),
             ("PostgreSQL", self.postgres),
@@ -145,6 +166,8 @@ def run_dev_stack(settings: Settings) -> int:
     try:
         env = stack.start_servers()
         stack.start_role("worker", env)
+        if settings.dev_kafka != "none":
+            stack.start_role("consumer", env)
         stack.start_role("api", env)
         wait_for_port(settings.api_host, settings.api_port, 60, stack.children[-1][1])
         log.info(

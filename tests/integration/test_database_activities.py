@@ -117,17 +117,29 @@ async def test_each_status_change_gets_one_outbox_event_with_the_next_sequence(e
     spec = new_spec()
     await env.run(acts.ensure_request_row, spec)
     steps = [
-        LogStep(request_id=spec.request_id, entry_id="s1", at=datetime.now(UTC), message="started",
-                status="IN_PROGRESS"),
+        LogStep(
+            request_id=spec.request_id,
+            entry_id="s1",
+            at=datetime.now(UTC),
+            message="started",
+            status="IN_PROGRESS",
+        ),
         LogStep(request_id=spec.request_id, entry_id="s2", at=datetime.now(UTC), message="a note"),
-        LogStep(request_id=spec.request_id, entry_id="s3", at=datetime.now(UTC), message="done",
-                status="COMPLETED"),
+        LogStep(
+            request_id=spec.request_id,
+            entry_id="s3",
+            at=datetime.now(UTC),
+            message="done",
+            status="COMPLETED",
+        ),
     ]
     for step in [*steps, steps[0], steps[2]]:  # the last two are retries
         await env.run(acts.record_step, step)
     with engine.connect() as conn:
         events = conn.execute(
-            text("SELECT sequence, status, reason FROM request_events WHERE request_id = :id ORDER BY sequence"),
+            text(
+                "SELECT sequence, status, reason FROM request_events WHERE request_id = :id ORDER BY sequence"
+            ),
             {"id": spec.request_id},
         ).all()
     assert [tuple(e) for e in events] == [

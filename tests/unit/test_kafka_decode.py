@@ -46,8 +46,12 @@ def test_a_given_request_id_is_used_as_is_and_the_key_is_kept() -> None:
         (b"[1, 2]", "must be a JSON object"),
         (b"x" * 5000, "oversized"),
         (b"[" * 3000 + b"]" * 3000, "oversized"),
-        (json.dumps({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": 1}}}}}}}}}}}).encode(),
-         "nested deeper"),
+        (
+            json.dumps(
+                {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": 1}}}}}}}}}}}
+            ).encode(),
+            "nested deeper",
+        ),
         ((b'{"x":' * 1500) + b"1" + (b"}" * 1500), "oversized"),
         (json.dumps({**VALID, "request_id": "not-a-uuid"}).encode(), "request_id must be a UUID"),
         (json.dumps({"context": {"account_id": "a"}}).encode(), "wrong schema: resource"),
@@ -69,8 +73,17 @@ def test_deeply_nested_json_within_the_size_limit_is_poison_not_a_crash() -> Non
 
 def test_dead_letter_headers_keep_the_producers_headers_and_say_where_from_and_why() -> None:
     record = ConsumerRecord(
-        topic="dns_requests", partition=2, offset=41, timestamp=0, timestamp_type=0, key=b"k", value=b"v",
-        checksum=None, serialized_key_size=1, serialized_value_size=1, headers=[("trace", b"abc")],
+        topic="dns_requests",
+        partition=2,
+        offset=41,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=b"v",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=1,
+        headers=[("trace", b"abc")],
     )
     headers = dead_letter_headers(record, "not JSON: Expecting value")
     assert headers == [

@@ -1,0 +1,332 @@
+"""Real Apache Kafka as a single-node KRaft broker, from the jars on Maven Central (no tarball, no Docker).
+
+`python -m dnsorch.devstack.kafka_apache` runs it in the foreground on KAFKA_BOOTSTRAP_SERVERS with
+its data under `<state_dir>/kafka` and creates the project's topics (what `scripts/kafka-apache` does).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from dnsorch.devstack.kafka import (
+    BrokerKind,
+    ensure_topics,
+    port_in_use,
+    run_coroutine_sync,
+    split_bootstrap,
+    stop_process,
+    wait_for_metadata,
+)
+from dnsorch.settings import PROJECT_ROOT
+
+log = logging.getLogger("dnsorch.dev.kafka")
+
+KAFKA_POM = Path(__file__).with_name("kafka_pom.xml")
+DEFAULT_LIBS_DIR = PROJECT_ROOT / ".dnsorch" / "kafka" / "libs"
+MARKER = ".complete"
+INSTALL_HINT = (
+    "install a JDK 17+ and Maven: `apt-get install openjdk-17-jre-headless maven` (Debian/Ubuntu) "
+    "or `brew install openjdk@17 maven` (macOS)"
+)
+
+# Kafka's own logging goes to stdout, which start() sends to the log file together with anything
+# the JVM prints. The config dumps (thousands of lines per start) are cut to warnings. Log4j2 must not
+# stop itself on SIGTERM, or the last lines of Kafka's controlled shutdown are lost.
+LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN" shutdownHook="disable">
+  <Appenders>
+    <Console name="stdout" target="SYSTEM_OUT">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </Console>
+  </Appenders>
+  <Loggers>
+    <Logger name="org.apache.kafka.common.config.AbstractConfig" level="WARN"/>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="state.change.logger" level="WARN"/>
+    <Root level="INFO"><AppenderRef ref="stdout"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+
+def kafka_version(pom: Path = KAFKA_POM) -> str:
+    """The `kafka.version` property of our pom."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    node = ET.parse(pom).getroot().find("m:properties/m:kafka.version", ns)  # noqa: S314 (our own file)
+    if node is None or not node.text:
+        raise RuntimeError(f"{pom} has no <kafka.version> property")
+    return node.text.strip()
+
+
+def find_java() -> str | None:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return str(Path(java_home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def _java_major(java: str) -> int | None:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def jars_ready(libs_dir: Path, pom: Path = KAFKA_POM) -> bool:
+    marker = libs_dir / MARKER
+    return marker.exists() and marker.read_text().strip() == kafka_version(pom)
+
+
+def java_and_maven_available(libs_dir: Path | None = None) -> str | None:
+    """Why Apache Kafka cannot run here (with the install hint), or None when it can.
+
+    Maven is needed only to download the jars: with `libs_dir` already complete, Java suffices.
+    """
+    java = find_java()
+    if java is None:
+        return f"`java` is not on PATH (nor in $JAVA_HOME); {INSTALL_HINT}"
+    major = _java_major(java)
+    if major is not None and major < 17:
+        return f"Kafka {kafka_version()} needs Java 17 or newer, {java} is Java {major}; {INSTALL_HINT}"
+    if (libs_dir is None or not jars_ready(libs_dir)) and shutil.which("mvn") is None:
+        return f"`mvn` is not on PATH (needed once, to download the Kafka jars); {INSTALL_HINT}"
+    return None
+
+
+def ensure_kafka_jars(libs_dir: Path = DEFAULT_LIBS_DIR, pom: Path = KAFKA_POM) -> Path:
+    """Copy the broker's classpath into `libs_dir` unless a complete copy of this version is there.
+
+    A marker written after a complete copy records the version; a file lock lets parallel test
+    runs and the dev stack share one directory. Maven's own cache (~/.m2) makes a re-copy offline.
+    """
+    if jars_ready(libs_dir, pom):
+        return libs_dir
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RuntimeError(f"`mvn` is not on PATH; {INSTALL_HINT}")
+    libs_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(libs_dir.parent / f".{libs_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if jars_ready(libs_dir, pom):
+            return libs_dir
+        version = kafka_version(pom)
+        log.info("downloading Apache Kafka %s jars from Maven Central into %s", version, libs_dir)
+        with tempfile.TemporaryDirectory(dir=libs_dir.parent, prefix=".kafka-libs-") as tmp:
+            work = Path(tmp)
+            shutil.copy(pom, work / "pom.xml")  # Maven may write next to the pom; keep the source tree clean
+            cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(work / "pom.xml")]
+            cmd += [
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={work / 'libs'}",
+            ]
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+            if result.returncode != 0:
+                raise RuntimeError(f"mvn could not fetch the Kafka jars:\n{result.stdout}{result.stderr}")
+            shutil.rmtree(libs_dir, ignore_errors=True)
+            (work / "libs").rename(libs_dir)
+        (libs_dir / MARKER).write_text(version + "\n")
+    return libs_dir
+
+
+def new_cluster_id() -> str:
+    """A cluster id as `kafka-storage random-uuid` makes one: 16 random bytes, URL-safe base64."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):  # Kafka refuses those: they look like options
+            return cluster_id
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ApacheKafkaBroker:
+    """Single-node KRaft (broker and controller in one JVM); data persists in `data_dir` across restarts.
+
+    Topics are not auto-created (auto.create.topics.enable=false), as in production: a producer
+    to a topic nobody created fails instead of silently getting a one-partition topic. Create
+    topics with `ensure_topics`.
+    """
+
+    kind: BrokerKind = "apache"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        controller_port: int | None = None,
+        log_file: Path | None = None,
+        libs_dir: Path = DEFAULT_LIBS_DIR,
+        heap: str = "512m",
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.host = host
+        self.port = port
+        self.controller_port = controller_port
+        self.log_file = log_file or self.data_dir / "kafka.log"
+        self.libs_dir = libs_dir
+        self.heap = heap
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def log_dirs(self) -> Path:
+        """Kafka's `log.dirs`: partitions and the KRaft metadata log."""
+        return self.data_dir / "logs"
+
+    def properties(self, controller_port: int) -> dict[str, str]:
+        controller = f"{self.host}:{controller_port}"
+        return {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            # Static quorum: the controller address is read from here on every start, so the
+            # controller port may change between starts (the data dir does not record it).
+            "controller.quorum.voters": f"1@{controller}",
+            "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://{controller}",
+            "advertised.listeners": f"PLAINTEXT://{self.bootstrap}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": str(self.log_dirs),
+            "auto.create.topics.enable": "false",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+
+    def _java(self, main_class: str, *args: str, heap: str) -> list[str]:
+        java = find_java()
+        if java is None:
+            raise RuntimeError(f"`java` is not on PATH; {INSTALL_HINT}")
+        return [
+            java,
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.xml'}",
+            "-cp",
+            f"{self.libs_dir}/*",
+            main_class,
+            *args,
+        ]
+
+    def _write_config(self, controller_port: int) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "log4j2.xml").write_text(LOG4J2_XML)
+        config = self.data_dir / "server.properties"
+        lines = [f"{key}={value}" for key, value in self.properties(controller_port).items()]
+        config.write_text(
+            "# written by dnsorch.devstack.kafka_apache on every start\n" + "\n".join(lines) + "\n"
+        )
+        return config
+
+    def _format_storage(self, config: Path) -> None:
+        """Once per data dir: write meta.properties and the bootstrap metadata (kafka-storage format)."""
+        if (self.log_dirs / "meta.properties").exists():
+            return
+        cmd = self._java(
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id",
+            new_cluster_id(),
+            "--config",
+            str(config),
+            heap="256m",
+        )
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"formatting {self.log_dirs} failed:\n{result.stdout}{result.stderr}")
+        log.info("formatted Kafka storage in %s", self.log_dirs)
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Download the jars if needed, format on first use, start, and wait until metadata works."""
+        ensure_kafka_jars(self.libs_dir)
+        controller_port = self.controller_port or _free_port(self.host)
+        for port in (self.port, controller_port):
+            if port_in_use(self.host, port):
+                raise RuntimeError(f"something already listens on {self.host}:{port}; not starting Kafka")
+        config = self._write_config(controller_port)
+        self._format_storage(config)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as out:
+            self.proc = subprocess.Popen(
+                self._java("kafka.Kafka", str(config), heap=self.heap),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_for_metadata(self.host, self.port, timeout, self.proc, self.log_file)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM runs Kafka's controlled shutdown (≈2 s here); SIGKILL only if it hangs."""
+        stop_process(self.proc, grace)
+
+
+def main() -> None:
+    from dnsorch.logging import configure_logging
+    from dnsorch.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, role="kafka")
+    host, port = split_bootstrap(settings.kafka_bootstrap_servers)
+    state = settings.state_dir / "kafka"
+    broker = ApacheKafkaBroker(
+        state / "data", host, port, libs_dir=state / "libs", log_file=state / "kafka.log"
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        broker.start()
+        topics = [settings.kafka_requests_topic, settings.kafka_dlq_topic, settings.kafka_events_topic]
+        run_coroutine_sync(ensure_topics(broker.bootstrap, topics, settings.kafka_topic_partitions))
+        log.info(
+            "Apache Kafka %s on %s (data in %s, log in %s); Ctrl-C stops it",
+            kafka_version(),
+            broker.bootstrap,
+            broker.data_dir,
+            broker.log_file,
+        )
+        while not stopping.wait(1.0):
+            if broker.proc is not None and broker.proc.poll() is not None:
+                raise SystemExit(f"Kafka exited with code {broker.proc.returncode}; see {broker.log_file}")
+    finally:
+        log.info("stopping Apache Kafka")
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Kafka ingestion on real brokers (Tansu and Apache Kafka), real PostgreSQL and real Temporal.
+
+No provisioning worker polls these task queues: the tests are about ingestion (rows and
+workflow starts), not about 500 playbook runs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from temporalio.client import Client
+
+from consumer.dead_letter import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON
+from dnsorch.devstack.temporal import TemporalDevServer
+from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes, workflow_ids
+
+pytestmark = pytest.mark.integration
+
+POISON = [
+    b"\xff\xfe not utf-8",
+    b"{ not json",
+    b'["a", "list"]',
+    json_bytes({"context": {"account_id": "x"}}),
+    json_bytes(create_message("www.example.org", "192.0.2.1", "poison")),  # unmanaged zone
+    json_bytes(create_message("bad.example.test", "300.1.1.1", "poison")),  # invalid DNS data
+    b"{" + b'"x":' * 5 + b"1" + b"}" * 5,  # not even JSON: braces do not match
+    b"x" * 70_000,  # oversized
+]
+
+
+@pytest.fixture
+def kafka_run(
+    kafka_broker: Any, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path
+) -> Any:
+    env = {
+        "ENV": "test",
+        "STATE_DIR": str(tmp_path / "state"),
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": temporal_server.address,
+        "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",
+        "DNS_ZONES": "example.test",
+    }
+    run = KafkaRun(kafka_broker.bootstrap, env, tmp_path)
+    try:
+        yield run
+    finally:
+        run.stop_all()
+
+
+def rows_for(engine: Engine, account: str) -> list[str]:
+    with engine.connect() as conn:
+        return [
+            str(r)
+            for r in conn.execute(
+                text("SELECT id FROM dns_requests WHERE account_id = :a"), {"a": account}
+            ).scalars()
+        ]
+
+
+def build_stream(account: str, n: int = 500) -> tuple[list[bytes], set[str], list[bytes]]:
+    """~5% poison, ~5% exact duplicates of earlier valid messages, the rest unique requests."""
+    rng = random.Random(42)
+    values: list[bytes] = []
+    valid_ids: set[str] = set()
+    poison: list[bytes] = []
+    valid_values: list[bytes] = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.05:
+            value = POISON[len(poison) % len(POISON)]
+            poison.append(value)
+        elif roll < 0.10 and valid_values:
+            value = rng.choice(valid_values)
+        else:
+            request_id = str(uuid.uuid4())
+            value = json_bytes(
+                create_message(f"h{i}.example.test", f"192.0.2.{i % 250 + 1}", account, request_id)
+            )
+            valid_ids.add(request_id)
+            valid_values.append(value)
+        values.append(value)
+    return values, valid_ids, poison
+
+
+async def test_500_messages_with_poison_and_duplicates_survive_two_consumer_kills(
+    kafka_run: KafkaRun, engine: Engine, temporal_server: TemporalDevServer
+) -> None:
+    await kafka_run.create_topics()
+    values, valid_ids, poison = build_stream(kafka_run.account)
+    client = await Client.connect(temporal_server.address)
+    chunks = [values[:170], values[170:340], values[340:]]
+
+    await kafka_run.produce(chunks[0])
+    kafka_run.start_consumer("c1")
+    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) >= 60, timeout=90)
+    await kafka_run.produce(chunks[1])
+    kafka_run.kill("c1")
+
+    kafka_run.start_consumer("c2")
+    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) >= 220, timeout=90)
+    await kafka_run.produce(chunks[2])
+    kafka_run.kill("c2")
+
+    kafka_run.start_consumer("c3")
+    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) >= len(valid_ids), timeout=120)
+    assert await eventually(lambda: _zero(kafka_run.committed_lag()), timeout=60), (
+        "offsets never reached the end"
+    )
+    assert kafka_run.stop("c3") == 0
+
+    assert sorted(rows_for(engine, kafka_run.account)) == sorted(valid_ids)
+    ids = await eventually(lambda: _at_least(workflow_ids(client, kafka_run.account), len(valid_ids)))
+    assert sorted(ids) == sorted(f"dns-request-{i}" for i in valid_ids)
+
+    dead = await kafka_run.read_all(kafka_run.dlq_topic, expected=len(poison))
+    origins = Counter((dict(r.headers)[HEADER_PARTITION], dict(r.headers)[HEADER_OFFSET]) for r in dead)
+    assert len(origins) == len(poison), "a poison message is missing from the DLQ"
+    assert set(origins.values()) == {1}, f"dead-lettered more than once: {origins.most_common(3)}"
+    assert Counter(r.value for r in dead) == Counter(poison)
+    assert all(dict(r.headers)[HEADER_REASON] for r in dead)
+
+
+async def _zero(lag: Any) -> bool:
+    return (await lag) == 0
+
+
+async def _at_least(ids: Any, n: int) -> list[str] | None:
+    found = await ids
+    return found if len(found) >= n else None
+
+
+async def test_a_redelivered_message_creates_no_second_row_or_workflow(
+    kafka_run: KafkaRun, engine: Engine, temporal_server: TemporalDevServer
+) -> None:
+    """Messages without request_id: the id comes from topic/partition/offset, so a replay maps to it."""
+    await kafka_run.create_topics()
+    values = [
+        json_bytes(create_message(f"r{i}.example.test", "192.0.2.5", kafka_run.account)) for i in range(20)
+    ]
+    await kafka_run.produce(values, keys=[f"key-{i}".encode() for i in range(20)])
+    kafka_run.start_consumer("first")
+    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) == 20)
+    assert await eventually(lambda: _zero(kafka_run.committed_lag()))
+    assert kafka_run.stop("first") == 0
+
+    # Replay everything from the start with a new group: the same offsets, the same ids.
+    kafka_run.env["KAFKA_GROUP_ID"] += "-replay"
+    kafka_run.start_consumer("replay")
+    assert await eventually(lambda: _zero(kafka_run.committed_lag()))
+    assert kafka_run.stop("replay") == 0
+    assert len(rows_for(engine, kafka_run.account)) == 20
+    client = await Client.connect(temporal_server.address)
+    assert len(await workflow_ids(client, kafka_run.account)) == 20
+    with engine.connect() as conn:
+        keys = conn.execute(
+            text("SELECT message_key, source FROM dns_requests WHERE account_id = :a"),
+            {"a": kafka_run.account},
+        ).all()
+    assert sorted(k for k, _ in keys) == sorted(f"key-{i}" for i in range(20))
+    assert {s for _, s in keys} == {"kafka"}
+    assert "duplicates=20" in kafka_run.log_text()
+
+
+async def test_events_topic_carries_each_status_change_in_order_even_across_a_crash(
+    kafka_run: KafkaRun, engine: Engine
+) -> None:
+    from datetime import UTC, datetime
+
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.database import DatabaseActivities
+    from dnsorch.contracts import LogStep
+
+    await kafka_run.create_topics()
+    request_id = str(uuid.uuid4())
+    await kafka_run.produce(
+        [json_bytes(create_message("ev.example.test", "192.0.2.9", kafka_run.account, request_id))]
+    )
+    kafka_run.start_consumer("c1")
+    assert await eventually(lambda: rows_for(engine, kafka_run.account))
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    await env.run(
+        acts.record_step,
+        LogStep(
+            request_id=request_id,
+            entry_id="e1",
+            at=datetime.now(UTC),
+            message="provisioning started",
+            status="IN_PROGRESS",
+        ),
+    )
+    assert len(await kafka_run.read_all(kafka_run.events_topic, expected=2, timeout=30)) >= 2
+
+    kafka_run.kill("c1")  # the next status change commits while no publisher runs
+    await env.run(
+        acts.record_step,
+        LogStep(
+            request_id=request_id,
+            entry_id="e2",
+            at=datetime.now(UTC),
+            message="record served",
+            status="COMPLETED",
+        ),
+    )
+    kafka_run.start_consumer("c2")
+    events = await kafka_run.read_all(kafka_run.events_topic, expected=3, timeout=60)
+    decoded = [json.loads(r.value) for r in events]
+    assert {r.key for r in events} == {request_id.encode()}
+    sequences = [e["sequence"] for e in decoded]
+    assert sorted(set(sequences)) == [1, 2, 3]
+    assert sequences == sorted(sequences), "events of one request arrived out of order"
+    by_sequence = {e["sequence"]: e for e in decoded}
+    assert [by_sequence[s]["status"] for s in (1, 2, 3)] == ["PENDING", "IN_PROGRESS", "COMPLETED"]
+    assert by_sequence[3]["reason"] == "record served"
+    assert all(e["request_id"] == request_id and e["timestamp"] for e in decoded)
