@@ -57,11 +57,11 @@ class DatabaseActivities:
 
     @activity.defn(name="store_record")
     async def store_record(self, row: RecordRow) -> bool:
-        """Store the provisioned record once per request."""
+        """Make `dns_records` match what DNS serves after this request (see repository.apply_record)."""
         bind_request_id(row.request_id)
 
         def write() -> bool:
             with self.engine.begin() as conn:
-                return repository.insert_record(conn, row)
+                return repository.apply_record(conn, row)
 
         return await asyncio.to_thread(write)

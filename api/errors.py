@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dnsorch.errors import (
     DnsorchError,
+    IdempotencyConflict,
+    IllegalTransition,
     InvalidRequest,
     RequestFinished,
     RequestNotFound,
@@ -22,6 +24,8 @@ _STATUS = {
     RequestNotFound: (404, "not_found"),
     RequestFinished: (409, "request_finished"),
     ServiceUnavailable: (503, "service_unavailable"),
+    IllegalTransition: (409, "illegal_transition"),
+    IdempotencyConflict: (409, "idempotency_conflict"),
 }
 
 

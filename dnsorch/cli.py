@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from dnsorch.logging import configure_logging
+from dnsorch.operator_cli import add_requests_parser, run_requests
 from dnsorch.settings import get_settings
 
 
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.add_argument("--down", action="store_true", help="downgrade to REVISION (e.g. base)")
     roles.add_parser("dev", help="run the whole system locally on embedded servers")
+    add_requests_parser(roles)
     args = parser.parse_args(argv)
+    if args.role == "requests":  # an operator's tool: needs no settings, only the API's address
+        sys.exit(run_requests(args))
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json, role=args.role)

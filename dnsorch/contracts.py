@@ -13,13 +13,33 @@ from enum import StrEnum
 
 class RequestStatus(StrEnum):
     PENDING = "PENDING"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
     IN_PROGRESS = "IN_PROGRESS"
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
 
     @property
     def is_terminal(self) -> bool:
-        return self in (RequestStatus.COMPLETED, RequestStatus.FAILED)
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {RequestStatus.COMPLETED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED}
+)
+
+
+class Action(StrEnum):
+    """What an operator can do to a running request (API v2, signals, Temporal UI)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    RETRY = "retry"
+    RESOLVE = "resolve"
+    FAIL = "fail"
+    CANCEL = "cancel"
 
 
 @dataclass
@@ -40,6 +60,8 @@ class DnsRequestSpec:
     operation: str = "create"
     accepted_at: datetime | None = None
     message_key: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
     @property
     def workflow_id(self) -> str:
@@ -91,6 +113,7 @@ class LogStep:
     status: str | None = None
     step: str = ""
     actor: str = "workflow"
+    previous: str | None = None
 
 
 @dataclass
@@ -105,6 +128,16 @@ class RecordRow:
     priority: int | None
     comment: str | None
     provisioned_at: datetime
+    operation: str = "create"
+
+
+@dataclass
+class OperatorAction:
+    """An operator's action (signal `action`, update `act`)."""
+
+    action: str
+    actor: str = "operator"
+    note: str = ""
 
 
 @dataclass
@@ -126,6 +159,7 @@ class WorkflowState:
     attempts: int = 0
     last_error: str | None = None
     log: list[dict[str, str]] = field(default_factory=list)
+    allowed_actions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -138,6 +172,8 @@ class ApplyPolicy:
     max_retry_seconds: float = 60.0
     timeout_seconds: int = 300
     heartbeat_seconds: int = 30
+    attention_timeout_seconds: int = 7 * 24 * 3600
+    """How long a request waits in NEEDS_ATTENTION for an operator before it ends FAILED."""
 
 
 @dataclass
@@ -146,3 +182,4 @@ class ProvisioningInput:
 
     request: DnsRequestSpec
     policy: ApplyPolicy = field(default_factory=ApplyPolicy)
+    approval_required: bool = False

@@ -37,3 +37,22 @@ class RequestFinished(DnsorchError):
 
 class ServiceUnavailable(DnsorchError):
     """A backing service (PostgreSQL, Temporal) cannot be reached; try again later (HTTP 503)."""
+
+
+class IllegalTransition(DnsorchError):
+    """The request's workflow refused the change in its current state (HTTP 409); nothing was recorded."""
+
+    def __init__(self, request_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.request_id = request_id
+        self.reason = reason
+
+
+class IdempotencyConflict(DnsorchError):
+    """The Idempotency-Key was used before for a different request body (HTTP 409)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"this Idempotency-Key was already used for a different request ({request_id}); use a new key"
+        )
+        self.request_id = request_id

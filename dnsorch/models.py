@@ -36,6 +36,7 @@ class DnsRequest(SQLModel, table=True):
         Index("ix_dns_requests_status", "status"),
         Index("ix_dns_requests_account_created", "account_id", "created_at"),
         Index("ix_dns_requests_domain", "domain"),
+        Index("ix_dns_requests_created_id", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -51,6 +52,12 @@ class DnsRequest(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
     )
     workflow_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True, unique=True))
+    operation: str = Field(
+        default="create", sa_column=Column(String(16), nullable=False, server_default="create")
+    )
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    request_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    """SHA-256 of the canonical body, to tell a retry (same body) from a misuse of the same key."""
     message_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     """The Kafka message key a request arrived with, if any."""
     event_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
@@ -69,7 +76,10 @@ class DnsRecord(SQLModel, table=True):
     """A record that the authoritative server was seen serving; at most one per request."""
 
     __tablename__ = "dns_records"
-    __table_args__ = (Index("ix_dns_records_domain_type", "domain", "record_type"),)
+    __table_args__ = (
+        Index("ix_dns_records_domain_type", "domain", "record_type"),
+        Index("ix_dns_records_current", "domain", "record_type", postgresql_where=text("deleted_at IS NULL")),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     request_id: uuid.UUID = Field(
@@ -85,6 +95,10 @@ class DnsRecord(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+    deleted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """Set when a later update replaced this record or a delete removed it from DNS."""
 
 
 class RequestEvent(SQLModel, table=True):

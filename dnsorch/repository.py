@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
@@ -68,6 +68,9 @@ def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime
             status=RequestStatus.PENDING,
             log_messages=[first],
             workflow_id=spec.workflow_id,
+            operation=spec.operation,
+            idempotency_key=spec.idempotency_key,
+            request_hash=spec.request_hash,
             message_key=spec.message_key,
             event_seq=1,
             created_at=accepted_at,
@@ -135,8 +138,21 @@ def request_exists(conn: Connection, request_id: str) -> bool:
     return bool(found.scalar_one())
 
 
-def insert_record(conn: Connection, row: RecordRow) -> bool:
-    """Store the provisioned record unless this request already has one."""
+def apply_record(conn: Connection, row: RecordRow) -> bool:
+    """Keep `dns_records` equal to what DNS serves after this request; safe to repeat.
+
+    Older current rows for the name and type are retired (a create or update replaced the
+    record set, a delete removed it); create and update then store this request's row.
+    """
+    conn.execute(
+        update(DnsRecord)
+        .where(col(DnsRecord.domain) == row.domain, col(DnsRecord.record_type) == row.record_type)
+        .where(col(DnsRecord.deleted_at).is_(None), col(DnsRecord.request_id) != uuid.UUID(row.request_id))
+        .where(col(DnsRecord.provisioned_at) <= row.provisioned_at)
+        .values(deleted_at=row.provisioned_at)
+    )
+    if row.operation == "delete":
+        return True
     statement = (
         insert(DnsRecord)
         .values(

@@ -14,7 +14,7 @@ _MAX_EXTRA_KEYS = 20
 _MAX_EXTRA_STRING = 256
 
 
-def _printable(value: str, *, allow_newlines: bool = False) -> str:
+def printable(value: str, *, allow_newlines: bool = False) -> str:
     allowed = {"\n", "\t", "\r"} if allow_newlines else set()
     if any((ord(ch) < 0x20 and ch not in allowed) or ord(ch) == 0x7F for ch in value):
         raise ValueError("must not contain control characters")
@@ -37,13 +37,13 @@ class RecordConfig(BaseModel):
         if len(value) > _MAX_EXTRA_KEYS:
             raise ValueError(f"at most {_MAX_EXTRA_KEYS} keys")
         for key, item in value.items():
-            _printable(key)
+            printable(key)
             if item is not None and not isinstance(item, str | int | float | bool):
                 raise ValueError(f"{key!r} must be a string, number, boolean or null")
             if isinstance(item, str):
                 if len(item) > _MAX_EXTRA_STRING:
                     raise ValueError(f"{key!r} is longer than {_MAX_EXTRA_STRING} characters")
-                _printable(item)
+                printable(item)
         return value
 
 
@@ -55,8 +55,8 @@ class RequestContext(BaseModel):
 
     @field_validator("account_id")
     @classmethod
-    def _account_printable(cls, value: str) -> str:
-        return _printable(value)
+    def _account_is_printable(cls, value: str) -> str:
+        return printable(value)
 
 
 class DnsResource(BaseModel):
@@ -70,8 +70,8 @@ class DnsResource(BaseModel):
 
     @field_validator("comment")
     @classmethod
-    def _comment_printable(cls, value: str | None) -> str | None:
-        return None if value is None else _printable(value, allow_newlines=True)
+    def _comment_is_printable(cls, value: str | None) -> str | None:
+        return None if value is None else printable(value, allow_newlines=True)
 
 
 class CreateDnsRequest(BaseModel):
@@ -99,8 +99,8 @@ class StatusUpdate(BaseModel):
 
     @field_validator("message")
     @classmethod
-    def _message_printable(cls, value: str) -> str:
-        return _printable(value, allow_newlines=True)
+    def _message_is_printable(cls, value: str) -> str:
+        return printable(value, allow_newlines=True)
 
 
 class StatusUpdateResponse(BaseModel):

@@ -16,34 +16,43 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from dnsorch import records, repository
+from dnsorch import repository
 from dnsorch.contracts import (
     ApplyPolicy,
     DnsRequestSpec,
+    OperatorAction,
     ProvisioningInput,
     RequestStatus,
     StatusChange,
     workflow_id_for,
 )
-from dnsorch.errors import InvalidRequest, RequestFinished, RequestNotFound, ServiceUnavailable
+from dnsorch.errors import (
+    IdempotencyConflict,
+    IllegalTransition,
+    RequestFinished,
+    RequestNotFound,
+    ServiceUnavailable,
+)
 from dnsorch.logging import bind_request_id
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.search_attributes import initial_attributes
 from dnsorch.settings import Settings
+from dnsorch.validation import build_spec, needs_approval, request_hash
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = timedelta(seconds=10)
+UPDATE_TIMEOUT = timedelta(seconds=30)
 
 
 @dataclass
@@ -60,36 +69,6 @@ def is_temporal_unreachable(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and "client connect" in str(error).lower()
 
 
-def build_spec(body: CreateDnsRequest, zones: list[str], request_id: str, source: str) -> DnsRequestSpec:
-    """Check the request against DNS rules and the managed zones; raise InvalidRequest."""
-    resource = body.resource
-    record_type = resource.record_type.strip().upper()
-    if record_type not in records.SUPPORTED_TYPES:
-        raise InvalidRequest("resource.record_type", f"must be one of {', '.join(records.SUPPORTED_TYPES)}")
-    domain = records.check_owner(record_type, resource.domain)
-    zone = records.zone_of(domain, zones)
-    if record_type == "CNAME" and domain == zone:
-        raise InvalidRequest("resource.domain", "a CNAME cannot sit at the zone apex")
-    target = records.check_target(record_type, resource.target)
-    priority = records.check_priority(record_type, resource.config.priority)
-    if record_type == "SRV":
-        records.srv_port_weight(resource.config.extra_config)
-    return DnsRequestSpec(
-        request_id=request_id,
-        account_id=body.context.account_id,
-        source=source,
-        record_type=record_type,
-        domain=domain,
-        zone=zone,
-        target=target,
-        ttl=records.check_ttl(resource.config.ttl),
-        priority=priority,
-        comment=resource.comment,
-        extra_config=dict(resource.config.extra_config),
-        accepted_at=datetime.now(UTC),
-    )
-
-
 def apply_policy(settings: Settings) -> ApplyPolicy:
     return ApplyPolicy(
         max_attempts=settings.ansible_max_attempts,
@@ -98,7 +77,16 @@ def apply_policy(settings: Settings) -> ApplyPolicy:
         max_retry_seconds=settings.ansible_max_retry_seconds,
         timeout_seconds=settings.ansible_timeout_seconds,
         heartbeat_seconds=settings.ansible_heartbeat_seconds,
+        attention_timeout_seconds=settings.attention_timeout_seconds,
     )
+
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("8d0f6a3e-41f4-4c55-9a43-2b1d6f0c7e19")
+
+
+def idempotency_request_id(account_id: str, key: str) -> str:
+    """Keys are scoped per account: two teams may use the same key for different requests."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{account_id}\x00{key}"))
 
 
 class RequestService:
@@ -115,16 +103,26 @@ class RequestService:
         request_id: str | None = None,
         message_key: str | None = None,
         require_row: bool = False,
+        operation: str = "create",
+        idempotency_key: str | None = None,
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
         `require_row`: raise ServiceUnavailable unless the row is written too, for callers (the
         Kafka consumer) that would rather hold back than move on while PostgreSQL is down.
+        `idempotency_key`: the request id derives from (account, key), so a retry with the same
+        key maps to the same request; the same key with another body is IdempotencyConflict.
         """
+        fingerprint = request_hash(body, operation)
+        if idempotency_key is not None:
+            request_id = idempotency_request_id(body.context.account_id, idempotency_key)
+            existing = await self._existing(request_id, fingerprint)
+            if existing is not None:
+                return existing
         request_id = request_id or str(uuid.uuid4())
         bind_request_id(request_id)
-        spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source)
-        spec.message_key = message_key
+        spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
+        spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         created = await self._start_workflow(spec)
         try:
             await asyncio.to_thread(self._insert_row, spec)
@@ -134,8 +132,62 @@ class RequestService:
             # The workflow holds the request and will write the row itself once PostgreSQL is back.
             log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
         if created:
-            log.info("accepted %s %s -> %s from %s", spec.record_type, spec.domain, spec.target, spec.source)
+            log.info(
+                "accepted %s %s %s -> %s from %s",
+                operation,
+                spec.record_type,
+                spec.domain,
+                spec.target,
+                spec.source,
+            )
+        elif idempotency_key is not None and await self._existing(request_id, fingerprint) is None:
+            raise ServiceUnavailable("the request is being accepted; retry shortly")
         return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created)
+
+    async def _existing(self, request_id: str, fingerprint: str) -> Accepted | None:
+        """The request already accepted under this id, if its body matches; else IdempotencyConflict."""
+        try:
+            found = await self.get(uuid.UUID(request_id))
+        except RequestNotFound:
+            return None
+        request = found[0]
+        if request.request_hash != fingerprint:
+            raise IdempotencyConflict(request_id)
+        return Accepted(
+            request_id,
+            request.workflow_id or workflow_id_for(request_id),
+            RequestStatus(request.status),
+            created=False,
+        )
+
+    async def act(self, request_id: uuid.UUID, action: str, note: str, actor: str = "operator") -> str:
+        """An operator action as a Temporal Update: refused synchronously when illegal; returns the status."""
+        return await self._update(request_id, "act", OperatorAction(action=action, actor=actor, note=note))
+
+    async def set_status(
+        self, request_id: uuid.UUID, status: str, message: str, actor: str = "operator"
+    ) -> str:
+        """API v2's manual status: the action it means, validated by the workflow (see transitions)."""
+        return await self._update(
+            request_id, "set_status", StatusChange(status=status, message=message, actor=actor)
+        )
+
+    async def _update(self, request_id: uuid.UUID, name: str, arg: object) -> str:
+        request, _record = await self.get(request_id)
+        bind_request_id(str(request_id))
+        handle = self.client.get_workflow_handle(request.workflow_id or workflow_id_for(str(request_id)))
+        try:
+            result = await handle.execute_update(name, arg, result_type=str, rpc_timeout=UPDATE_TIMEOUT)
+        except WorkflowUpdateFailedError as refused:
+            cause = refused.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise IllegalTransition(str(request_id), message) from refused
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise RequestFinished(str(request_id), request.status) from error
+            raise ServiceUnavailable(f"Temporal: {error.message}") from error
+        log.info("%s %s -> %s", name, arg, result)
+        return str(result)
 
     async def get(self, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
         def read() -> tuple[DnsRequest, DnsRecord | None] | None:
@@ -175,7 +227,11 @@ class RequestService:
         try:
             await self.client.start_workflow(
                 "DnsProvisioningWorkflow",
-                ProvisioningInput(request=spec, policy=apply_policy(self.settings)),
+                ProvisioningInput(
+                    request=spec,
+                    policy=apply_policy(self.settings),
+                    approval_required=needs_approval(spec, self.settings),
+                ),
                 id=spec.workflow_id,
                 task_queue=self.settings.temporal_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

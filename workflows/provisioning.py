@@ -1,168 +1,303 @@
-"""DnsProvisioningWorkflow: one durable workflow per DNS request.
+"""DnsProvisioningWorkflow: one durable workflow per DNS request, steerable by operators.
+
+Life of a request: (PENDING_APPROVAL →) IN_PROGRESS → COMPLETED, or → NEEDS_ATTENTION when the
+Ansible step has exhausted its retries, where it waits durably for an operator's `retry`,
+`resolve`, `fail` or `cancel` (FAILED when nobody acts before the deadline).
 
 Deterministic code only: time comes from `workflow.now()`, ids from `workflow.uuid4()`, and all
-I/O happens in activities. The log-line ids the workflow makes are what keep the database
-activities idempotent across retries.
+I/O happens in activities. The log-line ids the workflow makes keep the database writes
+idempotent across retries. Operator actions are queued by handlers and carried out here, in
+the main coroutine, so transitions happen one at a time and in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
     from activities.database import DatabaseActivities
+    from activities.name_lock import NameLockActivities
     from dnsorch import search_attributes as sa
     from dnsorch.contracts import (
-        ApplyPolicy,
+        Action,
         ApplyResult,
-        DnsChange,
         DnsRequestSpec,
         LogStep,
+        OperatorAction,
         ProvisioningInput,
         RecordRow,
         RequestStatus,
         StatusChange,
         WorkflowState,
     )
-    from dnsorch.records import rdata_values
+    from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
+    from workflows.name_lock import LockRequest, lock_id_for
+    from workflows.policy import DB_RETRY, DB_TIMEOUT, apply_retry, change_for, failure_reason
 
-# Database writes retry until PostgreSQL is back: an outage must delay a request, not fail it.
-DB_TIMEOUT = timedelta(seconds=30)
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
+S, A = RequestStatus, Action
 
 
-def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
-    """Exponential backoff for the Ansible step; rejected changes are never retried."""
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=policy.initial_retry_seconds),
-        backoff_coefficient=policy.retry_backoff,
-        maximum_interval=timedelta(seconds=policy.max_retry_seconds),
-        maximum_attempts=policy.max_attempts,
-        non_retryable_error_types=["DnsChangeRejected"],
-    )
+class _Outcome(Exception):
+    """Ends the request with a final status (raised from deep in the flow, caught in `run`)."""
 
-
-def failure_reason(error: BaseException) -> str:
-    """The most specific message in an activity failure's cause chain."""
-    cause: BaseException | None = error
-    while isinstance(cause, ActivityError) and cause.cause is not None:
-        cause = cause.cause
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause) if cause is not None else "unknown error"
+    def __init__(self, status: RequestStatus, message: str, actor: str = "workflow", ticket: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.message, self.actor = status, message, actor
+        self.ticket = ticket  # the operator's update returns once the final status is recorded
 
 
 @workflow.defn
 class DnsProvisioningWorkflow:
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
-        self._state = WorkflowState(request_id="", status=RequestStatus.PENDING, step="accepted")
+        self._params: ProvisioningInput | None = None
+        self._state = WorkflowState(request_id="", status=S.PENDING, step="accepted")
         self._write_lock = asyncio.Lock()
-        self._manual_terminal: str | None = None
+        self._queue: list[tuple[int, OperatorAction]] = []
+        self._next_ticket = 0
+        self._done_tickets: set[int] = set()
         self._row_ready = False
-        self._finished = False
+        self._apply_handle: asyncio.Task[ApplyResult] | None = None
+        self._lock_granted = False
+
+    # ---- the request's life -------------------------------------------------------------
 
     @workflow.run
     async def run(self, params: ProvisioningInput) -> WorkflowState:
-        request = self._request = params.request
-        self._state.request_id = request.request_id
-        await workflow.execute_activity_method(
-            DatabaseActivities.ensure_request_row,
-            request,
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
+        self._params, self._request = params, params.request
+        self._state.request_id = params.request.request_id
+        await self._call(DatabaseActivities.ensure_request_row, params.request)
         self._row_ready = True
-        await self._transition(RequestStatus.IN_PROGRESS, "provisioning started", step="apply")
-
-        apply = workflow.start_activity_method(
-            AnsibleActivities.apply_dns_change,
-            self._change(request),
-            start_to_close_timeout=timedelta(seconds=params.policy.timeout_seconds),
-            heartbeat_timeout=timedelta(seconds=params.policy.heartbeat_seconds),
-            retry_policy=apply_retry(params.policy),
-            summary=f"nsupdate {request.record_type} {request.domain}",
-        )
-        self._state.attempts += 1
-        await workflow.wait_condition(lambda: apply.done() or self._manual_terminal is not None)
-        if self._manual_terminal is not None and not apply.done():
-            apply.cancel()
-            await asyncio.gather(apply, return_exceptions=True)
-            return await self._finish()
-
         try:
-            result: ApplyResult = apply.result()
-        except ActivityError as error:
-            reason = failure_reason(error)
-            self._state.last_error = reason
-            if self._manual_terminal is None:
-                await self._transition(RequestStatus.FAILED, f"provisioning failed: {reason}", step="failed")
-            return await self._finish()
-
-        if self._manual_terminal is None:
-            await self._store_record(request, result)
-            await self._transition(
-                RequestStatus.COMPLETED,
-                f"record served by the DNS server: {', '.join(result.served)}",
-                step="completed",
-            )
+            if params.approval_required:
+                await self._await_approval()
+            await self._provision()
+        except _Outcome as outcome:
+            await self._transition(outcome.status, outcome.message, step="finished", actor=outcome.actor)
+            self._done_tickets.add(outcome.ticket)
+        except asyncio.CancelledError:
+            # Cancelled from the Temporal UI/CLI: stop the playbook, record it, end as cancelled.
+            if self._apply_handle is not None and not self._apply_handle.done():
+                self._apply_handle.cancel()
+            await self._transition(S.CANCELLED, "workflow cancelled in Temporal", step="finished")
+            raise
         return await self._finish()
+
+    async def _await_approval(self) -> None:
+        await self._transition(S.PENDING_APPROVAL, "waiting for an operator's approval", step="approval")
+        ticket, action = await self._next_action()
+        if action.action != A.APPROVE:
+            self._end_by(action, ticket)
+        await self._log(f"approved by {action.actor}{_note(action)}", actor=action.actor)
+        self._done_tickets.add(ticket)
+
+    async def _provision(self) -> None:
+        while True:
+            await self._transition(S.IN_PROGRESS, "provisioning started", step="apply")
+            result = await self._apply()
+            if result is not None:
+                await self._store_record(result)
+                served = ", ".join(result.served) or "nothing (deleted)"
+                raise _Outcome(S.COMPLETED, f"DNS server serves: {served}")
+            await self._transition(
+                S.NEEDS_ATTENTION, f"needs an operator: {self._state.last_error}", step="attention"
+            )
+            ticket, action = await self._next_action(self._attention_deadline())
+            if action.action == A.RESOLVE:  # fixed outside dnsorch: record what DNS now serves
+                await self._store_record(None)
+            if action.action != A.RETRY:
+                self._end_by(action, ticket)
+            await self._log(f"retry requested by {action.actor}{_note(action)}", actor=action.actor)
+            self._done_tickets.add(ticket)
+
+    async def _apply(self) -> ApplyResult | None:
+        """Run the Ansible step under the name's lock; None when it failed for good.
+
+        Operator actions (cancel, fail, resolve) interrupt it, also while waiting for the lock.
+        """
+        assert self._request is not None and self._params is not None
+        request, policy = self._request, self._params.policy
+        lock = LockRequest(lock_id_for(request.domain), workflow.info().workflow_id)
+        self._lock_granted = False
+        await self._call(NameLockActivities.request_name_lock, lock)
+        try:
+            workflow.set_current_details(f"waiting for other changes to {request.domain} to finish")
+            await self._serve_actions_until(lambda: self._lock_granted, None)
+            self._state.attempts += 1
+            apply = workflow.start_activity_method(
+                AnsibleActivities.apply_dns_change,
+                change_for(request),
+                start_to_close_timeout=timedelta(seconds=policy.timeout_seconds),
+                heartbeat_timeout=timedelta(seconds=policy.heartbeat_seconds),
+                retry_policy=apply_retry(policy),
+                summary=f"nsupdate {request.operation} {request.record_type} {request.domain}",
+            )
+            self._apply_handle = apply
+            workflow.set_current_details(
+                f"applying {request.operation} {request.record_type} {request.domain}"
+            )
+            await self._serve_actions_until(apply.done, apply)
+        except (Exception, asyncio.CancelledError):
+            # Not `finally`: that would also run when the worker evicts this workflow from its cache.
+            await self._release(lock)
+            raise
+        await self._release(lock)
+        try:
+            return apply.result()
+        except ActivityError as error:
+            self._state.last_error = failure_reason(error)
+            await self._log(f"Ansible step failed: {self._state.last_error}", step="apply")
+            return None
+
+    async def _release(self, lock: LockRequest) -> None:
+        await workflow.get_external_workflow_handle(lock.lock_id).signal("release", lock.holder)
+
+    async def _serve_actions_until(
+        self, ready: Callable[[], bool], apply: asyncio.Task[ApplyResult] | None
+    ) -> None:
+        """Wait for `ready`, carrying out the actions legal meanwhile (each ends the request)."""
+        while True:
+            await workflow.wait_condition(lambda: ready() or bool(self._queue))
+            if ready():
+                return
+            ticket, action = self._queue.pop(0)
+            try:
+                check_action(self._state.status, action.action)
+            except IllegalTransition as refused:
+                self._done_tickets.add(ticket)
+                await self._log(f"action ignored: {refused}", actor=action.actor)
+                continue
+            if apply is not None:
+                apply.cancel()  # kills the running playbook
+                await asyncio.gather(apply, return_exceptions=True)
+            if action.action == A.RESOLVE:
+                await self._store_record(None)
+            self._end_by(action, ticket)
+
+    @workflow.signal
+    def name_lock_granted(self, lock_id: str) -> None:
+        self._lock_granted = True
+
+    def _end_by(self, action: OperatorAction, ticket: int) -> None:
+        final = {A.REJECT: S.REJECTED, A.CANCEL: S.CANCELLED, A.FAIL: S.FAILED, A.RESOLVE: S.COMPLETED}
+        verb = {A.REJECT: "rejected", A.CANCEL: "cancelled", A.FAIL: "failed", A.RESOLVE: "resolved"}
+        raise _Outcome(
+            final[A(action.action)],
+            f"{verb[A(action.action)]} by {action.actor}{_note(action)}",
+            actor=action.actor,
+            ticket=ticket,
+        )
+
+    # ---- operators ----------------------------------------------------------------------
+
+    @workflow.signal
+    async def action(self, action: OperatorAction) -> None:
+        """Signal from the Temporal UI/CLI; an action illegal in the current state is logged and dropped."""
+        await workflow.wait_condition(lambda: self._row_ready)
+        try:
+            check_action(self._state.status, action.action)
+        except IllegalTransition as refused:
+            await self._log(f"action ignored: {refused}", actor=action.actor)
+            return
+        self._enqueue(action)
+
+    @workflow.update
+    async def act(self, action: OperatorAction) -> str:
+        """API v2's actions: refused synchronously when illegal; answers the resulting status."""
+        ticket = self._enqueue(action)
+        await workflow.wait_condition(lambda: ticket in self._done_tickets)
+        return self._state.status
+
+    @act.validator
+    def _validate_act(self, action: OperatorAction) -> None:
+        check_action(self._state.status, action.action)
+
+    @workflow.update
+    async def set_status(self, change: StatusChange) -> str:
+        """API v2's manual status: a status change is the action it means (FAILED → fail, …)."""
+        action = action_for_status(self._state.status, change.status)
+        ticket = self._enqueue(OperatorAction(action.value, change.actor, change.message))
+        await workflow.wait_condition(lambda: ticket in self._done_tickets)
+        return self._state.status
+
+    @set_status.validator
+    def _validate_set_status(self, change: StatusChange) -> None:
+        action_for_status(self._state.status, change.status)
 
     @workflow.signal
     async def update_status(self, change: StatusChange) -> None:
-        """An operator's manual status; a terminal one ends the request where it stands."""
-        if change.status not in RequestStatus.__members__:
-            workflow.logger.warning("ignoring unknown status %r", change.status)
-            return
+        """API v1's manual status (signal): an action where one fits, else a recorded status change."""
         await workflow.wait_condition(lambda: self._row_ready)
-        if self._finished or self._manual_terminal is not None:
+        if self._state.status in (s.value for s in S if s.is_terminal):
             await self._log(
                 f"manual status {change.status} ignored: request already {self._state.status}",
                 actor=change.actor,
             )
             return
-        status = RequestStatus(change.status)
-        note = f": {change.message}" if change.message else ""
-        await self._transition(
-            status,
-            f"status set to {status} by {change.actor}{note}",
-            step="manual",
-            actor=change.actor,
-        )
-        if status.is_terminal:
-            self._manual_terminal = status
+        try:
+            action = action_for_status(self._state.status, change.status)
+        except IllegalTransition:
+            if change.status not in S.__members__ or S(change.status).is_terminal:
+                await self._log(
+                    f"manual status {change.status} ignored in {self._state.status}", actor=change.actor
+                )
+                return
+            await self._transition(
+                S(change.status),
+                f"status set by {change.actor}{_note_text(change.message)}",
+                step="manual",
+                actor=change.actor,
+            )
+            return
+        self._enqueue(OperatorAction(action.value, change.actor, change.message))
 
     @workflow.query
     def state(self) -> WorkflowState:
+        self._state.allowed_actions = allowed_actions(self._state.status)
         return self._state
 
+    def _enqueue(self, action: OperatorAction) -> int:
+        self._next_ticket += 1
+        self._queue.append((self._next_ticket, action))
+        return self._next_ticket
+
+    async def _next_action(self, deadline: timedelta | None = None) -> tuple[int, OperatorAction]:
+        """The next operator action legal now; illegal ones (the state moved on) are logged and dropped."""
+        while True:
+            try:
+                await workflow.wait_condition(lambda: bool(self._queue), timeout=deadline)
+            except TimeoutError:
+                raise _Outcome(S.FAILED, "no operator action before the deadline") from None
+            ticket, action = self._queue.pop(0)
+            try:
+                check_action(self._state.status, action.action)
+                return ticket, action
+            except IllegalTransition as refused:
+                self._done_tickets.add(ticket)
+                await self._log(f"action ignored: {refused}", actor=action.actor)
+
+    def _attention_deadline(self) -> timedelta:
+        assert self._params is not None
+        return timedelta(seconds=self._params.policy.attention_timeout_seconds)
+
+    # ---- bookkeeping --------------------------------------------------------------------
+
     async def _finish(self) -> WorkflowState:
-        self._finished = True
+        for ticket, _ in self._queue:  # actions that arrived too late: their updates must return
+            self._done_tickets.add(ticket)
+        self._queue.clear()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
-    def _change(self, request: DnsRequestSpec) -> DnsChange:
-        return DnsChange(
-            request_id=request.request_id,
-            operation=request.operation,
-            record_type=request.record_type,
-            domain=request.domain,
-            zone=request.zone,
-            values=rdata_values(request.record_type, request.target, request.priority, request.extra_config),
-            ttl=request.ttl,
-        )
-
-    async def _store_record(self, request: DnsRequestSpec, result: ApplyResult) -> None:
+    async def _store_record(self, result: ApplyResult | None) -> None:
+        assert self._request is not None
+        request = self._request
         row = RecordRow(
             request_id=request.request_id,
             record_type=request.record_type,
@@ -172,22 +307,24 @@ class DnsProvisioningWorkflow:
             priority=request.priority,
             comment=request.comment,
             provisioned_at=workflow.now(),
+            operation=request.operation,
         )
-        await workflow.execute_activity_method(
-            DatabaseActivities.store_record,
-            row,
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
+        await self._call(DatabaseActivities.store_record, row)
 
     async def _transition(
         self, status: RequestStatus, message: str, *, step: str, actor: str = "workflow"
     ) -> None:
-        self._state.status = status
-        self._state.step = step
+        previous = self._state.status
+        self._state.status, self._state.step = status, step
         workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
-        workflow.set_current_details(f"{status.value}: {message}")
-        await self._log(message, status=status, step=step, actor=actor)
+        workflow.set_current_details(f"**{status.value}** ({step}): {message}")
+        await self._log(
+            f"{previous} → {status.value}: {message}",
+            status=status,
+            step=step,
+            actor=actor,
+            previous=previous,
+        )
 
     async def _log(
         self,
@@ -196,6 +333,7 @@ class DnsProvisioningWorkflow:
         status: RequestStatus | None = None,
         step: str = "",
         actor: str = "workflow",
+        previous: str | None = None,
     ) -> None:
         assert self._request is not None
         entry = LogStep(
@@ -206,12 +344,23 @@ class DnsProvisioningWorkflow:
             status=status.value if status else None,
             step=step,
             actor=actor,
+            previous=previous,
         )
-        self._state.log.append({"at": entry.at.isoformat(), "message": message, "status": entry.status or ""})
+        self._state.log.append(
+            {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
+        )
         async with self._write_lock:
-            await workflow.execute_activity_method(
-                DatabaseActivities.record_step,
-                entry,
-                start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
+            await self._call(DatabaseActivities.record_step, entry)
+
+    async def _call(self, activity_method, arg) -> object:  # type: ignore[no-untyped-def]
+        return await workflow.execute_activity_method(
+            activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+        )
+
+
+def _note(action: OperatorAction) -> str:
+    return _note_text(action.note)
+
+
+def _note_text(note: str) -> str:
+    return f": {note}" if note else ""

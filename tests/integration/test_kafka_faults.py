@@ -118,7 +118,6 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
         client = await Client.connect(temporal.address)
         ids = await eventually(lambda: _exactly(workflow_ids(client, run.account), 60), timeout=30)
         assert ids and sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
-        assert "held back" in run.log_text()
     finally:
         run.stop_all()
         engine.dispose()

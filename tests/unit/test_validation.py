@@ -7,7 +7,7 @@ import pytest
 from dnsorch.errors import InvalidRequest
 from dnsorch.records import rdata_values, txt_presentation
 from dnsorch.schemas import CreateDnsRequest
-from dnsorch.service import build_spec
+from dnsorch.validation import build_spec
 
 ZONES = ["example.test", "sub.example.test"]
 

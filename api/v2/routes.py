@@ -1,0 +1,111 @@
+"""v2 routes: operations, idempotent creates, operator actions, filtered lists, current records."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, status
+
+from api.deps import ServiceDep
+from api.v2.schemas import (
+    ActionBody,
+    ActionResult,
+    RecordOut,
+    RecordPage,
+    RequestCreateV2,
+    RequestDetail,
+    RequestPage,
+    RequestSummary,
+)
+from dnsorch import queries
+from dnsorch.schemas import ProvisionedRecord, StatusUpdate
+
+router = APIRouter(prefix="/dns")
+ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel"]
+
+
+@router.post("/requests", response_model=RequestDetail, status_code=status.HTTP_202_ACCEPTED)
+async def create_request(
+    body: RequestCreateV2,
+    service: ServiceDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
+) -> RequestDetail:
+    """Accept a create, update or delete. The same Idempotency-Key and body answers the same request."""
+    accepted = await service.create(body, operation=body.operation, idempotency_key=idempotency_key)
+    request, record = await service.get(uuid.UUID(accepted.request_id))
+    return RequestDetail.of_row(request, record)
+
+
+@router.get("/requests", response_model=RequestPage)
+async def list_requests(
+    service: ServiceDep,
+    status: str | None = None,
+    domain: str | None = None,
+    zone: str | None = None,
+    account_id: str | None = None,
+    source: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> RequestPage:
+    filters = queries.RequestFilters(status, domain, zone, account_id, source, created_after, created_before)
+    rows, next_cursor = await asyncio.to_thread(queries.list_requests, service.engine, filters, limit, cursor)
+    return RequestPage(items=[RequestSummary.of(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/requests/{request_id}", response_model=RequestDetail)
+async def get_request(request_id: uuid.UUID, service: ServiceDep) -> RequestDetail:
+    """The request with its timeline: every step and every operator change (who, when, from, to)."""
+    request, record = await service.get(request_id)
+    return RequestDetail.of_row(request, record)
+
+
+@router.post("/requests/{request_id}/actions/{action}", response_model=ActionResult)
+async def act_on_request(
+    request_id: uuid.UUID, action: ActionName, service: ServiceDep, body: ActionBody | None = None
+) -> ActionResult:
+    """approve/reject (PENDING_APPROVAL), retry/resolve/fail (NEEDS_ATTENTION), cancel (before done).
+
+    Refused with 409 when the request's state does not allow it; nothing is recorded then.
+    """
+    new_status = await service.act(request_id, action, (body or ActionBody()).note)
+    return ActionResult(request_id=request_id, status=new_status, detail=f"{action} applied")
+
+
+@router.post("/requests/{request_id}/status", response_model=ActionResult)
+async def set_request_status(request_id: uuid.UUID, body: StatusUpdate, service: ServiceDep) -> ActionResult:
+    """A manual status, validated by the workflow (e.g. COMPLETED → IN_PROGRESS is refused with 409)."""
+    new_status = await service.set_status(request_id, body.status, body.message)
+    return ActionResult(request_id=request_id, status=new_status, detail=f"status set to {body.status}")
+
+
+@router.get("/records", response_model=RecordPage)
+async def list_records(
+    service: ServiceDep,
+    domain: str | None = None,
+    zone: str | None = None,
+    record_type: str | None = None,
+    account_id: str | None = None,
+) -> RecordPage:
+    """What is provisioned now (records no later update or delete replaced)."""
+    rows = await asyncio.to_thread(
+        queries.list_records,
+        service.engine,
+        domain=domain,
+        zone=zone,
+        record_type=record_type,
+        account_id=account_id,
+    )
+    items = [
+        RecordOut(
+            **ProvisionedRecord.model_validate(record, from_attributes=True).model_dump(),
+            request_id=record.request_id,
+            account_id=request.account_id,
+        )
+        for record, request in rows
+    ]
+    return RecordPage(items=items)

@@ -1,0 +1,105 @@
+"""API v2 bodies: operations beyond create, operator actions, lists with cursors, one error shape."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.schemas import CreateDnsRequest, DnsResource, ProvisionedRecord, printable
+
+
+class ResourceV2(DnsResource):
+    target: str = Field(default="", max_length=4096, description="Not needed for delete.")
+
+
+class RequestCreateV2(CreateDnsRequest):
+    """`create`, `update` (new target/ttl for an existing name and type) or `delete`."""
+
+    operation: Literal["create", "update", "delete"] = "create"
+    resource: ResourceV2  # type: ignore[assignment]
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=1024)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable(value, allow_newlines=True)
+
+
+class ActionResult(BaseModel):
+    request_id: uuid.UUID
+    status: str
+    detail: str
+
+
+class RequestSummary(BaseModel):
+    request_id: uuid.UUID
+    operation: str
+    status: str
+    record_type: str
+    domain: str
+    target: str
+    account_id: str
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: DnsRequest) -> RequestSummary:
+        return cls(request_id=row.id, **row.model_dump(include=_SUMMARY_FIELDS))
+
+
+_SUMMARY_FIELDS = {
+    "operation",
+    "status",
+    "record_type",
+    "domain",
+    "target",
+    "account_id",
+    "source",
+    "created_at",
+    "updated_at",
+}
+
+
+class RequestDetail(RequestSummary):
+    comment: str | None
+    config: dict[str, Any]
+    workflow_id: str | None
+    message_key: str | None
+    record: ProvisionedRecord | None
+    timeline: list[dict[str, Any]]
+
+    @classmethod
+    def of_row(cls, row: DnsRequest, record: DnsRecord | None) -> RequestDetail:
+        return cls(
+            **RequestSummary.of(row).model_dump(),
+            comment=row.comment,
+            config=row.config,
+            workflow_id=row.workflow_id,
+            message_key=row.message_key,
+            record=ProvisionedRecord.model_validate(record, from_attributes=True) if record else None,
+            timeline=row.log_messages,
+        )
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    next_cursor: str | None
+
+
+class RecordOut(ProvisionedRecord):
+    request_id: uuid.UUID
+    account_id: str
+
+
+class RecordPage(BaseModel):
+    items: list[RecordOut]

@@ -1,0 +1,98 @@
+"""Read-side queries for operators (API v2): filtered, cursor-paginated request lists and records."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, or_, tuple_
+from sqlmodel import Session, col, select
+
+from dnsorch.errors import InvalidRequest
+from dnsorch.models import DnsRecord, DnsRequest
+
+MAX_PAGE = 200
+
+
+@dataclass
+class RequestFilters:
+    status: str | None = None
+    domain: str | None = None
+    zone: str | None = None
+    account_id: str | None = None
+    source: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def encode_cursor(request: DnsRequest) -> str:
+    raw = f"{request.created_at.isoformat()}|{request.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, ident = raw.split("|", 1)
+        return datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("cursor", "is not a cursor this API handed out") from None
+
+
+def _in_zone(column: object, zone: str) -> object:
+    zone = zone.strip().rstrip(".").lower()
+    return or_(col(column) == zone, col(column).like(f"%.{zone}"))  # type: ignore[arg-type]
+
+
+def list_requests(
+    engine: Engine, filters: RequestFilters, limit: int, cursor: str | None
+) -> tuple[list[DnsRequest], str | None]:
+    """Newest first; the cursor is the last row's (created_at, id), so pages never shift."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(DnsRequest)
+    if filters.status:
+        query = query.where(col(DnsRequest.status) == filters.status.upper())
+    if filters.domain:
+        query = query.where(col(DnsRequest.domain) == filters.domain.rstrip(".").lower())
+    if filters.zone:
+        query = query.where(_in_zone(DnsRequest.domain, filters.zone))  # type: ignore[arg-type]
+    if filters.account_id:
+        query = query.where(col(DnsRequest.account_id) == filters.account_id)
+    if filters.source:
+        query = query.where(col(DnsRequest.source) == filters.source)
+    if filters.created_after:
+        query = query.where(col(DnsRequest.created_at) >= filters.created_after)
+    if filters.created_before:
+        query = query.where(col(DnsRequest.created_at) < filters.created_before)
+    if cursor:
+        created, ident = decode_cursor(cursor)
+        query = query.where(tuple_(col(DnsRequest.created_at), col(DnsRequest.id)) < tuple_(created, ident))
+    query = query.order_by(col(DnsRequest.created_at).desc(), col(DnsRequest.id).desc()).limit(limit + 1)
+    with Session(engine) as session:
+        rows = list(session.exec(query).all())
+    page, more = rows[:limit], len(rows) > limit
+    return page, encode_cursor(page[-1]) if more and page else None
+
+
+def list_records(
+    engine: Engine, *, domain: str | None, zone: str | None, record_type: str | None, account_id: str | None
+) -> list[tuple[DnsRecord, DnsRequest]]:
+    """What is provisioned now: records no later update or delete has retired."""
+    query = (
+        select(DnsRecord, DnsRequest)
+        .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
+        .where(col(DnsRecord.deleted_at).is_(None))
+    )
+    if domain:
+        query = query.where(col(DnsRecord.domain) == domain.rstrip(".").lower())
+    if zone:
+        query = query.where(_in_zone(DnsRecord.domain, zone))  # type: ignore[arg-type]
+    if record_type:
+        query = query.where(col(DnsRecord.record_type) == record_type.upper())
+    if account_id:
+        query = query.where(col(DnsRequest.account_id) == account_id)
+    query = query.order_by(col(DnsRecord.domain), col(DnsRecord.record_type)).limit(1000)
+    with Session(engine) as session:
+        return [(record, request) for record, request in session.exec(query).all()]

@@ -1,0 +1,177 @@
+"""API v2 on the real stack: idempotent creates, update and delete in BIND, NEEDS_ATTENTION → retry,
+illegal actions, filters and the operator CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dnsorch.devstack.bind import ensure_tsig_key
+from tests.e2e.conftest import ProcessStack
+from tests.fixtures.servers import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def body(
+    domain: str, target: str = "", operation: str = "create", rtype: str = "A", **config: Any
+) -> dict[str, Any]:
+    return {
+        "operation": operation,
+        "context": {"account_id": "acct-ops"},
+        "resource": {
+            "record_type": rtype,
+            "domain": domain,
+            "target": target,
+            "config": {"ttl": 300, **config},
+        },
+    }
+
+
+def create(stack: ProcessStack, payload: dict[str, Any], key: str | None = None) -> httpx.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return httpx.post(f"{stack.api_url}/api/v2/dns/requests", json=payload, headers=headers, timeout=30)
+
+
+def wait_v2(stack: ProcessStack, request_id: str, wanted: set[str], timeout: float = 90) -> dict[str, Any]:
+    deadline, seen = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        seen = httpx.get(f"{stack.api_url}/api/v2/dns/requests/{request_id}", timeout=10).json()
+        if seen.get("status") in wanted:
+            return seen
+        time.sleep(0.3)
+    raise AssertionError(f"{request_id} never reached {wanted}: {seen}")
+
+
+def dig(bind_server: Any, name: str, rtype: str = "A") -> list[str]:
+    return subprocess.run(
+        ["dig", f"@{bind_server.host}", "-p", str(bind_server.port), name, rtype, "+short"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout.split()
+
+
+def test_update_and_delete_change_what_bind_answers(stack: ProcessStack, bind_server: Any) -> None:
+    created = create(stack, body("life.example.test", "192.0.2.50")).json()
+    assert wait_v2(stack, created["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
+    assert dig(bind_server, "life.example.test") == ["192.0.2.50"]
+
+    updated = create(stack, body("life.example.test", "192.0.2.51", operation="update", ttl=600)).json()
+    assert updated["operation"] == "update"
+    assert wait_v2(stack, updated["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
+    assert dig(bind_server, "life.example.test") == ["192.0.2.51"]
+    current = httpx.get(f"{stack.api_url}/api/v2/dns/records", params={"domain": "life.example.test"}).json()
+    assert [(r["target"], r["ttl"]) for r in current["items"]] == [("192.0.2.51", 600)]
+
+    deleted = create(stack, body("life.example.test", operation="delete")).json()
+    assert wait_v2(stack, deleted["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
+    assert dig(bind_server, "life.example.test") == []
+    current = httpx.get(f"{stack.api_url}/api/v2/dns/records", params={"domain": "life.example.test"}).json()
+    assert current["items"] == []
+
+
+def test_idempotency_key_returns_the_same_request_and_refuses_another_body(stack: ProcessStack) -> None:
+    key = f"deploy-{uuid.uuid4()}"
+    first = create(stack, body("idem.example.test", "192.0.2.60"), key=key)
+    again = create(stack, body("idem.example.test", "192.0.2.60"), key=key)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["request_id"] == again.json()["request_id"]
+    other = create(stack, body("idem.example.test", "192.0.2.61"), key=key)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+    listed = httpx.get(f"{stack.api_url}/api/v2/dns/requests", params={"domain": "idem.example.test"}).json()
+    assert len(listed["items"]) == 1
+
+
+def test_actions_illegal_in_the_current_state_are_refused_with_409(stack: ProcessStack) -> None:
+    created = create(stack, body("illegal.example.test", "192.0.2.62")).json()
+    wait_v2(stack, created["request_id"], {"COMPLETED"})
+    url = f"{stack.api_url}/api/v2/dns/requests/{created['request_id']}"
+    refused = httpx.post(f"{url}/actions/approve", json={"note": "late"}, timeout=30)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] in {"request_finished", "illegal_transition"}
+    refused = httpx.post(f"{url}/status", json={"status": "IN_PROGRESS", "message": "again"}, timeout=30)
+    assert refused.status_code == 409
+    assert httpx.post(f"{url}/actions/launch", json={}, timeout=10).status_code == 422
+    after = httpx.get(url, timeout=10).json()
+    assert after["status"] == "COMPLETED"
+    assert not any("again" in entry["message"] for entry in after["timeline"])
+
+
+def test_list_filters_and_cursor_pages(stack: ProcessStack) -> None:
+    account = f"acct-page-{uuid.uuid4().hex[:6]}"
+    ids = set()
+    for i in range(5):
+        payload = body(f"p{i}.example.test", f"192.0.2.{70 + i}")
+        payload["context"]["account_id"] = account
+        ids.add(create(stack, payload).json()["request_id"])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"account_id": account, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = httpx.get(f"{stack.api_url}/api/v2/dns/requests", params=params, timeout=10).json()
+        seen += [item["request_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == 5
+    bad = httpx.get(f"{stack.api_url}/api/v2/dns/requests", params={"cursor": "nonsense!"}, timeout=10)
+    assert bad.status_code == 422
+
+
+def test_refused_change_waits_for_an_operator_then_retry_completes(
+    stack_env: dict[str, str], bind_server: Any, tmp_path: Path
+) -> None:
+    """BIND refuses the worker's key (NEEDS_ATTENTION); the key is fixed; `retry` via the CLI completes it."""
+    wrong_key = tmp_path / "wrong.key"
+    ensure_tsig_key(wrong_key)
+    env = {**stack_env, "TEMPORAL_TASK_QUEUE": f"e2e-attention-{tmp_path.name}", "API_PORT": str(free_port())}
+    processes = ProcessStack(env, tmp_path)
+    try:
+        processes.start("worker", TSIG_KEY_FILE=str(wrong_key))
+        processes.start("api")
+        created = create(processes, body("attention.example.test", "192.0.2.80")).json()
+        stuck = wait_v2(processes, created["request_id"], {"NEEDS_ATTENTION", "COMPLETED"})
+        assert stuck["status"] == "NEEDS_ATTENTION"
+        assert any("TSIG" in entry["message"] for entry in stuck["timeline"])
+        assert dig(bind_server, "attention.example.test") == []
+
+        listed = cli(processes, "list", "--status", "needs_attention", "--json")
+        assert created["request_id"] in [i["request_id"] for i in json.loads(listed)["items"]]
+
+        processes.stop_all()  # the operator fixes the worker's key and restarts it
+        processes.start("worker")
+        processes.start("api")
+        cli(processes, "retry", created["request_id"], "--note", "key rotated")
+        done = wait_v2(processes, created["request_id"], {"COMPLETED", "NEEDS_ATTENTION"}, timeout=120)
+        assert done["status"] == "COMPLETED"
+        assert dig(bind_server, "attention.example.test") == ["192.0.2.80"]
+        retry = [e for e in done["timeline"] if "key rotated" in e["message"]]
+        assert retry and retry[0]["actor"] == "operator"
+    finally:
+        processes.stop_all()
+
+
+def cli(stack: ProcessStack, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "dnsorch.cli", "requests", "--api", stack.api_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -1,0 +1,55 @@
+"""Timeouts, retry policies and the change the workflow asks Ansible to apply, named in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from dnsorch.contracts import ApplyPolicy, DnsChange, DnsRequestSpec
+from dnsorch.records import rdata_values
+
+# Database writes retry until PostgreSQL is back: an outage must delay a request, not fail it.
+DB_TIMEOUT = timedelta(seconds=30)
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
+)
+
+
+def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
+    """Exponential backoff for the Ansible step; changes the server rejects are never retried."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=policy.initial_retry_seconds),
+        backoff_coefficient=policy.retry_backoff,
+        maximum_interval=timedelta(seconds=policy.max_retry_seconds),
+        maximum_attempts=policy.max_attempts,
+        non_retryable_error_types=["DnsChangeRejected"],
+    )
+
+
+def change_for(request: DnsRequestSpec) -> DnsChange:
+    values = (
+        []
+        if request.operation == "delete"
+        else rdata_values(request.record_type, request.target, request.priority, request.extra_config)
+    )
+    return DnsChange(
+        request_id=request.request_id,
+        operation=request.operation,
+        record_type=request.record_type,
+        domain=request.domain,
+        zone=request.zone,
+        values=values,
+        ttl=request.ttl,
+    )
+
+
+def failure_reason(error: BaseException) -> str:
+    """The most specific message in an activity failure's cause chain."""
+    cause: BaseException | None = error
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause) if cause is not None else "unknown error"
