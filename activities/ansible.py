@@ -28,6 +28,7 @@ import ansible_runner
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.dns_check import NotServed, wait_until_served
 from dnsorch.contracts import ApplyResult, DnsChange
 from dnsorch.settings import Settings
@@ -89,6 +90,16 @@ class AnsibleActivities:
     @activity.defn(name="apply_dns_change")
     async def apply_dns_change(self, change: DnsChange) -> ApplyResult:
         """Apply `change` with the playbook, then wait until the primary serves the result."""
+        error: BaseException | None = None
+        try:
+            return await self._apply(change)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            metrics.count_attempt(metrics.attempt_outcome(error))
+
+    async def _apply(self, change: DnsChange) -> ApplyResult:
         attempt = activity.info().attempt
         log = activity.logger
         self._check_config()
@@ -110,6 +121,11 @@ class AnsibleActivities:
         finally:
             if not self._keep_run_dirs:
                 shutil.rmtree(run_dir, ignore_errors=True)
+        metrics.observe_playbook(
+            metrics.playbook_outcome(outcome.status, classify_failure(outcome.failure) == REJECTED),
+            change.record_type,
+            outcome.seconds,
+        )
         log.info(
             "request %s attempt %d: playbook %s in %.1fs (rc=%s, changed=%s)",
             change.request_id,

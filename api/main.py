@@ -13,6 +13,8 @@ from temporalio.client import Client
 
 from api import health
 from api.errors import install_error_handlers
+from api.metrics import install_metrics
+from dnsorch import telemetry
 from dnsorch.db import make_engine
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings, get_settings
@@ -32,13 +34,17 @@ def include_versioned_routers(app: FastAPI) -> list[str]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    telemetry.configure_tracing(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         # Lazy: the API starts (and /readyz reports) even while Temporal is still coming up.
         client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+            interceptors=telemetry.temporal_interceptors(settings),
         )
         app.state.settings = settings
         app.state.service = RequestService(engine, client, settings)
@@ -52,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_metrics(app)
+    telemetry.instrument_fastapi(app, settings)
     app.include_router(health.router)
     versions = include_versioned_routers(app)
     log.info("API versions mounted: %s", ", ".join(versions))

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 15.0
+COMMITTED_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -47,15 +48,21 @@ class IngestStats:
     retries: int = 0
     committed: dict[TopicPartition, int] = field(default_factory=dict)
     last_logged: float = field(default_factory=time.monotonic)
+    lag_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)
+    """The latest lag per (topic, partition), replaced whole by the ingest loop for the metrics thread."""
 
-    def lag(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+    def partition_lags(self, consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
         """Per partition: high watermark minus our committed offset (Tansu's end_offsets is wrong)."""
         lags = {}
         for tp in sorted(consumer.assignment()):
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                lags[f"{tp.topic}[{tp.partition}]"] = max(0, highwater - self.committed.get(tp, 0))
+                lags[(tp.topic, tp.partition)] = max(0, highwater - self.committed.get(tp, 0))
         return lags
+
+    def lag(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+        lags = self.partition_lags(consumer)
+        return {f"{topic}[{partition}]": lag for (topic, partition), lag in lags.items()}
 
     def maybe_log(self, consumer: AIOKafkaConsumer, every: float) -> None:
         if time.monotonic() - self.last_logged < every:
@@ -92,7 +99,22 @@ class Ingestor:
             for tp, messages in batches.items():
                 if not await self._process(tp, messages, stop):
                     break
+            await self._refresh_lag()
             self.stats.maybe_log(self.consumer, self.settings.kafka_stats_log_seconds)
+
+    async def _refresh_lag(self) -> None:
+        """Learn the group's committed offset of newly assigned partitions (else a restarted consumer
+        would report the whole partition as lag until its first commit), then snapshot the lag."""
+        assigned = self.consumer.assignment()
+        for tp in [tp for tp in self.stats.committed if tp not in assigned]:
+            del self.stats.committed[tp]  # re-read if it comes back: another member may have moved it
+        for tp in sorted(assigned - self.stats.committed.keys()):
+            try:
+                committed = await asyncio.wait_for(self.consumer.committed(tp), COMMITTED_TIMEOUT_SECONDS)
+            except (KafkaError, IllegalStateError, TimeoutError):
+                break  # the coordinator is unreachable: try again next round, not once per partition
+            self.stats.committed.setdefault(tp, committed or 0)
+        self.stats.lag_by_partition = self.stats.partition_lags(self.consumer)
 
     async def _process(
         self, tp: TopicPartition, messages: Sequence[ConsumerRecord], stop: asyncio.Event

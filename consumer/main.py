@@ -11,7 +11,9 @@ from temporalio.client import Client
 
 from consumer.events import EventPublisher
 from consumer.ingest import Ingestor
+from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
+from dnsorch import telemetry
 from dnsorch.db import make_engine
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings
@@ -34,8 +36,14 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 async def run_consumer(settings: Settings, *, publish_events: bool = True) -> None:
     """Run until SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group."""
+    telemetry.configure_tracing(settings, "consumer")
     engine = make_engine(settings.database_url)
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace, lazy=True)
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        lazy=True,
+        interceptors=telemetry.temporal_interceptors(settings),
+    )
     service = RequestService(engine, client, settings)
     producer, idempotent = await start_producer(settings)
     consumer = make_consumer(settings)
@@ -46,9 +54,11 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
         loop.add_signal_handler(sig, stop.set)
     ingestor = Ingestor(settings, service, consumer, producer)
     tasks = [asyncio.create_task(ingestor.run(stop), name="ingest")]
+    publisher = None
     if publish_events:
         publisher = EventPublisher(engine, producer, settings.kafka_events_topic)
         tasks.append(asyncio.create_task(publisher.run(stop), name="publish-events"))
+    metrics_server = start_metrics_server(settings, ingestor.stats, publisher)
     log.info(
         "consuming %s as group %s from %s (idempotent producer: %s)",
         settings.kafka_requests_topic,
@@ -74,4 +84,5 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
         )
         await consumer.stop()  # leaves the group, so partitions move at once
         await producer.stop()
+        metrics_server.close()
         engine.dispose()

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     ansible_max_retry_seconds: float = 60.0
     dns_verify_timeout_seconds: float = 10.0
 
+    # Operators
+    attention_timeout_seconds: int = 7 * 24 * 3600
+    """How long a request whose Ansible step failed waits in NEEDS_ATTENTION before it ends FAILED."""
+    approval_zones: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approval_record_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approval_accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """A request in one of these zones, of one of these types or from one of these accounts waits
+    in PENDING_APPROVAL for an operator's approve/reject before anything touches DNS."""
+
     # Kafka: the second front door (requests in, dead letters and status events out)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_requests_topic: str = "dns_requests"
@@ -83,7 +92,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
-    @field_validator("dns_zones", mode="before")
+    # Observability
+    metrics_host: str = "127.0.0.1"
+    """IP address the worker's and the consumer's Prometheus endpoints listen on (0.0.0.0 in containers)."""
+    worker_metrics_port: int = 9464
+    """The worker's Prometheus endpoint: Temporal SDK metrics and the playbook's; 0 turns it off."""
+    consumer_metrics_port: int = 9465
+    """The consumer's Prometheus endpoint: ingest figures, lag, events published; 0 turns it off."""
+    otel_exporter_otlp_endpoint: str | None = None
+    """OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); tracing is off while unset."""
+    otel_service_name: str | None = None
+    """Service name on the spans; default `dnsorch-<role>` (dnsorch-api, dnsorch-worker, ...)."""
+
+    @field_validator(
+        "dns_zones", "approval_zones", "approval_record_types", "approval_accounts", mode="before"
+    )
     @classmethod
     def _split_zones(cls, value: object) -> object:
         if isinstance(value, str):

@@ -14,9 +14,12 @@ from temporalio.worker import Worker
 
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
+from activities.name_lock import NameLockActivities
+from dnsorch import telemetry
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
-from dnsorch.temporal_client import connect, ensure_search_attributes
+from dnsorch.temporal_client import ensure_search_attributes
+from workflows.name_lock import DnsNameLockWorkflow
 from workflows.provisioning import DnsProvisioningWorkflow
 
 log = logging.getLogger(__name__)
@@ -31,12 +34,13 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[DnsProvisioningWorkflow],
+        workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow],
         activities=[
             database.ensure_request_row,
             database.record_step,
             database.store_record,
             ansible.apply_dns_change,
+            NameLockActivities(client).request_name_lock,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -45,7 +49,9 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
 async def run_worker(settings: Settings) -> None:
     # ansible-runner looks for ansible-playbook on PATH: make it the one beside our interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    client = await connect(settings)
+    telemetry.configure_tracing(settings, "worker")
+    # Its own runtime serves the SDK's metrics (and the playbook's) on WORKER_METRICS_PORT.
+    client = await telemetry.connect_worker_client(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(settings.database_url)
     stop = asyncio.Event()

@@ -1,0 +1,55 @@
+"""The Ansible step's metrics, recorded through the Temporal SDK's meter so they are served on the
+worker's metrics endpoint beside the SDK's own (see dnsorch.telemetry.worker_runtime).
+
+Without a metrics runtime (tests, WORKER_METRICS_PORT=0) the meter is a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from dnsorch.telemetry import PLAYBOOK_ATTEMPTS, PLAYBOOK_DURATION
+
+# ApplicationError types the Ansible step raises (activities.ansible), as attempt outcomes.
+_OUTCOME_OF_ERROR = {
+    "DnsChangeRejected": "rejected",
+    "DnsChangeFailed": "failed",
+    "DnsChangeNotServed": "not_served",
+}
+
+
+def playbook_outcome(status: str, permanent: bool) -> str:
+    """ansible-runner's status as a label: success, failed, rejected, timeout or cancelled."""
+    if status == "successful":
+        return "success"
+    if status == "canceled":
+        return "cancelled"
+    if status == "timeout":
+        return "timeout"
+    return "rejected" if permanent else "failed"
+
+
+def attempt_outcome(error: BaseException | None) -> str:
+    """How an attempt of apply_dns_change ended, from the exception it raised (None: success)."""
+    if error is None:
+        return "success"
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, ApplicationError):
+        return _OUTCOME_OF_ERROR.get(error.type or "", "error")
+    return "error"
+
+
+def observe_playbook(outcome: str, record_type: str, seconds: float) -> None:
+    activity.metric_meter().create_histogram_float(
+        PLAYBOOK_DURATION, "Wall time of one ansible-playbook run, by outcome and record type."
+    ).record(seconds, {"outcome": outcome, "record_type": record_type})
+
+
+def count_attempt(outcome: str) -> None:
+    activity.metric_meter().create_counter(
+        PLAYBOOK_ATTEMPTS, "Attempts of the Ansible step (apply_dns_change), by outcome."
+    ).add(1, {"outcome": outcome})

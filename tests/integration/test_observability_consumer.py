@@ -1,0 +1,103 @@
+"""`dnsorch consumer`'s metrics endpoint on a real broker (Tansu), PostgreSQL and Temporal: the
+ingest figures of a stream with a duplicate and a poison message, per-partition lag that drains to
+zero, and a restarted consumer that reports no phantom lag before its first commit."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dnsorch.devstack.temporal import TemporalDevServer
+from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes
+from tests.fixtures.servers import free_port
+
+pytestmark = pytest.mark.integration
+
+Figures = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Figures:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}  # not up yet
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def lags(figures: Figures) -> dict[str, float]:
+    return {
+        dict(labels)["partition"]: v
+        for (name, labels), v in figures.items()
+        if name == "dnsorch_kafka_consumer_lag"
+    }
+
+
+@pytest.fixture
+def kafka_run(
+    tansu_broker: Any, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path
+) -> Any:
+    env = {
+        "ENV": "test",
+        "STATE_DIR": str(tmp_path / "state"),
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": temporal_server.address,
+        "TEMPORAL_TASK_QUEUE": f"metrics-only-{uuid.uuid4().hex[:6]}",  # no worker: ingestion only
+        "DNS_ZONES": "example.test",
+    }
+    run = KafkaRun(tansu_broker.bootstrap, env, tmp_path)
+    try:
+        yield run
+    finally:
+        run.stop_all()
+
+
+async def test_consumer_metrics_count_the_stream_and_lag_drains_to_zero(kafka_run: KafkaRun) -> None:
+    await kafka_run.create_topics()
+    first = json_bytes(create_message("m1.example.test", "192.0.2.1", kafka_run.account, str(uuid.uuid4())))
+    second = json_bytes(create_message("m2.example.test", "192.0.2.2", kafka_run.account, str(uuid.uuid4())))
+    poison = json.dumps({"context": {"account_id": kafka_run.account}}).encode()
+    await kafka_run.produce([first, second, first, poison])
+
+    port = free_port()
+    kafka_run.start_consumer("c1", CONSUMER_METRICS_PORT=str(port))
+
+    def done() -> Figures | None:
+        figures = scrape(port)
+        consumed = figures.get(("dnsorch_kafka_consumed_total", ()), 0)
+        drained = lags(figures) and not any(lags(figures).values())
+        return figures if consumed >= 4 and drained else None
+
+    figures = await eventually(done, timeout=90)
+    assert figures, (
+        f"never consumed everything with zero lag; last: {scrape(port)}\n{kafka_run.log_text()[-3000:]}"
+    )
+    assert figures[("dnsorch_kafka_consumed_total", ())] == 4
+    assert figures[("dnsorch_kafka_accepted_total", ())] == 2
+    assert figures[("dnsorch_kafka_duplicates_total", ())] == 1
+    assert figures[("dnsorch_kafka_dead_lettered_total", ())] == 1
+    assert figures[("dnsorch_kafka_retries_total", ())] == 0
+    assert set(lags(figures)) == {"0", "1", "2", "3"}  # every partition of the topic, by label
+    assert await eventually(
+        lambda: scrape(port).get(("dnsorch_events_published_total", ()), 0) >= 2, timeout=30
+    )
+    assert kafka_run.stop("c1") == 0
+
+    # A new consumer knows the group's committed offsets before it commits anything itself.
+    port = free_port()
+    kafka_run.start_consumer("c2", CONSUMER_METRICS_PORT=str(port))
+    figures = await eventually(lambda: len(lags(scrape(port))) == 4 and scrape(port), timeout=60)
+    assert figures, kafka_run.log_text()[-3000:]
+    assert lags(figures) == {"0": 0, "1": 0, "2": 0, "3": 0}
+    assert figures[("dnsorch_kafka_consumed_total", ())] == 0
