@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean-state
+.PHONY: run test lint format bench bench-kafka clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ clean-state:
 # Needs a running stack (`make run` in another terminal).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/provisioning_latency.py -n 20 -c 4
+
+# Starts its own servers; measures Kafka ingestion on Tansu and on Apache Kafka.
+bench-kafka: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/kafka_ingest_rate.py -n 300
