@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class RequestStatus(StrEnum):
@@ -56,7 +57,7 @@ class DnsRequestSpec:
     ttl: int
     priority: int | None = None
     comment: str | None = None
-    extra_config: dict[str, object] = field(default_factory=dict)
+    extra_config: dict[str, Any] = field(default_factory=dict)
     operation: str = "create"
     accepted_at: datetime | None = None
     message_key: str | None = None

@@ -43,7 +43,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def _in_zone(column: object, zone: str) -> object:
     zone = zone.strip().rstrip(".").lower()
-    return or_(col(column) == zone, col(column).like(f"%.{zone}"))  # type: ignore[arg-type]
+    return or_(col(column) == zone, col(column).endswith("." + zone, autoescape=True))  # type: ignore[arg-type]
 
 
 def list_requests(

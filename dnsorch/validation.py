@@ -32,8 +32,8 @@ def build_spec(
     zone = records.zone_of(domain, zones)
     if record_type == "CNAME" and domain == zone:
         raise InvalidRequest("resource.domain", "a CNAME cannot sit at the zone apex")
-    if operation == "delete":
-        target, priority = resource.target, resource.config.priority
+    if operation == "delete":  # the record set is named by name and type; a target is not used
+        target, priority = "", None
     else:
         target = records.check_target(record_type, resource.target)
         priority = records.check_priority(record_type, resource.config.priority)
