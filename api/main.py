@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import health
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
+from api.security import authenticate, install_security
 from dnsorch import telemetry
 from dnsorch.db import make_engine
 from dnsorch.service import RequestService
@@ -28,7 +29,12 @@ def include_versioned_routers(app: FastAPI) -> list[str]:
     versions = sorted(p.name for p in API_DIR.iterdir() if p.is_dir() and (p / "routes.py").exists())
     for version in versions:
         module = importlib.import_module(f"api.{version}.routes")
-        app.include_router(module.router, prefix=f"/api/{version}", tags=[f"api_{version}"])
+        app.include_router(
+            module.router,
+            prefix=f"/api/{version}",
+            tags=[f"api_{version}"],
+            dependencies=[Depends(authenticate)],  # no route under /api is reachable without a key
+        )
     return versions
 
 
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_security(app, settings.api_rate_per_second, settings.api_rate_burst, settings.api_max_body_bytes)
     install_metrics(app)
     telemetry.instrument_fastapi(app, settings)
     app.include_router(health.router)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from dnsorch.keys_cli import add_keys_parser, run_keys
 from dnsorch.logging import configure_logging
 from dnsorch.operator_cli import add_requests_parser, run_requests
 from dnsorch.settings import get_settings
@@ -61,11 +62,14 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_argument("--down", action="store_true", help="downgrade to REVISION (e.g. base)")
     roles.add_parser("dev", help="run the whole system locally on embedded servers")
     add_requests_parser(roles)
+    add_keys_parser(roles)
     args = parser.parse_args(argv)
     if args.role == "requests":  # an operator's tool: needs no settings, only the API's address
         sys.exit(run_requests(args))
 
     settings = get_settings()
+    if args.role == "keys":
+        sys.exit(run_keys(args, settings))
     configure_logging(settings.log_level, settings.log_json, role=args.role)
     if args.role == "api":
         _api()
@@ -75,8 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         _consumer()
     elif args.role == "migrate":
         _migrate(args.revision, args.down)
-    else:
+    elif args.role == "dev":
         _dev()
+    else:
+        parser.error(f"unknown role {args.role!r}")
 
 
 if __name__ == "__main__":

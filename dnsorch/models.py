@@ -137,3 +137,23 @@ class DeadLetter(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its SHA-256 is stored, beside the account and role it acts for."""
+
+    __tablename__ = "api_keys"
+
+    id: str = Field(sa_column=Column(String(16), primary_key=True))
+    """The key's public id, also its second part (`dnsorch_<id>_<secret>`), shown by `keys list`."""
+    name: str = Field(sa_column=Column(String(128), nullable=False))
+    account_id: str = Field(sa_column=Column(String(128), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    key_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

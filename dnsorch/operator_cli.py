@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,7 +64,10 @@ def add_requests_parser(roles: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--api", metavar="URL", help=f"base URL ($DNSORCH_API_URL, else {DEFAULT_API_URL})")
     common.add_argument(
-        "--api-key", metavar="KEY", help="bearer token ($DNSORCH_API_KEY; prefer it: arguments show in ps)"
+        "--api-key",
+        metavar="KEY",
+        help="bearer token ($DNSORCH_API_KEY, else the dev stack's .dnsorch/dev-api-key; "
+        "prefer the variable: arguments show in ps)",
     )
     common.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
     parser = roles.add_parser("requests", parents=[common], help="list, inspect and act on DNS requests")
@@ -227,6 +231,15 @@ def _render_action(action: str, answer: dict[str, Any]) -> str:
     return f"{action} {_cell(answer.get('request_id'))}: {_cell(answer.get('status'))}{detail}"
 
 
+def _dev_key() -> str | None:
+    """The admin key `make run` wrote, so a developer's CLI works against the dev stack as is."""
+    state_dir = Path(os.environ.get("STATE_DIR") or Path(__file__).resolve().parent.parent / ".dnsorch")
+    try:
+        return (state_dir / "dev-api-key").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
     """Runs one parsed `dnsorch requests` command and returns its exit code (0, 1 API error, 2 usage,
     3 unreachable). `client` is only the transport (tests pass an `httpx.MockTransport` one): the URL
@@ -234,7 +247,7 @@ def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None
     command, as_json = args.requests_command, getattr(args, "json", False)
     try:
         base_url = _base_url(getattr(args, "api", None))
-        key = getattr(args, "api_key", None) or os.environ.get("DNSORCH_API_KEY") or None
+        key = getattr(args, "api_key", None) or os.environ.get("DNSORCH_API_KEY") or _dev_key()
         opened = contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=TIMEOUT)
         with opened as http:
             api = _Api(http, base_url, key)

@@ -207,6 +207,8 @@ class RequestService:
     ) -> None:
         """Signal the running workflow; a finished one cannot change any more (RequestFinished)."""
         request, _record = await self.get(request_id)
+        if RequestStatus(request.status).is_terminal:  # its workflow may take a moment more to end
+            raise RequestFinished(str(request_id), request.status)
         bind_request_id(str(request_id))
         handle = self.client.get_workflow_handle(request.workflow_id or workflow_id_for(str(request_id)))
         try:

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_max_body_bytes: int = 65_536
+    """Larger request bodies are refused with 413 before anything parses them."""
+    api_rate_per_second: float = 20.0
+    api_rate_burst: int = 100
+    """Per API key and API process: a bucket of `burst` requests refilled at `rate` per second; an
+    empty bucket answers 429 with Retry-After."""
 
     # `dnsorch dev`: which servers the local stack starts itself (false: use the configured one)
     dev_postgres: bool = True
@@ -129,6 +135,11 @@ class Settings(BaseSettings):
     @property
     def tsig_key_path(self) -> Path:
         return self.tsig_key_file or self.state_dir / "bind" / "tsig.key"
+
+    @property
+    def dev_api_key_path(self) -> Path:
+        """Where `dnsorch dev` writes the admin key it creates on first start (0600)."""
+        return self.state_dir / "dev-api-key"
 
     @property
     def ansible_heartbeat_timeout(self) -> timedelta:

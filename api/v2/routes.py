@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, status
 
 from api.deps import ServiceDep
+from api.security import Caller, Operator, account_scope, check_account, visible_request
 from api.v2.schemas import (
     ActionBody,
     ActionResult,
@@ -25,15 +26,19 @@ from dnsorch.schemas import ProvisionedRecord, StatusUpdate
 
 router = APIRouter(prefix="/dns")
 ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel"]
+FilterText = Annotated[str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""A list filter: printable text (a NUL or control character is a 422 naming the parameter)."""
 
 
 @router.post("/requests", response_model=RequestDetail, status_code=status.HTTP_202_ACCEPTED)
 async def create_request(
     body: RequestCreateV2,
     service: ServiceDep,
+    caller: Caller,
     idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> RequestDetail:
     """Accept a create, update or delete. The same Idempotency-Key and body answers the same request."""
+    check_account(caller, body.context.account_id)
     accepted = await service.create(body, operation=body.operation, idempotency_key=idempotency_key)
     request, record = await service.get(uuid.UUID(accepted.request_id))
     return RequestDetail.of_row(request, record)
@@ -42,56 +47,71 @@ async def create_request(
 @router.get("/requests", response_model=RequestPage)
 async def list_requests(
     service: ServiceDep,
-    status: str | None = None,
-    domain: str | None = None,
-    zone: str | None = None,
-    account_id: str | None = None,
-    source: str | None = None,
+    caller: Caller,
+    status: FilterText = None,
+    domain: FilterText = None,
+    zone: FilterText = None,
+    account_id: FilterText = None,
+    source: FilterText = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
-    cursor: str | None = None,
+    cursor: FilterText = None,
 ) -> RequestPage:
+    """Requests matching every filter, newest first. A submitter sees only its own account's."""
+    if account_id is not None and not caller.sees_account(account_id):
+        return RequestPage(items=[], next_cursor=None)
+    account_id = account_scope(caller, account_id)
     filters = queries.RequestFilters(status, domain, zone, account_id, source, created_after, created_before)
     rows, next_cursor = await asyncio.to_thread(queries.list_requests, service.engine, filters, limit, cursor)
     return RequestPage(items=[RequestSummary.of(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/requests/{request_id}", response_model=RequestDetail)
-async def get_request(request_id: uuid.UUID, service: ServiceDep) -> RequestDetail:
+async def get_request(request_id: uuid.UUID, service: ServiceDep, caller: Caller) -> RequestDetail:
     """The request with its timeline: every step and every operator change (who, when, from, to)."""
-    request, record = await service.get(request_id)
+    request, record = await visible_request(service, request_id, caller)
     return RequestDetail.of_row(request, record)
 
 
 @router.post("/requests/{request_id}/actions/{action}", response_model=ActionResult)
 async def act_on_request(
-    request_id: uuid.UUID, action: ActionName, service: ServiceDep, body: ActionBody | None = None
+    request_id: uuid.UUID,
+    action: ActionName,
+    service: ServiceDep,
+    caller: Operator,
+    body: ActionBody | None = None,
 ) -> ActionResult:
     """approve/reject (PENDING_APPROVAL), retry/resolve/fail (NEEDS_ATTENTION), cancel (before done).
 
     Refused with 409 when the request's state does not allow it; nothing is recorded then.
     """
-    new_status = await service.act(request_id, action, (body or ActionBody()).note)
+    new_status = await service.act(request_id, action, (body or ActionBody()).note, actor=caller.actor)
     return ActionResult(request_id=request_id, status=new_status, detail=f"{action} applied")
 
 
 @router.post("/requests/{request_id}/status", response_model=ActionResult)
-async def set_request_status(request_id: uuid.UUID, body: StatusUpdate, service: ServiceDep) -> ActionResult:
+async def set_request_status(
+    request_id: uuid.UUID, body: StatusUpdate, service: ServiceDep, caller: Operator
+) -> ActionResult:
     """A manual status, validated by the workflow (e.g. COMPLETED → IN_PROGRESS is refused with 409)."""
-    new_status = await service.set_status(request_id, body.status, body.message)
+    new_status = await service.set_status(request_id, body.status, body.message, actor=caller.actor)
     return ActionResult(request_id=request_id, status=new_status, detail=f"status set to {body.status}")
 
 
 @router.get("/records", response_model=RecordPage)
 async def list_records(
     service: ServiceDep,
-    domain: str | None = None,
-    zone: str | None = None,
-    record_type: str | None = None,
-    account_id: str | None = None,
+    caller: Caller,
+    domain: FilterText = None,
+    zone: FilterText = None,
+    record_type: FilterText = None,
+    account_id: FilterText = None,
 ) -> RecordPage:
-    """What is provisioned now (records no later update or delete replaced)."""
+    """What is provisioned now (records no later update or delete replaced); a submitter's own only."""
+    if account_id is not None and not caller.sees_account(account_id):
+        return RecordPage(items=[])
+    account_id = account_scope(caller, account_id)
     rows = await asyncio.to_thread(
         queries.list_records,
         service.engine,

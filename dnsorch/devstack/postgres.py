@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import stat
 import time
 from pathlib import Path
@@ -56,8 +57,18 @@ class LocalPostgres:
         self.ensure_database(database)
 
     def stop(self) -> None:
-        if self.is_running():
+        if not self.is_running():
+            return
+        try:
             self._pg_ctl(["-w", "-m", "fast", "stop"])
+        except Exception:  # pg_ctl itself failed (seen under load): signal the postmaster directly
+            pid = int((self.datadir / "postmaster.pid").read_text().splitlines()[0])
+            os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            deadline = time.monotonic() + 60
+            while self.is_running() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.is_running():
+                os.kill(pid, signal.SIGKILL)
 
     def is_running(self) -> bool:
         pid_file = self.datadir / "postmaster.pid"

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from dnsorch import migrate
+from dnsorch import keys, migrate
+from dnsorch.db import make_engine
 from dnsorch.devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
 from dnsorch.devstack.kafka import ensure_topics, run_coroutine_sync, start_broker
 from dnsorch.devstack.postgres import LocalPostgres
@@ -58,6 +59,7 @@ class DevStack:
             )
         migrate.upgrade(s.database_url)
         log.info("migrations applied")
+        ensure_dev_api_key(s)
         if s.dev_temporal:
             host, _, port = s.temporal_address.rpartition(":")
             self.temporal = TemporalDevServer(
@@ -149,6 +151,28 @@ class DevStack:
                     server.stop()
                 except Exception:
                     log.exception("could not stop %s cleanly", name)
+
+
+def ensure_dev_api_key(settings: Settings) -> None:
+    """On first start, an admin key for the developer, written 0600 (never logged); kept afterwards."""
+    path = settings.dev_api_key_path
+    engine = make_engine(settings.database_url)
+    try:
+        if path.exists() and keys.authenticate(engine, path.read_text().strip()) is not None:
+            log.info("the dev admin API key is in %s", path)
+            return
+        _row, key = keys.create_key(engine, "dev", "admin", "dev-admin")
+    finally:
+        engine.dispose()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    path.chmod(0o600)
+    log.info(
+        "created a dev admin API key in %s (send it as Authorization: Bearer <key>; "
+        "`dnsorch requests` reads it from there)",
+        path,
+    )
 
 
 def run_dev_stack(settings: Settings) -> int:

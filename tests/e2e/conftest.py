@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from dnsorch import keys
 from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
 from tests.fixtures.servers import free_port
 
@@ -25,10 +27,25 @@ class ProcessStack:
         self.env = env
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.api_key: str | None = env.get("DNSORCH_API_KEY")
+        """An admin key (from `stack_env`): what `http` authenticates with."""
+        self._http: httpx.Client | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.env['API_PORT']}"
+
+    def client(self, api_key: str | None) -> httpx.Client:
+        """An HTTP client for this stack's API that authenticates with `api_key` (none when None)."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=30)
+
+    @property
+    def http(self) -> httpx.Client:
+        """The stack's admin client: paths are relative to the API (`stack.http.get("/api/v2/...")`)."""
+        if self._http is None:
+            self._http = self.client(self.api_key)
+        return self._http
 
     def start(self, role: str, name: str | None = None, **overrides: str) -> subprocess.Popen[bytes]:
         name = name or role
@@ -62,12 +79,15 @@ class ProcessStack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.procs.clear()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def wait_for_status(self, request_id: str, wanted: set[str], timeout: float = 90.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            response = httpx.get(f"{self.api_url}/api/v1/dns/{request_id}", timeout=10)
+            response = self.http.get(f"/api/v1/dns/{request_id}", timeout=10)
             if response.status_code == 200:
                 body = response.json()
                 if body["status"] in wanted:
@@ -77,14 +97,24 @@ class ProcessStack:
 
 
 @pytest.fixture(scope="session")
+def admin_key(engine: Engine) -> str:
+    """An admin API key in the session's database."""
+    return keys.create_key(engine, "acct-e2e-admin", "admin", "e2e-admin")[1]
+
+
+@pytest.fixture(scope="session")
 def stack_env(
     database_url: str,
     temporal_server: TemporalDevServer,
     bind_server: Any,
+    admin_key: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     state = tmp_path_factory.mktemp("e2e-state")
     return {
+        "DNSORCH_API_KEY": admin_key,  # read by ProcessStack and by `dnsorch requests`, not by the roles
+        "API_RATE_PER_SECOND": "1000",  # tests send bursts; the limit itself is tested on its own API
+        "API_RATE_BURST": "1000",
         "ENV": "test",
         "STATE_DIR": str(state),
         "DATABASE_URL": database_url,

@@ -39,13 +39,13 @@ def body(
 
 def create(stack: ProcessStack, payload: dict[str, Any], key: str | None = None) -> httpx.Response:
     headers = {"Idempotency-Key": key} if key else {}
-    return httpx.post(f"{stack.api_url}/api/v2/dns/requests", json=payload, headers=headers, timeout=30)
+    return stack.http.post("/api/v2/dns/requests", json=payload, headers=headers, timeout=30)
 
 
 def wait_v2(stack: ProcessStack, request_id: str, wanted: set[str], timeout: float = 90) -> dict[str, Any]:
     deadline, seen = time.monotonic() + timeout, {}
     while time.monotonic() < deadline:
-        seen = httpx.get(f"{stack.api_url}/api/v2/dns/requests/{request_id}", timeout=10).json()
+        seen = stack.http.get(f"/api/v2/dns/requests/{request_id}", timeout=10).json()
         if seen.get("status") in wanted:
             return seen
         time.sleep(0.3)
@@ -71,13 +71,13 @@ def test_update_and_delete_change_what_bind_answers(stack: ProcessStack, bind_se
     assert updated["operation"] == "update"
     assert wait_v2(stack, updated["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
     assert dig(bind_server, "life.example.test") == ["192.0.2.51"]
-    current = httpx.get(f"{stack.api_url}/api/v2/dns/records", params={"domain": "life.example.test"}).json()
+    current = stack.http.get("/api/v2/dns/records", params={"domain": "life.example.test"}).json()
     assert [(r["target"], r["ttl"]) for r in current["items"]] == [("192.0.2.51", 600)]
 
     deleted = create(stack, body("life.example.test", operation="delete")).json()
     assert wait_v2(stack, deleted["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
     assert dig(bind_server, "life.example.test") == []
-    current = httpx.get(f"{stack.api_url}/api/v2/dns/records", params={"domain": "life.example.test"}).json()
+    current = stack.http.get("/api/v2/dns/records", params={"domain": "life.example.test"}).json()
     assert current["items"] == []
 
 
@@ -90,21 +90,21 @@ def test_idempotency_key_returns_the_same_request_and_refuses_another_body(stack
     other = create(stack, body("idem.example.test", "192.0.2.61"), key=key)
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_conflict"
-    listed = httpx.get(f"{stack.api_url}/api/v2/dns/requests", params={"domain": "idem.example.test"}).json()
+    listed = stack.http.get("/api/v2/dns/requests", params={"domain": "idem.example.test"}).json()
     assert len(listed["items"]) == 1
 
 
 def test_actions_illegal_in_the_current_state_are_refused_with_409(stack: ProcessStack) -> None:
     created = create(stack, body("illegal.example.test", "192.0.2.62")).json()
     wait_v2(stack, created["request_id"], {"COMPLETED"})
-    url = f"{stack.api_url}/api/v2/dns/requests/{created['request_id']}"
-    refused = httpx.post(f"{url}/actions/approve", json={"note": "late"}, timeout=30)
+    url = f"/api/v2/dns/requests/{created['request_id']}"
+    refused = stack.http.post(f"{url}/actions/approve", json={"note": "late"}, timeout=30)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] in {"request_finished", "illegal_transition"}
-    refused = httpx.post(f"{url}/status", json={"status": "IN_PROGRESS", "message": "again"}, timeout=30)
+    refused = stack.http.post(f"{url}/status", json={"status": "IN_PROGRESS", "message": "again"}, timeout=30)
     assert refused.status_code == 409
-    assert httpx.post(f"{url}/actions/launch", json={}, timeout=10).status_code == 422
-    after = httpx.get(url, timeout=10).json()
+    assert stack.http.post(f"{url}/actions/launch", json={}, timeout=10).status_code == 422
+    after = stack.http.get(url, timeout=10).json()
     assert after["status"] == "COMPLETED"
     assert not any("again" in entry["message"] for entry in after["timeline"])
 
@@ -122,13 +122,13 @@ def test_list_filters_and_cursor_pages(stack: ProcessStack) -> None:
         params: dict[str, Any] = {"account_id": account, "limit": 2}
         if cursor:
             params["cursor"] = cursor
-        page = httpx.get(f"{stack.api_url}/api/v2/dns/requests", params=params, timeout=10).json()
+        page = stack.http.get("/api/v2/dns/requests", params=params, timeout=10).json()
         seen += [item["request_id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
             break
     assert sorted(seen) == sorted(ids) and len(seen) == 5
-    bad = httpx.get(f"{stack.api_url}/api/v2/dns/requests", params={"cursor": "nonsense!"}, timeout=10)
+    bad = stack.http.get("/api/v2/dns/requests", params={"cursor": "nonsense!"}, timeout=10)
     assert bad.status_code == 422
 
 
@@ -160,7 +160,7 @@ def test_refused_change_waits_for_an_operator_then_retry_completes(
         assert done["status"] == "COMPLETED"
         assert dig(bind_server, "attention.example.test") == ["192.0.2.80"]
         retry = [e for e in done["timeline"] if "key rotated" in e["message"]]
-        assert retry and retry[0]["actor"] == "operator"
+        assert retry and retry[0]["actor"] == "e2e-admin (admin)"
     finally:
         processes.stop_all()
 
@@ -171,7 +171,7 @@ def cli(stack: ProcessStack, *args: str) -> str:
         capture_output=True,
         text=True,
         timeout=60,
-        env=os.environ.copy(),
+        env={**os.environ, "DNSORCH_API_KEY": stack.api_key or ""},
     )
     assert out.returncode == 0, out.stderr
     return out.stdout

@@ -7,7 +7,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import psutil
 import pytest
 from sqlalchemy import Engine, text
@@ -42,7 +41,7 @@ def dig(bind_server: Any, name: str, rtype: str = "A") -> list[str]:
 
 
 def post_create(stack: ProcessStack, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{stack.api_url}/api/v1/dns/create", json=body, timeout=10)
+    response = stack.http.post("/api/v1/dns/create", json=body, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -68,33 +67,31 @@ def test_created_record_is_served_by_bind_and_reported_completed(
 def test_status_update_on_a_finished_request_is_refused_with_409(stack: ProcessStack) -> None:
     accepted = post_create(stack, create_body("finished.example.test", "192.0.2.11"))
     stack.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"})
-    response = httpx.post(
-        f"{stack.api_url}/api/v1/dns/update_status/{accepted['request_id']}",
+    response = stack.http.post(
+        f"/api/v1/dns/update_status/{accepted['request_id']}",
         json={"status": "FAILED", "message": "too late"},
         timeout=10,
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "request_finished"
-    after = httpx.get(f"{stack.api_url}/api/v1/dns/{accepted['request_id']}", timeout=10).json()
+    after = stack.http.get(f"/api/v1/dns/{accepted['request_id']}", timeout=10).json()
     assert after["status"] == "COMPLETED"
 
 
 def test_unknown_request_is_404_and_bad_input_is_422_with_a_reason(stack: ProcessStack) -> None:
     missing = uuid.uuid4()
-    assert httpx.get(f"{stack.api_url}/api/v1/dns/{missing}", timeout=10).status_code == 404
-    update = httpx.post(
-        f"{stack.api_url}/api/v1/dns/update_status/{missing}", json={"status": "FAILED"}, timeout=10
-    )
+    assert stack.http.get(f"/api/v1/dns/{missing}", timeout=10).status_code == 404
+    update = stack.http.post(f"/api/v1/dns/update_status/{missing}", json={"status": "FAILED"}, timeout=10)
     assert update.status_code == 404
-    refused = httpx.post(
-        f"{stack.api_url}/api/v1/dns/create",
+    refused = stack.http.post(
+        "/api/v1/dns/create",
         json=create_body("www.example.org", "192.0.2.1"),
         timeout=10,
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["details"][0]["field"] == "resource.domain"
-    refused = httpx.post(
-        f"{stack.api_url}/api/v1/dns/create",
+    refused = stack.http.post(
+        "/api/v1/dns/create",
         json=create_body("www.example.test", "not-an-ip"),
         timeout=10,
     )
@@ -103,11 +100,11 @@ def test_unknown_request_is_404_and_bad_input_is_422_with_a_reason(stack: Proces
 
 
 def test_health_and_readiness(stack: ProcessStack) -> None:
-    assert httpx.get(f"{stack.api_url}/healthz", timeout=5).status_code == 200
-    ready = httpx.get(f"{stack.api_url}/readyz", timeout=10)
+    assert stack.http.get("/healthz", timeout=5).status_code == 200
+    ready = stack.http.get("/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"postgresql": "ok", "temporal": "ok"}
-    assert httpx.get(f"{stack.api_url}/docs", timeout=5).status_code == 200
+    assert stack.http.get("/docs", timeout=5).status_code == 200
 
 
 def _ansible_running_under(pid: int) -> bool:
@@ -151,15 +148,15 @@ def test_manual_failed_status_stops_a_running_request(slow_stack: ProcessStack, 
     """update_status reaches the running workflow: it records the change and kills the playbook."""
     accepted = post_create(slow_stack, create_body("stopped.example.test", "192.0.2.78"))
     wait_for_playbook(slow_stack.procs["worker"].pid)
-    response = httpx.post(
-        f"{slow_stack.api_url}/api/v1/dns/update_status/{accepted['request_id']}",
+    response = slow_stack.http.post(
+        f"/api/v1/dns/update_status/{accepted['request_id']}",
         json={"status": "FAILED", "message": "wrong address, cancelling"},
         timeout=10,
     )
     assert response.status_code == 202, response.text
     done = slow_stack.wait_for_status(accepted["request_id"], {"FAILED", "COMPLETED"}, timeout=60)
     assert done["status"] == "FAILED"
-    manual = [e for e in done["log_messages"] if e.get("actor") == "operator"]
+    manual = [e for e in done["log_messages"] if e.get("actor") == "e2e-admin (admin)"]
     assert len(manual) == 1 and "wrong address, cancelling" in manual[0]["message"]
     assert done["record"] is None
     deadline = time.monotonic() + 15

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine, text
 from temporalio.client import Client
@@ -23,7 +22,7 @@ def create(stack: ProcessStack, domain: str, target: str) -> str:
         "context": {"account_id": "acct-visible", "source": "api"},
         "resource": {"record_type": "A", "domain": domain, "target": target},
     }
-    response = httpx.post(f"{stack.api_url}/api/v1/dns/create", json=body, timeout=10)
+    response = stack.http.post("/api/v1/dns/create", json=body, timeout=10)
     assert response.status_code == 200, response.text
     return str(response.json()["request_id"])
 

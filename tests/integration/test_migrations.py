@@ -24,7 +24,7 @@ def test_upgrade_downgrade_upgrade_round_trip(postgres_server: LocalPostgres) ->
     url = postgres_server.url("migrations_check")
 
     migrate.upgrade(url)
-    assert {"dns_requests", "dns_records", "alembic_version"} <= tables(url)
+    assert {"dns_requests", "dns_records", "api_keys", "alembic_version"} <= tables(url)
     engine = create_engine(url)
     columns = {c["name"] for c in inspect(engine).get_columns("dns_requests")}
     indexes = {i["name"] for i in inspect(engine).get_indexes("dns_requests")}

@@ -18,6 +18,7 @@ from api.main import create_app
 from api.metrics import MAX_SOURCES, ApiMetrics
 from dnsorch.errors import RequestNotFound
 from dnsorch.settings import Settings
+from tests.fixtures.auth import act_as
 
 CREATE = "/api/v1/dns/create"
 NOWHERE = "postgresql+psycopg2://postgres@127.0.0.1:1/dnsorch"  # nothing listens on port 1
@@ -51,6 +52,7 @@ def api() -> Iterator[TestClient]:
     settings = Settings(database_url=NOWHERE, temporal_address="127.0.0.1:1")
     with TestClient(create_app(settings)) as client:
         client.app.state.service = StubService()  # type: ignore[attr-defined]
+        act_as(client.app)  # type: ignore[arg-type]
         yield client
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +20,24 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture(autouse=True)
-def _no_operator_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own DNSORCH_API_* must not leak into what these tests expect."""
+def _no_operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A developer's own DNSORCH_API_* (or dev stack key) must not leak into what these tests expect."""
     monkeypatch.delenv("DNSORCH_API_URL", raising=False)
     monkeypatch.delenv("DNSORCH_API_KEY", raising=False)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path))
+
+
+def test_the_dev_stacks_key_is_used_when_no_key_is_given(tmp_path: Path) -> None:
+    (tmp_path / "dev-api-key").write_text("dnsorch_0123456789ab_devkey\n")
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    assert run_requests(parse("list"), client=client) == 0
+    assert seen[0].headers["Authorization"] == "Bearer dnsorch_0123456789ab_devkey"
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from api.main import create_app
     from dnsorch import telemetry
     from dnsorch.settings import PROJECT_ROOT, Settings
+    from tests.fixtures.auth import act_as
 
 OTLP = "http://127.0.0.1:4318"  # turns tracing on; never reached: the spans stay in memory
 
@@ -147,6 +148,7 @@ async def test_the_api_app_traces_a_request_into_the_workflow_it_starts(
                 return SimpleNamespace(request_id=request_id, workflow_id=workflow_id, status="PENDING")
 
         app.state.service = StartsTheWorkflow()
+        act_as(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             body = {
