@@ -22,7 +22,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dnsorch api workflows activities
+	$(BIN)/mypy dnsorch api workflows activities consumer
 
 format: $(STAMP)
 	$(BIN)/ruff format .

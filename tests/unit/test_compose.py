@@ -22,12 +22,14 @@ import yaml
 import dnsorch.cli
 from dnsorch.search_attributes import SEARCH_ATTRIBUTE_NAMES
 from dnsorch.settings import PROJECT_ROOT, Settings
+from dnsorch.telemetry import tracing_enabled
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 KUBERNETES_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
 INSTALL_HINT = "apt-get update && apt-get install -y docker-compose"
 LONG_RUNNING_ROLES = ("api", "worker", "consumer")
+METRICS_PORT_FIELDS = {"worker": "worker_metrics_port", "consumer": "consumer_metrics_port"}
 REQUIRED_SERVICES = {"postgres", "temporal", "temporal-ui", "kafka", "bind", "migrate", *LONG_RUNNING_ROLES}
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 
@@ -56,6 +58,12 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
 def _with_defaults(value: str) -> str:
     """Resolve compose's `${VAR:-default}` to its default, as a fresh checkout would."""
     return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def _settings(service: dict[str, Any]) -> Settings:
+    """What the role's Settings hold from compose's environment (fresh checkout, shell unset)."""
+    env = _environment(service)
+    return Settings.model_validate({key.lower(): _with_defaults(value) for key, value in env.items()})
 
 
 def _script(service: dict[str, Any]) -> str:
@@ -138,7 +146,7 @@ def test_app_environment_names_and_values_are_dnsorch_settings() -> None:
         unknown = set(env) - SETTING_NAMES
         assert not unknown, f"{name}: not dnsorch settings (renamed?): {sorted(unknown)}"
         # The values must also parse: a port that is not a number fails here, not at start-up.
-        Settings.model_validate({key.lower(): _with_defaults(value) for key, value in env.items()})
+        _settings(service)
 
 
 def test_app_commands_are_dnsorch_roles() -> None:
@@ -158,11 +166,37 @@ def test_api_and_temporal_ui_publish_their_ports() -> None:
     assert any(host == "8233" for host, _ in _published_ports(services["temporal-ui"]))
 
 
-def test_worker_can_be_scaled() -> None:
-    worker = _services()["worker"]
+def test_worker_and_consumer_can_be_scaled() -> None:
+    for name in METRICS_PORT_FIELDS:
+        service = _services()[name]
 
-    assert "container_name" not in worker
-    assert not worker.get("ports"), "a fixed host port would stop `--scale worker=3`"
+        assert "container_name" not in service, name
+        fixed = {host for host, _ in _published_ports(service) if host}
+        assert not fixed, f"{name}: a fixed host port would stop `--scale {name}=3`: {fixed}"
+
+
+def test_worker_and_consumer_publish_their_metrics_port_on_every_interface() -> None:
+    for name, field in METRICS_PORT_FIELDS.items():
+        service = _services()[name]
+        settings = _settings(service)
+        port = getattr(settings, field)
+
+        assert settings.metrics_host == "0.0.0.0", f"{name}: METRICS_HOST must let other containers in"
+        assert port, f"{name}: {field.upper()} is 0, the endpoint is off"
+        assert str(port) in {target for _, target in _published_ports(service)}, f"{name}: {port}"
+
+
+def test_tracing_is_off_unless_the_shell_names_a_collector(tmp_path: Path) -> None:
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    collector = "http://otel-collector:4318"
+    unset = _run_compose_config({"OTEL_EXPORTER_OTLP_ENDPOINT": None}, env_file)
+    passed = _run_compose_config({"OTEL_EXPORTER_OTLP_ENDPOINT": collector}, env_file)
+
+    for name in LONG_RUNNING_ROLES:
+        assert not tracing_enabled(_settings(unset["services"][name])), name
+        on = _settings(passed["services"][name])
+        assert tracing_enabled(on) and on.otel_exporter_otlp_endpoint == collector, name
 
 
 def test_long_running_roles_start_after_the_migrations() -> None:
@@ -224,6 +258,22 @@ def test_dockerfile_runs_dnsorch_as_a_non_root_user() -> None:
     assert "[dev]" not in DOCKERFILE.read_text()
 
 
+def test_dockerfile_installs_dnsorch_as_a_wheel_and_exposes_its_ports() -> None:
+    text = DOCKERFILE.read_text()
+    logical_lines = re.sub(r"\\\n", " ", text).splitlines()
+    runs = [line for line in logical_lines if line.startswith("RUN ")]
+    exposed = {port for line in logical_lines if line.startswith("EXPOSE ") for port in line.split()[1:]}
+    fields = Settings.model_fields
+
+    # Editable installs point at a source tree the final image does not have.
+    assert not [run for run in runs if re.search(r"\s(-e|--editable)\s", run)]
+    assert any(re.search(r"pip .*install .*--no-deps \.$", run.strip()) for run in runs), runs
+    last_from = max(i for i, line in enumerate(logical_lines) if line.startswith("FROM "))
+    assert "COPY . ." not in logical_lines[last_from:], "the run stage must not carry the source tree"
+    expected = {str(fields[name].default) for name in ("api_port", *METRICS_PORT_FIELDS.values())}
+    assert exposed == expected
+
+
 def test_docker_build_context_leaves_out_state_and_secrets() -> None:
     ignored = set((PROJECT_ROOT / ".dockerignore").read_text().split())
 
@@ -237,15 +287,23 @@ def test_kubernetes_manifests_use_dnsorch_settings_and_roles() -> None:
         doc for path in sorted(KUBERNETES_DIR.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())
     ]
     config_maps = [doc for doc in documents if doc["kind"] == "ConfigMap"]
+    fields = Settings.model_fields
     workloads = [doc for doc in documents if doc["kind"] in {"Deployment", "Job"}]
 
     assert config_maps and workloads
     for config_map in config_maps:
         assert set(config_map["data"]) <= SETTING_NAMES, set(config_map["data"]) - SETTING_NAMES
+        assert config_map["data"].get("METRICS_HOST") == "0.0.0.0"
     seen_roles = set()
     for workload in workloads:
         for container in workload["spec"]["template"]["spec"]["containers"]:
-            seen_roles.add(container["args"][0])
+            role = container["args"][0]
+            seen_roles.add(role)
             assert {env["name"] for env in container.get("env", [])} <= SETTING_NAMES
+            if role in METRICS_PORT_FIELDS:  # the port the role listens on, from the ConfigMap or default
+                setting = METRICS_PORT_FIELDS[role]
+                configured = {cm["data"].get(setting.upper()) for cm in config_maps} - {None}
+                port = int(configured.pop()) if configured else fields[setting].default
+                assert {"name": "metrics", "containerPort": port} in container.get("ports", []), role
     assert seen_roles == {"migrate", *LONG_RUNNING_ROLES}
     assert seen_roles <= roles
