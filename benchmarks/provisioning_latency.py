@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -30,10 +32,29 @@ async def one(client: httpx.AsyncClient, index: int, run: str) -> tuple[float, f
     accepted = time.perf_counter() - started
     request_id = response.json()["request_id"]
     while True:
-        status = (await client.get(f"/api/v1/dns/{request_id}")).json()["status"]
+        polled = await client.get(f"/api/v1/dns/{request_id}")
+        if polled.status_code == 429:  # over the key's rate: the dev stack's limit is generous
+            await asyncio.sleep(float(polled.headers.get("Retry-After", "1")))
+            continue
+        polled.raise_for_status()
+        status = polled.json()["status"]
         if status in ("COMPLETED", "FAILED"):
             return accepted, time.perf_counter() - started, status
         await asyncio.sleep(0.05)
+
+
+def api_key() -> str:
+    """$DNSORCH_API_KEY, else the admin key `make run` wrote."""
+    key = os.environ.get("DNSORCH_API_KEY")
+    if key:
+        return key
+    path = Path(__file__).resolve().parent.parent / ".dnsorch" / "dev-api-key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise SystemExit(
+            f"no API key: set DNSORCH_API_KEY or start the stack (`make run` writes {path})"
+        ) from None
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -51,7 +72,8 @@ async def main() -> None:
     run = uuid.uuid4().hex[:6]
     gate = asyncio.Semaphore(args.c)
 
-    async with httpx.AsyncClient(base_url=args.api, timeout=120) as client:
+    headers = {"Authorization": f"Bearer {api_key()}"}
+    async with httpx.AsyncClient(base_url=args.api, timeout=120, headers=headers) as client:
 
         async def limited(i: int) -> tuple[float, float, str]:
             async with gate:

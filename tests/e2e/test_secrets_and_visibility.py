@@ -11,18 +11,22 @@ import pytest
 from sqlalchemy import Engine, text
 from temporalio.client import Client
 
+from dnsorch import keys
 from dnsorch.devstack.temporal import TemporalDevServer
 from tests.e2e.conftest import ProcessStack
 
 pytestmark = pytest.mark.e2e
 
 
-def create(stack: ProcessStack, domain: str, target: str) -> str:
-    body = {
+def body(domain: str, target: str) -> dict[str, Any]:
+    return {
         "context": {"account_id": "acct-visible", "source": "api"},
         "resource": {"record_type": "A", "domain": domain, "target": target},
     }
-    response = stack.http.post("/api/v1/dns/create", json=body, timeout=10)
+
+
+def create(stack: ProcessStack, domain: str, target: str) -> str:
+    response = stack.http.post("/api/v1/dns/create", json=body(domain, target), timeout=10)
     assert response.status_code == 200, response.text
     return str(response.json()["request_id"])
 
@@ -49,31 +53,63 @@ async def test_operators_can_filter_workflows_by_domain_type_status_and_account(
     assert await description.static_summary() == "A findme.example.test → 192.0.2.31 (acct-visible)"
 
 
-async def test_tsig_secret_is_in_no_history_row_log_or_leftover_file(
+async def test_no_secret_is_in_any_history_table_log_response_or_leftover_file(
     stack: ProcessStack, temporal_server: TemporalDevServer, bind_server: Any, engine: Engine
 ) -> None:
-    """Runs after the other e2e tests (file order), so their failed and killed runs are searched too."""
-    request_id = create(stack, "secret-check.example.test", "192.0.2.32")
-    await asyncio.to_thread(stack.wait_for_status, request_id, {"COMPLETED"})
+    """The TSIG secret and the API keys. Runs after the other e2e tests (file order), so their
+    failed and killed runs are searched too."""
+    submitter_key = keys.create_key(engine, "acct-visible", "submitter", "secrets-check")[1]
+    with stack.client(submitter_key) as submitter:
+        made = submitter.post("/api/v1/dns/create", json=body("secret-check.example.test", "192.0.2.32"))
+        assert made.status_code == 200, made.text
+        responses = [
+            submitter.post("/api/v1/dns/create", json=body("bad name!.example.test", "192.0.2.33")),
+            submitter.post("/api/v2/dns/requests/" + made.json()["request_id"] + "/actions/cancel"),
+            submitter.get("/api/v2/dns/requests", params={"created_after": "not-a-date"}),
+        ]
+    with stack.client(submitter_key[:-1]) as forged:
+        responses.append(forged.get("/api/v2/dns/requests"))
+    assert [r.status_code for r in responses] == [422, 403, 422, 401]
+    await asyncio.to_thread(stack.wait_for_status, made.json()["request_id"], {"COMPLETED"})
+
     match = re.search(r'secret "([^"]+)"', Path(bind_server.key_file).read_text())
     assert match is not None
-    secret = match.group(1)
+    secrets = {
+        "TSIG secret": match.group(1),
+        "admin API key secret": (stack.api_key or "").split("_", 2)[2],
+        "submitter API key secret": submitter_key.split("_", 2)[2],
+    }
+    assert all(len(value) >= 32 for value in secrets.values())
+
+    def assert_absent(where: str, haystack: str | bytes) -> None:
+        for name, value in secrets.items():
+            needle = value.encode() if isinstance(haystack, bytes) else value
+            assert needle not in haystack, f"{name} found in {where}"
+
+    for response in responses:
+        assert_absent(f"a {response.status_code} response", response.text)
 
     client = await Client.connect(temporal_server.address)
     histories = 0
     async for execution in client.list_workflows():
         history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
-        assert secret not in history.to_json()
+        assert_absent(f"the history of {execution.id}", history.to_json())
         histories += 1
     assert histories > 0
 
     with engine.connect() as conn:
-        for table in ("dns_requests", "dns_records"):
-            dump = conn.execute(text(f"SELECT coalesce(json_agg(t)::text, '') FROM {table} t")).scalar_one()
-            assert secret not in dump
+        tables = (
+            conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        )
+        assert {"dns_requests", "dns_records", "api_keys", "request_events", "dead_letters"} <= set(tables)
+        for table in tables:
+            dump = conn.execute(
+                text(f"SELECT coalesce(json_agg(t)::text, '') FROM \"{table}\" t")
+            ).scalar_one()
+            assert_absent(f"table {table}", dump)
 
     state_dir = Path(stack.env["STATE_DIR"])
     assert not any((state_dir / "ansible-runs").glob("*")), "ansible-runner left a run directory behind"
     for path in [*state_dir.rglob("*"), *stack.log_dir.rglob("*")]:
         if path.is_file():
-            assert secret.encode() not in path.read_bytes(), f"secret found in {path}"
+            assert_absent(str(path), path.read_bytes())
