@@ -9,13 +9,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from temporalio.client import Client
 
 from api import health
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import authenticate, install_security
-from dnsorch import telemetry
+from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings, get_settings
@@ -46,12 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         # Lazy: the API starts (and /readyz reports) even while Temporal is still coming up.
-        client = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            lazy=True,
-            interceptors=telemetry.temporal_interceptors(settings),
-        )
+        client = await temporal_client.connect(settings, lazy=True)
         app.state.settings = settings
         app.state.service = RequestService(engine, client, settings)
         yield

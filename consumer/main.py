@@ -7,13 +7,12 @@ import logging
 import signal
 
 from aiokafka import AIOKafkaConsumer
-from temporalio.client import Client
 
 from consumer.events import EventPublisher
 from consumer.ingest import Ingestor
 from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
-from dnsorch import telemetry
+from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings
@@ -38,12 +37,7 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
     """Run until SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group."""
     telemetry.configure_tracing(settings, "consumer")
     engine = make_engine(settings.database_url)
-    client = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        lazy=True,
-        interceptors=telemetry.temporal_interceptors(settings),
-    )
+    client = await temporal_client.connect(settings, lazy=True)
     service = RequestService(engine, client, settings)
     producer, idempotent = await start_producer(settings)
     consumer = make_consumer(settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Interceptor
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -129,13 +129,3 @@ def worker_runtime(settings: Settings) -> Runtime:
             log.info("worker metrics on http://%s/metrics", address)
             return runtime
     return Runtime(telemetry=TelemetryConfig(logging=logging_config))
-
-
-async def connect_worker_client(settings: Settings) -> Client:
-    """The worker's client: its own runtime (metrics) and, when tracing is on, the interceptor."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        runtime=worker_runtime(settings),
-        interceptors=temporal_interceptors(settings),
-    )

@@ -8,14 +8,26 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from dnsorch import telemetry
 from dnsorch.search_attributes import SEARCH_ATTRIBUTE_NAMES
 from dnsorch.settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None) -> Client:
+    """The one way every role connects: settings' address and namespace, tracing interceptor when on.
+
+    `lazy`: connect on first use, so the API and the consumer start while Temporal is still coming up.
+    """
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        lazy=lazy,
+        runtime=runtime,
+        interceptors=telemetry.temporal_interceptors(settings),
+    )
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:

@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.name_lock import NameLockActivities
-from dnsorch import telemetry
+from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
 from dnsorch.temporal_client import ensure_search_attributes
@@ -51,7 +51,7 @@ async def run_worker(settings: Settings) -> None:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     telemetry.configure_tracing(settings, "worker")
     # Its own runtime serves the SDK's metrics (and the playbook's) on WORKER_METRICS_PORT.
-    client = await telemetry.connect_worker_client(settings)
+    client = await temporal_client.connect(settings, runtime=telemetry.worker_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(settings.database_url)
     stop = asyncio.Event()

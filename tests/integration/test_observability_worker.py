@@ -1,6 +1,6 @@
-"""The worker's metrics endpoint, built as `dnsorch worker` builds it (telemetry.connect_worker_client),
-after real runs of the Ansible activity: the Temporal SDK's own `temporal_*` series and our
-`dnsorch_playbook_*` ones, on the same port.
+"""The worker's metrics endpoint, built as `dnsorch worker` builds it (its client's runtime is
+`telemetry.worker_runtime`), after real runs of the Ansible activity: the Temporal SDK's own
+`temporal_*` series and our `dnsorch_playbook_*` ones, on the same port.
 
 The playbook is a stub that fails at once, so each attempt is a real ansible-runner run (≈1.5 s)
 with no DNS server needed; the workflow is a tiny one that retries the activity once.
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from activities.ansible import AnsibleActivities
-    from dnsorch import telemetry
+    from dnsorch import telemetry, temporal_client
     from dnsorch.contracts import DnsChange
     from dnsorch.devstack.temporal import find_test_server
     from dnsorch.settings import Settings
@@ -93,7 +93,7 @@ async def test_worker_endpoint_serves_sdk_and_playbook_metrics_after_activity_ru
             tsig_key_file=key,
             worker_metrics_port=free_port(),
         )
-        client = await telemetry.connect_worker_client(settings)
+        client = await temporal_client.connect(settings, runtime=telemetry.worker_runtime(settings))
         task_queue = f"metrics-{uuid.uuid4()}"
         change = DnsChange(
             request_id=str(uuid.uuid4()),
