@@ -57,6 +57,9 @@ def decode_request(
         raise PoisonMessage("not JSON: nested too deeply") from None
     except json.JSONDecodeError as error:
         raise PoisonMessage(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except ValueError as error:  # e.g. an integer beyond Python's 4300-digit limit
+        reason = "a number with too many digits" if "digits" in str(error) else "unreadable"
+        raise PoisonMessage(f"not JSON: {reason}") from None
     if not isinstance(document, dict):
         raise PoisonMessage("wrong schema: the message must be a JSON object")
     if _depth(document) > MAX_JSON_DEPTH:

@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import psycopg2
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
-from consumer.dead_letter import send_to_dead_letters
+from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import PoisonMessage, decode_key, decode_request
 from dnsorch import repository
 from dnsorch.errors import InvalidRequest, ServiceUnavailable
@@ -177,6 +178,10 @@ class Ingestor:
         except InvalidRequest as invalid:
             await self._dead_letter(message, f"invalid DNS data: {invalid}")
             return
+        except (DataError, psycopg2.DataError, UnicodeEncodeError) as refused:
+            # Validation should have refused it first; a value that cannot be stored is as final.
+            await self._dead_letter(message, f"cannot be stored: {_database_reason(refused)}")
+            return
         if accepted.created:
             self.stats.accepted += 1
         else:
@@ -189,6 +194,7 @@ class Ingestor:
         between (milliseconds) is the one way a dead letter can be sent twice.
         """
         where = (message.topic, message.partition, message.offset)
+        reason = clean_reason(reason)
         if await self._db(repository.dead_letter_sent, *where):
             self.stats.duplicates += 1
         else:
@@ -228,3 +234,11 @@ class Ingestor:
         except (CommitFailedError, IllegalStateError) as error:
             # A rebalance took the partition: its next owner redelivers, which starts nothing twice.
             log.warning("commit of %s at %d failed (%s); messages will be redelivered", tp, offset, error)
+
+
+def _database_reason(error: BaseException) -> str:
+    """PostgreSQL's message and detail, without the statement and parameters SQLAlchemy adds."""
+    cause = getattr(error, "orig", None) or error
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    detail = getattr(getattr(cause, "diag", None), "message_detail", None)
+    return f"{reason} ({detail})" if detail else reason

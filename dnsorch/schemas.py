@@ -8,16 +8,28 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dnsorch import records
 from dnsorch.contracts import RequestStatus
+from dnsorch.errors import InvalidRequest
 
-_MAX_EXTRA_KEYS = 20
-_MAX_EXTRA_STRING = 256
+# How OpenAPI documents extra_config: what `records.check_extra_config` accepts.
+_EXTRA_CONFIG_SCHEMA: dict[str, Any] = {
+    "maxProperties": records.MAX_EXTRA_KEYS,
+    "propertyNames": {"minLength": 1, "maxLength": records.MAX_EXTRA_KEY_LENGTH},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "maxLength": records.MAX_EXTRA_STRING},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    },
+}
 
 
 def printable(value: str, *, allow_newlines: bool = False) -> str:
-    allowed = {"\n", "\t", "\r"} if allow_newlines else set()
-    if any((ord(ch) < 0x20 and ch not in allowed) or ord(ch) == 0x7F for ch in value):
-        raise ValueError("must not contain control characters")
+    if problem := records.text_problem(value, allow_newlines=allow_newlines):
+        raise ValueError(problem)
     return value
 
 
@@ -28,23 +40,20 @@ class RecordConfig(BaseModel):
     priority: int | None = Field(default=None, description="Preference of MX and SRV records.")
     extra_config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Type-specific extras: SRV takes `port` (required) and `weight` (default 0).",
+        description="Type-specific extras: SRV takes `port` (required) and `weight` (default 0)."
+        f" Flat: at most {records.MAX_EXTRA_KEYS} keys of up to {records.MAX_EXTRA_KEY_LENGTH}"
+        f" characters; values are strings (up to {records.MAX_EXTRA_STRING} characters, no control"
+        " characters), finite numbers, booleans or null.",
+        json_schema_extra=_EXTRA_CONFIG_SCHEMA,
     )
 
     @field_validator("extra_config")
     @classmethod
     def _flat_scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(value) > _MAX_EXTRA_KEYS:
-            raise ValueError(f"at most {_MAX_EXTRA_KEYS} keys")
-        for key, item in value.items():
-            printable(key)
-            if item is not None and not isinstance(item, str | int | float | bool):
-                raise ValueError(f"{key!r} must be a string, number, boolean or null")
-            if isinstance(item, str):
-                if len(item) > _MAX_EXTRA_STRING:
-                    raise ValueError(f"{key!r} is longer than {_MAX_EXTRA_STRING} characters")
-                printable(item)
-        return value
+        try:
+            return records.check_extra_config(value)
+        except InvalidRequest as invalid:
+            raise ValueError(invalid.reason) from None
 
 
 class RequestContext(BaseModel):

@@ -50,7 +50,7 @@ def build_spec(
         ttl=records.check_ttl(resource.config.ttl),
         priority=priority,
         comment=resource.comment,
-        extra_config=dict(resource.config.extra_config),
+        extra_config=records.check_extra_config(resource.config.extra_config),
         operation=operation,
         accepted_at=datetime.now(UTC),
     )
