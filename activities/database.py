@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -29,7 +30,14 @@ class DatabaseActivities:
             with self.engine.begin() as conn:
                 return repository.insert_request(conn, spec, accepted_at)
 
-        created = await asyncio.to_thread(write)
+        try:
+            created = await asyncio.to_thread(write)
+        except (DataError, UnicodeEncodeError) as error:  # retrying cannot make the value storable
+            raise ApplicationError(
+                f"PostgreSQL refused the request: {type(error).__name__}",
+                type="RequestUnstorable",
+                non_retryable=True,
+            ) from error
         if created:
             activity.logger.info("request row was missing; created it from the workflow input")
         return created

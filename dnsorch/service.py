@@ -13,13 +13,15 @@ fails, nothing was stored and the caller gets 503, so a retry cannot leave a twi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -39,6 +41,7 @@ from dnsorch.contracts import (
 from dnsorch.errors import (
     IdempotencyConflict,
     IllegalTransition,
+    InvalidRequest,
     RequestFinished,
     RequestNotFound,
     ServiceUnavailable,
@@ -126,6 +129,8 @@ class RequestService:
         created = await self._start_workflow(spec)
         try:
             await asyncio.to_thread(self._insert_row, spec)
+        except (DataError, UnicodeEncodeError) as error:
+            await self._abandon(spec, created, error)
         except OperationalError as error:
             if require_row:
                 raise ServiceUnavailable("PostgreSQL is unavailable") from error
@@ -262,6 +267,17 @@ class RequestService:
                 raise ServiceUnavailable("Temporal is unreachable") from error
             raise
         return True
+
+    async def _abandon(self, spec: DnsRequestSpec, created: bool, error: Exception) -> NoReturn:
+        """PostgreSQL refused a value validation let through: the request was never accepted, so the
+        workflow just started must not go on (its first activity would fail the same way)."""
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if created:
+            handle = self.client.get_workflow_handle(spec.workflow_id)
+            with contextlib.suppress(RPCError):  # ended already: its row insert failed non-retryably
+                await handle.terminate(reason="request could not be stored; it was never accepted")
+        log.warning("request %s refused by PostgreSQL: %s", spec.request_id, reason)
+        raise InvalidRequest("request", f"cannot be stored: {reason}") from error
 
     def _insert_row(self, spec: DnsRequestSpec) -> None:
         assert spec.accepted_at is not None

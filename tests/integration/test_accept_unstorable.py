@@ -1,0 +1,64 @@
+"""A value PostgreSQL refuses after validation let it through: the request is refused (422 /
+dead letter) and the workflow already started for it is ended, so nothing is half-accepted."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from dnsorch import migrate
+from dnsorch.db import make_engine
+from dnsorch.devstack.postgres import LocalPostgres
+from dnsorch.devstack.temporal import TemporalDevServer
+from dnsorch.errors import InvalidRequest
+from dnsorch.schemas import CreateDnsRequest
+from dnsorch.service import RequestService, idempotency_request_id
+from dnsorch.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_row_postgresql_refuses_ends_its_workflow_and_is_refused(
+    postgres_server: LocalPostgres, temporal_server: TemporalDevServer
+) -> None:
+    postgres_server.ensure_database("unstorable")
+    url = postgres_server.url("unstorable")
+    migrate.upgrade(url)
+    narrowing = create_engine(url)
+    with narrowing.begin() as conn:  # a column narrower than validation assumes: a real DataError
+        conn.execute(text("ALTER TABLE dns_requests ALTER COLUMN target TYPE varchar(8)"))
+    narrowing.dispose()
+
+    settings = Settings(
+        database_url=url, temporal_address=temporal_server.address, temporal_task_queue=f"none-{uuid.uuid4()}"
+    )
+    engine = make_engine(url)
+    client = await Client.connect(temporal_server.address)
+    service = RequestService(engine, client, settings)
+    body = CreateDnsRequest.model_validate(
+        {
+            "context": {"account_id": "acct-unstorable"},
+            "resource": {"record_type": "A", "domain": "narrow.example.test", "target": "192.0.2.100"},
+        }
+    )
+    key = f"k-{uuid.uuid4()}"
+    try:
+        with pytest.raises(InvalidRequest, match="cannot be stored") as refused:
+            await service.create(body, idempotency_key=key)
+        assert refused.value.field == "request"
+
+        request_id = idempotency_request_id("acct-unstorable", key)
+        description = await client.get_workflow_handle(f"dns-request-{request_id}").describe()
+        assert description.status == WorkflowExecutionStatus.TERMINATED
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT count(*) FROM dns_requests")).scalar_one()
+        assert rows == 0
+
+        # A retry (a Kafka redelivery, a client's) is refused the same way and starts nothing new.
+        with pytest.raises(InvalidRequest, match="cannot be stored"):
+            await service.create(body, idempotency_key=key)
+    finally:
+        engine.dispose()
