@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import metrics
 from activities.dns_check import NotServed, wait_until_served
+from activities.pools import ThreadPool
 from dnsorch.contracts import ApplyResult, DnsChange
 from dnsorch.settings import Settings
 
@@ -82,6 +83,7 @@ class AnsibleActivities:
     def __init__(self, settings: Settings, *, keep_run_dirs: bool = False) -> None:
         """`keep_run_dirs` is for debugging and for the test that audits a run's files."""
         self._settings = settings
+        self._pool = ThreadPool("ansible", settings.worker_max_concurrent_activities)
         self._keep_run_dirs = keep_run_dirs
         self._runs_dir = settings.state_dir / "ansible-runs"
         self._bin_dir = str(Path(sys.executable).parent)  # not resolved: the venv's bin
@@ -116,7 +118,7 @@ class AnsibleActivities:
         try:
             cancel = threading.Event()
             outcome = await self._heartbeating(
-                asyncio.to_thread(self._run_playbook, run_dir, cancel), cancel.set
+                self._pool.run(self._run_playbook, run_dir, cancel), cancel.set
             )
         finally:
             if not self._keep_run_dirs:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.pools import ThreadPool
 from dnsorch import repository
 from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow
 from dnsorch.logging import bind_request_id
@@ -17,8 +16,10 @@ from dnsorch.logging import bind_request_id
 class DatabaseActivities:
     """Constructed once per worker with the process's engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, threads: int = 8) -> None:
+        """`threads`: at least the worker's activity slots (see activities/pools.py)."""
         self.engine = engine
+        self._pool = ThreadPool("db", threads)
 
     @activity.defn(name="ensure_request_row")
     async def ensure_request_row(self, spec: DnsRequestSpec) -> bool:
@@ -31,7 +32,7 @@ class DatabaseActivities:
                 return repository.insert_request(conn, spec, accepted_at)
 
         try:
-            created = await asyncio.to_thread(write)
+            created = await self._pool.run(write)
         except (DataError, UnicodeEncodeError) as error:  # retrying cannot make the value storable
             raise ApplicationError(
                 f"PostgreSQL refused the request: {type(error).__name__}",
@@ -59,7 +60,7 @@ class DatabaseActivities:
                     )
                 return False
 
-        appended = await asyncio.to_thread(write)
+        appended = await self._pool.run(write)
         activity.logger.info("%s: %s", step.status or "log", step.message if appended else "already recorded")
         return appended
 
@@ -72,4 +73,4 @@ class DatabaseActivities:
             with self.engine.begin() as conn:
                 return repository.apply_record(conn, row)
 
-        return await asyncio.to_thread(write)
+        return await self._pool.run(write)

@@ -43,9 +43,8 @@ def log_entry(
     return entry
 
 
-def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime) -> bool:
-    """Insert the request row unless it exists; True when this call created it."""
-    config = {"ttl": spec.ttl, "priority": spec.priority, "extra_config": spec.extra_config}
+def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any]:
+    """The request's row as first written: PENDING, with the one "accepted" log line."""
     first = log_entry(
         ACCEPTED_ENTRY_ID,
         accepted_at,
@@ -54,33 +53,37 @@ def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime
         step="accept",
         actor=spec.source,
     )
-    statement = (
-        insert(DnsRequest)
-        .values(
-            id=uuid.UUID(spec.request_id),
-            account_id=spec.account_id,
-            source=spec.source,
-            record_type=spec.record_type,
-            domain=spec.domain,
-            target=spec.target,
-            comment=spec.comment,
-            config=config,
-            status=RequestStatus.PENDING,
-            log_messages=[first],
-            workflow_id=spec.workflow_id,
-            operation=spec.operation,
-            idempotency_key=spec.idempotency_key,
-            request_hash=spec.request_hash,
-            message_key=spec.message_key,
-            event_seq=1,
-            created_at=accepted_at,
-            updated_at=accepted_at,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
+    return {
+        "id": uuid.UUID(spec.request_id),
+        "account_id": spec.account_id,
+        "source": spec.source,
+        "record_type": spec.record_type,
+        "domain": spec.domain,
+        "target": spec.target,
+        "comment": spec.comment,
+        "config": {"ttl": spec.ttl, "priority": spec.priority, "extra_config": spec.extra_config},
+        "status": RequestStatus.PENDING,
+        "log_messages": [first],
+        "workflow_id": spec.workflow_id,
+        "operation": spec.operation,
+        "idempotency_key": spec.idempotency_key,
+        "request_hash": spec.request_hash,
+        "message_key": spec.message_key,
+        "event_seq": 1,
+        "created_at": accepted_at,
+        "updated_at": accepted_at,
+    }
+
+
+def insert_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime) -> bool:
+    """Insert the request row unless it exists; True when this call created it."""
+    values = request_values(spec, accepted_at)
+    statement = insert(DnsRequest).values(**values).on_conflict_do_nothing(index_elements=["id"])
     if conn.execute(statement).rowcount != 1:
         return False
-    _add_event(conn, spec.request_id, 1, RequestStatus.PENDING, first["message"], accepted_at)
+    _add_event(
+        conn, spec.request_id, 1, RequestStatus.PENDING, values["log_messages"][0]["message"], accepted_at
+    )
     return True
 
 

@@ -65,6 +65,8 @@ class Accepted:
     status: RequestStatus
     created: bool = True
     """False when a workflow with this request id already existed (a redelivery or a retry)."""
+    spec: DnsRequestSpec | None = None
+    """What was accepted, when this call accepted it (None when an earlier call did)."""
 
 
 def is_temporal_unreachable(error: BaseException) -> bool:
@@ -147,7 +149,22 @@ class RequestService:
             )
         elif idempotency_key is not None and await self._existing(request_id, fingerprint) is None:
             raise ServiceUnavailable("the request is being accepted; retry shortly")
-        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created)
+        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec)
+
+    async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
+        """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its
+        workflow holds it and writes the row): an accepted request must never answer as a failure,
+        or its client would retry without a key and provision the name twice."""
+        try:
+            return await self.get(uuid.UUID(accepted.request_id))
+        except (ServiceUnavailable, RequestNotFound):
+            if accepted.spec is None or accepted.spec.accepted_at is None:
+                raise
+            log.warning(
+                "request %s accepted but not readable back; answering from what was accepted",
+                accepted.request_id,
+            )
+            return DnsRequest(**repository.request_values(accepted.spec, accepted.spec.accepted_at)), None
 
     async def _existing(self, request_id: str, fingerprint: str) -> Accepted | None:
         """The request already accepted under this id, if its body matches; else IdempotencyConflict."""

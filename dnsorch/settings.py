@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     ansible_retry_backoff: float = 2.0
     ansible_max_retry_seconds: float = 60.0
     dns_verify_timeout_seconds: float = 10.0
+    worker_max_concurrent_activities: int = 8
+    """Activities one worker runs at once (playbooks included, ≈1.5 CPU-seconds each). More wait in
+    Temporal's queue, where no timeout runs; add workers (or raise this on bigger machines) for more."""
 
     # Operators
     attention_timeout_seconds: int = 7 * 24 * 3600

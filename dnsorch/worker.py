@@ -27,7 +27,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
-    database = DatabaseActivities(engine)
+    database = DatabaseActivities(engine, threads=settings.worker_max_concurrent_activities)
     ansible = AnsibleActivities(settings)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
@@ -43,6 +43,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             NameLockActivities(client).request_name_lock,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
     )
 
 

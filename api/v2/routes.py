@@ -40,7 +40,7 @@ async def create_request(
     """Accept a create, update or delete. The same Idempotency-Key and body answers the same request."""
     check_account(caller, body.context.account_id)
     accepted = await service.create(body, operation=body.operation, idempotency_key=idempotency_key)
-    request, record = await service.get(uuid.UUID(accepted.request_id))
+    request, record = await service.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
 
 
