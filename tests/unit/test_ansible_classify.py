@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities.ansible import classify_failure, failure_error
+from activities.playbook_runs import classify_failure, failure_error
 
 SEEN_PERMANENT = [
     "TSIG update error (PeerBadSignature): The peer didn't like the signature we sent"

@@ -12,8 +12,8 @@ from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 
-from activities.ansible import failure_error
 from activities.metrics import attempt_outcome, playbook_outcome
+from activities.playbook_runs import failure_error
 from dnsorch import telemetry
 from dnsorch.settings import Settings
 
