@@ -14,6 +14,7 @@ from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
 from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
+from dnsorch.kafka_client import client_options
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         settings.kafka_requests_topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=settings.kafka_group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -7,6 +7,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from dnsorch.kafka_client import client_options
 from dnsorch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,7 @@ async def start_producer(settings: Settings) -> tuple[AIOKafkaProducer, bool]:
     """
     mode = settings.kafka_idempotent_producer
     if mode != "false":
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
         try:
             await producer.start()
             return producer, True
@@ -31,6 +30,6 @@ async def start_producer(settings: Settings) -> tuple[AIOKafkaProducer, bool]:
             if mode == "true":
                 raise
             log.info("the broker refused the idempotent producer (%r); using acks=all without it", error)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
     await producer.start()
     return producer, False

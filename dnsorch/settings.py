@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     kafka_idempotent_producer: Literal["auto", "true", "false"] = "auto"
     """auto: use the idempotent producer where the broker supports it (Apache Kafka), else not (Tansu)."""
     kafka_stats_log_seconds: float = 30.0
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    """How dnsorch's Kafka clients authenticate to a secured broker, whose ACLs then decide who may
+    publish requests; with SASL_* set the mechanism, the user and a file holding the password."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password_file: Path | None = None
+    """A file, like the TSIG key: the password stays out of the environment, logs and histories."""
+    kafka_ssl_cafile: Path | None = None
+    """CA bundle for SSL / SASL_SSL (the system's when unset)."""
 
     # API
     api_host: str = "127.0.0.1"

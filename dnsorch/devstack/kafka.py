@@ -44,9 +44,13 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-async def cluster_brokers(bootstrap: str, request_timeout_ms: int = 5_000) -> list[dict[str, Any]]:
+async def cluster_brokers(
+    bootstrap: str, request_timeout_ms: int = 5_000, security: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The brokers a metadata request reports; raises while the broker cannot answer one."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms, **(security or {})
+    )
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -56,7 +60,12 @@ async def cluster_brokers(bootstrap: str, request_timeout_ms: int = 5_000) -> li
 
 
 def wait_for_metadata(
-    host: str, port: int, timeout: float, proc: subprocess.Popen[bytes], log_file: Path | None
+    host: str,
+    port: int,
+    timeout: float,
+    proc: subprocess.Popen[bytes],
+    log_file: Path | None,
+    security: dict[str, Any] | None = None,
 ) -> None:
     """Block until the broker answers a metadata request listing itself; fail early if it dies.
 
@@ -70,7 +79,7 @@ def wait_for_metadata(
             if proc.poll() is not None:
                 raise RuntimeError(f"the broker exited with code {proc.returncode}")
             try:
-                if run_coroutine_sync(cluster_brokers(f"{host}:{port}")):
+                if run_coroutine_sync(cluster_brokers(f"{host}:{port}", security=security)):
                     return
                 problem = "metadata lists no broker yet"
             except Exception as exc:
@@ -158,15 +167,18 @@ class TansuBroker:
         stop_process(self.proc, grace)
 
 
-async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: list[str], partitions: int, security: dict[str, Any] | None = None
+) -> None:
     """Create the topics that do not exist yet; leave existing ones alone (their partition count too).
 
     Returns once every topic is in the metadata with a leader for each partition, so a producer
-    started right after does not race the broker's metadata propagation.
+    started right after does not race the broker's metadata propagation. `security`: the options
+    of `dnsorch.kafka_client.security_options`, for a secured broker.
     """
     if not topics:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
         missing = sorted(set(topics) - set(await admin.list_topics()))

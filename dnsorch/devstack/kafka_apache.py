@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from dnsorch.devstack.kafka import (
     BrokerKind,
@@ -177,7 +179,11 @@ class ApacheKafkaBroker:
         log_file: Path | None = None,
         libs_dir: Path = DEFAULT_LIBS_DIR,
         heap: str = "512m",
+        sasl_users: dict[str, str] | None = None,
     ) -> None:
+        """`sasl_users` (user → password): the client listener then takes SASL/PLAIN logins only."""
+        self.sasl_users = sasl_users
+        self._broker_password = secrets.token_urlsafe(16)  # its own login on the SASL listener
         self.data_dir = data_dir.resolve()
         self.host = host
         self.port = port
@@ -204,10 +210,10 @@ class ApacheKafkaBroker:
             # Static quorum: the controller address is read from here on every start, so the
             # controller port may change between starts (the data dir does not record it).
             "controller.quorum.voters": f"1@{controller}",
-            "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://{controller}",
-            "advertised.listeners": f"PLAINTEXT://{self.bootstrap}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listeners": f"{self.protocol}://{self.bootstrap},CONTROLLER://{controller}",
+            "advertised.listeners": f"{self.protocol}://{self.bootstrap}",
+            "listener.security.protocol.map": f"{self.protocol}:{self.protocol},CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": self.protocol,
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.log_dirs),
             "auto.create.topics.enable": "false",
@@ -219,6 +225,38 @@ class ApacheKafkaBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            **self._sasl_properties(),
+        }
+
+    @property
+    def protocol(self) -> str:
+        return "SASL_PLAINTEXT" if self.sasl_users else "PLAINTEXT"
+
+    @property
+    def admin_security(self) -> dict[str, Any]:
+        """aiokafka options for the broker's own admin login (readiness, topic creation)."""
+        if not self.sasl_users:
+            return {}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "PLAIN",
+            "sasl_plain_username": "broker",
+            "sasl_plain_password": self._broker_password,
+        }
+
+    def _sasl_properties(self) -> dict[str, str]:
+        if not self.sasl_users:
+            return {}
+        users = {"broker": self._broker_password, **self.sasl_users}
+        logins = " ".join(f'user_{name}="{password}"' for name, password in users.items())
+        jaas = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="broker" password="{users["broker"]}" {logins};'
+        )
+        return {
+            "sasl.enabled.mechanisms": "PLAIN",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
         }
 
     def _java(self, main_class: str, *args: str, heap: str) -> list[str]:
@@ -244,6 +282,8 @@ class ApacheKafkaBroker:
         (self.data_dir / "log4j2.xml").write_text(LOG4J2_XML)
         config = self.data_dir / "server.properties"
         lines = [f"{key}={value}" for key, value in self.properties(controller_port).items()]
+        config.touch(mode=0o600)  # it may hold SASL passwords
+        config.chmod(0o600)
         config.write_text(
             "# written by dnsorch.devstack.kafka_apache on every start\n" + "\n".join(lines) + "\n"
         )
@@ -285,7 +325,7 @@ class ApacheKafkaBroker:
                 start_new_session=True,
             )
         try:
-            wait_for_metadata(self.host, self.port, timeout, self.proc, self.log_file)
+            wait_for_metadata(self.host, self.port, timeout, self.proc, self.log_file, self.admin_security)
         except BaseException:
             self.stop()
             raise
