@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
@@ -42,6 +43,11 @@ with workflow.unsafe.imports_passed_through():
 
 S, A = RequestStatus, Action
 
+# Changes to this workflow's behaviour ship behind `workflow.patched(ID)`: workflows recorded
+# before a change replay down the old branch (README, "Shipping a workflow change").
+MANUAL_STATUS_IS_A_NOTE = "manual-status-is-a-note"
+WAIT_FOR_APPLY_TO_STOP = "wait-for-apply-to-stop"
+
 
 class _Outcome(Exception):
     """Ends the request with a final status (raised from deep in the flow, caught in `run`)."""
@@ -65,6 +71,7 @@ class DnsProvisioningWorkflow:
         self._row_ready = False
         self._apply_handle: asyncio.Task[ApplyResult] | None = None
         self._lock_granted = False
+        self._wait_for_apply_to_stop = False
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -130,12 +137,20 @@ class DnsProvisioningWorkflow:
             workflow.set_current_details(f"waiting for other changes to {request.domain} to finish")
             await self._serve_actions_until(lambda: self._lock_granted, None)
             self._state.attempts += 1
+            # A final status must mean dnsorch no longer changes the name: a cancelled apply is
+            # waited for until its playbook is dead, and only then is the name released.
+            self._wait_for_apply_to_stop = workflow.patched(WAIT_FOR_APPLY_TO_STOP)
             apply = workflow.start_activity_method(
                 AnsibleActivities.apply_dns_change,
                 change_for(request),
                 start_to_close_timeout=timedelta(seconds=policy.timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=policy.heartbeat_seconds),
                 retry_policy=apply_retry(policy),
+                cancellation_type=(
+                    ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                    if self._wait_for_apply_to_stop
+                    else ActivityCancellationType.TRY_CANCEL
+                ),
                 summary=f"nsupdate {request.operation} {request.record_type} {request.domain}",
             )
             self._apply_handle = apply
@@ -145,6 +160,8 @@ class DnsProvisioningWorkflow:
             await self._serve_actions_until(apply.done, apply)
         except (Exception, asyncio.CancelledError):
             # Not `finally`: that would also run when the worker evicts this workflow from its cache.
+            if self._wait_for_apply_to_stop:
+                await self._stop_apply()  # cancelled in Temporal while applying
             await self._release(lock)
             raise
         await self._release(lock)
@@ -154,6 +171,13 @@ class DnsProvisioningWorkflow:
             self._state.last_error = failure_reason(error)
             await self._log(f"Ansible step failed: {self._state.last_error}", step="apply")
             return None
+
+    async def _stop_apply(self) -> None:
+        """Cancel the running apply and, once patched, wait until its playbook is dead."""
+        apply = self._apply_handle
+        if apply is not None and not apply.done():
+            apply.cancel()  # kills the running playbook
+            await asyncio.gather(apply, return_exceptions=True)
 
     async def _release(self, lock: LockRequest) -> None:
         await workflow.get_external_workflow_handle(lock.lock_id).signal("release", lock.holder)
@@ -174,8 +198,7 @@ class DnsProvisioningWorkflow:
                 await self._log(f"action ignored: {refused}", actor=action.actor)
                 continue
             if apply is not None:
-                apply.cancel()  # kills the running playbook
-                await asyncio.gather(apply, return_exceptions=True)
+                await self._stop_apply()
             if action.action == A.RESOLVE:
                 await self._store_record(None)
             self._end_by(action, ticket)
@@ -243,6 +266,15 @@ class DnsProvisioningWorkflow:
         try:
             action = action_for_status(self._state.status, change.status)
         except IllegalTransition:
+            if workflow.patched(MANUAL_STATUS_IS_A_NOTE):
+                # Only the workflow's own code moves its status: a status that is no action here is
+                # a note, or an operator could put the request in a state its code is not in.
+                await self._log(
+                    f"manual status {change.status} noted (no action in {self._state.status})"
+                    f"{_note_text(change.message)}",
+                    actor=change.actor,
+                )
+                return
             if change.status not in S.__members__ or S(change.status).is_terminal:
                 await self._log(
                     f"manual status {change.status} ignored in {self._state.status}", actor=change.actor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -44,9 +45,14 @@ class FakeStore:
 
     apply_failures: list[ApplicationError] = field(default_factory=list)
     block_apply: bool = False
+    stop_delay: float = 0.0
+    """Seconds a cancelled apply takes to stop, as a playbook being killed does."""
     apply_calls: int = 0
     apply_cancelled: bool = False
+    apply_started_at: list[float] = field(default_factory=list)
+    apply_stopped_at: float | None = None
     steps: dict[str, LogStep] = field(default_factory=dict)
+    step_written_at: dict[str, float] = field(default_factory=dict)
     records: dict[str, RecordRow] = field(default_factory=dict)
     rows: set[str] = field(default_factory=set)
 
@@ -62,6 +68,7 @@ class FakeStore:
             if step.entry_id in self.steps:
                 return False
             self.steps[step.entry_id] = step
+            self.step_written_at[step.entry_id] = time.monotonic()
             return True
 
         @activity.defn(name="store_record")
@@ -73,6 +80,7 @@ class FakeStore:
         @activity.defn(name="apply_dns_change")
         async def apply_dns_change(change: DnsChange) -> ApplyResult:
             self.apply_calls += 1
+            self.apply_started_at.append(time.monotonic())
             if self.block_apply:
                 try:
                     while self.block_apply:
@@ -80,6 +88,8 @@ class FakeStore:
                         await asyncio.sleep(0.2)
                 except asyncio.CancelledError:
                     self.apply_cancelled = True
+                    await asyncio.sleep(self.stop_delay)
+                    self.apply_stopped_at = time.monotonic()
                     raise
             if self.apply_failures:
                 raise self.apply_failures.pop(0)
@@ -172,7 +182,7 @@ async def test_manual_terminal_status_cancels_the_step_and_ends_the_request(
     assert not store.records
 
 
-async def test_manual_non_terminal_status_is_recorded_and_provisioning_continues(
+async def test_manual_non_terminal_status_is_a_note_and_provisioning_continues(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = FakeStore(block_apply=True)
@@ -183,14 +193,16 @@ async def test_manual_non_terminal_status_is_recorded_and_provisioning_continues
         await handle.signal(
             DnsProvisioningWorkflow.update_status, StatusChange(status="PENDING", message="hold")
         )
-        while "PENDING" not in store.statuses():
+        while not any("hold" in s.message for s in store.steps.values()):
             await asyncio.sleep(0.05)
         queried = await handle.query(DnsProvisioningWorkflow.state)
-        assert queried.status == "PENDING"
+        assert queried.status == "IN_PROGRESS"
         store.block_apply = False
         state = await handle.result()
     assert state.status == "COMPLETED"
-    assert store.statuses() == ["IN_PROGRESS", "PENDING", "COMPLETED"]
+    assert store.statuses() == ["IN_PROGRESS", "COMPLETED"]
+    note = next(s for s in store.steps.values() if "hold" in s.message)
+    assert "manual status PENDING noted" in note.message
 
 
 async def test_state_query_reports_status_and_log(time_skipping_env: WorkflowEnvironment) -> None:
