@@ -4,7 +4,9 @@ Accept order (why nothing accepted is lost and nothing starts twice):
 1. validate, and give the request its id;
 2. start the workflow with id `dns-request-<id>` and the whole validated request as input
    (a second start with the same id is refused by Temporal and treated as success);
-3. insert the row (`ON CONFLICT DO NOTHING`).
+3. insert the row (`ON CONFLICT DO NOTHING`) from the body the workflow holds: this call's if it
+   started the workflow; if the workflow existed already, the body in its start event, and a
+   different body under the same id is refused (409 `idempotency_conflict`, or a dead letter).
 A request is accepted once step 2 succeeds: if the process dies before step 3, or PostgreSQL
 is down then, the workflow's first activity inserts the same row from its input. If step 2
 fails, nothing was stored and the caller gets 503, so a retry cannot leave a twin behind.
@@ -129,15 +131,8 @@ class RequestService:
         spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         created = await self._start_workflow(spec)
-        try:
-            await asyncio.to_thread(self._insert_row, spec)
-        except (DataError, UnicodeEncodeError) as error:
-            await self._abandon(spec, created, error)
-        except OperationalError as error:
-            if require_row:
-                raise ServiceUnavailable("PostgreSQL is unavailable") from error
-            # The workflow holds the request and will write the row itself once PostgreSQL is back.
-            log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
+        if created:
+            await self._write_row(spec, created=True, require_row=require_row)
         if created:
             log.info(
                 "accepted %s %s %s -> %s from %s",
@@ -147,8 +142,8 @@ class RequestService:
                 spec.target,
                 spec.source,
             )
-        elif idempotency_key is not None and await self._existing(request_id, fingerprint) is None:
-            raise ServiceUnavailable("the request is being accepted; retry shortly")
+        else:
+            await self._check_started_elsewhere(spec, fingerprint, require_row)
         return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
@@ -295,6 +290,46 @@ class RequestService:
                 await handle.terminate(reason="request could not be stored; it was never accepted")
         log.warning("request %s refused by PostgreSQL: %s", spec.request_id, reason)
         raise InvalidRequest("request", f"cannot be stored: {reason}") from error
+
+    async def _check_started_elsewhere(
+        self, spec: DnsRequestSpec, fingerprint: str, require_row: bool
+    ) -> None:
+        """The workflow existed already: answer from what it holds, never from this call's body.
+
+        The same body (a retry, a redelivery) is the same request; another body under the same
+        Idempotency-Key or Kafka request id is IdempotencyConflict. A workflow that was terminated
+        because PostgreSQL refused its row was never accepted: refused again, as the first time.
+        """
+        if await self._existing(spec.request_id, fingerprint) is not None:
+            return
+        handle = self.client.get_workflow_handle(spec.workflow_id)
+        try:
+            description = await handle.describe()
+            async for event in handle.fetch_history_events(page_size=1):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                break
+            [started] = await self.client.data_converter.decode(payloads, [ProvisioningInput])
+        except RPCError as error:
+            raise ServiceUnavailable(f"Temporal: {error.message}") from error
+        if started.request.request_hash != fingerprint:
+            raise IdempotencyConflict(spec.request_id)
+        if description.status == WorkflowExecutionStatus.TERMINATED:
+            raise InvalidRequest("request", "cannot be stored: it was refused before; send a corrected one")
+        # The starter has not written the row yet (or died): write it from the workflow's own input.
+        await self._write_row(started.request, created=False, require_row=require_row)
+
+    async def _write_row(self, spec: DnsRequestSpec, *, created: bool, require_row: bool) -> None:
+        """Insert the request's row from `spec`, which must be what its workflow holds: the row
+        says what the workflow provisions, never another caller's body."""
+        try:
+            await asyncio.to_thread(self._insert_row, spec)
+        except (DataError, UnicodeEncodeError) as error:
+            await self._abandon(spec, created, error)
+        except OperationalError as error:
+            if require_row:
+                raise ServiceUnavailable("PostgreSQL is unavailable") from error
+            # The workflow holds the request and will write the row itself once PostgreSQL is back.
+            log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
 
     def _insert_row(self, spec: DnsRequestSpec) -> None:
         assert spec.accepted_at is not None
