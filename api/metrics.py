@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -163,23 +164,29 @@ def route_template(scope: Scope) -> str:
 
 
 class DatabaseCollector(Collector):
-    """Figures read from PostgreSQL at scrape time; exports nothing (no error) while it is down."""
+    """Figures read from PostgreSQL, at most once per `max_age` seconds however often `/metrics` is
+    scraped (it needs no key: nobody may load the database through it); exports nothing (no
+    error) while PostgreSQL is down."""
 
-    def __init__(self, engine: Callable[[], Engine | None], timeout: float = DB_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine | None],
+        timeout: float = DB_TIMEOUT_SECONDS,
+        max_age: float = 5.0,
+    ) -> None:
         self._engine = engine
         self._timeout = timeout
+        self._max_age = max_age
+        self._cached: tuple[float, tuple[list[Any], int, int]] | None = None
+        self._refresh = threading.Lock()  # concurrent scrapes share one read
         # One thread: a hung query makes later scrapes skip these figures instead of piling up.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-db")
 
     def collect(self) -> Iterator[Metric]:
-        engine = self._engine()
-        if engine is None:
+        figures = self._figures()
+        if figures is None:
             return
-        try:
-            by_status, dead_letters, unpublished = self._pool.submit(self._read, engine).result(self._timeout)
-        except Exception as error:  # down, slow or not migrated: skip these figures this time
-            log.debug("request figures not exported: %s", error)
-            return
+        by_status, dead_letters, unpublished = figures
         requests = GaugeMetricFamily(
             "dnsorch_requests", "Requests in PostgreSQL by status and source.", labels=["status", "source"]
         )
@@ -192,6 +199,26 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily(
             "dnsorch_events_unpublished", "Status events not yet published to Kafka.", unpublished
         )
+
+    def _figures(self) -> tuple[list[Any], int, int] | None:
+        engine = self._engine()
+        if engine is None:
+            return None
+        if not self._refresh.acquire(timeout=self._timeout):
+            return None
+        try:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < self._max_age:
+                return self._cached[1]
+            try:
+                figures = self._pool.submit(self._read, engine).result(self._timeout)
+            except Exception as error:  # down, slow or not migrated: skip these figures this time
+                log.debug("request figures not exported: %s", error)
+                return None
+            self._cached = (now, figures)
+            return figures
+        finally:
+            self._refresh.release()
 
     def _read(self, engine: Engine) -> tuple[list[Any], int, int]:
         with engine.begin() as conn:
@@ -211,14 +238,14 @@ async def metrics(request: Request) -> Response:
     return Response(await asyncio.to_thread(generate_latest, registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_metrics(app: FastAPI) -> ApiMetrics:
+def install_metrics(app: FastAPI, cache_seconds: float = 5.0) -> ApiMetrics:
     """Count every request, and serve `/metrics` (no auth, like /healthz)."""
     api_metrics = ApiMetrics()
 
     def engine() -> Engine | None:
         return getattr(getattr(app.state, "service", None), "engine", None)
 
-    api_metrics.registry.register(DatabaseCollector(engine))
+    api_metrics.registry.register(DatabaseCollector(engine, max_age=cache_seconds))
     app.state.metrics = api_metrics
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     app.include_router(router, tags=["health"])

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     api_rate_burst: int = 100
     """Per API key and API process: a bucket of `burst` requests refilled at `rate` per second; an
     empty bucket answers 429 with Retry-After."""
+    metrics_cache_seconds: float = 5.0
+    """`/metrics` is open to anyone: its PostgreSQL figures are read at most once per this many
+    seconds, however often it is scraped."""
 
     # `dnsorch dev`: which servers the local stack starts itself (false: use the configured one)
     dev_postgres: bool = True

@@ -3,12 +3,13 @@ kept in the database (dead letters, unpublished events), read at scrape time."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from api.main import create_app
 from dnsorch.settings import Settings
@@ -42,7 +43,8 @@ def test_requests_by_status_and_source_come_from_postgresql_at_scrape_time(
     database_url: str, engine: Engine
 ) -> None:
     source = f"obs{uuid.uuid4().hex[:8]}"  # the session's database is shared: a source of our own
-    with TestClient(create_app(Settings(database_url=database_url, temporal_address="127.0.0.1:1"))) as api:
+    settings = Settings(database_url=database_url, temporal_address="127.0.0.1:1", metrics_cache_seconds=0)
+    with TestClient(create_app(settings)) as api:
         pending = ("dnsorch_requests", frozenset({("status", "PENDING"), ("source", source)}))
         assert pending not in figures(api)
 
@@ -60,3 +62,32 @@ def test_requests_by_status_and_source_come_from_postgresql_at_scrape_time(
             ).scalar_one()
         assert now[("dnsorch_dead_letters", frozenset())] == dead_letters
         assert now[("dnsorch_events_unpublished", frozenset())] == unpublished
+
+
+def test_scrapes_however_frequent_read_postgresql_at_most_once_per_cache_period(
+    database_url: str, engine: Engine
+) -> None:
+    """`/metrics` needs no key: a scraper (or anyone) hammering it must not load PostgreSQL."""
+    settings = Settings(database_url=database_url, temporal_address="127.0.0.1:1", metrics_cache_seconds=2)
+    with TestClient(create_app(settings)) as api:
+        grouped: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+            if "GROUP BY" in statement:
+                grouped.append(statement)
+
+        event.listen(api.app.state.service.engine, "before_cursor_execute", count)
+        source = f"cache{uuid.uuid4().hex[:8]}"
+        insert_request(engine, source, "PENDING")
+        first = figures(api)
+        key = ("dnsorch_requests", frozenset({("status", "PENDING"), ("source", source)}))
+        assert first[key] == 1
+        insert_request(engine, source, "PENDING")
+        for _ in range(100):
+            assert figures(api)[key] == 1  # served from the cache
+        assert len(grouped) == 1
+        deadline = time.monotonic() + 10
+        while figures(api)[key] != 2:  # and fresh again once the period has passed
+            assert time.monotonic() < deadline, "figures never refreshed"
+            time.sleep(0.2)
+        assert len(grouped) == 2
