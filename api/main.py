@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from api import health
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import authenticate, install_security
@@ -56,11 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="DNS provisioning orchestrator: each request is a durable Temporal workflow.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from the package instead of a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_security(app, settings.api_rate_per_second, settings.api_rate_burst, settings.api_max_body_bytes)
-    install_metrics(app)
+    install_metrics(app, settings.metrics_cache_seconds)
     telemetry.instrument_fastapi(app, settings)
+    install_docs(app)
     app.include_router(health.router)
     versions = include_versioned_routers(app)
     log.info("API versions mounted: %s", ", ".join(versions))
