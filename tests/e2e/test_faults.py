@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from dnsorch.devstack.temporal import TemporalDevServer
 from dnsorch.service import idempotency_request_id
 from tests.fixtures.faults import (
-    FINAL,
     assert_exactly_once,
     async_client,
     eventually,
@@ -29,6 +28,7 @@ from tests.fixtures.faults import (
     request_rows,
     served_a,
     session_key,
+    settled,
     status_counts,
     submissions,
     submit_all,
@@ -149,15 +149,9 @@ async def test_200_concurrent_creates_survive_a_worker_sigkill_exactly_once(
         processes.kill("worker")
         processes.start("worker", name="worker-2")
 
-        async def all_finished() -> bool:
-            counts = status_counts(engine, account)
-            return sum(n for status, n in counts.items() if status in FINAL) >= total
-
-        await eventually(all_finished, timeout=800, interval=1, what=f"all {total} finished")
+        rows, workflows = await settled(engine, temporal_server.address, account, total, timeout=800)
         finished_in = time.monotonic() - started
 
-        rows = request_rows(engine, account)
-        workflows = await provisioning_workflows(temporal_server.address, account)
         assert len(rows) == len(workflows) == total
         assert_exactly_once(subs, rows, workflows, completed=True)
         wrong = {

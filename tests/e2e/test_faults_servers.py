@@ -23,7 +23,6 @@ from dnsorch.db import make_engine
 from dnsorch.devstack.temporal import TemporalDevServer
 from dnsorch.service import idempotency_request_id
 from tests.fixtures.faults import (
-    FINAL,
     Submission,
     admin_key_for,
     assert_exactly_once,
@@ -37,19 +36,13 @@ from tests.fixtures.faults import (
     request_rows,
     served_a,
     session_key,
+    settled,
     status_counts,
     submissions,
     submit_all,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
-
-
-async def all_final(engine: Engine, account: str, count: int, timeout: float) -> None:
-    async def done() -> bool:
-        return sum(n for status, n in status_counts(engine, account).items() if status in FINAL) >= count
-
-    await eventually(done, timeout=timeout, interval=0.5, what=f"{count} requests of {account} finished")
 
 
 def assert_served(host: str, port: int, subs: list[Submission]) -> None:
@@ -124,10 +117,8 @@ async def test_postgres_down_30s_refuses_cleanly_and_loses_nothing(
             assert all(503 in sub.seen for sub in during)
 
             subs = before + during
-            await all_final(engine, account, len(subs), timeout=150)
+            rows, workflows = await settled(engine, temporal_server.address, account, len(subs), 150)
             finished = time.monotonic()
-            rows = request_rows(engine, account)
-            workflows = await provisioning_workflows(temporal_server.address, account)
             assert len(rows) == len(workflows) == len(subs)
             assert_exactly_once(subs, rows, workflows, completed=True)
             assert_served(bind_server.host, bind_server.port, subs)
@@ -208,7 +199,7 @@ async def test_a_create_whose_row_write_meets_a_postgres_stop_is_answered_accept
                 workflows = await provisioning_workflows(temporal_server.address, account)
                 assert len(workflows) == 3, "every workflow was started before PostgreSQL stopped"
                 processes.start("worker")
-                await all_final(engine, account, 3, timeout=90)
+                await settled(engine, temporal_server.address, account, 3, timeout=90)
 
                 # With a key: the retry answers the request the workflow holds; one of everything.
                 retried = await client.post(
@@ -270,10 +261,8 @@ async def test_temporal_restarted_mid_flight_completes_every_accepted_request_on
             assert all(sub.accepted_status == 202 for sub in second), [s.seen for s in second]
 
             subs = first + second
-            await all_final(engine, account, len(subs), timeout=180)
+            rows, workflows = await settled(engine, temporal.address, account, len(subs), timeout=180)
             finished = time.monotonic()
-            rows = request_rows(engine, account)
-            workflows = await provisioning_workflows(temporal.address, account)
             assert len(rows) == len(workflows) == len(subs)
             assert_exactly_once(subs, rows, workflows, completed=True)
             assert_served(bind_server.host, bind_server.port, subs)
@@ -333,10 +322,8 @@ async def test_bind_restarted_mid_flight_requests_complete_after_it_returns(
                 back_at = time.monotonic()
 
             subs = first + second
-            await all_final(engine, account, len(subs), timeout=180)
+            rows, workflows = await settled(engine, temporal_server.address, account, len(subs), 180)
             finished = time.monotonic()
-            rows = request_rows(engine, account)
-            workflows = await provisioning_workflows(temporal_server.address, account)
             assert len(rows) == len(workflows) == len(subs)
             assert_exactly_once(subs, rows, workflows, completed=True)
             assert_served(bind.host, bind.port, subs)
