@@ -1,7 +1,10 @@
 """Workflow code must stay replay-safe: recorded histories of every path replay without error.
 
-A change that makes this fail would break workflows already running in production. Version
-the change (`workflow.patched`) rather than re-recording; see tests/replay/record.py.
+Two sets: `histories/*.json` were recorded (time-skipping server, stub activities) before the
+`workflow.patched` changes, so they stand for workflows started by older code and prove the
+patches keep them running; `histories/live/` were recorded from real runs on the dev stack
+(tests/replay/record_live.py), for both workflow types. A change that makes this fail would
+break workflows already running in production: version it, never re-record to make it pass.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from dnsorch.contracts import ProvisioningInput, WorkflowState
+from workflows.name_lock import DnsNameLockWorkflow
 from workflows.provisioning import DnsProvisioningWorkflow
 
-HISTORIES = sorted((Path(__file__).parent.parent / "replay" / "histories").glob("*.json"))
+REPLAY = Path(__file__).parent.parent / "replay" / "histories"
+HISTORIES = sorted(REPLAY.glob("*.json"))
+LIVE = sorted((REPLAY / "live").glob("*.json"))
 
 
 def test_histories_cover_the_main_paths() -> None:
@@ -28,24 +34,26 @@ def test_histories_cover_the_main_paths() -> None:
     }
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+def test_live_histories_cover_every_workflow_type_and_both_patches() -> None:
+    names = {p.stem for p in LIVE}
+    assert {"create_completed", "fail_during_apply", "attention_then_retry"} <= names
+    assert any(name.startswith("name_lock_") for name in names)
+
+
+@pytest.mark.parametrize("path", HISTORIES + LIVE, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_recorded_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"dns-request-{path.stem}", path.read_text())
-    await Replayer(workflows=[DnsProvisioningWorkflow]).replay_workflow(history)
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    result = await Replayer(workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow]).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
 
-@workflow.defn(name="DnsProvisioningWorkflow")
-class ChangedWorkflow(DnsProvisioningWorkflow):
-    """Does something else at the same point: a timer where the history has an activity."""
-
-    @workflow.run
-    async def run(self, params: ProvisioningInput) -> WorkflowState:
-        await workflow.sleep(1)
-        return await super().run(params)
-
-
-async def test_a_nondeterministic_change_is_caught() -> None:
-    """Guard the guard: the replay test would notice a breaking change."""
-    history = WorkflowHistory.from_json("changed", HISTORIES[0].read_text())
-    with pytest.raises(Exception, match=r"[Nn]ondetermin"):
-        await Replayer(workflows=[ChangedWorkflow]).replay_workflow(history)
+async def test_a_history_from_before_a_patch_fails_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guard the patches: with `workflow.patched` always true (as if the change had shipped
+    unversioned), the pre-patch manual-fail history no longer replays."""
+    history = WorkflowHistory.from_json("old", (REPLAY / "manual_fail_during_apply.json").read_text())
+    monkeypatch.setattr(workflow, "patched", lambda _id: True)
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None

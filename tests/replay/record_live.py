@@ -1,0 +1,143 @@
+"""Record workflow histories from REAL runs on a dev stack: `python -m tests.replay.record_live`.
+
+Drives a running `dnsorch dev` through API v2 (real worker, playbook, BIND, PostgreSQL) and saves
+the histories of every workflow type under tests/replay/histories/live/, which
+tests/unit/test_replay.py replays. Start the stack with what the scenarios need:
+
+    STATE_DIR=/tmp/rec DEV_KAFKA=none APPROVAL_ACCOUNTS=acct-approval ANSIBLE_MAX_ATTEMPTS=2 \\
+      ANSIBLE_INITIAL_RETRY_SECONDS=1 DNS_VERIFY_TIMEOUT_SECONDS=2 dnsorch dev
+
+Re-record only after a deliberate, versioned (`workflow.patched`) change; never to make a failing
+replay test pass. Older recordings stay: they are the workflows already running in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+LIVE = Path(__file__).parent / "histories" / "live"
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED"}
+
+
+class Stack:
+    def __init__(self, api: str, key: str, state_dir: Path) -> None:
+        self.http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        self.state_dir = state_dir
+
+    def create(self, account: str, record_type: str, domain: str, target: str, op: str = "create") -> str:
+        resource: dict[str, Any] = {"record_type": record_type, "domain": domain, "target": target}
+        body = {"operation": op, "context": {"account_id": account}, "resource": resource}
+        answer = self.http.post("/api/v2/dns/requests", json=body)
+        answer.raise_for_status()
+        return str(answer.json()["request_id"])
+
+    def status(self, request_id: str) -> str:
+        return str(self.http.get(f"/api/v2/dns/requests/{request_id}").json()["status"])
+
+    def wait(self, request_id: str, wanted: set[str], timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while (status := self.status(request_id)) not in wanted:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{request_id} still {status}, wanted {wanted}")
+            time.sleep(0.3)
+        return status
+
+    def act(self, request_id: str, action: str, note: str = "recorded") -> None:
+        answer = self.http.post(f"/api/v2/dns/requests/{request_id}/actions/{action}", json={"note": note})
+        answer.raise_for_status()
+
+    def note(self, request_id: str, status: str) -> None:
+        answer = self.http.post(
+            f"/api/v1/dns/update_status/{request_id}", json={"status": status, "message": "recorded note"}
+        )
+        answer.raise_for_status()
+
+    def pause_bind(self, paused: bool) -> None:
+        pid = int((self.state_dir / "bind" / "named.pid").read_text())
+        os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
+
+def scenarios(stack: Stack, tag: str) -> dict[str, str]:
+    """Each scenario's request id; the last ones leave their name-lock workflow with a history."""
+    zone = "example.test"
+    ids: dict[str, str] = {}
+
+    ids["create_completed"] = stack.create("acct-live", "A", f"live-{tag}.{zone}", "192.0.2.61")
+    stack.wait(ids["create_completed"], FINAL)
+    ids["update_completed"] = stack.create("acct-live", "A", f"live-{tag}.{zone}", "192.0.2.62", "update")
+    stack.wait(ids["update_completed"], FINAL)
+    ids["delete_completed"] = stack.create("acct-live", "A", f"live-{tag}.{zone}", "", "delete")
+    stack.wait(ids["delete_completed"], FINAL)
+
+    ids["approval_note_then_rejected"] = stack.create("acct-approval", "A", f"appr-{tag}.{zone}", "192.0.2.63")
+    stack.wait(ids["approval_note_then_rejected"], {"PENDING_APPROVAL"})
+    stack.note(ids["approval_note_then_rejected"], "NEEDS_ATTENTION")  # a note, never a state
+    stack.act(ids["approval_note_then_rejected"], "reject")
+
+    ids["approved_completed"] = stack.create("acct-approval", "TXT", f"txt-{tag}.{zone}", "live recording")
+    stack.wait(ids["approved_completed"], {"PENDING_APPROVAL"})
+    stack.act(ids["approved_completed"], "approve")
+    stack.wait(ids["approved_completed"], FINAL)
+
+    # BIND paused: the playbook hangs in the apply; `fail` waits for it to be killed.
+    stack.pause_bind(True)
+    try:
+        ids["fail_during_apply"] = stack.create("acct-live", "A", f"hang-{tag}.{zone}", "192.0.2.64")
+        stack.wait(ids["fail_during_apply"], {"IN_PROGRESS"})
+        time.sleep(2)
+        stack.note(ids["fail_during_apply"], "PENDING_APPROVAL")
+        stack.act(ids["fail_during_apply"], "fail")
+    finally:
+        stack.pause_bind(False)
+    stack.wait(ids["fail_during_apply"], FINAL)
+
+    # A CNAME where an A exists: BIND ignores it, verification fails, attempts run out.
+    holder = stack.create("acct-live", "A", f"clash-{tag}.{zone}", "192.0.2.65")
+    stack.wait(holder, FINAL)
+    ids["attention_then_retry"] = stack.create("acct-live", "CNAME", f"clash-{tag}.{zone}", f"www.{zone}")
+    stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
+    stack.act(ids["attention_then_retry"], "retry")
+    time.sleep(1)
+    stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
+    stack.act(ids["attention_then_retry"], "cancel")
+    stack.wait(ids["attention_then_retry"], FINAL)
+    return ids
+
+
+async def save(address: str, ids: dict[str, str], lock_names: list[str]) -> None:
+    client = await Client.connect(address)
+    LIVE.mkdir(parents=True, exist_ok=True)
+    for name, request_id in ids.items():
+        history = await client.get_workflow_handle(f"dns-request-{request_id}").fetch_history()
+        (LIVE / f"{name}.json").write_text(history.to_json())
+        print(f"recorded {name}: {len(history.events)} events")
+    for name in lock_names:
+        history = await client.get_workflow_handle(f"dns-name-lock-{name}").fetch_history()
+        (LIVE / f"name_lock_{name.split('.')[0].split('-')[0]}.json").write_text(history.to_json())
+        print(f"recorded name lock {name}: {len(history.events)} events")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--api", default="http://127.0.0.1:8000")
+    parser.add_argument("--temporal", default="127.0.0.1:7233")
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("STATE_DIR", ".dnsorch")))
+    args = parser.parse_args()
+    key = (args.state_dir / "dev-api-key").read_text().strip()
+    tag = uuid.uuid4().hex[:6]
+    ids = scenarios(Stack(args.api, key, args.state_dir), tag)
+    asyncio.run(save(args.temporal, ids, [f"live-{tag}.example.test", f"clash-{tag}.example.test"]))
+
+
+if __name__ == "__main__":
+    main()
