@@ -79,10 +79,11 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     ids["delete_completed"] = stack.create("acct-live", "A", f"live-{tag}.{zone}", "", "delete")
     stack.wait(ids["delete_completed"], FINAL)
 
-    ids["approval_note_then_rejected"] = stack.create("acct-approval", "A", f"appr-{tag}.{zone}", "192.0.2.63")
-    stack.wait(ids["approval_note_then_rejected"], {"PENDING_APPROVAL"})
-    stack.note(ids["approval_note_then_rejected"], "NEEDS_ATTENTION")  # a note, never a state
-    stack.act(ids["approval_note_then_rejected"], "reject")
+    rejected = stack.create("acct-approval", "A", f"appr-{tag}.{zone}", "192.0.2.63")
+    ids["approval_note_then_rejected"] = rejected
+    stack.wait(rejected, {"PENDING_APPROVAL"})
+    stack.note(rejected, "NEEDS_ATTENTION")  # a note, never a state
+    stack.act(rejected, "reject")
 
     ids["approved_completed"] = stack.create("acct-approval", "TXT", f"txt-{tag}.{zone}", "live recording")
     stack.wait(ids["approved_completed"], {"PENDING_APPROVAL"})

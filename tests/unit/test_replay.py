@@ -15,6 +15,7 @@ import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
 
 from dnsorch.contracts import ProvisioningInput, WorkflowState
 from workflows.name_lock import DnsNameLockWorkflow
@@ -57,3 +58,20 @@ async def test_a_history_from_before_a_patch_fails_without_it(monkeypatch: pytes
     replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
+
+
+@workflow.defn(name="DnsProvisioningWorkflow")
+class ChangedWorkflow(DnsProvisioningWorkflow):
+    """Does something else at the same point: a timer where the history has an activity."""
+
+    @workflow.run
+    async def run(self, params: ProvisioningInput) -> WorkflowState:
+        await workflow.sleep(1)
+        return await super().run(params)
+
+
+async def test_a_nondeterministic_change_is_caught() -> None:
+    """Guard the guard: the replay test would notice a breaking change."""
+    history = WorkflowHistory.from_json("changed", HISTORIES[0].read_text())
+    with pytest.raises(NondeterminismError):
+        await Replayer(workflows=[ChangedWorkflow]).replay_workflow(history)

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.contracts import OperatorAction, StatusChange, WorkflowState
@@ -186,8 +186,9 @@ async def test_cancelling_the_workflow_in_temporal_records_cancelled(
         while store.apply_calls == 0:
             await asyncio.sleep(0.05)
         await handle.cancel()
-        with pytest.raises(Exception):  # noqa: B017 (the SDK raises WorkflowFailureError wrapping a cancel)
+        with pytest.raises(WorkflowFailureError) as ended:
             await handle.result()
+        assert isinstance(ended.value.cause, CancelledError)
     assert store.statuses() == ["IN_PROGRESS", "CANCELLED"]
     assert store.apply_cancelled
 
