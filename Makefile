@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# `make run KAFKA=apache` runs Apache Kafka (KRaft, jars from Maven Central) instead of Tansu.
+# `make run` runs Apache Kafka (KRaft, jars from Maven Central) where a JDK 17+ is present, else the
+# embedded Tansu; `make run KAFKA=tansu` (or apache, none) chooses.
 run: $(STAMP)
 	$(if $(KAFKA),DEV_KAFKA=$(KAFKA) )$(BIN)/dnsorch dev
 

@@ -105,8 +105,9 @@ class Settings(BaseSettings):
     dev_postgres: bool = True
     dev_temporal: bool = True
     dev_bind: bool = True
-    dev_kafka: Literal["tansu", "apache", "none"] = "tansu"
-    """The broker `dnsorch dev` starts on KAFKA_BOOTSTRAP_SERVERS: embedded Tansu, Apache Kafka, or none."""
+    dev_kafka: Literal["auto", "tansu", "apache", "none"] = "auto"
+    """The broker `dnsorch dev` starts on KAFKA_BOOTSTRAP_SERVERS: `auto` (Apache Kafka where a JDK 17+
+    runs it, else Tansu; see dnsorch/devstack/broker_choice.py), embedded Tansu, Apache Kafka, or none."""
     temporal_ui_port: int = 8233
 
     # Logging

@@ -80,7 +80,8 @@ def find_java() -> str | None:
     return shutil.which("java")
 
 
-def _java_major(java: str) -> int | None:
+def java_major(java: str) -> int | None:
+    """The major version `java -version` reports (8 for 1.8), or None when it reports none we can read."""
     out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     if not match:
@@ -102,7 +103,7 @@ def java_and_maven_available(libs_dir: Path | None = None) -> str | None:
     java = find_java()
     if java is None:
         return f"`java` is not on PATH (nor in $JAVA_HOME); {INSTALL_HINT}"
-    major = _java_major(java)
+    major = java_major(java)
     if major is not None and major < 17:
         return f"Kafka {kafka_version()} needs Java 17 or newer, {java} is Java {major}; {INSTALL_HINT}"
     if (libs_dir is None or not jars_ready(libs_dir)) and shutil.which("mvn") is None:

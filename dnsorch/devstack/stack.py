@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -20,7 +21,8 @@ from sqlalchemy.engine import make_url
 from dnsorch import keys, migrate
 from dnsorch.db import make_engine
 from dnsorch.devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
-from dnsorch.devstack.kafka import ensure_topics, run_coroutine_sync, start_broker
+from dnsorch.devstack.broker_choice import BrokerChoice, choose_broker, requested_kafka
+from dnsorch.devstack.kafka import BrokerKind, ensure_topics, run_coroutine_sync, start_broker
 from dnsorch.devstack.postgres import LocalPostgres
 from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch.settings import Settings
@@ -84,17 +86,30 @@ class DevStack:
 
     def _start_kafka(self) -> None:
         s = self.settings
-        assert s.dev_kafka != "none"
-        self.kafka = start_broker(s.dev_kafka, self.state, s.kafka_bootstrap_servers, self.state)
+        choice = choose_broker(requested_kafka(s), self.state / "kafka" / "libs")
+        kind: BrokerKind = "apache" if choice.kind == "apache" else "tansu"
+        try:
+            self.kafka = start_broker(kind, self.state, s.kafka_bootstrap_servers, self.state)
+        except Exception as exc:
+            if not (choice.automatic and kind == "apache"):
+                raise
+            problem = (str(exc).splitlines() or [repr(exc)])[0].rstrip(":")
+            log.warning(
+                "Apache Kafka did not start (%s; its log: %s); starting Tansu instead",
+                problem,
+                self.state / "kafka.log",
+            )
+            kind = "tansu"
+            choice = BrokerChoice(kind, f"Apache Kafka did not start ({problem})", automatic=True)
+            self.kafka = start_broker(kind, self.state, s.kafka_bootstrap_servers, self.state)
         topics = [s.kafka_requests_topic, s.kafka_dlq_topic, s.kafka_events_topic]
         run_coroutine_sync(ensure_topics(s.kafka_bootstrap_servers, topics, s.kafka_topic_partitions))
-        memory_only = " (in memory: topics are empty after a restart)" if s.dev_kafka == "tansu" else ""
         log.info(
-            "Kafka (%s) on %s, topics %s%s",
-            s.dev_kafka,
+            "Kafka: %s on %s, topics %s — chosen because %s",
+            broker_label(kind, self.state),
             s.kafka_bootstrap_servers,
             ", ".join(topics),
-            memory_only,
+            choice.reason,
         )
 
     def _start_bind(self) -> None:
@@ -151,6 +166,18 @@ class DevStack:
                     server.stop()
                 except Exception:
                     log.exception("could not stop %s cleanly", name)
+
+
+def broker_label(kind: BrokerKind, state_dir: Path) -> str:
+    """The broker as the startup log names it, with what a developer should know about it."""
+    if kind == "apache":
+        from dnsorch.devstack.kafka_apache import kafka_version
+
+        return f"Apache Kafka {kafka_version()} (KRaft, data in {state_dir / 'kafka' / 'data'})"
+    return (
+        "Tansu (embedded, in memory: topics are empty after a restart; a new consumer group "
+        "takes session.timeout.ms / 2 to join, ≈23 s with librdkafka's default)"
+    )
 
 
 def ensure_dev_api_key(settings: Settings) -> None:
