@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-kafka clean-state
+.PHONY: run test lint format bench bench-latency bench-kafka clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ format: $(STAMP)
 clean-state:
 	rm -rf .dnsorch
 
-# Needs a running stack (`make run` in another terminal).
+# Starts its own servers: 500 creates (50 in flight) with batching off, then on; prints the ratio.
 bench: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/batching.py -n $(or $(N),500) -c 50
+
+# Needs a running stack (`make run` in another terminal): POST -> COMPLETED latency.
+bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/provisioning_latency.py -n 20 -c 4
 
 # Starts its own servers; measures Kafka ingestion on Tansu and on Apache Kafka.

@@ -1,4 +1,6 @@
-"""The Ansible step: run the nsupdate playbook for one DnsChange, then confirm DNS serves it.
+"""The Ansible step: each apply activity hands its DnsChange to the worker's ZoneBatcher, which
+applies the changes of one zone ready within a short window with ONE playbook run
+(activities/batching.py); the activity then confirms that DNS serves its own change.
 
 Everything a run writes lives in a private per-run directory that is removed afterwards;
 request strings reach Ansible only as a JSON file and the TSIG secret only as a key-file
@@ -26,6 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import metrics
+from activities.batching import Batch, ChangeOutcome, ZoneBatcher
 from activities.dns_check import NotServed, wait_until_served
 from activities.playbook_runs import (
     REJECTED,
@@ -53,11 +56,17 @@ class AnsibleActivities:
     def __init__(self, settings: Settings, *, keep_run_dirs: bool = False) -> None:
         """`keep_run_dirs` is for debugging and for the test that audits a run's files."""
         self._settings = settings
-        self._pool = ThreadPool("ansible", settings.worker_max_concurrent_activities)
+        self._pool = ThreadPool("ansible", settings.worker_playbook_threads)
         self._keep_run_dirs = keep_run_dirs
         self._runs_dir = settings.state_dir / "ansible-runs"
         self._bin_dir = str(Path(sys.executable).parent)  # not resolved: the venv's bin
         self._heartbeat_every = max(1.0, min(5.0, settings.ansible_heartbeat_seconds / 3))
+        self._batcher = ZoneBatcher(
+            self._run_batch,
+            max_changes=settings.batch_max_changes if settings.batch_enabled else 1,
+            max_wait=settings.batch_max_wait_ms / 1000 if settings.batch_enabled else 0.0,
+            max_running=settings.worker_playbook_threads,
+        )
 
     @activity.defn(name="apply_dns_change")
     async def apply_dns_change(self, change: DnsChange) -> ApplyResult:
@@ -75,50 +84,62 @@ class AnsibleActivities:
         attempt = activity.info().attempt
         log = activity.logger
         self._check_config()
-        run_dir = self._make_run_dir(change, attempt)
         log.info(
-            "request %s attempt %d: %s %s %s via %s",
+            "request %s attempt %d: %s %s %s joins the %s batch",
             change.request_id,
             attempt,
             change.operation,
             change.record_type,
             change.domain,
-            self._settings.playbook_path,
+            change.zone,
         )
-        try:
-            cancel = threading.Event()
-            outcome = await self._heartbeating(
-                self._pool.run(self._run_playbook, run_dir, cancel), cancel.set
+        # Not interrupted on cancel once its batch runs (other requests' changes ride on it): the
+        # cancellation takes effect when the batch is done (see ZoneBatcher.submit).
+        outcome = await self._heartbeating(self._batcher.submit(change), None)
+        if outcome.status != "applied":
+            error = (
+                ApplicationError(outcome.message, type=REJECTED, non_retryable=True)
+                if outcome.status == "refused"
+                else failure_error(self._redact(outcome.message))
             )
-        finally:
-            if not self._keep_run_dirs:
-                shutil.rmtree(run_dir, ignore_errors=True)
-        metrics.observe_playbook(
-            metrics.playbook_outcome(outcome.status, classify_failure(outcome.failure) == REJECTED),
-            change.record_type,
-            outcome.seconds,
-        )
-        log.info(
-            "request %s attempt %d: playbook %s in %.1fs (rc=%s, changed=%s)",
-            change.request_id,
-            attempt,
-            outcome.status,
-            outcome.seconds,
-            outcome.rc,
-            outcome.changed,
-        )
-        if outcome.status != "successful":
-            error = failure_error(self._redact(outcome.failure))
             log.warning(
-                "request %s attempt %d: %s: %s",
-                change.request_id,
-                attempt,
-                error.type,
-                error.message,
+                "request %s attempt %d: %s: %s", change.request_id, attempt, error.type, error.message
             )
             raise error
         served = await self._heartbeating(self._verify(change), None)
-        return ApplyResult(served=served, changed=outcome.changed)
+        return ApplyResult(served=served, changed=True)
+
+    async def _run_batch(self, batch: Batch) -> dict[str, ChangeOutcome]:
+        """One playbook run for `batch`; the outcome of each change, by request id."""
+        run_dir = self._make_run_dir(batch)
+        try:
+            outcome = await self._pool.run(self._run_playbook, run_dir, batch.cancel)
+            reported = _read_results(run_dir / "results.json")
+        finally:
+            if not self._keep_run_dirs:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        permanent = classify_failure(outcome.failure) == REJECTED
+        metrics.observe_batch(batch.reason, len(batch.changes), outcome.seconds, reported)
+        metrics.observe_playbook(
+            metrics.playbook_outcome(outcome.status, permanent), "batch", outcome.seconds
+        )
+        activity.logger.info(
+            "batch of %d change(s) for zone %s (%s): playbook %s in %.1fs, %d applied, %d refused",
+            len(batch.changes),
+            batch.zone,
+            batch.reason,
+            outcome.status,
+            outcome.seconds,
+            sum(1 for o in reported.values() if o.status == "applied"),
+            sum(1 for o in reported.values() if o.status == "refused"),
+        )
+        missing = "the playbook reported no outcome for this change"
+        if outcome.status != "successful":
+            missing = outcome.failure
+        return {
+            change.request_id: reported.get(change.request_id) or ChangeOutcome("failed", missing)
+            for change in batch.changes
+        }
 
     def sweep_orphaned_run_dirs(self) -> int:
         """Remove run dirs left by a worker that died mid-run (SIGKILL skips `finally`).
@@ -147,15 +168,15 @@ class AnsibleActivities:
                 f"TSIG key file {key} is missing or unreadable", type=REJECTED, non_retryable=True
             )
 
-    def _make_run_dir(self, change: DnsChange, attempt: int) -> Path:
+    def _make_run_dir(self, batch: Batch) -> Path:
         """A fresh 0700 directory holding only the payload; ansible-runner adds the rest."""
         self._runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._runs_dir.chmod(0o700)
-        prefix = f"w{os.getpid()}-{_SAFE.sub('_', change.request_id)[:64]}-a{attempt}-"
+        prefix = f"w{os.getpid()}-{_SAFE.sub('_', batch.zone)[:64]}-n{len(batch.changes)}-"
         run_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=self._runs_dir))  # mode 0700
         fd = os.open(run_dir / "payload.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(dataclasses.asdict(change), handle)
+            json.dump({"changes": [dataclasses.asdict(change) for change in batch.changes]}, handle)
         return run_dir
 
     def _run_playbook(self, run_dir: Path, cancel: threading.Event) -> PlaybookOutcome:
@@ -177,6 +198,9 @@ class AnsibleActivities:
             "dns_port": settings.dns_port,
             "tsig_key_file": str(settings.tsig_key_path.resolve()),
             "payload_file": str(run_dir / "payload.json"),
+            "results_file": str(run_dir / "results.json"),
+            "batch_max_changes": settings.batch_max_message_changes,
+            "batch_max_bytes": settings.batch_max_message_bytes,
         }
         started = time.monotonic()
         try:
@@ -254,3 +278,16 @@ class AnsibleActivities:
         for secret in secrets:
             message = message.replace(secret, "***")
         return message
+
+
+def _read_results(path: Path) -> dict[str, ChangeOutcome]:
+    """The playbook's per-change outcomes; none when it never wrote them (it failed before)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(item["request_id"]): ChangeOutcome(str(item["status"]), str(item.get("message", "")))
+            for item in document["results"]
+            if item.get("status") in ("applied", "refused", "failed")
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}

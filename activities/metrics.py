@@ -7,11 +7,19 @@ Without a metrics runtime (tests, WORKER_METRICS_PORT=0) the meter is a no-op.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dnsorch.telemetry import PLAYBOOK_ATTEMPTS, PLAYBOOK_DURATION
+from dnsorch.telemetry import (
+    BATCH_CHANGES,
+    BATCH_FLUSHES,
+    BATCH_REFUSED,
+    PLAYBOOK_ATTEMPTS,
+    PLAYBOOK_DURATION,
+)
 
 # ApplicationError types the Ansible step raises (activities.ansible), as attempt outcomes.
 _OUTCOME_OF_ERROR = {
@@ -53,3 +61,18 @@ def count_attempt(outcome: str) -> None:
     activity.metric_meter().create_counter(
         PLAYBOOK_ATTEMPTS, "Attempts of the Ansible step (apply_dns_change), by outcome."
     ).add(1, {"outcome": outcome})
+
+
+def observe_batch(reason: str, size: int, seconds: float, outcomes: Mapping[str, Any]) -> None:
+    """A flushed batch: its size, why it was flushed, and the changes the server refused in it
+    (each isolated from its neighbours by splitting the UPDATE)."""
+    meter = activity.metric_meter()
+    meter.create_counter(BATCH_FLUSHES, "Batches applied, by flush reason (size or age).").add(
+        1, {"reason": reason}
+    )
+    meter.create_histogram(BATCH_CHANGES, "Changes per applied batch.").record(size)
+    refused = sum(1 for o in outcomes.values() if getattr(o, "status", "") == "refused")
+    if refused:
+        meter.create_counter(BATCH_REFUSED, "Changes the server refused, isolated from their batch.").add(
+            refused
+        )

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     """Defaults to `<state_dir>/bind/tsig.key`, the key the dev stack generates."""
 
     # Ansible step
-    playbook_path: Path = PROJECT_ROOT / "playbooks" / "nsupdate.yml"
+    playbook_path: Path = PROJECT_ROOT / "playbooks" / "nsupdate_batch.yml"
     ansible_timeout_seconds: int = 300
     ansible_heartbeat_seconds: int = 30
     ansible_max_attempts: int = 5
@@ -52,9 +52,22 @@ class Settings(BaseSettings):
     ansible_retry_backoff: float = 2.0
     ansible_max_retry_seconds: float = 60.0
     dns_verify_timeout_seconds: float = 10.0
-    worker_max_concurrent_activities: int = 8
-    """Activities one worker runs at once (playbooks included, ≈1.5 CPU-seconds each). More wait in
-    Temporal's queue, where no timeout runs; add workers (or raise this on bigger machines) for more."""
+    batch_enabled: bool = True
+    """Apply the changes of one zone ready within `batch_max_wait_ms` with one playbook run."""
+    batch_max_changes: int = 100
+    """A zone's batch is flushed as soon as it holds this many changes ..."""
+    batch_max_wait_ms: int = 300
+    """... or when its oldest change has waited this long."""
+    batch_max_message_changes: int = 100
+    batch_max_message_bytes: int = 16_384
+    """Bounds of one UPDATE message; a larger batch is sent as several."""
+    worker_max_concurrent_activities: int = 200
+    """Activities one worker runs at once. Apply activities mostly wait for their batch (no thread,
+    no CPU), so this bounds how many changes can share a batch; more wait in Temporal's queue."""
+    worker_db_threads: int = 12
+    """Threads (and so PostgreSQL connections, at most) the worker's database activities use."""
+    worker_playbook_threads: int = 2
+    """Playbook runs (one per batch, ≈1.5 CPU-seconds each) one worker runs at once."""
 
     # Operators
     attention_timeout_seconds: int = 7 * 24 * 3600

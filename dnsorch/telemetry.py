@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # worker's endpoint. The counter is exported with `_total` appended, like the SDK's own counters.
 PLAYBOOK_DURATION = "dnsorch_playbook_duration_seconds"
 PLAYBOOK_ATTEMPTS = "dnsorch_playbook_attempts"
+BATCH_FLUSHES = "dnsorch_batch_flushes"
+BATCH_CHANGES = "dnsorch_batch_changes"
+BATCH_REFUSED = "dnsorch_batch_refused_changes"
 # One playbook run costs ~1.5 s of start-up; ANSIBLE_TIMEOUT_SECONDS defaults to 300.
 PLAYBOOK_BUCKETS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 

@@ -27,7 +27,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
-    database = DatabaseActivities(engine, threads=settings.worker_max_concurrent_activities)
+    database = DatabaseActivities(engine, threads=settings.worker_db_threads)
     ansible = AnsibleActivities(settings)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)

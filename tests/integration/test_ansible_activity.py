@@ -95,8 +95,8 @@ async def test_applying_the_same_change_twice_is_harmless(
     first = await apply(dns_settings, dns_change)
     second = await apply(dns_settings, dns_change)
 
-    assert first.changed and not second.changed
-    assert second.served == ["192.0.2.20"]
+    # The UPDATE replaces the whole RRset, so sending it again leaves the same answer.
+    assert first.served == second.served == ["192.0.2.20"]
     assert dig(bind_server, dns_change.domain, "A") == ["192.0.2.20"]
 
 
@@ -225,8 +225,7 @@ async def test_delete_removes_the_record(dns_settings: Settings, bind_server: Bi
     deleted = await apply(dns_settings, change(name, "A", ["192.0.2.60"], operation="delete"))
     again = await apply(dns_settings, change(name, "A", ["192.0.2.60"], operation="delete"))
 
-    assert deleted == ApplyResult(served=[], changed=True)
-    assert again == ApplyResult(served=[], changed=False)
+    assert deleted.served == again.served == []  # deleting what is gone is harmless
     assert dig(bind_server, name, "A") == []
 
 
@@ -297,7 +296,8 @@ async def test_cancel_kills_the_running_playbook(bind_server: BindInfo, tmp_path
         ansible_heartbeat_seconds=3,
     )
     dns_change = change(unique("slow"), "A", ["192.0.2.80"])
-    marker = str(settings.state_dir / "ansible-runs" / f"w{os.getpid()}-{dns_change.request_id}")
+    # A batch of this one change: its run dir is named after the worker, the zone and the size.
+    marker = str(settings.state_dir / "ansible-runs" / f"w{os.getpid()}-{TEST_ZONE}-n1-")
     env = ActivityEnvironment()
     heartbeats: list[object] = []
     env.on_heartbeat = lambda *details: heartbeats.append(details)

@@ -124,7 +124,8 @@ def test_wheel_carries_playbooks_env_files_and_migrations(wheel: Path) -> None:
         entry_points = next(archive.read(n).decode() for n in names if n.endswith("/entry_points.txt"))
 
     expected = {
-        "playbooks/nsupdate.yml",
+        "playbooks/nsupdate_batch.yml",
+        "playbooks/library/dns_batch_update.py",
         *(f"env/{env}.env" for env in ENVIRONMENTS),
         "migrations/env.py",
         "migrations/script.py.mako",

@@ -1,0 +1,163 @@
+"""In-worker coalescing of apply activities: the changes of one zone that are ready within a short
+window are applied by one playbook run, and each activity awaits its own change's outcome.
+
+Flushed when a zone holds `max_changes` changes (reason "size") or its oldest change has waited
+`max_wait` seconds (reason "age"). At most `max_running` batches run at once (the worker's playbook
+threads): while all are busy, a due batch keeps collecting changes and starts when one finishes
+(reason "slot"), so a burst becomes few large batches instead of a queue of small ones.
+Nothing here is durable, on purpose: each change still belongs
+to its own activity, so a worker that dies mid-batch only makes those activities time out and be
+retried by Temporal, into a new batch; a change sets the whole RRset, so applying it twice is
+harmless. Two changes to one name never share a batch: the name's lock lets one at a time apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from dnsorch.contracts import DnsChange
+
+
+@dataclass
+class ChangeOutcome:
+    """What the playbook reported for one change."""
+
+    status: str  # "applied", "refused" (the server said no: final) or "failed" (retryable)
+    message: str = ""
+
+
+@dataclass
+class Batch:
+    zone: str
+    changes: list[DnsChange]
+    reason: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set once every change in the batch was cancelled: nobody needs the run any more."""
+
+
+RunBatch = Callable[[Batch], Awaitable[dict[str, ChangeOutcome]]]
+
+
+@dataclass(eq=False)
+class _Waiting:
+    change: DnsChange
+    outcome: asyncio.Future[ChangeOutcome]
+    batch: Batch | None = None
+    cancelled: bool = False
+
+
+@dataclass
+class _Zone:
+    waiting: list[_Waiting] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+class ZoneBatcher:
+    """One per worker. `submit` is called by each apply activity and returns its change's outcome."""
+
+    def __init__(
+        self, run_batch: RunBatch, *, max_changes: int, max_wait: float, max_running: int = 4
+    ) -> None:
+        self._run_batch = run_batch
+        self._max_running = max(1, max_running)
+        self._due: list[str] = []  # zones whose batch is due, waiting for a free run, in order
+        self._max_changes = max(1, max_changes)
+        self._max_wait = max(0.0, max_wait)
+        self._zones: dict[str, _Zone] = {}
+        self._running: set[asyncio.Task[None]] = set()
+        self._members: dict[int, list[_Waiting]] = {}
+
+    async def submit(self, change: DnsChange) -> ChangeOutcome:
+        """Queue the change and wait for its outcome.
+
+        Cancelled while queued: the change leaves the batch and is never applied. Cancelled once
+        its batch runs: the playbook is not interrupted while it carries other requests' changes
+        (it is killed when every change in it was cancelled); the cancellation takes effect when
+        the run has ended, so nothing is still changing the name when the caller moves on.
+        """
+        waiting = _Waiting(change, asyncio.get_running_loop().create_future())
+        zone = self._zones.setdefault(change.zone, _Zone())
+        zone.waiting.append(waiting)
+        if len(zone.waiting) >= self._max_changes:
+            self._flush(change.zone, "size")
+        elif zone.timer is None:
+            zone.timer = asyncio.get_running_loop().call_later(
+                self._max_wait, self._flush, change.zone, "age"
+            )
+        try:
+            return await asyncio.shield(waiting.outcome)
+        except asyncio.CancelledError:
+            if waiting in zone.waiting:  # still queued: take it out of its batch
+                zone.waiting.remove(waiting)
+                waiting.outcome.cancel()
+            else:
+                waiting.cancelled = True
+                batch = waiting.batch
+                if batch is not None and all(w.cancelled for w in self._members.get(id(batch), [])):
+                    batch.cancel.set()
+                await asyncio.wait({waiting.outcome})
+            raise
+
+    def queued(self, zone: str) -> int:
+        return len(self._zones[zone].waiting) if zone in self._zones else 0
+
+    def _flush(self, zone_name: str, reason: str) -> None:
+        zone = self._zones.get(zone_name)
+        if zone is None:
+            return
+        if zone.timer is not None:
+            zone.timer.cancel()
+            zone.timer = None
+        if len(self._running) >= self._max_running:
+            if zone_name not in self._due:
+                self._due.append(zone_name)
+            return
+        self._start(zone_name, zone, reason)
+
+    def _start(self, zone_name: str, zone: _Zone, reason: str) -> None:
+        taken, zone.waiting = zone.waiting[: self._max_changes], zone.waiting[self._max_changes :]
+        if zone.waiting:  # more than a batch arrived: the rest waits its own (short) turn
+            zone.timer = asyncio.get_running_loop().call_later(self._max_wait, self._flush, zone_name, "age")
+        else:
+            del self._zones[zone_name]
+        if not taken:
+            return
+        batch = Batch(zone_name, [w.change for w in taken], reason)
+        for waiting in taken:
+            waiting.batch = batch
+        self._members[id(batch)] = taken
+        task = asyncio.create_task(self._run(batch, taken))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A run ended: the zone whose batch has waited longest for a free run starts now."""
+        self._running.discard(task)
+        while self._due and len(self._running) < self._max_running:
+            zone_name = self._due.pop(0)
+            zone = self._zones.get(zone_name)
+            if zone is not None and zone.waiting:
+                if zone.timer is not None:
+                    zone.timer.cancel()
+                    zone.timer = None
+                self._start(zone_name, zone, "slot")
+
+    async def _run(self, batch: Batch, taken: list[_Waiting]) -> None:
+        try:
+            outcomes = await self._run_batch(batch)
+        except Exception as error:  # the whole run failed: every change gets its reason
+            outcomes = {
+                w.change.request_id: ChangeOutcome("failed", f"batch run failed: {error}") for w in taken
+            }
+        finally:
+            self._members.pop(id(batch), None)
+        for waiting in taken:
+            if waiting.outcome.done():
+                continue
+            waiting.outcome.set_result(
+                outcomes.get(waiting.change.request_id)
+                or ChangeOutcome("failed", "the playbook reported no outcome for this change")
+            )
