@@ -120,8 +120,10 @@ class AnsibleActivities:
                 shutil.rmtree(run_dir, ignore_errors=True)
         permanent = classify_failure(outcome.failure) == REJECTED
         metrics.observe_batch(batch.reason, len(batch.changes), outcome.seconds, reported)
+        types = {change.record_type for change in batch.changes}
+        record_type = types.pop() if len(types) == 1 else "mixed"
         metrics.observe_playbook(
-            metrics.playbook_outcome(outcome.status, permanent), "batch", outcome.seconds
+            metrics.playbook_outcome(outcome.status, permanent), record_type, outcome.seconds
         )
         activity.logger.info(
             "batch of %d change(s) for zone %s (%s): playbook %s in %.1fs, %d applied, %d refused",

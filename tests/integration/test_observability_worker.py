@@ -126,6 +126,10 @@ async def test_worker_endpoint_serves_sdk_and_playbook_metrics_after_activity_ru
         value(figures, "dnsorch_playbook_attempts_total", outcome="failed", activity_type="apply_dns_change")
         == 2
     )
+    # Batching: each attempt was a batch of one, flushed by age.
+    assert value(figures, "dnsorch_batch_flushes_total", reason="age") == 2
+    assert value(figures, "dnsorch_batch_changes_count") == 2
+    assert value(figures, "dnsorch_batch_changes_sum") == 2
     # The SDK's: workflow end-to-end time, and the activity's failed attempts (the retry included).
     assert value(figures, "temporal_workflow_completed_total", workflow_type="ApplyTwice") == 1
     assert value(figures, "temporal_workflow_endtoend_latency_seconds_count", workflow_type="ApplyTwice") == 1
