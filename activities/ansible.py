@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
 
@@ -95,7 +95,7 @@ class AnsibleActivities:
         )
         # Not interrupted on cancel once its batch runs (other requests' changes ride on it): the
         # cancellation takes effect when the batch is done (see ZoneBatcher.submit).
-        outcome = await self._heartbeating(self._batcher.submit(change), None)
+        outcome = await self._heartbeating(self._batcher.submit(change))
         if outcome.status != "applied":
             error = (
                 ApplicationError(outcome.message, type=REJECTED, non_retryable=True)
@@ -106,7 +106,7 @@ class AnsibleActivities:
                 "request %s attempt %d: %s: %s", change.request_id, attempt, error.type, error.message
             )
             raise error
-        served = await self._heartbeating(self._verify(change), None)
+        served = await self._heartbeating(self._verify(change))
         return ApplyResult(served=served, changed=True)
 
     async def _run_batch(self, batch: Batch) -> dict[str, ChangeOutcome]:
@@ -244,11 +244,11 @@ class AnsibleActivities:
         except NotServed as exc:
             raise ApplicationError(f"change applied but not served: {exc}", type=NOT_SERVED) from None
 
-    async def _heartbeating(self, work: Awaitable[T], on_cancel: Callable[[], None] | None) -> T:
+    async def _heartbeating(self, work: Awaitable[T]) -> T:
         """Await `work` while heartbeating, so Temporal can deliver a cancellation to us.
 
-        On cancellation `on_cancel` tells the thread to stop; we still wait for the thread
-        to end, so no ansible-playbook outlives the activity, then re-raise.
+        On cancellation `work` is cancelled and still awaited until it has ended (a change whose
+        batch runs waits for the run: see ZoneBatcher.submit), then the cancellation is re-raised.
         """
         task = asyncio.ensure_future(work)
         started = time.monotonic()
@@ -259,15 +259,12 @@ class AnsibleActivities:
                     return task.result()
                 activity.heartbeat({"elapsed_seconds": round(time.monotonic() - started)})
         except asyncio.CancelledError:
-            if on_cancel is None:
-                task.cancel()
-            else:
-                on_cancel()
+            task.cancel()
             while not task.done():
                 try:
                     await asyncio.wait({task})
                 except asyncio.CancelledError:
-                    continue  # a second cancel changes nothing: the thread is stopping
+                    continue  # a second cancel changes nothing: the work is stopping
             activity.logger.info("cancelled after %.1fs", time.monotonic() - started)
             raise
 

@@ -101,9 +101,6 @@ class ZoneBatcher:
                 await asyncio.wait({waiting.outcome})
             raise
 
-    def queued(self, zone: str) -> int:
-        return len(self._zones[zone].waiting) if zone in self._zones else 0
-
     def _flush(self, zone_name: str, reason: str) -> None:
         zone = self._zones.get(zone_name)
         if zone is None:

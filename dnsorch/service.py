@@ -305,9 +305,8 @@ class RequestService:
         handle = self.client.get_workflow_handle(spec.workflow_id)
         try:
             description = await handle.describe()
-            async for event in handle.fetch_history_events(page_size=1):
-                payloads = event.workflow_execution_started_event_attributes.input.payloads
-                break
+            first = await anext(aiter(handle.fetch_history_events(page_size=1)))
+            payloads = first.workflow_execution_started_event_attributes.input.payloads
             [started] = await self.client.data_converter.decode(payloads, [ProvisioningInput])
         except RPCError as error:
             raise ServiceUnavailable(f"Temporal: {error.message}") from error
