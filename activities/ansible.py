@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from activities import metrics
 from activities.batching import Batch, ChangeOutcome, ZoneBatcher
 from activities.dns_check import NotServed, wait_until_served
+from activities.name_claims import NameClaims
 from activities.playbook_runs import (
     REJECTED,
     PlaybookOutcome,
@@ -53,9 +54,13 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class AnsibleActivities:
     """Built once per worker with the settings; one instance serves every concurrent run."""
 
-    def __init__(self, settings: Settings, *, keep_run_dirs: bool = False) -> None:
-        """`keep_run_dirs` is for debugging and for the test that audits a run's files."""
+    def __init__(
+        self, settings: Settings, *, claims: NameClaims | None = None, keep_run_dirs: bool = False
+    ) -> None:
+        """`claims` orders the changes to one name (the worker always passes it); `keep_run_dirs`
+        is for debugging and for the test that audits a run's files."""
         self._settings = settings
+        self._claims = claims
         self._pool = ThreadPool("ansible", settings.worker_playbook_threads)
         self._keep_run_dirs = keep_run_dirs
         self._runs_dir = settings.state_dir / "ansible-runs"
@@ -84,6 +89,8 @@ class AnsibleActivities:
         attempt = activity.info().attempt
         log = activity.logger
         self._check_config()
+        if self._claims is not None:
+            await self._heartbeating(self._claims.wait_for_turn(change, on_wait=self._waiting_for))
         log.info(
             "request %s attempt %d: %s %s %s joins the %s batch",
             change.request_id,
@@ -108,6 +115,10 @@ class AnsibleActivities:
             raise error
         served = await self._heartbeating(self._verify(change))
         return ApplyResult(served=served, changed=True)
+
+    @staticmethod
+    def _waiting_for(holder: str) -> None:
+        activity.logger.info("waiting for request %s, which changes the same name first", holder)
 
     async def _run_batch(self, batch: Batch) -> dict[str, ChangeOutcome]:
         """One playbook run for `batch`; the outcome of each change, by request id."""

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.pools import ThreadPool
 from dnsorch import repository
-from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow
+from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.logging import bind_request_id
 
 
@@ -33,15 +33,41 @@ class DatabaseActivities:
 
         try:
             created = await self._pool.run(write)
-        except (DataError, UnicodeEncodeError) as error:  # retrying cannot make the value storable
-            raise ApplicationError(
-                f"PostgreSQL refused the request: {type(error).__name__}",
-                type="RequestUnstorable",
-                non_retryable=True,
-            ) from error
+        except (DataError, UnicodeEncodeError) as error:
+            raise _unstorable(error) from error
         if created:
             activity.logger.info("request row was missing; created it from the workflow input")
         return created
+
+    @activity.defn(name="begin_request")
+    async def begin_request(self, begin: BeginRequest) -> bool:
+        """Local activity: the row (if the accepting process died first) and the first status, at once."""
+        spec = begin.request
+        bind_request_id(spec.request_id)
+        accepted_at = spec.accepted_at or begin.step.at
+
+        def write() -> bool:
+            with self.engine.begin() as conn:
+                return repository.begin_request(conn, spec, accepted_at, begin.step)
+
+        try:
+            created = await self._pool.run(write)
+        except (DataError, UnicodeEncodeError) as error:
+            raise _unstorable(error) from error
+        activity.logger.info("%s: %s", begin.step.status, begin.step.message)
+        return created
+
+    @activity.defn(name="finish_request")
+    async def finish_request(self, finish: FinishRequest) -> None:
+        """Local activity: the record DNS now serves and the final status, in one transaction."""
+        bind_request_id(finish.step.request_id)
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                repository.finish_request(conn, finish.step, finish.record)
+
+        await self._pool.run(write)
+        activity.logger.info("%s: %s", finish.step.status, finish.step.message)
 
     @activity.defn(name="record_step")
     async def record_step(self, step: LogStep) -> bool:
@@ -74,3 +100,12 @@ class DatabaseActivities:
                 return repository.apply_record(conn, row)
 
         return await self._pool.run(write)
+
+
+def _unstorable(error: Exception) -> ApplicationError:
+    """Retrying cannot make the value storable."""
+    return ApplicationError(
+        f"PostgreSQL refused the request: {type(error).__name__}",
+        type="RequestUnstorable",
+        non_retryable=True,
+    )

@@ -133,6 +133,22 @@ class RecordRow:
 
 
 @dataclass
+class BeginRequest:
+    """The workflow's first write (one local activity): the row, if missing, and the first status."""
+
+    request: DnsRequestSpec
+    step: LogStep
+
+
+@dataclass
+class FinishRequest:
+    """A final write (one local activity, one transaction): the record DNS serves, if any, and the status."""
+
+    step: LogStep
+    record: RecordRow | None = None
+
+
+@dataclass
 class OperatorAction:
     """An operator's action (signal `action`, update `act`)."""
 

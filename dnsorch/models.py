@@ -157,3 +157,22 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class NameClaim(SQLModel, table=True):
+    """Which request may change a DNS name right now: one row per name, at most one holder.
+
+    Taken by the apply activity before its change joins a batch, kept across the activity's
+    retries, and deleted in the same transaction as the holder's next status (repository.append_step).
+    """
+
+    __tablename__ = "name_claims"
+
+    domain: str = Field(sa_column=Column(String(253), primary_key=True))
+    request_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
+    claimed_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

@@ -11,13 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
 from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
-from dnsorch.models import DeadLetter, DnsRecord, DnsRequest, RequestEvent
+from dnsorch.models import DeadLetter, DnsRecord, DnsRequest, NameClaim, RequestEvent
 
 ACCEPTED_ENTRY_ID = "accepted"
 
@@ -131,7 +131,72 @@ def append_step(conn: Connection, step: LogStep) -> bool:
         return False
     if step.status is not None:
         _add_event(conn, step.request_id, sequence, step.status, step.message, step.at)
+        if step.status != RequestStatus.IN_PROGRESS:  # the request stopped changing DNS
+            release_names(conn, step.request_id)
     return True
+
+
+def begin_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime, step: LogStep) -> bool:
+    """The workflow's first write: the row if the accepting process died first, and its first status."""
+    created = insert_request(conn, spec, accepted_at)
+    append_step(conn, step)
+    return created
+
+
+def finish_request(conn: Connection, step: LogStep, record: RecordRow | None) -> None:
+    """The record DNS now serves and the final status, together or not at all."""
+    if record is not None:
+        apply_record(conn, record)
+    append_step(conn, step)
+
+
+_OLDER_IN_PROGRESS = text(
+    """
+    SELECT other.id
+      FROM dns_requests AS other, dns_requests AS mine
+     WHERE mine.id = :id
+       AND other.domain = mine.domain
+       AND other.id <> mine.id
+       AND other.status = 'IN_PROGRESS'
+       AND (other.created_at, other.id) < (mine.created_at, mine.id)
+       AND other.updated_at > now() - make_interval(secs => :lease)
+     ORDER BY other.created_at, other.id
+     LIMIT 1
+    """
+)
+
+
+def claim_name(conn: Connection, domain: str, request_id: str, lease_seconds: float) -> str:
+    """Try to become the one request changing `domain`; returns who may go now (maybe us).
+
+    A request may go when nobody holds the name (or the holder's claim is older than the lease:
+    its workflow was terminated) and no request accepted before it still waits to change the
+    name, so changes to one name apply in the order they were accepted. The holder keeps the
+    claim across its retries; its next status releases it (`append_step`).
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('name_claims'), hashtext(:d))"), {"d": domain})
+    mine = uuid.UUID(request_id)
+    holder = conn.execute(
+        select(NameClaim.request_id, NameClaim.claimed_at)  # type: ignore[call-overload]
+        .where(col(NameClaim.domain) == domain)
+        .where(col(NameClaim.claimed_at) > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+    ).first()
+    if holder is not None and holder.request_id != mine:
+        return str(holder.request_id)
+    if holder is None:
+        older = conn.execute(_OLDER_IN_PROGRESS, {"id": mine, "lease": lease_seconds}).scalar_one_or_none()
+        if older is not None:
+            return str(older)
+    conn.execute(
+        insert(NameClaim)
+        .values(domain=domain, request_id=mine, claimed_at=func.now())
+        .on_conflict_do_update(index_elements=["domain"], set_={"request_id": mine, "claimed_at": func.now()})
+    )
+    return request_id
+
+
+def release_names(conn: Connection, request_id: str) -> None:
+    conn.execute(delete(NameClaim).where(col(NameClaim.request_id) == uuid.UUID(request_id)))
 
 
 def request_exists(conn: Connection, request_id: str) -> bool:

@@ -14,7 +14,9 @@ from temporalio.worker import Worker
 
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
+from activities.name_claims import NameClaims
 from activities.name_lock import NameLockActivities
+from activities.pools import ThreadPool
 from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
@@ -28,7 +30,8 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
     database = DatabaseActivities(engine, threads=settings.worker_db_threads)
-    ansible = AnsibleActivities(settings)
+    claims = NameClaims(engine, ThreadPool("claims", settings.worker_db_threads))
+    ansible = AnsibleActivities(settings, claims=claims)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
     return Worker(
@@ -36,11 +39,13 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
         task_queue=settings.temporal_task_queue,
         workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow],
         activities=[
+            database.begin_request,
+            database.finish_request,
             database.ensure_request_row,
             database.record_step,
             database.store_record,
             ansible.apply_dns_change,
-            NameLockActivities(client).request_name_lock,
+            NameLockActivities(client).request_name_lock,  # for workflows started before lean-request
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_concurrent_activities=settings.worker_max_concurrent_activities,

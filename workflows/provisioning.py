@@ -28,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import (
         Action,
         ApplyResult,
+        BeginRequest,
         DnsRequestSpec,
+        FinishRequest,
         LogStep,
         OperatorAction,
         ProvisioningInput,
@@ -47,15 +49,28 @@ S, A = RequestStatus, Action
 # before a change replay down the old branch (README, "Shipping a workflow change").
 MANUAL_STATUS_IS_A_NOTE = "manual-status-is-a-note"
 WAIT_FOR_APPLY_TO_STOP = "wait-for-apply-to-stop"
+# Two workflow tasks per request instead of twelve: database writes are local activities, the first
+# status is written with the row and the final one with the record, and the apply activity takes
+# its turn on the name from PostgreSQL (activities/name_claims.py) instead of a lock workflow.
+LEAN_REQUEST = "lean-request"
 
 
 class _Outcome(Exception):
     """Ends the request with a final status (raised from deep in the flow, caught in `run`)."""
 
-    def __init__(self, status: RequestStatus, message: str, actor: str = "workflow", ticket: int = 0) -> None:
+    def __init__(
+        self,
+        status: RequestStatus,
+        message: str,
+        actor: str = "workflow",
+        ticket: int = 0,
+        *,
+        store_record: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.actor = status, message, actor
         self.ticket = ticket  # the operator's update returns once the final status is recorded
+        self.store_record = store_record  # DNS serves the request's change (completed or resolved)
 
 
 @workflow.defn
@@ -72,6 +87,7 @@ class DnsProvisioningWorkflow:
         self._apply_handle: asyncio.Task[ApplyResult] | None = None
         self._lock_granted = False
         self._wait_for_apply_to_stop = False
+        self._lean = False
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -79,14 +95,27 @@ class DnsProvisioningWorkflow:
     async def run(self, params: ProvisioningInput) -> WorkflowState:
         self._params, self._request = params, params.request
         self._state.request_id = params.request.request_id
-        await self._call(DatabaseActivities.ensure_request_row, params.request)
+        self._lean = workflow.patched(LEAN_REQUEST)
+        if self._lean:  # the row (if the accepting process died first) and the first status, at once
+            if params.approval_required:
+                await self._transition(S.PENDING_APPROVAL, _AWAITING_APPROVAL, step="approval", begin=True)
+            else:
+                await self._transition(S.IN_PROGRESS, _STARTED, step="apply", begin=True)
+        else:
+            await self._call(DatabaseActivities.ensure_request_row, params.request)
         self._row_ready = True
         try:
             if params.approval_required:
                 await self._await_approval()
             await self._provision()
         except _Outcome as outcome:
-            await self._transition(outcome.status, outcome.message, step="finished", actor=outcome.actor)
+            record = self._record_row() if outcome.store_record else None
+            if record is not None and not self._lean:
+                await self._call(DatabaseActivities.store_record, record)
+                record = None
+            await self._transition(
+                outcome.status, outcome.message, step="finished", actor=outcome.actor, record=record
+            )
             self._done_tickets.add(outcome.ticket)
         except asyncio.CancelledError:
             # Cancelled from the Temporal UI/CLI: stop the playbook, record it, end as cancelled.
@@ -97,7 +126,8 @@ class DnsProvisioningWorkflow:
         return await self._finish()
 
     async def _await_approval(self) -> None:
-        await self._transition(S.PENDING_APPROVAL, "waiting for an operator's approval", step="approval")
+        if not self._lean:
+            await self._transition(S.PENDING_APPROVAL, _AWAITING_APPROVAL, step="approval")
         ticket, action = await self._next_action()
         if action.action != A.APPROVE:
             self._end_by(action, ticket)
@@ -106,18 +136,16 @@ class DnsProvisioningWorkflow:
 
     async def _provision(self) -> None:
         while True:
-            await self._transition(S.IN_PROGRESS, "provisioning started", step="apply")
+            if self._state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
+                await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
             result = await self._apply()
             if result is not None:
-                await self._store_record(result)
                 served = ", ".join(result.served) or "nothing (deleted)"
-                raise _Outcome(S.COMPLETED, f"DNS server serves: {served}")
+                raise _Outcome(S.COMPLETED, f"DNS server serves: {served}", store_record=True)
             await self._transition(
                 S.NEEDS_ATTENTION, f"needs an operator: {self._state.last_error}", step="attention"
             )
             ticket, action = await self._next_action(self._attention_deadline())
-            if action.action == A.RESOLVE:  # fixed outside dnsorch: record what DNS now serves
-                await self._store_record(None)
             if action.action != A.RETRY:
                 self._end_by(action, ticket)
             await self._log(f"retry requested by {action.actor}{_note(action)}", actor=action.actor)
@@ -130,16 +158,19 @@ class DnsProvisioningWorkflow:
         """
         assert self._request is not None and self._params is not None
         request, policy = self._request, self._params.policy
-        lock = LockRequest(lock_id_for(request.domain), workflow.info().workflow_id)
-        self._lock_granted = False
-        await self._call(NameLockActivities.request_name_lock, lock)
+        lock: LockRequest | None = None
+        if not self._lean:  # lean: the apply activity waits for its turn on the name itself
+            lock = LockRequest(lock_id_for(request.domain), workflow.info().workflow_id)
+            self._lock_granted = False
+            await self._call(NameLockActivities.request_name_lock, lock)
         try:
-            workflow.set_current_details(f"waiting for other changes to {request.domain} to finish")
-            await self._serve_actions_until(lambda: self._lock_granted, None)
+            if lock is not None:
+                workflow.set_current_details(f"waiting for other changes to {request.domain} to finish")
+                await self._serve_actions_until(lambda: self._lock_granted, None)
             self._state.attempts += 1
             # A final status must mean dnsorch no longer changes the name: a cancelled apply is
             # waited for until its playbook is dead, and only then is the name released.
-            self._wait_for_apply_to_stop = workflow.patched(WAIT_FOR_APPLY_TO_STOP)
+            self._wait_for_apply_to_stop = self._lean or workflow.patched(WAIT_FOR_APPLY_TO_STOP)
             apply = workflow.start_activity_method(
                 AnsibleActivities.apply_dns_change,
                 change_for(request),
@@ -164,7 +195,7 @@ class DnsProvisioningWorkflow:
                 await self._stop_apply()  # cancelled in Temporal while applying
             await self._release(lock)
             raise
-        await self._release(lock)
+        await self._release(lock)  # lean: the name is released with the request's next status
         try:
             return apply.result()
         except ActivityError as error:
@@ -179,7 +210,9 @@ class DnsProvisioningWorkflow:
             apply.cancel()  # kills the running playbook
             await asyncio.gather(apply, return_exceptions=True)
 
-    async def _release(self, lock: LockRequest) -> None:
+    async def _release(self, lock: LockRequest | None) -> None:
+        if lock is None:
+            return
         await workflow.get_external_workflow_handle(lock.lock_id).signal("release", lock.holder)
 
     async def _serve_actions_until(
@@ -199,8 +232,6 @@ class DnsProvisioningWorkflow:
                 continue
             if apply is not None:
                 await self._stop_apply()
-            if action.action == A.RESOLVE:
-                await self._store_record(None)
             self._end_by(action, ticket)
 
     @workflow.signal
@@ -215,6 +246,7 @@ class DnsProvisioningWorkflow:
             f"{verb[A(action.action)]} by {action.actor}{_note(action)}",
             actor=action.actor,
             ticket=ticket,
+            store_record=action.action == A.RESOLVE,  # fixed outside dnsorch: record what DNS serves
         )
 
     # ---- operators ----------------------------------------------------------------------
@@ -327,10 +359,10 @@ class DnsProvisioningWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
-    async def _store_record(self, result: ApplyResult | None) -> None:
+    def _record_row(self) -> RecordRow:
         assert self._request is not None
         request = self._request
-        row = RecordRow(
+        return RecordRow(
             request_id=request.request_id,
             record_type=request.record_type,
             domain=request.domain,
@@ -341,11 +373,18 @@ class DnsProvisioningWorkflow:
             provisioned_at=workflow.now(),
             operation=request.operation,
         )
-        await self._call(DatabaseActivities.store_record, row)
 
     async def _transition(
-        self, status: RequestStatus, message: str, *, step: str, actor: str = "workflow"
+        self,
+        status: RequestStatus,
+        message: str,
+        *,
+        step: str,
+        actor: str = "workflow",
+        begin: bool = False,
+        record: RecordRow | None = None,
     ) -> None:
+        """Move to `status` and write it; `begin` writes the row too, `record` the served record."""
         previous = self._state.status
         self._state.status, self._state.step = status, step
         workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
@@ -356,6 +395,8 @@ class DnsProvisioningWorkflow:
             step=step,
             actor=actor,
             previous=previous,
+            begin=begin,
+            record=record,
         )
 
     async def _log(
@@ -366,6 +407,8 @@ class DnsProvisioningWorkflow:
         step: str = "",
         actor: str = "workflow",
         previous: str | None = None,
+        begin: bool = False,
+        record: RecordRow | None = None,
     ) -> None:
         assert self._request is not None
         entry = LogStep(
@@ -382,12 +425,26 @@ class DnsProvisioningWorkflow:
             {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
         )
         async with self._write_lock:
-            await self._call(DatabaseActivities.record_step, entry)
+            if begin:
+                await self._call(DatabaseActivities.begin_request, BeginRequest(self._request, entry))
+            elif record is not None:
+                await self._call(DatabaseActivities.finish_request, FinishRequest(entry, record))
+            else:
+                await self._call(DatabaseActivities.record_step, entry)
 
     async def _call(self, activity_method, arg) -> object:  # type: ignore[no-untyped-def]
+        """A database write: a local activity once lean (no task of its own in Temporal)."""
+        if self._lean:
+            return await workflow.execute_local_activity_method(
+                activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+            )
         return await workflow.execute_activity_method(
             activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
         )
+
+
+_STARTED = "provisioning started"
+_AWAITING_APPROVAL = "waiting for an operator's approval"
 
 
 def _note(action: OperatorAction) -> str:

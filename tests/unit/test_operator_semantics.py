@@ -4,7 +4,6 @@ is recorded only once the playbook has really stopped."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -79,23 +78,3 @@ async def test_cancelling_in_temporal_waits_for_the_playbook_before_recording_ca
     assert store.apply_stopped_at is not None
     cancelled = next(s for s in store.steps.values() if s.status == "CANCELLED")
     assert store.step_written_at[cancelled.entry_id] >= store.apply_stopped_at
-
-
-async def test_the_next_request_for_the_name_waits_until_a_cancelled_playbook_has_stopped(
-    time_skipping_env: WorkflowEnvironment,
-) -> None:
-    store = FakeStore(block_apply=True, stop_delay=1.5)
-    name = f"fenced-{uuid.uuid4().hex[:8]}.example.test"
-    async with worker(time_skipping_env, store):
-        first = await start(time_skipping_env, request_spec(name))
-        await _until_applying(store)
-        second = await start(time_skipping_env, request_spec(name))
-        assert await act(first, "cancel") == "CANCELLED"
-        while store.apply_calls < 2:
-            await asyncio.sleep(0.05)
-        store.block_apply = False
-        assert (await second.result()).status == "COMPLETED"
-    assert store.apply_stopped_at is not None
-    assert store.apply_started_at[1] >= store.apply_stopped_at, (
-        "the next request applied while the cancelled playbook was still running"
-    )

@@ -17,8 +17,10 @@ from activities.name_lock import NameLockActivities
 from dnsorch.contracts import (
     ApplyPolicy,
     ApplyResult,
+    BeginRequest,
     DnsChange,
     DnsRequestSpec,
+    FinishRequest,
     LogStep,
     ProvisioningInput,
     RecordRow,
@@ -71,6 +73,18 @@ class FakeStore:
             self.step_written_at[step.entry_id] = time.monotonic()
             return True
 
+        @activity.defn(name="begin_request")
+        async def begin_request(begin: BeginRequest) -> bool:
+            created = await ensure_request_row(begin.request)
+            await record_step(begin.step)
+            return created
+
+        @activity.defn(name="finish_request")
+        async def finish_request(finish: FinishRequest) -> None:
+            if finish.record is not None:
+                await store_record(finish.record)
+            await record_step(finish.step)
+
         @activity.defn(name="store_record")
         async def store_record(row: RecordRow) -> bool:
             created = row.request_id not in self.records
@@ -95,7 +109,14 @@ class FakeStore:
                 raise self.apply_failures.pop(0)
             return ApplyResult(served=change.values, changed=True)
 
-        return [ensure_request_row, record_step, store_record, apply_dns_change]
+        return [
+            ensure_request_row,
+            record_step,
+            store_record,
+            begin_request,
+            finish_request,
+            apply_dns_change,
+        ]
 
     def statuses(self) -> list[str]:
         ordered = sorted(self.steps.values(), key=lambda s: s.at)

@@ -4,7 +4,6 @@ and illegal changes refused before they reach the history."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -191,40 +190,3 @@ async def test_cancelling_the_workflow_in_temporal_records_cancelled(
         assert isinstance(ended.value.cause, CancelledError)
     assert store.statuses() == ["IN_PROGRESS", "CANCELLED"]
     assert store.apply_cancelled
-
-
-async def test_two_requests_for_one_name_never_apply_at_the_same_time(
-    time_skipping_env: WorkflowEnvironment,
-) -> None:
-    store = FakeStore(block_apply=True)
-    async with worker(time_skipping_env, store):
-        name = f"shared-{uuid.uuid4().hex[:8]}.example.test"
-        first = await start(time_skipping_env, request_spec(name))
-        while store.apply_calls == 0:
-            await asyncio.sleep(0.05)
-        second = await start(time_skipping_env, request_spec(name))
-        await asyncio.sleep(1.5)
-        assert store.apply_calls == 1, "the second request applied while the first still held the name"
-        store.block_apply = False
-        assert (await first.result()).status == "COMPLETED"
-        assert (await second.result()).status == "COMPLETED"
-    assert store.apply_calls == 2
-
-
-async def test_cancelling_a_request_waiting_for_the_name_frees_its_place(
-    time_skipping_env: WorkflowEnvironment,
-) -> None:
-    store = FakeStore(block_apply=True)
-    async with worker(time_skipping_env, store):
-        name = f"shared-{uuid.uuid4().hex[:8]}.example.test"
-        first = await start(time_skipping_env, request_spec(name))
-        while store.apply_calls == 0:
-            await asyncio.sleep(0.05)
-        waiting = await start(time_skipping_env, request_spec(name))
-        await asyncio.sleep(0.5)
-        assert await act(waiting, "cancel") == "CANCELLED"
-        store.block_apply = False
-        assert (await first.result()).status == "COMPLETED"
-        third = await start(time_skipping_env, request_spec(name))
-        assert (await third.result()).status == "COMPLETED"
-    assert store.apply_calls == 2

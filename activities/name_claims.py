@@ -1,0 +1,45 @@
+"""One request at a time changes a DNS name, in the order the requests were accepted.
+
+The apply activity waits here for its turn before its change joins a batch. The turn is a row in
+PostgreSQL (`name_claims`, see repository.claim_name), so it holds across workers, across the
+activity's retries and across a worker's crash; the holder's next status releases it in the same
+transaction. It replaces the per-name lock workflow, which cost each request an activity, three
+signals and the lock workflow's own tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import Engine
+
+from activities.pools import ThreadPool
+from dnsorch import repository
+from dnsorch.contracts import DnsChange
+
+POLL_SECONDS = 0.2
+LEASE_SECONDS = 3600.0
+"""A claim older than this is taken over: its holder's workflow was terminated without a status."""
+
+
+class NameClaims:
+    def __init__(self, engine: Engine, pool: ThreadPool, *, lease_seconds: float = LEASE_SECONDS) -> None:
+        self._engine = engine
+        self._pool = pool
+        self.lease_seconds = lease_seconds
+
+    async def wait_for_turn(self, change: DnsChange, *, on_wait=None) -> None:  # type: ignore[no-untyped-def]
+        """Return once `change`'s request holds its name; `on_wait(holder)` is told who goes first."""
+        told: str | None = None
+        while True:
+            holder = await self._pool.run(self._claim, change.domain, change.request_id)
+            if holder == change.request_id:
+                return
+            if on_wait is not None and holder != told:
+                on_wait(holder)
+                told = holder
+            await asyncio.sleep(POLL_SECONDS)
+
+    def _claim(self, domain: str, request_id: str) -> str:
+        with self._engine.begin() as conn:
+            return repository.claim_name(conn, domain, request_id, self.lease_seconds)

@@ -1,0 +1,231 @@
+"""One request at a time changes a name, in the order requests were accepted: the real workflow, the
+real database activities and name claims on PostgreSQL, with a stand-in playbook that can be held."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.database import DatabaseActivities
+from activities.name_claims import NameClaims
+from activities.pools import ThreadPool
+from dnsorch import repository
+from dnsorch.contracts import (
+    ApplyPolicy,
+    ApplyResult,
+    DnsChange,
+    DnsRequestSpec,
+    LogStep,
+    OperatorAction,
+    ProvisioningInput,
+    WorkflowState,
+)
+from dnsorch.devstack.temporal import TemporalDevServer
+from dnsorch.search_attributes import initial_attributes
+from dnsorch.temporal_client import ensure_search_attributes
+from tests.fixtures.faults import eventually
+from workflows.provisioning import DnsProvisioningWorkflow
+
+pytestmark = pytest.mark.integration
+POLICY = ApplyPolicy(max_attempts=2, initial_retry_seconds=0.2, max_retry_seconds=1, heartbeat_seconds=5)
+
+
+@dataclass
+class HeldPlaybook:
+    """The apply activity's shape: wait for the name's turn, then 'run' until released or cancelled."""
+
+    claims: NameClaims
+    held: bool = True
+    stop_delay: float = 0.0
+    started: list[str] = field(default_factory=list)
+    started_at: dict[str, float] = field(default_factory=dict)
+    stopped_at: dict[str, float] = field(default_factory=dict)
+
+    @activity.defn(name="apply_dns_change")
+    async def apply(self, change: DnsChange) -> ApplyResult:
+        turn = asyncio.ensure_future(self.claims.wait_for_turn(change))
+        try:
+            while not turn.done():  # heartbeats carry a cancellation in, as the real activity's do
+                activity.heartbeat()
+                await asyncio.wait({turn}, timeout=0.1)
+        except asyncio.CancelledError:
+            turn.cancel()
+            raise
+        self.started.append(change.request_id)
+        self.started_at[change.request_id] = time.monotonic()
+        try:
+            while self.held:
+                activity.heartbeat()
+                await asyncio.sleep(0.1)
+        except asyncio.CancelledError:
+            await asyncio.sleep(self.stop_delay)  # a playbook being killed takes a moment
+            self.stopped_at[change.request_id] = time.monotonic()
+            raise
+        return ApplyResult(served=change.values, changed=True)
+
+
+@dataclass
+class Stack:
+    client: Client
+    playbook: HeldPlaybook
+    queue: str
+
+    async def start(
+        self, domain: str, *, accepted_at: datetime | None = None
+    ) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
+        spec = spec_for(domain, accepted_at or datetime.now(UTC))
+        return await self.client.start_workflow(
+            DnsProvisioningWorkflow.run,
+            ProvisioningInput(request=spec, policy=POLICY),
+            id=spec.workflow_id,
+            task_queue=self.queue,
+            search_attributes=initial_attributes(
+                domain=domain,
+                zone="example.test",
+                record_type="A",
+                operation="create",
+                status="PENDING",
+                account="acct-order",
+                source="api",
+            ),
+        )
+
+    async def until_started(self, count: int) -> None:
+        async def started() -> bool:
+            return len(self.playbook.started) >= count
+
+        await eventually(started, timeout=20, interval=0.05, what=f"{count} apply(s) started")
+
+
+def request_id(handle: WorkflowHandle) -> str:  # type: ignore[type-arg]
+    return handle.id.removeprefix("dns-request-")
+
+
+async def status(handle: WorkflowHandle) -> str:  # type: ignore[type-arg]
+    return (await handle.result()).status
+
+
+def spec_for(domain: str, accepted_at: datetime) -> DnsRequestSpec:
+    return DnsRequestSpec(
+        request_id=str(uuid.uuid4()),
+        account_id="acct-order",
+        source="api",
+        record_type="A",
+        domain=domain,
+        zone="example.test",
+        target="192.0.2.7",
+        ttl=300,
+        accepted_at=accepted_at,
+    )
+
+
+def in_progress(spec: DnsRequestSpec, status: str = "IN_PROGRESS") -> LogStep:
+    return LogStep(spec.request_id, str(uuid.uuid4()), datetime.now(UTC), status.lower(), status=status)
+
+
+def new_name() -> str:
+    return f"n{uuid.uuid4().hex[:10]}.example.test"
+
+
+@pytest_asyncio.fixture
+async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIterator[Stack]:
+    client = await Client.connect(temporal_server.address)
+    await ensure_search_attributes(client, "default")
+    database = DatabaseActivities(engine)
+    playbook = HeldPlaybook(NameClaims(engine, ThreadPool("claims-test", 8)))
+    queue = f"order-{uuid.uuid4().hex[:8]}"
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[DnsProvisioningWorkflow],
+        activities=[
+            database.begin_request,
+            database.finish_request,
+            database.record_step,
+            database.store_record,
+            database.ensure_request_row,
+            playbook.apply,
+        ],
+    )
+    async with worker:
+        yield Stack(client, playbook, queue)
+        playbook.held = False
+
+
+async def test_a_second_request_for_a_name_applies_only_after_the_first_finished(stack: Stack) -> None:
+    name = new_name()
+    first = await stack.start(name)
+    await stack.until_started(1)
+    second = await stack.start(name)
+    other = await stack.start(new_name())  # another name is not held up
+    await stack.until_started(2)
+    assert stack.playbook.started[1] == request_id(other)
+    stack.playbook.held = False
+    assert await status(first) == await status(second) == await status(other) == "COMPLETED"
+    assert stack.playbook.started.index(request_id(second)) > stack.playbook.started.index(request_id(first))
+
+
+def test_a_free_name_goes_to_the_earliest_accepted_request_that_waits_for_it(engine: Engine) -> None:
+    name, accepted = new_name(), datetime.now(UTC)
+    early, late = spec_for(name, accepted), spec_for(name, accepted + timedelta(seconds=1))
+    with engine.begin() as conn:
+        for spec in (late, early):  # the later one's workflow began first
+            repository.begin_request(conn, spec, spec.accepted_at, in_progress(spec))
+    with engine.begin() as conn:
+        assert repository.claim_name(conn, name, late.request_id, 60) == early.request_id
+        assert repository.claim_name(conn, name, early.request_id, 60) == early.request_id
+        assert repository.claim_name(conn, name, late.request_id, 60) == early.request_id
+    with engine.begin() as conn:  # the holder's next status releases the name
+        repository.append_step(conn, in_progress(early, status="COMPLETED"))
+    with engine.begin() as conn:
+        assert repository.claim_name(conn, name, late.request_id, 60) == late.request_id
+
+
+async def test_cancelling_a_request_that_waits_for_the_name_frees_its_place(stack: Stack) -> None:
+    name = new_name()
+    first = await stack.start(name)
+    await stack.until_started(1)
+    waiting = await stack.start(name)
+    await asyncio.sleep(0.5)
+    assert await waiting.execute_update("act", OperatorAction("cancel", "op")) == "CANCELLED"
+    stack.playbook.held = False
+    assert await status(first) == "COMPLETED"
+    third = await stack.start(name)
+    assert await status(third) == "COMPLETED"
+    assert stack.playbook.started == [request_id(first), request_id(third)]
+
+
+async def test_the_next_request_waits_until_a_cancelled_playbook_has_stopped(stack: Stack) -> None:
+    stack.playbook.stop_delay = 1.5
+    name = new_name()
+    first = await stack.start(name)
+    await stack.until_started(1)
+    second = await stack.start(name)
+    assert await first.execute_update("act", OperatorAction("cancel", "op")) == "CANCELLED"
+    await stack.until_started(2)
+    stack.playbook.held = False
+    assert await status(second) == "COMPLETED"
+    assert stack.playbook.started_at[request_id(second)] >= stack.playbook.stopped_at[request_id(first)]
+
+
+async def test_a_name_held_by_a_terminated_workflow_is_taken_over_after_the_lease(stack: Stack) -> None:
+    stack.playbook.claims.lease_seconds = 2.0
+    name = new_name()
+    first = await stack.start(name)
+    await stack.until_started(1)
+    await first.terminate("gone by hand")  # no final status: its claim stays until the lease ends
+    second = await stack.start(name)
+    await stack.until_started(2)
+    stack.playbook.held = False
+    assert await status(second) == "COMPLETED"
