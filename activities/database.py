@@ -19,7 +19,8 @@ class DatabaseActivities:
     def __init__(self, engine: Engine, threads: int = 8) -> None:
         """`threads`: at least the worker's activity slots (see activities/pools.py)."""
         self.engine = engine
-        self._pool = ThreadPool("db", threads)
+        self.pool = ThreadPool("db", threads)
+        """Shared with the apply activity's name claims (worker.py): one bound on connections."""
 
     @activity.defn(name="ensure_request_row")
     async def ensure_request_row(self, spec: DnsRequestSpec) -> bool:
@@ -32,7 +33,7 @@ class DatabaseActivities:
                 return repository.insert_request(conn, spec, accepted_at)
 
         try:
-            created = await self._pool.run(write)
+            created = await self.pool.run(write)
         except (DataError, UnicodeEncodeError) as error:
             raise _unstorable(error) from error
         if created:
@@ -51,7 +52,7 @@ class DatabaseActivities:
                 return repository.begin_request(conn, spec, accepted_at, begin.step)
 
         try:
-            created = await self._pool.run(write)
+            created = await self.pool.run(write)
         except (DataError, UnicodeEncodeError) as error:
             raise _unstorable(error) from error
         activity.logger.info("%s: %s", begin.step.status, begin.step.message)
@@ -66,7 +67,7 @@ class DatabaseActivities:
             with self.engine.begin() as conn:
                 repository.finish_request(conn, finish.step, finish.record)
 
-        await self._pool.run(write)
+        await self.pool.run(write)
         activity.logger.info("%s: %s", finish.step.status, finish.step.message)
 
     @activity.defn(name="record_step")
@@ -86,7 +87,7 @@ class DatabaseActivities:
                     )
                 return False
 
-        appended = await self._pool.run(write)
+        appended = await self.pool.run(write)
         activity.logger.info("%s: %s", step.status or "log", step.message if appended else "already recorded")
         return appended
 
@@ -99,7 +100,7 @@ class DatabaseActivities:
             with self.engine.begin() as conn:
                 return repository.apply_record(conn, row)
 
-        return await self._pool.run(write)
+        return await self.pool.run(write)
 
 
 def _unstorable(error: Exception) -> ApplicationError:

@@ -9,13 +9,17 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, create_engine
 
 
-def make_engine(database_url: str) -> Engine:
-    """A pooled engine that notices connections PostgreSQL dropped (e.g. after a restart)."""
+def make_engine(database_url: str, *, threads: int = 5) -> Engine:
+    """A pooled engine that notices connections PostgreSQL dropped (e.g. after a restart).
+
+    `threads`: how many threads of the process use it at once; each gets a connection without
+    waiting, and a few more can open for short bursts.
+    """
     return create_engine(
         database_url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        pool_size=threads,
+        max_overflow=max(2, threads // 2),
         connect_args={"connect_timeout": 5},
     )
 

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     batch_max_message_changes: int = 100
     batch_max_message_bytes: int = 16_384
     """Bounds of one UPDATE message; a larger batch is sent as several."""
+    api_threads: int = 16
+    """Threads (and PostgreSQL connections) the API uses for its blocking work: key checks, row
+    writes, reads. Python's default on 2 cores is 6, and under a burst accepting queued behind reads."""
     worker_max_concurrent_activities: int = 200
     """Activities one worker runs at once. Apply activities mostly wait for their batch (no thread,
     no CPU), so this bounds how many changes can share a batch; more wait in Temporal's queue."""

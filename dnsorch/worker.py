@@ -16,7 +16,6 @@ from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.name_claims import NameClaims
 from activities.name_lock import NameLockActivities
-from activities.pools import ThreadPool
 from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
@@ -30,7 +29,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
     database = DatabaseActivities(engine, threads=settings.worker_db_threads)
-    claims = NameClaims(engine, ThreadPool("claims", settings.worker_db_threads))
+    claims = NameClaims(engine, database.pool)
     ansible = AnsibleActivities(settings, claims=claims)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
@@ -59,7 +58,7 @@ async def run_worker(settings: Settings) -> None:
     # Its own runtime serves the SDK's metrics (and the playbook's) on WORKER_METRICS_PORT.
     client = await temporal_client.connect(settings, runtime=telemetry.worker_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, threads=settings.worker_db_threads)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
