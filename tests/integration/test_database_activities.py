@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.database import DatabaseActivities
-from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow
+from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.models import DnsRecord, DnsRequest
 
 pytestmark = pytest.mark.integration
@@ -147,3 +148,48 @@ async def test_each_status_change_gets_one_outbox_event_with_the_next_sequence(e
         (2, "IN_PROGRESS", "started"),
         (3, "COMPLETED", "done"),
     ]
+
+
+def step_for(spec: DnsRequestSpec, message: str, status: str | None = None) -> LogStep:
+    return LogStep(spec.request_id, str(uuid.uuid4()), datetime.now(UTC), message, status=status)
+
+
+async def test_begin_writes_the_missing_row_and_the_first_status_once(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec, accepted_elsewhere = new_spec(), new_spec()
+    await env.run(acts.ensure_request_row, accepted_elsewhere)  # the API wrote this one's row
+    for each in (spec, accepted_elsewhere):
+        begin = BeginRequest(each, step_for(each, "provisioning started", "IN_PROGRESS"))
+        assert await env.run(acts.begin_request, begin) is (each is spec)
+        assert await env.run(acts.begin_request, begin) is False  # retried: nothing added
+        row = load(engine, each.request_id)
+        assert row.status == "IN_PROGRESS"
+        assert [e["message"] for e in row.log_messages] == [
+            "request accepted from api",
+            "provisioning started",
+        ]
+
+
+async def test_finish_stores_the_record_and_the_final_status_together_or_not_at_all(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec = new_spec()
+    await env.run(acts.begin_request, BeginRequest(spec, step_for(spec, "started", "IN_PROGRESS")))
+    record = RecordRow(spec.request_id, "TXT", spec.domain, spec.target, 300, None, None, datetime.now(UTC))
+    unstorable = step_for(spec, "served \x00", "COMPLETED")  # PostgreSQL's jsonb refuses NUL
+    with pytest.raises(DataError):
+        await env.run(acts.finish_request, FinishRequest(unstorable, record))
+    assert load(engine, spec.request_id).status == "IN_PROGRESS"
+    assert count_records(engine, spec.request_id) == 0, "the record was stored without its status"
+    done = FinishRequest(step_for(spec, "served", "COMPLETED"), record)
+    await env.run(acts.finish_request, done)
+    await env.run(acts.finish_request, done)  # retried after a lost reply
+    assert load(engine, spec.request_id).status == "COMPLETED"
+    assert count_records(engine, spec.request_id) == 1
+
+
+def count_records(engine: Engine, request_id: str) -> int:
+    with Session(engine) as session:
+        query = (
+            select(func.count()).select_from(DnsRecord).where(DnsRecord.request_id == uuid.UUID(request_id))
+        )
+        return int(session.execute(query).scalar_one())
