@@ -259,7 +259,8 @@ class AnsibleActivities:
         """Await `work` while heartbeating, so Temporal can deliver a cancellation to us.
 
         On cancellation `work` is cancelled and still awaited until it has ended (a change whose
-        batch runs waits for the run: see ZoneBatcher.submit), then the cancellation is re-raised.
+        batch runs waits for the run: see ZoneBatcher.submit). The cancellation is then re-raised,
+        unless `work` finished all the same (its change was applied): then its result is returned.
         """
         task = asyncio.ensure_future(work)
         started = time.monotonic()
@@ -276,6 +277,9 @@ class AnsibleActivities:
                     await asyncio.wait({task})
                 except asyncio.CancelledError:
                     continue  # a second cancel changes nothing: the work is stopping
+            if not task.cancelled() and task.exception() is None:
+                activity.logger.info("cancel came too late: the change was applied; reporting it")
+                return task.result()
             activity.logger.info("cancelled after %.1fs", time.monotonic() - started)
             raise
 

@@ -75,8 +75,10 @@ class ZoneBatcher:
 
         Cancelled while queued: the change leaves the batch and is never applied. Cancelled once
         its batch runs: the playbook is not interrupted while it carries other requests' changes
-        (it is killed when every change in it was cancelled); the cancellation takes effect when
-        the run has ended, so nothing is still changing the name when the caller moves on.
+        (it is killed when every change in it was cancelled), and the caller waits for the run to
+        end, so nothing is still changing the name when it moves on. If the run applied the change
+        anyway, the cancel came too late and its outcome is returned: the caller must not report a
+        change as cancelled that DNS serves.
         """
         waiting = _Waiting(change, asyncio.get_running_loop().create_future())
         zone = self._zones.setdefault(change.zone, _Zone())
@@ -99,6 +101,8 @@ class ZoneBatcher:
                 if batch is not None and all(w.cancelled for w in self._members.get(id(batch), [])):
                     batch.cancel.set()
                 await asyncio.wait({waiting.outcome})
+                if not waiting.outcome.cancelled() and waiting.outcome.result().status == "applied":
+                    return waiting.outcome.result()
             raise
 
     def _flush(self, zone_name: str, reason: str) -> None:

@@ -53,6 +53,9 @@ WAIT_FOR_APPLY_TO_STOP = "wait-for-apply-to-stop"
 # status is written with the row and the final one with the record, and the apply activity takes
 # its turn on the name from PostgreSQL (activities/name_claims.py) instead of a lock workflow.
 LEAN_REQUEST = "lean-request"
+# A cancel (or fail) that reaches a playbook whose batch had already applied the change is too late:
+# the request ends COMPLETED, saying so, with its record stored, because DNS serves the change.
+REPORT_LATE_CANCEL = "report-late-cancel"
 
 
 class _Outcome(Exception):
@@ -109,21 +112,29 @@ class DnsProvisioningWorkflow:
                 await self._await_approval()
             await self._provision()
         except _Outcome as outcome:
-            record = self._record_row() if outcome.store_record else None
-            if record is not None and not self._lean:
-                await self._call(DatabaseActivities.store_record, record)
-                record = None
-            await self._transition(
-                outcome.status, outcome.message, step="finished", actor=outcome.actor, record=record
-            )
-            self._done_tickets.add(outcome.ticket)
+            await self._end(outcome)
         except asyncio.CancelledError:
             # Cancelled from the Temporal UI/CLI: stop the playbook, record it, end as cancelled.
             if self._apply_handle is not None and not self._apply_handle.done():
                 self._apply_handle.cancel()
+            if (served := self._applied_anyway()) is not None:
+                late = f"cancel in Temporal came too late: the change was already applied; {served}"
+                await self._end(_Outcome(S.COMPLETED, late, store_record=True))
+                return await self._finish()
             await self._transition(S.CANCELLED, "workflow cancelled in Temporal", step="finished")
             raise
         return await self._finish()
+
+    async def _end(self, outcome: _Outcome) -> None:
+        """Write the final status, with the record DNS serves when there is one."""
+        record = self._record_row() if outcome.store_record else None
+        if record is not None and not self._lean:
+            await self._call(DatabaseActivities.store_record, record)
+            record = None
+        await self._transition(
+            outcome.status, outcome.message, step="finished", actor=outcome.actor, record=record
+        )
+        self._done_tickets.add(outcome.ticket)
 
     async def _await_approval(self) -> None:
         if not self._lean:
@@ -140,8 +151,7 @@ class DnsProvisioningWorkflow:
                 await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
             result = await self._apply()
             if result is not None:
-                served = ", ".join(result.served) or "nothing (deleted)"
-                raise _Outcome(S.COMPLETED, f"DNS server serves: {served}", store_record=True)
+                raise _Outcome(S.COMPLETED, _serves(result), store_record=True)
             await self._transition(
                 S.NEEDS_ATTENTION, f"needs an operator: {self._state.last_error}", step="attention"
             )
@@ -210,6 +220,15 @@ class DnsProvisioningWorkflow:
             apply.cancel()  # kills the running playbook
             await asyncio.gather(apply, return_exceptions=True)
 
+    def _applied_anyway(self) -> str | None:
+        """What DNS serves when a cancelled apply finished all the same (its batch was running)."""
+        apply = self._apply_handle
+        if apply is None or not apply.done() or apply.cancelled() or apply.exception() is not None:
+            return None
+        if not workflow.patched(REPORT_LATE_CANCEL):
+            return None
+        return _serves(apply.result())
+
     async def _release(self, lock: LockRequest | None) -> None:
         if lock is None:
             return
@@ -232,6 +251,15 @@ class DnsProvisioningWorkflow:
                 continue
             if apply is not None:
                 await self._stop_apply()
+                if (served := self._applied_anyway()) is not None:
+                    raise _Outcome(
+                        S.COMPLETED,
+                        f"{action.action} by {action.actor} came too late: the change was already applied; "
+                        f"{served}",
+                        actor=action.actor,
+                        ticket=ticket,
+                        store_record=True,
+                    )
             self._end_by(action, ticket)
 
     @workflow.signal
@@ -445,6 +473,10 @@ class DnsProvisioningWorkflow:
 
 _STARTED = "provisioning started"
 _AWAITING_APPROVAL = "waiting for an operator's approval"
+
+
+def _serves(result: ApplyResult) -> str:
+    return f"DNS server serves: {', '.join(result.served) or 'nothing (deleted)'}"
 
 
 def _note(action: OperatorAction) -> str:

@@ -114,6 +114,20 @@ async def test_cancelling_one_change_of_a_running_batch_never_stops_the_others()
     assert not runner.batches[0].cancel.is_set(), "the shared run was stopped"
     runner.hold.set()
     assert (await other).status == "applied"
+    assert (await cancelled).status == "applied", "a change DNS now serves must not look cancelled"
+
+
+async def test_a_change_cancelled_in_a_running_batch_that_was_not_applied_is_cancelled() -> None:
+    first, second = change(), change()
+    runner = Runner(refuse={first.request_id})
+    runner.hold.clear()
+    batcher = ZoneBatcher(runner, max_changes=2, max_wait=60)
+    cancelled = asyncio.create_task(batcher.submit(first))
+    other = asyncio.create_task(batcher.submit(second))
+    await asyncio.wait_for(runner.started.wait(), timeout=5)
+    cancelled.cancel()
+    runner.hold.set()
+    assert (await other).status == "applied"
     with pytest.raises(asyncio.CancelledError):
         await cancelled
 

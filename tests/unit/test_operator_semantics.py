@@ -78,3 +78,36 @@ async def test_cancelling_in_temporal_waits_for_the_playbook_before_recording_ca
     assert store.apply_stopped_at is not None
     cancelled = next(s for s in store.steps.values() if s.status == "CANCELLED")
     assert store.step_written_at[cancelled.entry_id] >= store.apply_stopped_at
+
+
+@pytest.mark.parametrize("action", ["cancel", "fail"])
+async def test_an_action_that_reaches_an_already_applied_change_ends_completed_and_says_so(
+    time_skipping_env: WorkflowEnvironment, action: str
+) -> None:
+    store = FakeStore(block_apply=True, applied_despite_cancel=True)
+    async with worker(time_skipping_env, store):
+        spec = request_spec()
+        handle = await start(time_skipping_env, spec)
+        await _until_applying(store)
+        assert await act(handle, action) == "COMPLETED"
+        final = await handle.result()
+    assert final.status == "COMPLETED"
+    assert store.statuses()[-1] == "COMPLETED"
+    assert spec.request_id in store.records, "DNS serves the change, so its record must be stored"
+    last = max(store.steps.values(), key=lambda s: s.at)
+    assert f"{action} by " in last.message and "came too late" in last.message
+
+
+async def test_a_temporal_cancel_that_reaches_an_already_applied_change_ends_completed(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(block_apply=True, applied_despite_cancel=True)
+    async with worker(time_skipping_env, store):
+        spec = request_spec()
+        handle = await start(time_skipping_env, spec)
+        await _until_applying(store)
+        await handle.cancel()
+        final = await handle.result()
+    assert final.status == "COMPLETED"
+    assert spec.request_id in store.records
+    assert store.statuses()[-1] == "COMPLETED"

@@ -49,6 +49,8 @@ class FakeStore:
     block_apply: bool = False
     stop_delay: float = 0.0
     """Seconds a cancelled apply takes to stop, as a playbook being killed does."""
+    applied_despite_cancel: bool = False
+    """A cancelled apply completes all the same, as one whose batch was already running does."""
     apply_calls: int = 0
     apply_cancelled: bool = False
     apply_started_at: list[float] = field(default_factory=list)
@@ -104,6 +106,8 @@ class FakeStore:
                     self.apply_cancelled = True
                     await asyncio.sleep(self.stop_delay)
                     self.apply_stopped_at = time.monotonic()
+                    if self.applied_despite_cancel:
+                        return ApplyResult(served=change.values, changed=True)
                     raise
             if self.apply_failures:
                 raise self.apply_failures.pop(0)
