@@ -30,7 +30,7 @@ from temporalio.exceptions import ApplicationError
 from activities import metrics
 from activities.batching import Batch, ChangeOutcome, ZoneBatcher
 from activities.dns_check import NotServed, wait_until_served
-from activities.name_claims import NameClaims
+from activities.name_claims import NameClaims, NameOwned
 from activities.playbook_runs import (
     REJECTED,
     PlaybookOutcome,
@@ -47,6 +47,7 @@ from dnsorch.settings import Settings
 T = TypeVar("T")
 
 NOT_SERVED = "DnsChangeNotServed"
+NAME_OWNED = "NameOwnedByAnotherAccount"
 _SECRET = re.compile(r'secret\s+"([^"]+)"')
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -90,7 +91,10 @@ class AnsibleActivities:
         log = activity.logger
         self._check_config()
         if self._claims is not None:
-            await self._heartbeating(self._claims.wait_for_turn(change, on_wait=self._waiting_for))
+            try:
+                await self._heartbeating(self._claims.wait_for_turn(change, on_wait=self._waiting_for))
+            except NameOwned as owned:
+                raise ApplicationError(str(owned), type=NAME_OWNED, non_retryable=True) from None
         log.info(
             "request %s attempt %d: %s %s %s joins the %s batch",
             change.request_id,

@@ -22,6 +22,10 @@ LEASE_SECONDS = 3600.0
 """A claim older than this is taken over: its holder's workflow was terminated without a status."""
 
 
+class NameOwned(Exception):
+    """The name belongs to another account: the request must not change it."""
+
+
 class NameClaims:
     def __init__(self, engine: Engine, pool: ThreadPool, *, lease_seconds: float = LEASE_SECONDS) -> None:
         self._engine = engine
@@ -29,17 +33,26 @@ class NameClaims:
         self.lease_seconds = lease_seconds
 
     async def wait_for_turn(self, change: DnsChange, *, on_wait=None) -> None:  # type: ignore[no-untyped-def]
-        """Return once `change`'s request holds its name; `on_wait(holder)` is told who goes first."""
+        """Return once `change`'s request holds its name; `on_wait(holder)` is told who goes first.
+
+        Raises NameOwned when, by its turn, the name belongs to another account (two accounts
+        raced to create it, and the other one's create completed first).
+        """
         told: str | None = None
         while True:
-            holder = await self._pool.run(self._claim, change.domain, change.request_id)
+            holder, owner = await self._pool.run(self._claim, change.domain, change.request_id)
             if holder == change.request_id:
+                if owner is not None and change.account_id and owner != change.account_id:
+                    raise NameOwned(
+                        f"{change.domain} belongs to another account; only an operator can transfer it"
+                    )
                 return
             if on_wait is not None and holder != told:
                 on_wait(holder)
                 told = holder
             await asyncio.sleep(POLL_SECONDS)
 
-    def _claim(self, domain: str, request_id: str) -> str:
+    def _claim(self, domain: str, request_id: str) -> tuple[str, str | None]:
         with self._engine.begin() as conn:
-            return repository.claim_name(conn, domain, request_id, self.lease_seconds)
+            holder = repository.claim_name(conn, domain, request_id, self.lease_seconds)
+            return holder, repository.name_owner(conn, domain)

@@ -21,6 +21,7 @@ from dnsorch.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
+    NameOwnedByAnotherAccount,
     RequestFinished,
     RequestNotFound,
     ServiceUnavailable,
@@ -33,6 +34,7 @@ _STATUS = {
     ServiceUnavailable: (503, "service_unavailable"),
     IllegalTransition: (409, "illegal_transition"),
     IdempotencyConflict: (409, "idempotency_conflict"),
+    NameOwnedByAnotherAccount: (409, "name_owned_by_another_account"),
 }
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import PoisonMessage, decode_key, decode_request
 from dnsorch import repository
-from dnsorch.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable
+from dnsorch.errors import IdempotencyConflict, InvalidRequest, NameOwnedByAnotherAccount, ServiceUnavailable
 from dnsorch.logging import bind_request_id
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings
@@ -180,6 +180,9 @@ class Ingestor:
             return
         except IdempotencyConflict:
             await self._dead_letter(message, "request_id already used for a different request")
+            return
+        except NameOwnedByAnotherAccount as owned:
+            await self._dead_letter(message, str(owned))
             return
         except (DataError, psycopg2.DataError, UnicodeEncodeError) as refused:
             # Validation should have refused it first; a value that cannot be stored is as final.

@@ -89,6 +89,8 @@ class DnsChange:
     zone: str
     values: list[str]
     ttl: int
+    account_id: str = ""
+    """Whose request it is: the name must not belong to another account (empty: not checked)."""
 
 
 @dataclass
@@ -130,6 +132,8 @@ class RecordRow:
     comment: str | None
     provisioned_at: datetime
     operation: str = "create"
+    account_id: str = ""
+    """The requesting account, which a create or update makes the name's owner if it has none."""
 
 
 @dataclass

@@ -48,6 +48,15 @@ class IllegalTransition(DnsorchError):
         self.reason = reason
 
 
+class NameOwnedByAnotherAccount(DnsorchError):
+    """The DNS name belongs to another account; only an operator can transfer it (HTTP 409)."""
+
+    def __init__(self, domain: str, owner: str) -> None:
+        super().__init__(f"{domain} belongs to another account; only an operator can transfer it")
+        self.domain = domain
+        self.owner = owner
+
+
 class IdempotencyConflict(DnsorchError):
     """The Idempotency-Key was used before for a different request body (HTTP 409)."""
 

@@ -176,3 +176,17 @@ class NameClaim(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+class NameOwner(SQLModel, table=True):
+    """The account a managed DNS name belongs to: set by its first completed create or update,
+    released when its last managed record is deleted, moved only by an operator's transfer."""
+
+    __tablename__ = "name_owners"
+
+    domain: str = Field(sa_column=Column(String(253), primary_key=True))
+    account_id: str = Field(sa_column=Column(String(128), nullable=False))
+    since: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
 from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
-from dnsorch.models import DeadLetter, DnsRecord, DnsRequest, NameClaim, RequestEvent
+from dnsorch.models import DeadLetter, DnsRecord, DnsRequest, NameClaim, NameOwner, RequestEvent
 
 ACCEPTED_ENTRY_ID = "accepted"
 
@@ -210,7 +210,9 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
     """Keep `dns_records` equal to what DNS serves after this request; safe to repeat.
 
     Older current rows for the name and type are retired (a create or update replaced the
-    record set, a delete removed it); create and update then store this request's row.
+    record set, a delete removed it); create and update then store this request's row. The name
+    gets the requesting account as its owner if it has none; it loses its owner when its last
+    managed record is deleted.
     """
     conn.execute(
         update(DnsRecord)
@@ -220,7 +222,14 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
         .values(deleted_at=row.provisioned_at)
     )
     if row.operation == "delete":
+        _release_unused_name(conn, row.domain)
         return True
+    if row.account_id:
+        conn.execute(
+            insert(NameOwner)
+            .values(domain=row.domain, account_id=row.account_id, since=row.provisioned_at)
+            .on_conflict_do_nothing(index_elements=["domain"])
+        )
     statement = (
         insert(DnsRecord)
         .values(
@@ -237,6 +246,19 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
         .on_conflict_do_nothing(index_elements=["request_id"])
     )
     return conn.execute(statement).rowcount == 1
+
+
+def _release_unused_name(conn: Connection, domain: str) -> None:
+    current = select(col(DnsRecord.id)).where(
+        col(DnsRecord.domain) == domain, col(DnsRecord.deleted_at).is_(None)
+    )
+    conn.execute(delete(NameOwner).where(col(NameOwner.domain) == domain, ~current.exists()))
+
+
+def name_owner(conn: Connection, domain: str) -> str | None:
+    """The account the name belongs to, if dnsorch manages it."""
+    owner = conn.execute(select(col(NameOwner.account_id)).where(col(NameOwner.domain) == domain))
+    return owner.scalar_one_or_none()
 
 
 def get_request(session: Session, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None] | None:

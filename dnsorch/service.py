@@ -44,6 +44,7 @@ from dnsorch.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
+    NameOwnedByAnotherAccount,
     RequestFinished,
     RequestNotFound,
     ServiceUnavailable,
@@ -130,6 +131,7 @@ class RequestService:
         bind_request_id(request_id)
         spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
+        await self._check_owner(spec, require_row)
         created = await self._start_workflow(spec)
         if created:
             await self._write_row(spec, created=True, require_row=require_row)
@@ -145,6 +147,27 @@ class RequestService:
         else:
             await self._check_started_elsewhere(spec, fingerprint, require_row)
         return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec)
+
+    async def _check_owner(self, spec: DnsRequestSpec, required: bool) -> None:
+        """Refuse at once a name another account owns; the workflow checks again before it applies.
+
+        With PostgreSQL down the API accepts anyway (the workflow's check decides); `required`
+        callers (the consumer) hold back instead, as they do for the row.
+        """
+
+        def read() -> str | None:
+            with self.engine.connect() as conn:
+                return repository.name_owner(conn, spec.domain)
+
+        try:
+            owner = await asyncio.to_thread(read)
+        except OperationalError as error:
+            if required:
+                raise ServiceUnavailable("PostgreSQL is unavailable") from error
+            log.warning("name owner of %s not checked at accept: PostgreSQL is unavailable", spec.domain)
+            return
+        if owner is not None and owner != spec.account_id:
+            raise NameOwnedByAnotherAccount(spec.domain, owner)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
         """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its

@@ -42,7 +42,19 @@ def change_for(request: DnsRequestSpec) -> DnsChange:
         zone=request.zone,
         values=values,
         ttl=request.ttl,
+        account_id=request.account_id,
     )
+
+
+REFUSED_FOR_GOOD = frozenset({"NameOwnedByAnotherAccount"})
+"""Failures of the apply step that no retry or operator can fix: the request ends REJECTED."""
+
+
+def refused_for_good(error: BaseException) -> bool:
+    cause: BaseException | None = error
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    return isinstance(cause, ApplicationError) and cause.type in REFUSED_FOR_GOOD
 
 
 def failure_reason(error: BaseException) -> str:

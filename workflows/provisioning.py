@@ -41,7 +41,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
     from workflows.name_lock import LockRequest, lock_id_for
-    from workflows.policy import DB_RETRY, DB_TIMEOUT, apply_retry, change_for, failure_reason
+    from workflows.policy import (
+        DB_RETRY,
+        DB_TIMEOUT,
+        apply_retry,
+        change_for,
+        failure_reason,
+        refused_for_good,
+    )
 
 S, A = RequestStatus, Action
 
@@ -209,6 +216,8 @@ class DnsProvisioningWorkflow:
         try:
             return apply.result()
         except ActivityError as error:
+            if refused_for_good(error):
+                raise _Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
             self._state.last_error = failure_reason(error)
             await self._log(f"Ansible step failed: {self._state.last_error}", step="apply")
             return None
@@ -400,6 +409,7 @@ class DnsProvisioningWorkflow:
             comment=request.comment,
             provisioned_at=workflow.now(),
             operation=request.operation,
+            account_id=request.account_id,
         )
 
     async def _transition(

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.database import DatabaseActivities
+from dnsorch import repository
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.models import DnsRecord, DnsRequest
 
@@ -193,3 +194,34 @@ def count_records(engine: Engine, request_id: str) -> int:
             select(func.count()).select_from(DnsRecord).where(DnsRecord.request_id == uuid.UUID(request_id))
         )
         return int(session.execute(query).scalar_one())
+
+
+async def test_the_first_completed_create_owns_the_name_until_its_last_record_is_deleted(
+    engine: Engine,
+) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    domain = f"own-{uuid.uuid4().hex[:6]}.example.test"
+
+    async def complete(account: str, operation: str, record_type: str = "TXT") -> None:
+        spec = new_spec(domain=domain, account_id=account, operation=operation, record_type=record_type)
+        await env.run(acts.begin_request, BeginRequest(spec, step_for(spec, "started", "IN_PROGRESS")))
+        row = RecordRow(
+            spec.request_id, record_type, domain, "v", 300, None, None, datetime.now(UTC), operation, account
+        )
+        await env.run(acts.finish_request, FinishRequest(step_for(spec, "done", "COMPLETED"), row))
+
+    def owner() -> str | None:
+        with engine.connect() as conn:
+            return repository.name_owner(conn, domain)
+
+    assert owner() is None
+    await complete("acct-first", "create")
+    await complete("acct-first", "create", "MX")
+    await complete(
+        "acct-second", "update"
+    )  # the accept and apply checks refuse it; the table keeps the first
+    assert owner() == "acct-first"
+    await complete("acct-first", "delete")  # the MX record is still managed
+    assert owner() == "acct-first"
+    await complete("acct-first", "delete", "MX")
+    assert owner() is None, "a name with no managed record left must be free for any account"

@@ -1,8 +1,9 @@
 """Record workflow histories from REAL runs on a dev stack: `python -m tests.replay.record_live`.
 
 Drives a running `dnsorch dev` through API v2 (real worker, playbook, BIND, PostgreSQL) and saves
-the histories of every workflow type under tests/replay/histories/live/, which
-tests/unit/test_replay.py replays. Start the stack with what the scenarios need:
+the histories of every workflow type it starts under tests/replay/histories/live/<set>/ (`--set`,
+named after the release's newest patch), which tests/unit/test_replay.py replays. Start the stack
+with what the scenarios need:
 
     STATE_DIR=/tmp/rec DEV_KAFKA=none APPROVAL_ACCOUNTS=acct-approval ANSIBLE_MAX_ATTEMPTS=2 \\
       ANSIBLE_INITIAL_RETRY_SECONDS=1 DNS_VERIFY_TIMEOUT_SECONDS=2 dnsorch dev
@@ -24,6 +25,7 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 LIVE = Path(__file__).parent / "histories" / "live"
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED"}
@@ -115,16 +117,19 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     return ids
 
 
-async def save(address: str, ids: dict[str, str], lock_names: list[str]) -> None:
+async def save(address: str, into: Path, ids: dict[str, str], lock_names: list[str]) -> None:
     client = await Client.connect(address)
-    LIVE.mkdir(parents=True, exist_ok=True)
+    into.mkdir(parents=True, exist_ok=True)
     for name, request_id in ids.items():
         history = await client.get_workflow_handle(f"dns-request-{request_id}").fetch_history()
-        (LIVE / f"{name}.json").write_text(history.to_json())
+        (into / f"{name}.json").write_text(history.to_json())
         print(f"recorded {name}: {len(history.events)} events")
-    for name in lock_names:
-        history = await client.get_workflow_handle(f"dns-name-lock-{name}").fetch_history()
-        (LIVE / f"name_lock_{name.split('.')[0].split('-')[0]}.json").write_text(history.to_json())
+    for name in lock_names:  # only workflows from before lean-request used a name-lock workflow
+        try:
+            history = await client.get_workflow_handle(f"dns-name-lock-{name}").fetch_history()
+        except RPCError:
+            continue
+        (into / f"name_lock_{name.split('.')[0].split('-')[0]}.json").write_text(history.to_json())
         print(f"recorded name lock {name}: {len(history.events)} events")
 
 
@@ -133,11 +138,13 @@ def main() -> None:
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--temporal", default="127.0.0.1:7233")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("STATE_DIR", ".dnsorch")))
+    parser.add_argument("--set", required=True, help="folder under histories/live, e.g. lean-request")
     args = parser.parse_args()
     key = (args.state_dir / "dev-api-key").read_text().strip()
     tag = uuid.uuid4().hex[:6]
     ids = scenarios(Stack(args.api, key, args.state_dir), tag)
-    asyncio.run(save(args.temporal, ids, [f"live-{tag}.example.test", f"clash-{tag}.example.test"]))
+    names = [f"live-{tag}.example.test", f"clash-{tag}.example.test"]
+    asyncio.run(save(args.temporal, LIVE / args.set, ids, names))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""Name owners: each managed DNS name belongs to one account
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-30
+
+Names already served get the account of their oldest current record.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "name_owners",
+        sa.Column("domain", sa.String(253), primary_key=True),
+        sa.Column("account_id", sa.String(128), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    op.execute(
+        """
+        INSERT INTO name_owners (domain, account_id, since)
+        SELECT DISTINCT ON (record.domain) record.domain, request.account_id, record.provisioned_at
+          FROM dns_records AS record JOIN dns_requests AS request ON request.id = record.request_id
+         WHERE record.deleted_at IS NULL
+         ORDER BY record.domain, record.provisioned_at
+        """
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("name_owners")

@@ -1,0 +1,76 @@
+"""A name belongs to its account, on the real stack: another account can neither take it over nor
+remove it, through v1 or v2, and of two accounts racing for a new name exactly one wins."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ProcessStack
+from tests.e2e.test_operators_v2 import body, dig
+
+pytestmark = pytest.mark.e2e
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION"}
+
+
+def as_account(payload: dict[str, Any], account: str) -> dict[str, Any]:
+    payload["context"]["account_id"] = account
+    return payload
+
+
+def post_v2(stack: ProcessStack, payload: dict[str, Any]) -> httpx.Response:
+    return stack.http.post("/api/v2/dns/requests", json=payload, timeout=30)
+
+
+def assert_owned_elsewhere(response: httpx.Response) -> None:
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "name_owned_by_another_account"
+    assert "belongs to another account" in error["message"]
+
+
+def test_another_account_can_neither_take_over_nor_remove_a_name(
+    stack: ProcessStack, bind_server: Any
+) -> None:
+    name = f"shop-{uuid.uuid4().hex[:6]}.example.test"
+    owner = post_v2(stack, as_account(body(name, "192.0.2.50"), "acct-shop-a")).json()
+    assert stack.wait_for_status(owner["request_id"], FINAL)["status"] == "COMPLETED"
+
+    for operation, target in (("create", "203.0.113.66"), ("update", "203.0.113.66"), ("delete", "")):
+        assert_owned_elsewhere(post_v2(stack, as_account(body(name, target, operation), "acct-shop-b")))
+    v1 = as_account(body(name, "203.0.113.66"), "acct-shop-b")
+    del v1["operation"]
+    assert_owned_elsewhere(stack.http.post("/api/v1/dns/create", json=v1, timeout=30))
+    assert dig(bind_server, name) == ["192.0.2.50"]
+
+    update = post_v2(stack, as_account(body(name, "192.0.2.51", "update"), "acct-shop-a")).json()
+    assert stack.wait_for_status(update["request_id"], FINAL)["status"] == "COMPLETED"
+    assert dig(bind_server, name) == ["192.0.2.51"]
+
+
+def test_of_two_accounts_racing_for_a_new_name_exactly_one_wins(
+    stack: ProcessStack, bind_server: Any
+) -> None:
+    name = f"race-{uuid.uuid4().hex[:6]}.example.test"
+    contenders = {"acct-race-a": "192.0.2.70", "acct-race-b": "192.0.2.71"}
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda item: post_v2(stack, as_account(body(name, item[1]), item[0])), contenders.items()
+            )
+        )
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+    finals = {  # map keeps order: the i-th answer is the i-th account's
+        account: stack.wait_for_status(answer.json()["request_id"], FINAL)
+        for account, answer in zip(contenders, answers, strict=True)
+    }
+    outcomes = sorted(detail["status"] for detail in finals.values())
+    assert outcomes == ["COMPLETED", "REJECTED"], finals
+    winner = next(account for account, detail in finals.items() if detail["status"] == "COMPLETED")
+    loser = next(detail for detail in finals.values() if detail["status"] == "REJECTED")
+    assert any("belongs to another account" in entry["message"] for entry in loser["log_messages"]), loser
+    assert dig(bind_server, name) == [contenders[winner]]
