@@ -2,9 +2,10 @@
 
 Two sets: `histories/*.json` were recorded (time-skipping server, stub activities) before the
 `workflow.patched` changes, so they stand for workflows started by older code and prove the
-patches keep them running; `histories/live/` were recorded from real runs on the dev stack
-(tests/replay/record_live.py), for both workflow types. A change that makes this fail would
-break workflows already running in production: version it, never re-record to make it pass.
+patches keep them running; `histories/live/<release>/` were recorded from real runs on the dev
+stack (tests/replay/record_live.py), one set per release that changed the workflow. A change
+that makes this fail would break workflows already running in production: version it, never
+re-record to make it pass.
 """
 
 from __future__ import annotations
@@ -35,10 +36,25 @@ def test_histories_cover_the_main_paths() -> None:
     }
 
 
-def test_live_histories_cover_every_workflow_type_and_both_patches() -> None:
-    names = {p.stem for p in LIVE}
-    assert {"create_completed", "fail_during_apply", "attention_then_retry"} <= names
-    assert any(name.startswith("name_lock_") for name in names)
+def test_live_histories_cover_every_workflow_type_and_every_release() -> None:
+    names = {(p.parent.name, p.stem) for p in LIVE}
+    for release in ("wait-for-apply-to-stop", "lean-request"):
+        for path in ("create_completed", "approved_completed", "fail_during_apply", "attention_then_retry"):
+            assert (release, path) in names
+    assert any(stem.startswith("name_lock_") for _, stem in names)
+
+
+async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guard the lean-request patch: the code's old branch (patched false) no longer fits."""
+    history = WorkflowHistory.from_json(
+        "lean", (REPLAY / "live" / "lean-request" / "create_completed.json").read_text()
+    )
+    monkeypatch.setattr(workflow, "patched", lambda _id: False)
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
 
 
 @pytest.mark.parametrize("path", HISTORIES + LIVE, ids=lambda p: f"{p.parent.name}/{p.stem}")
