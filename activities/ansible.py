@@ -48,6 +48,7 @@ T = TypeVar("T")
 
 NOT_SERVED = "DnsChangeNotServed"
 NAME_OWNED = "NameOwnedByAnotherAccount"
+CONFLICT = "DnsChangeConflict"
 _SECRET = re.compile(r'secret\s+"([^"]+)"')
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -108,11 +109,11 @@ class AnsibleActivities:
         # cancellation takes effect when the batch is done (see ZoneBatcher.submit).
         outcome = await self._heartbeating(self._batcher.submit(change))
         if outcome.status != "applied":
-            error = (
-                ApplicationError(outcome.message, type=REJECTED, non_retryable=True)
-                if outcome.status == "refused"
-                else failure_error(self._redact(outcome.message))
-            )
+            if outcome.status in ("refused", "conflict"):
+                kind = CONFLICT if outcome.status == "conflict" else REJECTED
+                error = ApplicationError(outcome.message, type=kind, non_retryable=True)
+            else:
+                error = failure_error(self._redact(outcome.message))
             log.warning(
                 "request %s attempt %d: %s: %s", change.request_id, attempt, error.type, error.message
             )
@@ -305,7 +306,7 @@ def _read_results(path: Path) -> dict[str, ChangeOutcome]:
         return {
             str(item["request_id"]): ChangeOutcome(str(item["status"]), str(item.get("message", "")))
             for item in document["results"]
-            if item.get("status") in ("applied", "refused", "failed")
+            if item.get("status") in ("applied", "conflict", "refused", "failed")
         }
     except (OSError, ValueError, KeyError, TypeError):
         return {}

@@ -25,7 +25,10 @@ from dnsorch.contracts import DnsChange
 class ChangeOutcome:
     """What the playbook reported for one change."""
 
-    status: str  # "applied", "refused" (the server said no: final) or "failed" (retryable)
+    status: str
+    """"applied"; "conflict" (the data says no, e.g. create of an RRset that exists: the request is
+    rejected); "refused" (the server said no, e.g. zone not served: final, for an operator); or
+    "failed" (retryable)."""
     message: str = ""
 
 

@@ -71,7 +71,7 @@ def observe_batch(reason: str, size: int, seconds: float, outcomes: Mapping[str,
         1, {"reason": reason}
     )
     meter.create_histogram(BATCH_CHANGES, "Changes per applied batch.").record(size)
-    refused = sum(1 for o in outcomes.values() if getattr(o, "status", "") == "refused")
+    refused = sum(1 for o in outcomes.values() if getattr(o, "status", "") in ("refused", "conflict"))
     if refused:
         meter.create_counter(BATCH_REFUSED, "Changes the server refused, isolated from their batch.").add(
             refused

@@ -24,7 +24,7 @@ def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
         backoff_coefficient=policy.retry_backoff,
         maximum_interval=timedelta(seconds=policy.max_retry_seconds),
         maximum_attempts=policy.max_attempts,
-        non_retryable_error_types=["DnsChangeRejected"],
+        non_retryable_error_types=["DnsChangeRejected", "DnsChangeConflict", "NameOwnedByAnotherAccount"],
     )
 
 
@@ -46,7 +46,7 @@ def change_for(request: DnsRequestSpec) -> DnsChange:
     )
 
 
-REFUSED_FOR_GOOD = frozenset({"NameOwnedByAnotherAccount"})
+REFUSED_FOR_GOOD = frozenset({"NameOwnedByAnotherAccount", "DnsChangeConflict"})
 """Failures of the apply step that no retry or operator can fix: the request ends REJECTED."""
 
 

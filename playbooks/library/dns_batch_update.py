@@ -9,10 +9,18 @@ halves and resent until the culprit stands alone; only that change is reported r
 transport error (server down, timeout) is not the changes' fault: every change not yet applied is
 reported failed, and retried by its own request.
 
+Each change carries its RFC 2136 prerequisite, so the server itself refuses a lost race: a create
+requires that the RRset does not exist yet (YXRRSET if it does) and, as a CNAME shares its name
+with no other data, that the name is unused (for a CNAME: YXDOMAIN) or holds no CNAME (for any
+other type: YXRRSET); an update requires that the RRset exists (NXRRSET if not). Such a refusal
+is reported `conflict`, with a reason a person understands, except for a create whose RRset the
+server already serves exactly as asked: that is this change applied before (a retry after a lost
+answer) and is reported `applied`.
+
 The TSIG key is read here from the BIND key file whose *path* the play passes, so the secret is
 never a module argument, an extra-var, an event or a log line. Request strings come from the
 payload file and are never templated. Outcomes go to `results_file` as JSON:
-`{"results": [{"request_id", "status": "applied"|"refused"|"failed", "message"}]}`.
+`{"results": [{"request_id", "status": "applied"|"conflict"|"refused"|"failed", "message"}]}`.
 """
 
 from __future__ import annotations
@@ -89,12 +97,45 @@ class Sender:
             if change["operation"] == "delete":
                 update.delete(name, rdtype)
                 continue
-            rdatas = [
-                dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=origin)
-                for value in change["values"]
-            ]
-            update.replace(name, int(change["ttl"]), *rdatas)
+            if change["operation"] == "create":
+                update.absent(name, rdtype)
+                # A CNAME shares its name with no other data (RFC 1034 §3.6.2, RFC 2181 §10.1).
+                if rdtype == dns.rdatatype.CNAME:
+                    update.absent(name)
+                else:
+                    update.absent(name, dns.rdatatype.CNAME)
+            elif change["operation"] == "update":
+                update.present(name, rdtype)
+            update.replace(name, int(change["ttl"]), *self.rdatas(zone, change))
         return update
+
+    @staticmethod
+    def rdatas(zone: str, change: dict[str, Any]) -> list[Any]:
+        import dns.name
+        import dns.rdata
+        import dns.rdataclass
+        import dns.rdatatype
+
+        rdtype = dns.rdatatype.from_text(change["record_type"])
+        origin = dns.name.from_text(zone)
+        return [
+            dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=origin) for value in change["values"]
+        ]
+
+    def serves_exactly(self, zone: str, change: dict[str, Any]) -> bool:
+        """Whether the server answers the change's name and type with exactly its values."""
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+
+        query = dns.message.make_query(change["domain"], change["record_type"])
+        try:
+            response = dns.query.tcp(query, self.server, port=self.port, timeout=self.timeout)
+        except Exception:
+            return False
+        rdtype = dns.rdatatype.from_text(change["record_type"])
+        served = {rdata for rrset in response.answer if rrset.rdtype == rdtype for rdata in rrset}
+        return served == set(self.rdatas(zone, change))
 
     def send(self, zone: str, changes: list[dict[str, Any]]) -> str:
         """The response's rcode name ("NOERROR", "REFUSED", ...); TransportError when none came."""
@@ -169,12 +210,25 @@ def apply(sender: Sender, changes: list[dict[str, Any]], max_changes: int) -> li
             pending[:0] = [(zone, indexes[:half]), (zone, indexes[half:])]
         else:
             change = changes[indexes[0]]
+            what = f"{change['record_type']} {change['domain']}"
+            if rcode in ("YXRRSET", "YXDOMAIN") and change["operation"] == "create":
+                if sender.serves_exactly(zone, change):
+                    outcome(indexes[0], "applied", "already served exactly as asked (applied before)")
+                elif rcode == "YXDOMAIN":
+                    reason = f"{what}: the name already holds other data, and a CNAME cannot share it"
+                    outcome(indexes[0], "conflict", reason)
+                else:
+                    reason = (
+                        f"{what} already exists on the DNS server (or the name holds a CNAME): use update"
+                    )
+                    outcome(indexes[0], "conflict", reason)
+                continue
+            if rcode == "NXRRSET" and change["operation"] == "update":
+                outcome(indexes[0], "conflict", f"{what} does not exist on the DNS server: nothing to update")
+                continue
             verdict = "failed" if rcode == "SERVFAIL" else "refused"
             outcome(
-                indexes[0],
-                verdict,
-                f"{rcode} for {change['record_type']} {change['domain']} in zone {zone} "
-                f"on {sender.server}:{sender.port}",
+                indexes[0], verdict, f"{rcode} for {what} in zone {zone} on {sender.server}:{sender.port}"
             )
     return [outcomes[i] for i in range(len(changes))]
 
@@ -211,7 +265,7 @@ def main() -> None:
     module.exit_json(
         changed=applied > 0,
         applied=applied,
-        refused=sum(1 for r in results if r["status"] == "refused"),
+        refused=sum(1 for r in results if r["status"] in ("refused", "conflict")),
         failed=sum(1 for r in results if r["status"] == "failed"),
         messages=sender.messages,
     )

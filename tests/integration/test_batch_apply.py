@@ -91,3 +91,65 @@ async def test_a_batch_larger_than_a_message_is_sent_as_several_updates(
     assert all(isinstance(r, ApplyResult) for r in results), results
     for change in changes:
         assert await query_rrset(bind_server.host, bind_server.port, change.domain, "A") == change.values
+
+
+async def test_the_server_refuses_a_create_of_an_existing_rrset_and_an_update_of_a_missing_one(
+    bind_server: BindInfo, tmp_path: Path
+) -> None:
+    """RFC 2136 prerequisites: a lost race is refused by the server itself, as a conflict, and the
+    neighbours of the refused changes in their batch are applied."""
+    tag = uuid.uuid4().hex[:6]
+    settings = bind_settings(bind_server, tmp_path / "state", batch_max_wait_ms=500)
+    activities = AnsibleActivities(settings)
+    taken = a_change(f"taken-{tag}", "192.0.2.40")
+    await ActivityEnvironment().run(activities.apply_dns_change, taken)
+
+    second_create = a_change(f"taken-{tag}", "192.0.2.41")
+    missing_update = a_change(f"missing-{tag}", "192.0.2.42", "update")
+    neighbours = [a_change(f"ok{i}-{tag}", f"192.0.2.{50 + i}") for i in range(4)]
+    changes = [neighbours[0], second_create, neighbours[1], missing_update, *neighbours[2:]]
+    results = dict(zip((c.request_id for c in changes), await apply_all(activities, changes), strict=True))
+
+    for change, reason in ((second_create, "already exists"), (missing_update, "does not exist")):
+        refused = results[change.request_id]
+        assert isinstance(refused, ApplicationError) and refused.type == "DnsChangeConflict", refused
+        assert refused.non_retryable and reason in refused.message
+    assert await query_rrset(bind_server.host, bind_server.port, taken.domain, "A") == ["192.0.2.40"]
+    assert await query_rrset(bind_server.host, bind_server.port, missing_update.domain, "A") == []
+    for change in neighbours:
+        assert results[change.request_id] == ApplyResult(served=change.values, changed=True)
+
+
+async def test_a_create_applied_before_is_applied_again_not_refused(
+    bind_server: BindInfo, tmp_path: Path
+) -> None:
+    """A retry after a lost answer meets its own RRset: served exactly as asked, so it succeeds."""
+    settings = bind_settings(bind_server, tmp_path / "state")
+    activities = AnsibleActivities(settings)
+    change = a_change(f"again-{uuid.uuid4().hex[:6]}", "192.0.2.44")
+    first = await ActivityEnvironment().run(activities.apply_dns_change, change)
+    again = await ActivityEnvironment().run(activities.apply_dns_change, change)
+    assert first == again == ApplyResult(served=["192.0.2.44"], changed=True)
+
+
+async def test_a_cname_is_refused_where_other_data_exists_and_other_data_where_a_cname_is(
+    bind_server: BindInfo, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    settings = bind_settings(bind_server, tmp_path / "state")
+    activities = AnsibleActivities(settings)
+    address, alias = a_change(f"addr-{tag}", "192.0.2.45"), f"alias-{tag}.{TEST_ZONE}"
+    cname = DnsChange(str(uuid.uuid4()), "create", "CNAME", alias, TEST_ZONE, [f"www.{TEST_ZONE}."], 300)
+    await ActivityEnvironment().run(activities.apply_dns_change, address)
+    await ActivityEnvironment().run(activities.apply_dns_change, cname)
+
+    cname_on_address = DnsChange(
+        str(uuid.uuid4()), "create", "CNAME", address.domain, TEST_ZONE, [f"www.{TEST_ZONE}."], 300
+    )
+    address_on_cname = a_change(f"alias-{tag}", "192.0.2.46")
+    for change, reason in ((cname_on_address, "cannot share"), (address_on_cname, "holds a CNAME")):
+        with pytest.raises(ApplicationError) as refused:
+            await ActivityEnvironment().run(activities.apply_dns_change, change)
+        assert refused.value.type == "DnsChangeConflict" and reason in refused.value.message
+    assert await query_rrset(bind_server.host, bind_server.port, address.domain, "A") == ["192.0.2.45"]
+    assert await query_rrset(bind_server.host, bind_server.port, alias, "A") == []
