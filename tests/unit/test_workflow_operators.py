@@ -106,6 +106,26 @@ async def test_a_rejected_change_goes_to_attention_after_one_attempt(
     assert "BADKEY" in attention[0].message
 
 
+@pytest.mark.parametrize(
+    ("error_type", "reason"),
+    [
+        ("DnsChangeConflict", "A x.example.test already exists on the DNS server: use update"),
+        ("NameOwnedByAnotherAccount", "x.example.test belongs to another account"),
+    ],
+)
+async def test_a_change_the_data_refuses_ends_rejected_at_once_without_waiting_for_an_operator(
+    time_skipping_env: WorkflowEnvironment, error_type: str, reason: str
+) -> None:
+    store = FakeStore(apply_failures=[ApplicationError(reason, type=error_type, non_retryable=True)])
+    async with worker(time_skipping_env, store):
+        final = await (await start(time_skipping_env, request_spec())).result()
+    assert final.status == "REJECTED"
+    assert store.apply_calls == 1
+    assert store.statuses() == ["IN_PROGRESS", "REJECTED"]
+    rejected = next(s for s in store.steps.values() if s.status == "REJECTED")
+    assert reason in rejected.message and store.records == {}
+
+
 async def test_approval_gate_waits_then_approve_provisions(time_skipping_env: WorkflowEnvironment) -> None:
     store = FakeStore()
     async with worker(time_skipping_env, store):
