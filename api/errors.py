@@ -22,6 +22,7 @@ from dnsorch.errors import (
     IllegalTransition,
     InvalidRequest,
     NameOwnedByAnotherAccount,
+    RecordConflict,
     RequestFinished,
     RequestNotFound,
     ServiceUnavailable,
@@ -92,6 +93,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     status, code = next(
         (value for kind, value in _STATUS.items() if isinstance(exc, kind)), (500, "internal_error")
     )
+    if isinstance(exc, RecordConflict):  # each kind of conflict names itself
+        status, code = 409, exc.code
     details = [{"field": exc.field, "reason": exc.reason}] if isinstance(exc, InvalidRequest) else []
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(error_body(code, str(exc), details), status_code=status, headers=headers)

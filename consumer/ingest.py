@@ -26,7 +26,13 @@ from sqlalchemy.exc import DataError, OperationalError
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import PoisonMessage, decode_key, decode_request
 from dnsorch import repository
-from dnsorch.errors import IdempotencyConflict, InvalidRequest, NameOwnedByAnotherAccount, ServiceUnavailable
+from dnsorch.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    NameOwnedByAnotherAccount,
+    RecordConflict,
+    ServiceUnavailable,
+)
 from dnsorch.logging import bind_request_id
 from dnsorch.service import RequestService
 from dnsorch.settings import Settings
@@ -181,8 +187,8 @@ class Ingestor:
         except IdempotencyConflict:
             await self._dead_letter(message, "request_id already used for a different request")
             return
-        except NameOwnedByAnotherAccount as owned:
-            await self._dead_letter(message, str(owned))
+        except (NameOwnedByAnotherAccount, RecordConflict) as refused:
+            await self._dead_letter(message, str(refused))
             return
         except (DataError, psycopg2.DataError, UnicodeEncodeError) as refused:
             # Validation should have refused it first; a value that cannot be stored is as final.

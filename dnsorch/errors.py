@@ -57,6 +57,24 @@ class NameOwnedByAnotherAccount(DnsorchError):
         self.owner = owner
 
 
+class RecordConflict(DnsorchError):
+    """The request contradicts the records dnsorch manages (HTTP 409 with `code`); never retried."""
+
+    code = "conflicts_with_existing_data"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RecordExists(RecordConflict):
+    code = "already_exists"
+
+
+class RecordMissing(RecordConflict):
+    code = "record_does_not_exist"
+
+
 class IdempotencyConflict(DnsorchError):
     """The Idempotency-Key was used before for a different request body (HTTP 409)."""
 

@@ -136,7 +136,17 @@ def check_target(record_type: str, target: str) -> str:
         if problem := text_problem(target):
             raise InvalidRequest(field, f"TXT value {problem}")
         return target
+    if _is_ip_literal(target):  # a host name is meant; an address here is a common mistake
+        raise InvalidRequest(field, f"a {record_type} target must be a host name, not an IP address")
     return check_name(target, field=field)
+
+
+def _is_ip_literal(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value.rstrip("."))
+    except ValueError:
+        return False
+    return True
 
 
 def check_priority(record_type: str, priority: int | None) -> int | None:

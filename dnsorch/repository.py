@@ -255,6 +255,16 @@ def _release_unused_name(conn: Connection, domain: str) -> None:
     conn.execute(delete(NameOwner).where(col(NameOwner.domain) == domain, ~current.exists()))
 
 
+def managed_types(conn: Connection, domain: str) -> set[str]:
+    """The record types dnsorch currently manages at `domain`."""
+    found = conn.execute(
+        select(col(DnsRecord.record_type)).where(
+            col(DnsRecord.domain) == domain, col(DnsRecord.deleted_at).is_(None)
+        )
+    )
+    return set(found.scalars())
+
+
 def name_owner(conn: Connection, domain: str) -> str | None:
     """The account the name belongs to, if dnsorch manages it."""
     owner = conn.execute(select(col(NameOwner.account_id)).where(col(NameOwner.domain) == domain))

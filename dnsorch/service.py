@@ -30,7 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from dnsorch import repository
+from dnsorch import managed, repository
 from dnsorch.contracts import (
     ApplyPolicy,
     DnsRequestSpec,
@@ -44,7 +44,6 @@ from dnsorch.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
-    NameOwnedByAnotherAccount,
     RequestFinished,
     RequestNotFound,
     ServiceUnavailable,
@@ -131,7 +130,7 @@ class RequestService:
         bind_request_id(request_id)
         spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
-        await self._check_owner(spec, require_row)
+        await self._check_against_managed(spec, require_row)
         created = await self._start_workflow(spec)
         if created:
             await self._write_row(spec, created=True, require_row=require_row)
@@ -148,26 +147,25 @@ class RequestService:
             await self._check_started_elsewhere(spec, fingerprint, require_row)
         return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec)
 
-    async def _check_owner(self, spec: DnsRequestSpec, required: bool) -> None:
-        """Refuse at once a name another account owns; the workflow checks again before it applies.
+    async def _check_against_managed(self, spec: DnsRequestSpec, required: bool) -> None:
+        """Refuse at once what the managed records already rule out (dnsorch/managed.py).
 
-        With PostgreSQL down the API accepts anyway (the workflow's check decides); `required`
-        callers (the consumer) hold back instead, as they do for the row.
+        With PostgreSQL down the API accepts anyway (the checks in the workflow and the DNS
+        server's prerequisites decide); `required` callers (the consumer) hold back instead.
         """
 
-        def read() -> str | None:
+        def read() -> managed.ManagedState:
             with self.engine.connect() as conn:
-                return repository.name_owner(conn, spec.domain)
+                return managed.read_state(conn, spec)
 
         try:
-            owner = await asyncio.to_thread(read)
+            state = await asyncio.to_thread(read)
         except OperationalError as error:
             if required:
                 raise ServiceUnavailable("PostgreSQL is unavailable") from error
-            log.warning("name owner of %s not checked at accept: PostgreSQL is unavailable", spec.domain)
+            log.warning("%s not checked against managed records: PostgreSQL is unavailable", spec.domain)
             return
-        if owner is not None and owner != spec.account_id:
-            raise NameOwnedByAnotherAccount(spec.domain, owner)
+        managed.check(spec, state)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
         """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its

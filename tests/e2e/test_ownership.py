@@ -74,3 +74,21 @@ def test_of_two_accounts_racing_for_a_new_name_exactly_one_wins(
     loser = next(detail for detail in finals.values() if detail["status"] == "REJECTED")
     assert any("belongs to another account" in entry["message"] for entry in loser["log_messages"]), loser
     assert dig(bind_server, name) == [contenders[winner]]
+
+
+def test_create_means_create_and_a_conflict_is_refused_at_once(stack: ProcessStack, bind_server: Any) -> None:
+    name = f"once-{uuid.uuid4().hex[:6]}.example.test"
+    first = post_v2(stack, as_account(body(name, "192.0.2.80"), "acct-once")).json()
+    assert stack.wait_for_status(first["request_id"], FINAL)["status"] == "COMPLETED"
+
+    refusals = {
+        "already_exists": body(name, "192.0.2.81"),
+        "record_does_not_exist": body(name, "v=spf1 -all", "update", rtype="TXT"),
+        "conflicts_with_existing_data": body(name, "www.example.test", rtype="CNAME"),
+    }
+    for code, payload in refusals.items():
+        answer = post_v2(stack, as_account(payload, "acct-once"))
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["error"]["code"] == code
+    assert dig(bind_server, name) == ["192.0.2.80"]
+    assert dig(bind_server, name, "CNAME") == []

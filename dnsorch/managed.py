@@ -1,0 +1,66 @@
+"""What a request may do given the records dnsorch already manages: checked at accept, so a request
+that cannot succeed is refused at once with the rule it breaks, instead of failing in the workflow.
+
+The DNS server checks the same rules again when the change is applied (RFC 2136 prerequisites in
+playbooks/library/dns_batch_update.py), which catches a race between two accepted requests and
+data dnsorch does not manage; the name's owner is checked again at the name's turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from dnsorch import repository
+from dnsorch.contracts import DnsRequestSpec
+from dnsorch.errors import NameOwnedByAnotherAccount, RecordConflict, RecordExists, RecordMissing
+
+_TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
+
+
+@dataclass
+class ManagedState:
+    """What dnsorch manages at the request's name (and at its target, for MX and SRV)."""
+
+    owner: str | None = None
+    types: set[str] = field(default_factory=set)
+    target_is_cname: bool = False
+
+
+def read_state(conn: Connection, spec: DnsRequestSpec) -> ManagedState:
+    target_types: set[str] = set()
+    if spec.record_type in _TARGETS_THAT_MUST_NOT_BE_ALIASES and spec.operation != "delete":
+        target_types = repository.managed_types(conn, spec.target.rstrip(".").lower())
+    return ManagedState(
+        owner=repository.name_owner(conn, spec.domain),
+        types=repository.managed_types(conn, spec.domain),
+        target_is_cname="CNAME" in target_types,
+    )
+
+
+def check(spec: DnsRequestSpec, state: ManagedState) -> None:
+    """Raise the first rule the request breaks."""
+    what = f"{spec.record_type} {spec.domain}"
+    if state.owner is not None and state.owner != spec.account_id:
+        raise NameOwnedByAnotherAccount(spec.domain, state.owner)
+    if spec.operation == "create" and spec.record_type in state.types:
+        raise RecordExists(f"{what} already exists: send an update to change it")
+    if spec.operation in ("update", "delete") and spec.record_type not in state.types:
+        raise RecordMissing(f"{what} does not exist in dnsorch: nothing to {spec.operation}")
+    if spec.operation == "create":
+        others = sorted(state.types - {"CNAME"})
+        if spec.record_type == "CNAME" and others:
+            raise RecordConflict(
+                f"{spec.domain} already holds {', '.join(others)}: a CNAME cannot share its name with other"
+                " data (RFC 1034 §3.6.2, RFC 2181 §10.1)"
+            )
+        if spec.record_type != "CNAME" and "CNAME" in state.types:
+            raise RecordConflict(
+                f"{spec.domain} is a CNAME: no other data may share its name"
+                " (RFC 1034 §3.6.2, RFC 2181 §10.1)"
+            )
+    if state.target_is_cname:
+        raise RecordConflict(
+            f"the {spec.record_type} target {spec.target} is a CNAME: it must name a host (RFC 2181 §10.3)"
+        )
