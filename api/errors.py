@@ -21,6 +21,7 @@ from dnsorch.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
+    NameNotManaged,
     NameOwnedByAnotherAccount,
     RecordConflict,
     RequestFinished,
@@ -36,6 +37,7 @@ _STATUS = {
     IllegalTransition: (409, "illegal_transition"),
     IdempotencyConflict: (409, "idempotency_conflict"),
     NameOwnedByAnotherAccount: (409, "name_owned_by_another_account"),
+    NameNotManaged: (404, "name_not_managed"),
 }
 
 

@@ -8,6 +8,7 @@ import sys
 
 from dnsorch.keys_cli import add_keys_parser, run_keys
 from dnsorch.logging import configure_logging
+from dnsorch.names_cli import add_names_parser, run_names
 from dnsorch.operator_cli import add_requests_parser, run_requests
 from dnsorch.settings import get_settings
 
@@ -62,10 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_argument("--down", action="store_true", help="downgrade to REVISION (e.g. base)")
     roles.add_parser("dev", help="run the whole system locally on embedded servers")
     add_requests_parser(roles)
+    add_names_parser(roles)
     add_keys_parser(roles)
     args = parser.parse_args(argv)
     if args.role == "requests":  # an operator's tool: needs no settings, only the API's address
         sys.exit(run_requests(args))
+    if args.role == "names":
+        sys.exit(run_names(args))
 
     settings = get_settings()
     if args.role == "keys":

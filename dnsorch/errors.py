@@ -57,6 +57,14 @@ class NameOwnedByAnotherAccount(DnsorchError):
         self.owner = owner
 
 
+class NameNotManaged(DnsorchError):
+    """No account owns that name: dnsorch manages no record there (HTTP 404)."""
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(f"{domain} is not a name dnsorch manages")
+        self.domain = domain
+
+
 class RecordConflict(DnsorchError):
     """The request contradicts the records dnsorch manages (HTTP 409 with `code`); never retried."""
 

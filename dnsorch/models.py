@@ -190,3 +190,21 @@ class NameOwner(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+class NameTransfer(SQLModel, table=True):
+    """An operator moved a name to another account: who, when, from, to and why."""
+
+    __tablename__ = "name_transfers"
+    __table_args__ = (Index("ix_name_transfers_domain", "domain", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    domain: str = Field(sa_column=Column(String(253), nullable=False))
+    from_account: str = Field(sa_column=Column(String(128), nullable=False))
+    to_account: str = Field(sa_column=Column(String(128), nullable=False))
+    actor: str = Field(sa_column=Column(String(128), nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False, server_default=""))
+    at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

@@ -7,27 +7,32 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Path, Query, status
 
 from api.deps import ServiceDep
 from api.security import Caller, Operator, account_scope, check_account, visible_request
 from api.v2.schemas import (
     ActionBody,
     ActionResult,
+    NameOut,
     RecordOut,
     RecordPage,
     RequestCreateV2,
     RequestDetail,
     RequestPage,
     RequestSummary,
+    TransferBody,
+    TransferOut,
 )
-from dnsorch import queries
+from dnsorch import names, queries
+from dnsorch.errors import NameNotManaged
 from dnsorch.schemas import ProvisionedRecord, StatusUpdate
 
 router = APIRouter(prefix="/dns")
 ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel"]
 FilterText = Annotated[str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A list filter: printable text (a NUL or control character is a 422 naming the parameter)."""
+DomainPath = Annotated[str, Path(min_length=1, max_length=254, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 @router.post("/requests", response_model=RequestDetail, status_code=status.HTTP_202_ACCEPTED)
@@ -129,3 +134,32 @@ async def list_records(
         for record, request in rows
     ]
     return RecordPage(items=items)
+
+
+@router.get("/names/{domain}", response_model=NameOut)
+async def get_name(domain: DomainPath, service: ServiceDep, caller: Caller) -> NameOut:
+    """The account a managed name belongs to and its transfers; a submitter sees its own names only."""
+    name = await asyncio.to_thread(names.get, service.engine, _normalised(domain))
+    if not caller.sees_account(name.account_id):
+        raise NameNotManaged(name.domain)  # another account's name looks like one nobody manages
+    return _name_out(name)
+
+
+@router.post("/names/{domain}/transfer", response_model=NameOut)
+async def transfer_name(
+    domain: DomainPath, body: TransferBody, service: ServiceDep, caller: Operator
+) -> NameOut:
+    """Give a managed name to another account (operators only); logged with who, when and why."""
+    name = await asyncio.to_thread(
+        names.transfer, service.engine, _normalised(domain), body.account_id, caller.actor, body.note
+    )
+    return _name_out(name)
+
+
+def _normalised(domain: str) -> str:
+    return domain.rstrip(".").lower()
+
+
+def _name_out(name: names.ManagedName) -> NameOut:
+    transfers = [TransferOut(**vars(t)) for t in name.transfers]
+    return NameOut(domain=name.domain, account_id=name.account_id, since=name.since, transfers=transfers)

@@ -103,3 +103,39 @@ class RecordOut(ProvisionedRecord):
 
 class RecordPage(BaseModel):
     items: list[RecordOut]
+
+
+class TransferBody(BaseModel):
+    """An operator's transfer of a name to another account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=128)
+    note: str = Field(default="", max_length=1024)
+
+    @field_validator("account_id")
+    @classmethod
+    def _account_printable(cls, value: str) -> str:
+        return printable(value)
+
+    @field_validator("note")
+    @classmethod
+    def _note_printable(cls, value: str) -> str:
+        return printable(value, allow_newlines=True)
+
+
+class TransferOut(BaseModel):
+    from_account: str
+    to_account: str
+    actor: str
+    note: str
+    at: datetime
+
+
+class NameOut(BaseModel):
+    """A managed name: the account it belongs to, since when, and how it got there."""
+
+    domain: str
+    account_id: str
+    since: datetime
+    transfers: list[TransferOut]

@@ -1,4 +1,4 @@
-"""Name owners: each managed DNS name belongs to one account
+"""Name owners: each managed DNS name belongs to one account; operators' transfers are logged
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +25,17 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(128), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
+    op.create_table(
+        "name_transfers",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+        sa.Column("domain", sa.String(253), nullable=False),
+        sa.Column("from_account", sa.String(128), nullable=False),
+        sa.Column("to_account", sa.String(128), nullable=False),
+        sa.Column("actor", sa.String(128), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False, server_default=""),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    op.create_index("ix_name_transfers_domain", "name_transfers", ["domain", "at"])
     op.execute(
         """
         INSERT INTO name_owners (domain, account_id, since)
@@ -37,4 +48,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_name_transfers_domain", table_name="name_transfers")
+    op.drop_table("name_transfers")
     op.drop_table("name_owners")

@@ -3,13 +3,18 @@ remove it, through v1 or v2, and of two accounts racing for a new name exactly o
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from dnsorch import keys
 from tests.e2e.conftest import ProcessStack
 from tests.e2e.test_operators_v2 import body, dig
 
@@ -92,3 +97,58 @@ def test_create_means_create_and_a_conflict_is_refused_at_once(stack: ProcessSta
         assert answer.json()["error"]["code"] == code
     assert dig(bind_server, name) == ["192.0.2.80"]
     assert dig(bind_server, name, "CNAME") == []
+
+
+def test_an_operator_transfers_a_name_and_only_the_new_owner_may_change_it(
+    stack: ProcessStack, bind_server: Any, engine: Engine
+) -> None:
+    name = f"moved-{uuid.uuid4().hex[:6]}.example.test"
+    first = post_v2(stack, as_account(body(name, "192.0.2.90"), "acct-from")).json()
+    assert stack.wait_for_status(first["request_id"], FINAL)["status"] == "COMPLETED"
+    new_owner = stack.client(keys.create_key(engine, "acct-to", "submitter", f"to-{name}")[1])
+
+    # A submitter may neither transfer nor see another account's name.
+    assert (
+        new_owner.post(f"/api/v2/dns/names/{name}/transfer", json={"account_id": "acct-to"}).status_code
+        == 403
+    )
+    assert new_owner.get(f"/api/v2/dns/names/{name}").status_code == 404
+
+    moved = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnsorch.cli",
+            "names",
+            "transfer",
+            name,
+            "--to",
+            "acct-to",
+            "--note",
+            "team split",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **stack.env, "DNSORCH_API_URL": stack.api_url},
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert f"{name}: account acct-to" in moved.stdout and "acct-from → acct-to" in moved.stdout
+
+    shown = new_owner.get(f"/api/v2/dns/names/{name}").json()
+    assert shown["account_id"] == "acct-to"
+    [transfer] = shown["transfers"]
+    assert (transfer["from_account"], transfer["to_account"], transfer["note"]) == (
+        "acct-from",
+        "acct-to",
+        "team split",
+    )
+    assert transfer["actor"]  # the operator's key, by name
+
+    assert_owned_elsewhere(post_v2(stack, as_account(body(name, "192.0.2.91", "update"), "acct-from")))
+    update = new_owner.post(
+        "/api/v2/dns/requests", json=as_account(body(name, "192.0.2.92", "update"), "acct-to")
+    )
+    assert update.status_code == 202, update.text
+    assert stack.wait_for_status(update.json()["request_id"], FINAL)["status"] == "COMPLETED"
+    assert dig(bind_server, name) == ["192.0.2.92"]

@@ -1,0 +1,66 @@
+"""Managed names and their owners: who owns a name, and an operator's transfer of it to another account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
+from dnsorch.errors import NameNotManaged
+from dnsorch.models import NameOwner, NameTransfer
+
+
+@dataclass
+class Transfer:
+    from_account: str
+    to_account: str
+    actor: str
+    note: str
+    at: datetime
+
+
+@dataclass
+class ManagedName:
+    domain: str
+    account_id: str
+    since: datetime
+    transfers: list[Transfer] = field(default_factory=list)
+
+
+def get(engine: Engine, domain: str) -> ManagedName:
+    """The name's owner and its transfers, oldest first; NameNotManaged when nobody owns it."""
+    with engine.connect() as conn:
+        owner = conn.execute(select(NameOwner).where(col(NameOwner.domain) == domain)).first()
+        if owner is None:
+            raise NameNotManaged(domain)
+        rows = conn.execute(
+            select(NameTransfer).where(col(NameTransfer.domain) == domain).order_by(col(NameTransfer.at))
+        ).all()
+    transfers = [Transfer(r.from_account, r.to_account, r.actor, r.note, r.at) for r in rows]
+    return ManagedName(domain, owner.account_id, owner.since, transfers)
+
+
+def transfer(engine: Engine, domain: str, to_account: str, actor: str, note: str = "") -> ManagedName:
+    """Give the name to `to_account`, logged with the operator and the reason, in one transaction."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        owner = conn.execute(
+            select(col(NameOwner.account_id)).where(col(NameOwner.domain) == domain).with_for_update()
+        ).scalar_one_or_none()
+        if owner is None:
+            raise NameNotManaged(domain)
+        if owner != to_account:
+            conn.execute(
+                update(NameOwner)
+                .where(col(NameOwner.domain) == domain)
+                .values(account_id=to_account, since=now)
+            )
+            conn.execute(
+                insert(NameTransfer).values(
+                    domain=domain, from_account=owner, to_account=to_account, actor=actor, note=note, at=now
+                )
+            )
+    return get(engine, domain)

@@ -1,0 +1,67 @@
+"""`dnsorch names …`: who owns a managed DNS name, and an operator's transfer of it, through API v2."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from typing import Any
+
+import httpx
+
+from dnsorch.operator_cli import TIMEOUT, CliError, _Api, _base_url, _cell, _dev_key, _when
+
+NAMES_PATH = "/api/v2/dns/names"
+
+
+def add_names_parser(roles: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument(
+        "--api", metavar="URL", help="base URL ($DNSORCH_API_URL, else http://127.0.0.1:8000)"
+    )
+    common.add_argument("--api-key", metavar="KEY", help="bearer token ($DNSORCH_API_KEY, preferred)")
+    common.add_argument("--json", action="store_true", help="print the API's JSON")
+    parser = roles.add_parser("names", parents=[common], help="owners of managed DNS names; transfers")
+    parser.description = __doc__
+    verbs = parser.add_subparsers(dest="names_command", metavar="COMMAND", required=True)
+    show = verbs.add_parser("show", parents=[common], help="the account a name belongs to, and its transfers")
+    show.add_argument("domain")
+    move = verbs.add_parser("transfer", parents=[common], help="give a name to another account (operators)")
+    move.add_argument("domain")
+    move.add_argument("--to", dest="account_id", required=True, metavar="ACCOUNT")
+    move.add_argument("--note", default="", metavar="TEXT", help="why; kept with the transfer")
+
+
+def _render(name: dict[str, Any]) -> str:
+    lines = [f"{_cell(name['domain'])}: account {_cell(name['account_id'])} since {_when(name['since'])}"]
+    for t in name.get("transfers") or []:
+        note = f" — {_cell(t['note'])}" if t.get("note") else ""
+        moved = f"{_cell(t['from_account'])} → {_cell(t['to_account'])}"
+        lines.append(f"  {_when(t['at'])}  {moved} by {_cell(t['actor'])}{note}")
+    return "\n".join(lines)
+
+
+def run_names(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
+    """One parsed `dnsorch names` command; exit codes as for `dnsorch requests`."""
+    try:
+        base_url = _base_url(getattr(args, "api", None))
+        key = getattr(args, "api_key", None) or os.environ.get("DNSORCH_API_KEY") or _dev_key()
+        opened = contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=TIMEOUT)
+        with opened as http:
+            api = _Api(http, base_url, key)
+            path = f"{NAMES_PATH}/{args.domain}"
+            if args.names_command == "show":
+                data = api.call("GET", path)
+            else:
+                data = api.call(
+                    "POST", f"{path}/transfer", json={"account_id": args.account_id, "note": args.note}
+                )
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps(data, indent=2, ensure_ascii=False) if getattr(args, "json", False) else _render(data))
+    return 0
