@@ -13,14 +13,19 @@ import subprocess
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import dns.message
 import dns.query
 import pytest
+from sqlalchemy import Engine
 
+from dnsorch import repository
+from dnsorch.contracts import DnsRequestSpec, RecordRow
 from tests.e2e.conftest import ProcessStack
 from tests.e2e.hostile_support import (
+    ACCOUNT,
     CREATE_FIELDS,
     HOSTILE,
     assert_error_shape,
@@ -54,6 +59,16 @@ def hostile_stack(
 ) -> Iterator[ProcessStack]:
     with hostile_processes(stack_env, tmp_path_factory.mktemp("hostile-rest"), "worker", "api") as stack:
         yield stack
+
+
+def seed_managed_txt(engine: Engine, domain: str) -> None:
+    """A TXT record at `domain` as a completed create leaves it in PostgreSQL (BIND is not needed)."""
+    spec = DnsRequestSpec(str(uuid.uuid4()), ACCOUNT, "api", "TXT", domain, "example.test", "seed", 300)
+    now = datetime.now(UTC)
+    row = RecordRow(spec.request_id, "TXT", domain, "seed", 300, None, None, now, "create", ACCOUNT)
+    with engine.begin() as conn:
+        repository.insert_request(conn, spec, now)
+        repository.apply_record(conn, row)
 
 
 def stored(detail: dict[str, Any], field: str, sent: str) -> tuple[Any, Any]:
@@ -108,10 +123,12 @@ def test_v2_create_refuses_or_stores_literally(hostile_stack: ProcessStack, fiel
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_v2_delete_ignores_a_hostile_target(hostile_stack: ProcessStack, name: str) -> None:
+def test_v2_delete_ignores_a_hostile_target(hostile_stack: ProcessStack, engine: Engine, name: str) -> None:
     """A delete names the record set by name and type: a target sent with it is not stored or used,
     unless the body itself is malformed (not Unicode, too long), which is refused naming it."""
-    body = {"operation": "delete", **create_body(unique_domain("del"), target=HOSTILE[name])}
+    domain = unique_domain("del")
+    seed_managed_txt(engine, domain)  # a delete needs a record set dnsorch manages
+    body = {"operation": "delete", **create_body(domain, target=HOSTILE[name])}
     response = post_json(hostile_stack, "/api/v2/dns/requests", body)
     assert_no_5xx(response)
     if name in ("lone-surrogate", "10kb"):
