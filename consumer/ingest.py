@@ -86,6 +86,11 @@ class IngestStats:
         )
 
 
+def may_act_for(allowed: list[str], account: str) -> bool:
+    """Whether a message on the requests topic may act for `account` (KAFKA_REQUESTS_ACCOUNTS)."""
+    return "*" in allowed or account in allowed
+
+
 class Ingestor:
     def __init__(
         self,
@@ -171,6 +176,11 @@ class Ingestor:
                 max_bytes=self.settings.kafka_max_message_bytes,
             )
             bind_request_id(decoded.request_id)
+            account = decoded.body.context.account_id
+            if not may_act_for(self.settings.kafka_requests_accounts, account):
+                raise PoisonMessage(
+                    f"account {account} may not be named on topic {message.topic} (KAFKA_REQUESTS_ACCOUNTS)"
+                )
             accepted = await self.service.create(
                 decoded.body,
                 source="kafka",

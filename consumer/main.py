@@ -61,6 +61,16 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
         settings.kafka_bootstrap_servers,
         "yes" if idempotent else "no",
     )
+    accounts = settings.kafka_requests_accounts
+    if "*" in accounts:
+        log.warning(
+            "messages on %s may act for ANY account (KAFKA_REQUESTS_ACCOUNTS=*): whoever can write the"
+            " topic acts as every account%s",
+            settings.kafka_requests_topic,
+            "; the broker has no authentication" if settings.kafka_security_protocol == "PLAINTEXT" else "",
+        )
+    else:
+        log.info("messages on %s may act for: %s", settings.kafka_requests_topic, ", ".join(accounts))
     try:
         await asyncio.gather(*tasks)
     finally:

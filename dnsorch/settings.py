@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # Kafka: the second front door (requests in, dead letters and status events out)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_requests_topic: str = "dns_requests"
+    kafka_requests_accounts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    """The accounts a message on the requests topic may name; `*` is any account. A record does not
+    carry its producer's identity: the broker's ACLs decide which principals may write the topic,
+    and this decides which accounts those writers act for (one consumer per topic and team)."""
     kafka_dlq_topic: str = "dns_requests.dlq"
     kafka_events_topic: str = "dns_requests.events"
     kafka_group_id: str = "dnsorch"
@@ -143,7 +147,12 @@ class Settings(BaseSettings):
     """Service name on the spans; default `dnsorch-<role>` (dnsorch-api, dnsorch-worker, ...)."""
 
     @field_validator(
-        "dns_zones", "approval_zones", "approval_record_types", "approval_accounts", mode="before"
+        "dns_zones",
+        "approval_zones",
+        "approval_record_types",
+        "approval_accounts",
+        "kafka_requests_accounts",
+        mode="before",
     )
     @classmethod
     def _split_zones(cls, value: object) -> object:
