@@ -1,4 +1,10 @@
-"""Kafka ingestion through faults: a consumer SIGKILLed beside another, PostgreSQL and Temporal down."""
+"""Kafka ingestion through faults: a consumer SIGKILLed beside another, PostgreSQL and Temporal down.
+
+On Apache Kafka only: these are consumer-group behaviours (rebalance, commits after a kill), and a
+new group on Tansu takes ≈23 s to form (83 s after a vanished member), which would make this file
+minutes long while proving nothing more about dnsorch. Tansu's own path is covered by the ingest,
+redelivery and events tests, which run on both brokers.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ async def all_zero_lag(run: KafkaRun) -> bool:
 
 
 async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
-    kafka_broker: Any, database_url: str, temporal_server: TemporalDevServer, engine: Engine, tmp_path: Path
+    apache_kafka: Any, database_url: str, temporal_server: TemporalDevServer, engine: Engine, tmp_path: Path
 ) -> None:
     env = {
         "ENV": "test",
@@ -45,7 +51,7 @@ async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
         "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",
         "DNS_ZONES": "example.test",
     }
-    run = KafkaRun(kafka_broker.bootstrap, env, tmp_path)
+    run = KafkaRun(apache_kafka.bootstrap, env, tmp_path)
     try:
         await run.create_topics()
         first, first_ids = stream(run, 100)
@@ -75,7 +81,7 @@ async def _exactly(ids: Any, n: int) -> list[str] | None:
 
 @pytest.mark.parametrize("outage", ["postgresql", "temporal"])
 async def test_nothing_is_skipped_while_a_backing_service_is_down(
-    outage: str, kafka_broker: Any, tmp_path: Path
+    outage: str, apache_kafka: Any, tmp_path: Path
 ) -> None:
     """Stop PostgreSQL or Temporal mid-stream: the consumer holds back, then catches up by itself."""
     postgres = LocalPostgres(tmp_path / "pg", port=free_port())
@@ -93,7 +99,7 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
         "TEMPORAL_TASK_QUEUE": "ingest-only",
         "DNS_ZONES": "example.test",
     }
-    run = KafkaRun(kafka_broker.bootstrap, env, tmp_path, partitions=2)
+    run = KafkaRun(apache_kafka.bootstrap, env, tmp_path, partitions=2)
     try:
         await run.create_topics()
         before, before_ids = stream(run, 30)
