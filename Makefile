@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(if $(KAFKA),DEV_KAFKA=$(KAFKA) )$(BIN)/dnsorch dev
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
