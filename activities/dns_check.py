@@ -39,7 +39,18 @@ async def query_rrset(
     rtype: str,
     timeout: float = 2.0,  # noqa: ASYNC109 - per query, handed to dnspython
 ) -> list[str]:
-    """The RRset at `name` as presentation-format strings; [] when there is none.
+    """The RRset at `name` as presentation-format strings; [] when there is none."""
+    return (await read_rrset(server, port, name, rtype, timeout))[0]
+
+
+async def read_rrset(
+    server: str,
+    port: int,
+    name: str,
+    rtype: str,
+    timeout: float = 2.0,  # noqa: ASYNC109 - per query, handed to dnspython
+) -> tuple[list[str], int | None]:
+    """The RRset at `name` as presentation-format strings and its TTL; ([], None) when there is none.
 
     Recursion is off on purpose: we ask the primary itself, never a cache. Names inside the
     rdata come back absolute (`mail.example.test.`), like `dnsorch.records.rdata_values`.
@@ -53,13 +64,13 @@ async def query_rrset(
         response = await dns.asyncquery.tcp(query, server, port=port, timeout=timeout)
     rcode = response.rcode()
     if rcode == dns.rcode.NXDOMAIN:
-        return []
+        return [], None
     if rcode != dns.rcode.NOERROR:
         raise dns.exception.DNSException(f"{server}:{port} answered {dns.rcode.to_text(rcode)}")
     rrset = response.get_rrset(response.answer, qname, dns.rdataclass.IN, qtype)
     if rrset is None:  # NoAnswer (e.g. only a CNAME lives at the name)
-        return []
-    return [rdata.to_text() for rdata in rrset]
+        return [], None
+    return [rdata.to_text() for rdata in rrset], rrset.ttl
 
 
 def _parse(values: list[str], rtype: str, origin: dns.name.Name | None) -> set[dns.rdata.Rdata]:

@@ -63,6 +63,8 @@ class DnsRequestSpec:
     message_key: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    dry_run: bool = False
+    """Plan only: the request ends after its plan, and nothing touches DNS."""
 
     @property
     def workflow_id(self) -> str:
@@ -117,6 +119,35 @@ class LogStep:
     step: str = ""
     actor: str = "workflow"
     previous: str | None = None
+    plan: dict[str, Any] | None = None
+    """The change's plan (ChangePlan as a dict), kept on the log line that reports it."""
+
+
+@dataclass
+class ChangePlan:
+    """What applying the change would do to the record set the server serves now."""
+
+    action: str
+    """`add`, `replace`, `delete`, `unchanged` (already served as asked), `none` (a delete of
+    nothing) or `unknown` (the server could not be asked; the apply step finds out)."""
+    old_values: list[str] = field(default_factory=list)
+    new_values: list[str] = field(default_factory=list)
+    old_ttl: int | None = None
+    new_ttl: int | None = None
+    conflict: str = ""
+    """Why the change must not be applied (data dnsorch does not manage): the request is rejected."""
+    note: str = ""
+
+    def describe(self, change: str) -> str:
+        if self.conflict:
+            return f"{change}: {self.conflict}"
+        if self.action == "unknown":
+            return f"{change}: unknown ({self.note})"
+        values = f"{', '.join(self.old_values) or 'nothing'} → {', '.join(self.new_values) or 'nothing'}"
+        ttl = (
+            f", TTL {self.old_ttl} → {self.new_ttl}" if self.old_ttl != self.new_ttl and self.new_ttl else ""
+        )
+        return f"{self.action} {change}: {values}{ttl}"
 
 
 @dataclass
@@ -181,6 +212,7 @@ class WorkflowState:
     last_error: str | None = None
     log: list[dict[str, str]] = field(default_factory=list)
     allowed_actions: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ def log_entry(
     status: str | None = None,
     step: str = "",
     actor: str = "workflow",
+    plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": entry_id,
@@ -40,6 +41,8 @@ def log_entry(
     }
     if status is not None:
         entry["status"] = status
+    if plan is not None:
+        entry["plan"] = plan
     return entry
 
 
@@ -61,7 +64,12 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
         "domain": spec.domain,
         "target": spec.target,
         "comment": spec.comment,
-        "config": {"ttl": spec.ttl, "priority": spec.priority, "extra_config": spec.extra_config},
+        "config": {
+            "ttl": spec.ttl,
+            "priority": spec.priority,
+            "extra_config": spec.extra_config,
+            **({"dry_run": True} if spec.dry_run else {}),
+        },
         "status": RequestStatus.PENDING,
         "log_messages": [first],
         "workflow_id": spec.workflow_id,
@@ -115,7 +123,13 @@ _APPEND_LOG = text(
 def append_step(conn: Connection, step: LogStep) -> bool:
     """Append a log line (and set the status, with its outbox event) once; False when already there."""
     entry = log_entry(
-        step.entry_id, step.at, step.message, status=step.status, step=step.step, actor=step.actor
+        step.entry_id,
+        step.at,
+        step.message,
+        status=step.status,
+        step=step.step,
+        actor=step.actor,
+        plan=step.plan,
     )
     result = conn.execute(
         _APPEND_LOG,

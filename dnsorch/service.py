@@ -112,6 +112,7 @@ class RequestService:
         require_row: bool = False,
         operation: str = "create",
         idempotency_key: str | None = None,
+        dry_run: bool = False,
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
@@ -130,6 +131,7 @@ class RequestService:
         bind_request_id(request_id)
         spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
+        spec.dry_run = dry_run
         await self._check_against_managed(spec, require_row)
         created = await self._start_workflow(spec)
         if created:
@@ -270,7 +272,7 @@ class RequestService:
                 ProvisioningInput(
                     request=spec,
                     policy=apply_policy(self.settings),
-                    approval_required=needs_approval(spec, self.settings),
+                    approval_required=needs_approval(spec, self.settings) and not spec.dry_run,
                 ),
                 id=spec.workflow_id,
                 task_queue=self.settings.temporal_task_queue,

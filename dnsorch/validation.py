@@ -65,5 +65,8 @@ def needs_approval(spec: DnsRequestSpec, settings: Settings) -> bool:
 
 def request_hash(body: CreateDnsRequest, operation: str) -> str:
     """Fingerprint of what was asked, to tell a retry from another request under the same key."""
-    canonical = json.dumps({"operation": operation, **body.model_dump(mode="json")}, sort_keys=True)
+    asked = body.model_dump(mode="json")
+    if asked.get("dry_run") is False:  # as before dry runs existed: a retry keeps its fingerprint
+        del asked["dry_run"]
+    canonical = json.dumps({"operation": operation, **asked}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

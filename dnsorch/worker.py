@@ -16,6 +16,7 @@ from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.name_claims import NameClaims
 from activities.name_lock import NameLockActivities
+from activities.planning import PlanningActivities
 from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
@@ -44,6 +45,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             database.record_step,
             database.store_record,
             ansible.apply_dns_change,
+            PlanningActivities(settings).plan_change,
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

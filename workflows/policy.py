@@ -17,6 +17,11 @@ DB_RETRY = RetryPolicy(
 )
 
 
+# The plan asks the primary at most twice; if it cannot, the plan says `unknown` and the apply decides.
+PLAN_TIMEOUT = timedelta(seconds=10)
+PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+
+
 def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
     """Exponential backoff for the Ansible step; changes the server rejects are never retried."""
     return RetryPolicy(

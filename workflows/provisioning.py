@@ -13,8 +13,10 @@ the main coroutine, so transitions happen one at a time and in order.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -24,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
     from activities.database import DatabaseActivities
     from activities.name_lock import NameLockActivities
+    from activities.planning import PlanningActivities
     from dnsorch import search_attributes as sa
     from dnsorch.contracts import (
         Action,
@@ -44,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policy import (
         DB_RETRY,
         DB_TIMEOUT,
+        PLAN_RETRY,
+        PLAN_TIMEOUT,
         apply_retry,
         change_for,
         failure_reason,
@@ -63,6 +68,9 @@ LEAN_REQUEST = "lean-request"
 # A cancel (or fail) that reaches a playbook whose batch had already applied the change is too late:
 # the request ends COMPLETED, saying so, with its record stored, because DNS serves the change.
 REPORT_LATE_CANCEL = "report-late-cancel"
+# Before each apply, a plan reads what the server serves and records the diff; a conflict with data
+# dnsorch does not manage rejects the request there, and a dry run ends there.
+PLAN_BEFORE_APPLY = "plan-before-apply"
 
 
 class _Outcome(Exception):
@@ -98,6 +106,7 @@ class DnsProvisioningWorkflow:
         self._lock_granted = False
         self._wait_for_apply_to_stop = False
         self._lean = False
+        self._plan_first = False
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -106,6 +115,7 @@ class DnsProvisioningWorkflow:
         self._params, self._request = params, params.request
         self._state.request_id = params.request.request_id
         self._lean = workflow.patched(LEAN_REQUEST)
+        self._plan_first = self._lean and workflow.patched(PLAN_BEFORE_APPLY)
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
             if params.approval_required:
                 await self._transition(S.PENDING_APPROVAL, _AWAITING_APPROVAL, step="approval", begin=True)
@@ -156,6 +166,8 @@ class DnsProvisioningWorkflow:
         while True:
             if self._state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
                 await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
+            if self._plan_first:
+                await self._plan()
             result = await self._apply()
             if result is not None:
                 raise _Outcome(S.COMPLETED, _serves(result), store_record=True)
@@ -167,6 +179,25 @@ class DnsProvisioningWorkflow:
                 self._end_by(action, ticket)
             await self._log(f"retry requested by {action.actor}{_note(action)}", actor=action.actor)
             self._done_tickets.add(ticket)
+
+    async def _plan(self) -> None:
+        """Record what the change would do to what the server serves now; stop on a conflict or a dry run."""
+        assert self._request is not None
+        request = self._request
+        plan = await workflow.execute_local_activity_method(
+            PlanningActivities.plan_change,
+            change_for(request),
+            start_to_close_timeout=PLAN_TIMEOUT,
+            retry_policy=PLAN_RETRY,
+        )
+        text = plan.describe(f"{request.record_type} {request.domain}")
+        self._state.plan = dataclasses.asdict(plan)
+        workflow.set_current_details(f"**plan**: {text}")
+        await self._log(f"plan: {text}", step="plan", plan=self._state.plan)
+        if plan.conflict:
+            raise _Outcome(S.REJECTED, f"refused: {plan.conflict}")
+        if request.dry_run:
+            raise _Outcome(S.COMPLETED, "dry run: the plan above was not applied; DNS is unchanged")
 
     async def _apply(self) -> ApplyResult | None:
         """Run the Ansible step under the name's lock; None when it failed for good.
@@ -447,6 +478,7 @@ class DnsProvisioningWorkflow:
         previous: str | None = None,
         begin: bool = False,
         record: RecordRow | None = None,
+        plan: dict[str, Any] | None = None,
     ) -> None:
         assert self._request is not None
         entry = LogStep(
@@ -458,6 +490,7 @@ class DnsProvisioningWorkflow:
             step=step,
             actor=actor,
             previous=previous,
+            plan=plan,
         )
         self._state.log.append(
             {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}

@@ -44,7 +44,9 @@ async def create_request(
 ) -> RequestDetail:
     """Accept a create, update or delete. The same Idempotency-Key and body answers the same request."""
     check_account(caller, body.context.account_id)
-    accepted = await service.create(body, operation=body.operation, idempotency_key=idempotency_key)
+    accepted = await service.create(
+        body, operation=body.operation, idempotency_key=idempotency_key, dry_run=body.dry_run
+    )
     request, record = await service.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
 

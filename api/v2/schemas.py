@@ -21,6 +21,8 @@ class RequestCreateV2(CreateDnsRequest):
 
     operation: Literal["create", "update", "delete"] = "create"
     resource: ResourceV2  # type: ignore[assignment]
+    dry_run: bool = False
+    """Plan only: the request ends COMPLETED after its plan (in `plan` and the timeline), DNS unchanged."""
 
 
 class ActionBody(BaseModel):
@@ -77,6 +79,9 @@ class RequestDetail(RequestSummary):
     message_key: str | None
     record: ProvisionedRecord | None
     timeline: list[dict[str, Any]]
+    plan: dict[str, Any] | None = None
+    """What applying the change does (or did) to what the server served: the latest plan."""
+    dry_run: bool = False
 
     @classmethod
     def of_row(cls, row: DnsRequest, record: DnsRecord | None) -> RequestDetail:
@@ -88,6 +93,8 @@ class RequestDetail(RequestSummary):
             message_key=row.message_key,
             record=ProvisionedRecord.model_validate(record, from_attributes=True) if record else None,
             timeline=row.log_messages,
+            plan=next((entry["plan"] for entry in reversed(row.log_messages) if "plan" in entry), None),
+            dry_run=bool(row.config.get("dry_run")),
         )
 
 

@@ -24,6 +24,7 @@ from dnsorch import repository
 from dnsorch.contracts import (
     ApplyPolicy,
     ApplyResult,
+    ChangePlan,
     DnsChange,
     DnsRequestSpec,
     LogStep,
@@ -73,6 +74,11 @@ class HeldPlaybook:
             self.stopped_at[change.request_id] = time.monotonic()
             raise
         return ApplyResult(served=change.values, changed=True)
+
+
+@activity.defn(name="plan_change")
+async def plan_as_add(change: DnsChange) -> ChangePlan:
+    return ChangePlan("add", new_values=change.values, new_ttl=change.ttl)
 
 
 @dataclass
@@ -156,6 +162,7 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
             database.store_record,
             database.ensure_request_row,
             playbook.apply,
+            plan_as_add,
         ],
     )
     async with worker:

@@ -36,9 +36,17 @@ class Stack:
         self.http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         self.state_dir = state_dir
 
-    def create(self, account: str, record_type: str, domain: str, target: str, op: str = "create") -> str:
+    def create(
+        self,
+        account: str,
+        record_type: str,
+        domain: str,
+        target: str,
+        op: str = "create",
+        dry_run: bool = False,
+    ) -> str:
         resource: dict[str, Any] = {"record_type": record_type, "domain": domain, "target": target}
-        body = {"operation": op, "context": {"account_id": account}, "resource": resource}
+        body = {"operation": op, "context": {"account_id": account}, "resource": resource, "dry_run": dry_run}
         answer = self.http.post("/api/v2/dns/requests", json=body)
         answer.raise_for_status()
         return str(answer.json()["request_id"])
@@ -104,16 +112,23 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
         stack.pause_bind(False)
     stack.wait(ids["fail_during_apply"], FINAL)
 
-    # A CNAME where an A exists: BIND ignores it, verification fails, attempts run out.
-    holder = stack.create("acct-live", "A", f"clash-{tag}.{zone}", "192.0.2.65")
-    stack.wait(holder, FINAL)
-    ids["attention_then_retry"] = stack.create("acct-live", "CNAME", f"clash-{tag}.{zone}", f"www.{zone}")
-    stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
-    stack.act(ids["attention_then_retry"], "retry")
-    time.sleep(1)
-    stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
-    stack.act(ids["attention_then_retry"], "cancel")
+    # BIND paused again: every attempt times out, attempts run out, twice (a CNAME beside an A, the
+    # way this used to be reached, is now refused at accept).
+    stack.pause_bind(True)
+    try:
+        ids["attention_then_retry"] = stack.create("acct-live", "A", f"clash-{tag}.{zone}", "192.0.2.65")
+        stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
+        stack.act(ids["attention_then_retry"], "retry")
+        time.sleep(1)
+        stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
+        stack.act(ids["attention_then_retry"], "cancel")
+    finally:
+        stack.pause_bind(False)
     stack.wait(ids["attention_then_retry"], FINAL)
+
+    # Plan before apply: a dry run ends after its plan.
+    ids["dry_run_completed"] = stack.create("acct-live", "A", f"dry-{tag}.{zone}", "192.0.2.66", dry_run=True)
+    stack.wait(ids["dry_run_completed"], FINAL)
     return ids
 
 

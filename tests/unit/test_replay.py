@@ -38,10 +38,11 @@ def test_histories_cover_the_main_paths() -> None:
 
 def test_live_histories_cover_every_workflow_type_and_every_release() -> None:
     names = {(p.parent.name, p.stem) for p in LIVE}
-    for release in ("wait-for-apply-to-stop", "lean-request"):
+    for release in ("wait-for-apply-to-stop", "lean-request", "plan-before-apply"):
         for path in ("create_completed", "approved_completed", "fail_during_apply", "attention_then_retry"):
             assert (release, path) in names
     assert any(stem.startswith("name_lock_") for _, stem in names)
+    assert ("plan-before-apply", "dry_run_completed") in names
 
 
 async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(

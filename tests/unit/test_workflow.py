@@ -18,6 +18,7 @@ from dnsorch.contracts import (
     ApplyPolicy,
     ApplyResult,
     BeginRequest,
+    ChangePlan,
     DnsChange,
     DnsRequestSpec,
     FinishRequest,
@@ -50,6 +51,8 @@ class FakeStore:
     stop_delay: float = 0.0
     """Seconds a cancelled apply takes to stop, as a playbook being killed does."""
     applied_despite_cancel: bool = False
+    plan: ChangePlan | None = None
+    """What the plan says; None: an add of the request's values."""
     """A cancelled apply completes all the same, as one whose batch was already running does."""
     apply_calls: int = 0
     apply_cancelled: bool = False
@@ -93,6 +96,10 @@ class FakeStore:
             self.records.setdefault(row.request_id, row)
             return created
 
+        @activity.defn(name="plan_change")
+        async def plan_change(change: DnsChange) -> ChangePlan:
+            return self.plan or ChangePlan("add", new_values=change.values, new_ttl=change.ttl)
+
         @activity.defn(name="apply_dns_change")
         async def apply_dns_change(change: DnsChange) -> ApplyResult:
             self.apply_calls += 1
@@ -119,6 +126,7 @@ class FakeStore:
             store_record,
             begin_request,
             finish_request,
+            plan_change,
             apply_dns_change,
         ]
 

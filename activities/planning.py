@@ -1,0 +1,57 @@
+"""Plan before apply: read what the authoritative server serves at the change's name and say what
+applying the change would do (add, replace or delete; old → new values and TTL), or why it must
+not be applied because data dnsorch does not manage is in the way."""
+
+from __future__ import annotations
+
+import dns.exception
+from temporalio import activity
+
+from activities.dns_check import read_rrset, same_rrset
+from dnsorch.contracts import ChangePlan, DnsChange
+from dnsorch.settings import Settings
+
+
+class PlanningActivities:
+    def __init__(self, settings: Settings) -> None:
+        self._server, self._port = settings.dns_server, settings.dns_port
+
+    @activity.defn(name="plan_change")
+    async def plan_change(self, change: DnsChange) -> ChangePlan:
+        """Local activity: two queries to the primary at most; never fails (`unknown` if unanswered)."""
+        try:
+            values, ttl = await read_rrset(self._server, self._port, change.domain, change.record_type)
+            cname: list[str] = []
+            if change.operation == "create" and change.record_type != "CNAME":
+                cname, _ = await read_rrset(self._server, self._port, change.domain, "CNAME")
+        except (dns.exception.DNSException, OSError) as error:
+            return ChangePlan(
+                "unknown", new_values=change.values, new_ttl=change.ttl, note=type(error).__name__
+            )
+        return plan_for(change, values, ttl, cname)
+
+
+def plan_for(change: DnsChange, values: list[str], ttl: int | None, cname: list[str]) -> ChangePlan:
+    """The plan for `change`, given the RRset the server serves (`values`, `ttl`) and its CNAME."""
+    what = f"{change.record_type} {change.domain}"
+    new_ttl = None if change.operation == "delete" else change.ttl
+    plan = ChangePlan("", old_values=values, new_values=list(change.values), old_ttl=ttl, new_ttl=new_ttl)
+    same = bool(values) and same_rrset(change.values, values, change.record_type, change.zone + ".")
+    if change.operation == "delete":
+        plan.action = "delete" if values else "none"
+    elif same and ttl == change.ttl:
+        plan.action = "unchanged"
+    elif change.operation == "create" and cname:
+        plan.conflict = (
+            f"unmanaged_name: {change.domain} is a CNAME on the DNS server that dnsorch does not manage"
+        )
+    elif change.operation == "create" and values:
+        served = ", ".join(values)
+        plan.conflict = (
+            f"unmanaged_name: {what} exists on the DNS server ({served}) but dnsorch does not manage it"
+        )
+    elif change.operation == "update" and not values:
+        plan.conflict = f"{what} does not exist on the DNS server: nothing to update"
+    else:
+        plan.action = "add" if not values else "replace"
+    return plan
