@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import dns.exception
 from sqlalchemy import Connection
 
 from dnsorch import repository
 from dnsorch.contracts import DnsRequestSpec
-from dnsorch.errors import NameOwnedByAnotherAccount, RecordConflict, RecordExists, RecordMissing
+from dnsorch.dns_query import read_rrset
+from dnsorch.errors import (
+    NameOwnedByAnotherAccount,
+    RecordConflict,
+    RecordExists,
+    RecordMissing,
+    UnmanagedName,
+)
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
 
@@ -64,3 +72,21 @@ def check(spec: DnsRequestSpec, state: ManagedState) -> None:
         raise RecordConflict(
             f"the {spec.record_type} target {spec.target} is a CNAME: it must name a host (RFC 2181 §10.3)"
         )
+
+
+async def check_server(spec: DnsRequestSpec, state: ManagedState, server: str, port: int) -> None:
+    """A create of a record set dnsorch does not manage: refuse it if the server already holds that
+    record set, or a CNAME at the name, put there by someone else (UnmanagedName). An unanswered
+    query refuses nothing: the workflow's plan asks again before anything is applied."""
+    if spec.operation != "create" or spec.record_type in state.types:
+        return
+    try:
+        values, _ = await read_rrset(server, port, spec.domain, spec.record_type, timeout=1.0)
+        cname: list[str] = []
+        if spec.record_type != "CNAME" and "CNAME" not in state.types:
+            cname, _ = await read_rrset(server, port, spec.domain, "CNAME", timeout=1.0)
+    except (dns.exception.DNSException, OSError):
+        return
+    if values or cname:
+        held = f"{spec.record_type} {', '.join(values)}" if values else f"a CNAME to {cname[0]}"
+        raise UnmanagedName(f"{spec.domain} holds {held} on the DNS server, which dnsorch does not manage")

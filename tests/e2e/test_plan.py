@@ -57,10 +57,12 @@ def test_a_dry_run_shows_the_diff_and_changes_nothing(stack: ProcessStack, bind_
 
 
 def test_a_name_made_behind_dnsorchs_back_is_not_taken_over(stack: ProcessStack, bind_server: Any) -> None:
+    """Refused at accept (409 unmanaged_name); the workflow's plan refuses it again if it slips by."""
     name = f"manual-{uuid.uuid4().hex[:6]}.example.test"
     add_by_hand(bind_server, name, "198.51.100.9")
-    created = post_v2(stack, as_account(body(name, "192.0.2.32"), "acct-plan")).json()
-    seen = detail(stack, created["request_id"])
-    assert seen["status"] == "REJECTED", seen["timeline"]
-    assert seen["plan"]["conflict"].startswith("unmanaged_name:")
+    refused = post_v2(stack, as_account(body(name, "192.0.2.32"), "acct-plan"))
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "unmanaged_name"
+    assert "holds A 198.51.100.9 on the DNS server, which dnsorch does not manage" in error["message"]
     assert dig(bind_server, name) == ["198.51.100.9"]

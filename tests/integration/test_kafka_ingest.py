@@ -255,3 +255,24 @@ async def test_a_message_naming_an_account_the_topic_does_not_act_for_is_dead_le
     assert f"account {run.account}-other may not be named on topic {run.requests_topic}" in reason
     assert run.stop("bound") == 0
     assert rows_for(engine, f"{run.account}-other") == []
+
+
+async def test_a_message_for_a_name_another_account_owns_is_dead_lettered(
+    apache_run: KafkaRun, engine: Engine
+) -> None:
+    """Kafka is no back door around ownership: the same refusal as the API's 409, as a dead letter."""
+    run = apache_run
+    owned = f"owned-{uuid.uuid4().hex[:6]}.example.test"
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO name_owners (domain, account_id) VALUES (:d, 'acct-owner')"), {"d": owned}
+        )
+    await run.create_topics()
+    takeover = json_bytes(create_message(owned, "203.0.113.66", run.account))
+    await run.produce([takeover, json_bytes(create_message(f"free-{owned}", "192.0.2.9", run.account))])
+    run.start_consumer("owners")
+    assert await eventually(lambda: len(rows_for(engine, run.account)) == 1)
+    dead = await run.read_all(run.dlq_topic, expected=1)
+    assert [r.value for r in dead] == [takeover]
+    assert f"{owned} belongs to another account" in dict(dead[0].headers)[HEADER_REASON].decode()
+    assert run.stop("owners") == 0
