@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-latency bench-kafka clean-state
+.PHONY: run test lint format bench bench-apply bench-latency bench-kafka clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ clean-state:
 # Starts its own servers: 500 creates (50 in flight) with batching off, then on; prints the ratio.
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/batching.py -n $(or $(N),500) -c 50
+
+# Starts its own BIND: the batch's DNS step, dnsorch's module vs a loop over community.general.nsupdate.
+bench-apply: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/nsupdate_vs_module.py -n $(or $(N),200)
 
 # Needs a running stack (`make run` in another terminal): POST -> COMPLETED latency.
 bench-latency: $(STAMP)

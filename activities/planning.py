@@ -18,27 +18,47 @@ class PlanningActivities:
 
     @activity.defn(name="plan_change")
     async def plan_change(self, change: DnsChange) -> ChangePlan:
-        """Local activity: two queries to the primary at most; never fails (`unknown` if unanswered)."""
+        """Local activity: a few queries to the primary; never fails (`unknown` if unanswered)."""
         try:
             values, ttl = await read_rrset(self._server, self._port, change.domain, change.record_type)
             cname: list[str] = []
             if change.operation == "create" and change.record_type != "CNAME":
                 cname, _ = await read_rrset(self._server, self._port, change.domain, "CNAME")
+            aliased = [
+                host
+                for host in _target_hosts(change)
+                if (await read_rrset(self._server, self._port, host, "CNAME"))[0]
+            ]
         except (dns.exception.DNSException, OSError) as error:
             return ChangePlan(
                 "unknown", new_values=change.values, new_ttl=change.ttl, note=type(error).__name__
             )
-        return plan_for(change, values, ttl, cname)
+        return plan_for(change, values, ttl, cname, aliased)
 
 
-def plan_for(change: DnsChange, values: list[str], ttl: int | None, cname: list[str]) -> ChangePlan:
-    """The plan for `change`, given the RRset the server serves (`values`, `ttl`) and its CNAME."""
+def _target_hosts(change: DnsChange) -> list[str]:
+    """The host names an MX or SRV change points at (the last field of each value)."""
+    if change.record_type not in ("MX", "SRV") or change.operation == "delete":
+        return []
+    return sorted({value.split()[-1] for value in change.values if value.split()})
+
+
+def plan_for(
+    change: DnsChange, values: list[str], ttl: int | None, cname: list[str], aliased: list[str] | None = None
+) -> ChangePlan:
+    """The plan for `change`, given the RRset the server serves (`values`, `ttl`), the CNAME at its
+    name, and the MX/SRV targets that are CNAMEs on the server (`aliased`)."""
     what = f"{change.record_type} {change.domain}"
     new_ttl = None if change.operation == "delete" else change.ttl
     plan = ChangePlan("", old_values=values, new_values=list(change.values), old_ttl=ttl, new_ttl=new_ttl)
     same = bool(values) and same_rrset(change.values, values, change.record_type, change.zone + ".")
     if change.operation == "delete":
         plan.action = "delete" if values else "none"
+    elif aliased:
+        plan.conflict = (
+            f"the {change.record_type} target {aliased[0]} is a CNAME on the DNS server: it must name a host"
+            " (RFC 2181 §10.3)"
+        )
     elif same and ttl == change.ttl:
         plan.action = "unchanged"
     elif change.operation == "create" and cname:

@@ -28,6 +28,7 @@ import httpx
 import psutil
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from dnsorch.contracts import WorkflowState
 
@@ -101,18 +102,25 @@ def served(port: int, name: str) -> bool:
     return any(rrset.rdtype == dns.rdatatype.A for rrset in response.answer)
 
 
-async def tasks_per_request(address: str, names: list[str], ids: list[str]) -> float:
-    """Workflow tasks of each request's workflow plus its name lock's (one name per request here),
-    counted from the recorded histories of 20 requests."""
+async def tasks_per_request(address: str, names: list[str], ids: list[str]) -> tuple[float, float]:
+    """Workflow tasks and activity tasks of each request's workflow, plus its name lock's where it
+    has one (only workflows from before lean-request do), counted from the histories of 20 requests."""
     client = await Client.connect(address)
-    counts = []
+    workflow_tasks, activity_tasks = [], []
     for name, request_id in list(zip(names, ids, strict=True))[:20]:
-        total = 0
+        wft = act = 0
         for workflow_id in (f"dns-request-{request_id}", f"dns-name-lock-{name}"):
-            events = (await client.get_workflow_handle(workflow_id).fetch_history()).events
-            total += sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-        counts.append(total)
-    return statistics.mean(counts)
+            try:
+                events = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            wft += sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+            act += sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        workflow_tasks.append(wft)
+        activity_tasks.append(act)
+    return statistics.mean(workflow_tasks), statistics.mean(activity_tasks)
 
 
 async def run_mode(stack: Any, env: dict[str, str], api_pid: int, args: argparse.Namespace, on: bool) -> dict:
@@ -127,7 +135,7 @@ async def run_mode(stack: Any, env: dict[str, str], api_pid: int, args: argparse
     stop.set()
     await asyncio.gather(*watchers)
     missing = [i for i in range(args.n) if not served(args.dns_port, f"{label}-{i}.example.test")]
-    tasks = await tasks_per_request(env["TEMPORAL_ADDRESS"], names, ids)
+    tasks, activities = await tasks_per_request(env["TEMPORAL_ADDRESS"], names, ids)
     worker.terminate()
     worker.wait(60)
     stack.children.pop()
@@ -141,6 +149,7 @@ async def run_mode(stack: Any, env: dict[str, str], api_pid: int, args: argparse
         "accept_p95_ms": 1000 * percentile(accept, 0.95),
         "accept_p99_ms": 1000 * percentile(accept, 0.99),
         "workflow_tasks_per_request": tasks,
+        "activity_tasks_per_request": activities,
         "worker_peak_rss_mb": peaks[0].peak / 2**20,
         "api_peak_rss_mb": peaks[1].peak / 2**20,
     }
@@ -196,7 +205,8 @@ async def main() -> None:
             f"({mode['records']} creates, {mode['in_flight']} in flight, {mode['not_served']} not served); "
             f"accept p50/p95/p99 {mode['accept_p50_ms']:.0f}/{mode['accept_p95_ms']:.0f}/"
             f"{mode['accept_p99_ms']:.0f} ms; "
-            f"{mode['workflow_tasks_per_request']:.1f} workflow tasks/request; "
+            f"{mode['workflow_tasks_per_request']:.1f} workflow tasks and "
+            f"{mode['activity_tasks_per_request']:.1f} activity tasks/request; "
             f"peak RSS worker {mode['worker_peak_rss_mb']:.0f} MB, API {mode['api_peak_rss_mb']:.0f} MB"
         )
     if "ratio_on_off" in report:

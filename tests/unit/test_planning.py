@@ -60,6 +60,14 @@ def test_data_dnsorch_does_not_manage_in_the_way_is_a_conflict(
     assert plan.action == ""
 
 
+def test_an_mx_target_that_is_a_cname_on_the_server_is_a_conflict() -> None:
+    mx = DnsChange(
+        str(uuid.uuid4()), "create", "MX", "example.test", "example.test", ["10 alias.example.test."], 300
+    )
+    plan = plan_for(mx, [], None, [], aliased=["alias.example.test."])
+    assert plan.conflict.startswith("the MX target alias.example.test. is a CNAME on the DNS server")
+
+
 async def test_the_plan_is_logged_and_queryable_before_the_apply(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:

@@ -1,0 +1,54 @@
+"""The plan against a real BIND: old → new values and TTL as the server serves them, and an MX whose
+target is a CNAME on the server is a conflict (RFC 2181 §10.3)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.ansible import AnsibleActivities
+from activities.planning import PlanningActivities
+from dnsorch.contracts import DnsChange
+from dnsorch.settings import Settings
+from tests.fixtures.bind import TEST_ZONE
+
+pytestmark = pytest.mark.integration
+
+
+def change(operation: str, record_type: str, label: str, values: list[str], ttl: int = 300) -> DnsChange:
+    return DnsChange(
+        str(uuid.uuid4()), operation, record_type, f"{label}.{TEST_ZONE}", TEST_ZONE, values, ttl
+    )
+
+
+async def test_the_plan_reads_what_the_server_serves(dns_settings: Settings) -> None:
+    apply, plan = (
+        AnsibleActivities(dns_settings).apply_dns_change,
+        PlanningActivities(dns_settings).plan_change,
+    )
+    label = f"p-{uuid.uuid4().hex[:6]}"
+    fresh = await ActivityEnvironment().run(plan, change("create", "A", label, ["192.0.2.61"]))
+    assert (fresh.action, fresh.old_values) == ("add", [])
+    await ActivityEnvironment().run(apply, change("create", "A", label, ["192.0.2.61"]))
+
+    update = await ActivityEnvironment().run(plan, change("update", "A", label, ["192.0.2.62"], ttl=900))
+    assert (update.action, update.old_values, update.new_values) == (
+        "replace",
+        ["192.0.2.61"],
+        ["192.0.2.62"],
+    )
+    assert (update.old_ttl, update.new_ttl) == (300, 900)
+
+
+async def test_an_mx_at_a_cname_on_the_server_is_a_conflict_in_the_plan(dns_settings: Settings) -> None:
+    apply, plan = (
+        AnsibleActivities(dns_settings).apply_dns_change,
+        PlanningActivities(dns_settings).plan_change,
+    )
+    alias = f"alias-{uuid.uuid4().hex[:6]}"
+    await ActivityEnvironment().run(apply, change("create", "CNAME", alias, [f"www.{TEST_ZONE}."]))
+    mx = change("create", "MX", f"mx-{uuid.uuid4().hex[:6]}", [f"10 {alias}.{TEST_ZONE}."])
+    planned = await ActivityEnvironment().run(plan, mx)
+    assert planned.conflict.startswith(f"the MX target {alias}.{TEST_ZONE}. is a CNAME on the DNS server")
