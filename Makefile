@@ -23,7 +23,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dnsorch api workflows activities consumer
+	$(BIN)/mypy dnsorch api worker workflows activities consumer
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -34,6 +34,20 @@ def include_versioned_routers(app: FastAPI) -> list[str]:
     return ["v1", "v2"]
 
 
+def main(settings: Settings) -> None:
+    """`dnsorch api`: serve the app with uvicorn (dnsorch/cli.py dispatches here)."""
+    import uvicorn
+
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     telemetry.configure_tracing(settings, "api")

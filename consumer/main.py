@@ -34,6 +34,11 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
     )
 
 
+def main(settings: Settings) -> None:
+    """`dnsorch consumer` (dnsorch/cli.py dispatches here)."""
+    asyncio.run(run_consumer(settings))
+
+
 async def run_consumer(settings: Settings, *, publish_events: bool = True) -> None:
     """Run until SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group."""
     telemetry.configure_tracing(settings, "consumer")

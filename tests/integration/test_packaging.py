@@ -132,6 +132,7 @@ def test_wheel_carries_playbooks_env_files_and_migrations(wheel: Path) -> None:
         *(f"migrations/versions/{version}" for version in MIGRATION_VERSIONS),
         "dnsorch/devstack/kafka_pom.xml",
         "api/main.py",
+        "worker/main.py",
         "workflows/provisioning.py",
         "activities/ansible.py",
         "consumer/main.py",

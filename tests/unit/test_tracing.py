@@ -182,7 +182,7 @@ def test_with_no_endpoint_no_opentelemetry_sdk_is_imported_or_configured() -> No
         "from dnsorch.settings import Settings\n"
         "from dnsorch import telemetry\n"
         "from api.main import create_app\n"
-        "import dnsorch.worker, consumer.main\n"
+        "import worker.main, consumer.main\n"
         "settings = Settings()\n"
         "create_app(settings)\n"
         "assert telemetry.configure_tracing(settings, 'worker') is False\n"

@@ -1,4 +1,5 @@
-"""The Temporal worker: runs DnsProvisioningWorkflow and its activities until told to stop."""
+"""`dnsorch worker`: the Temporal worker, beside the workflows and activities it registers; runs
+DnsProvisioningWorkflow and its activities until told to stop."""
 
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
     )
+
+
+def main(settings: Settings) -> None:
+    """The role's entry point (dnsorch/cli.py dispatches here)."""
+    asyncio.run(run_worker(settings))
 
 
 async def run_worker(settings: Settings) -> None:
