@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -27,26 +26,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.database import DatabaseActivities
     from activities.name_lock import NameLockActivities
     from activities.planning import PlanningActivities
-    from dnsorch import search_attributes as sa
     from dnsorch.contracts import (
         Action,
         ApplyResult,
-        BeginRequest,
         DnsRequestSpec,
-        FinishRequest,
-        LogStep,
         OperatorAction,
         ProvisioningInput,
-        RecordRow,
         RequestStatus,
         StatusChange,
         WorkflowState,
     )
     from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
+    from workflows.bookkeeping import RequestBookkeeping
     from workflows.name_lock import LockRequest, lock_id_for
     from workflows.policy import (
-        DB_RETRY,
-        DB_TIMEOUT,
         PLAN_RETRY,
         PLAN_TIMEOUT,
         apply_retry,
@@ -92,7 +85,7 @@ class _Outcome(Exception):
 
 
 @workflow.defn
-class DnsProvisioningWorkflow:
+class DnsProvisioningWorkflow(RequestBookkeeping):
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
         self._params: ProvisioningInput | None = None
@@ -426,92 +419,6 @@ class DnsProvisioningWorkflow:
         self._queue.clear()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
-
-    def _record_row(self) -> RecordRow:
-        assert self._request is not None
-        request = self._request
-        return RecordRow(
-            request_id=request.request_id,
-            record_type=request.record_type,
-            domain=request.domain,
-            target=request.target,
-            ttl=request.ttl,
-            priority=request.priority,
-            comment=request.comment,
-            provisioned_at=workflow.now(),
-            operation=request.operation,
-            account_id=request.account_id,
-        )
-
-    async def _transition(
-        self,
-        status: RequestStatus,
-        message: str,
-        *,
-        step: str,
-        actor: str = "workflow",
-        begin: bool = False,
-        record: RecordRow | None = None,
-    ) -> None:
-        """Move to `status` and write it; `begin` writes the row too, `record` the served record."""
-        previous = self._state.status
-        self._state.status, self._state.step = status, step
-        workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
-        workflow.set_current_details(f"**{status.value}** ({step}): {message}")
-        await self._log(
-            f"{previous} → {status.value}: {message}",
-            status=status,
-            step=step,
-            actor=actor,
-            previous=previous,
-            begin=begin,
-            record=record,
-        )
-
-    async def _log(
-        self,
-        message: str,
-        *,
-        status: RequestStatus | None = None,
-        step: str = "",
-        actor: str = "workflow",
-        previous: str | None = None,
-        begin: bool = False,
-        record: RecordRow | None = None,
-        plan: dict[str, Any] | None = None,
-    ) -> None:
-        assert self._request is not None
-        entry = LogStep(
-            request_id=self._request.request_id,
-            entry_id=str(workflow.uuid4()),
-            at=workflow.now(),
-            message=message,
-            status=status.value if status else None,
-            step=step,
-            actor=actor,
-            previous=previous,
-            plan=plan,
-        )
-        self._state.log.append(
-            {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
-        )
-        async with self._write_lock:
-            if begin:
-                await self._call(DatabaseActivities.begin_request, BeginRequest(self._request, entry))
-            elif record is not None:
-                await self._call(DatabaseActivities.finish_request, FinishRequest(entry, record))
-            else:
-                await self._call(DatabaseActivities.record_step, entry)
-
-    async def _call(self, activity_method, arg) -> object:  # type: ignore[no-untyped-def]
-        """A database write: a local activity once lean (no task of its own in Temporal)."""
-        if self._lean:
-            return await workflow.execute_local_activity_method(
-                activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
-            )
-        return await workflow.execute_activity_method(
-            activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
-        )
 
 
 _STARTED = "provisioning started"

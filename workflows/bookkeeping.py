@@ -1,0 +1,119 @@
+"""The request's bookkeeping, for DnsProvisioningWorkflow: each status change and log line is written
+to PostgreSQL through an activity (a local one once lean), in order, with the id the workflow made
+for it, so a retried write adds nothing. Deterministic code only, like the workflow itself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.database import DatabaseActivities
+    from dnsorch import search_attributes as sa
+    from dnsorch.contracts import (
+        BeginRequest,
+        DnsRequestSpec,
+        FinishRequest,
+        LogStep,
+        RecordRow,
+        RequestStatus,
+        WorkflowState,
+    )
+    from workflows.policy import DB_RETRY, DB_TIMEOUT
+
+
+class RequestBookkeeping:
+    """What the workflow knows about its request, and how it records it."""
+
+    _request: DnsRequestSpec | None
+    _state: WorkflowState
+    _write_lock: asyncio.Lock
+    _lean: bool
+
+    def _record_row(self) -> RecordRow:
+        assert self._request is not None
+        request = self._request
+        return RecordRow(
+            request_id=request.request_id,
+            record_type=request.record_type,
+            domain=request.domain,
+            target=request.target,
+            ttl=request.ttl,
+            priority=request.priority,
+            comment=request.comment,
+            provisioned_at=workflow.now(),
+            operation=request.operation,
+            account_id=request.account_id,
+        )
+
+    async def _transition(
+        self,
+        status: RequestStatus,
+        message: str,
+        *,
+        step: str,
+        actor: str = "workflow",
+        begin: bool = False,
+        record: RecordRow | None = None,
+    ) -> None:
+        """Move to `status` and write it; `begin` writes the row too, `record` the served record."""
+        previous = self._state.status
+        self._state.status, self._state.step = status, step
+        workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
+        workflow.set_current_details(f"**{status.value}** ({step}): {message}")
+        await self._log(
+            f"{previous} → {status.value}: {message}",
+            status=status,
+            step=step,
+            actor=actor,
+            previous=previous,
+            begin=begin,
+            record=record,
+        )
+
+    async def _log(
+        self,
+        message: str,
+        *,
+        status: RequestStatus | None = None,
+        step: str = "",
+        actor: str = "workflow",
+        previous: str | None = None,
+        begin: bool = False,
+        record: RecordRow | None = None,
+        plan: dict[str, Any] | None = None,
+    ) -> None:
+        assert self._request is not None
+        entry = LogStep(
+            request_id=self._request.request_id,
+            entry_id=str(workflow.uuid4()),
+            at=workflow.now(),
+            message=message,
+            status=status.value if status else None,
+            step=step,
+            actor=actor,
+            previous=previous,
+            plan=plan,
+        )
+        self._state.log.append(
+            {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
+        )
+        async with self._write_lock:
+            if begin:
+                await self._call(DatabaseActivities.begin_request, BeginRequest(self._request, entry))
+            elif record is not None:
+                await self._call(DatabaseActivities.finish_request, FinishRequest(entry, record))
+            else:
+                await self._call(DatabaseActivities.record_step, entry)
+
+    async def _call(self, activity_method, arg) -> object:  # type: ignore[no-untyped-def]
+        """A database write: a local activity once lean (no task of its own in Temporal)."""
+        if self._lean:
+            return await workflow.execute_local_activity_method(
+                activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+            )
+        return await workflow.execute_activity_method(
+            activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+        )
