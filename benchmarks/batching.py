@@ -180,8 +180,8 @@ async def main() -> None:
             "LOG_LEVEL": args.log_level,
         }
     )
-    from dnsorch.devstack.stack import DevStack
-    from dnsorch.devstack.temporal import wait_for_port
+    from devstack.stack import DevStack
+    from devstack.temporal import wait_for_port
     from dnsorch.settings import Settings
 
     settings = Settings()

@@ -21,12 +21,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
+from devstack.kafka import TansuBroker, ensure_topics
+from devstack.kafka_apache import ApacheKafkaBroker
+from devstack.postgres import LocalPostgres
+from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.db import make_engine
-from dnsorch.devstack.kafka import TansuBroker, ensure_topics
-from dnsorch.devstack.kafka_apache import ApacheKafkaBroker
-from dnsorch.devstack.postgres import LocalPostgres
-from dnsorch.devstack.temporal import TemporalDevServer
 from tests.fixtures.servers import free_port
 
 

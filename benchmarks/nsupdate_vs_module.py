@@ -26,7 +26,7 @@ from pathlib import Path
 
 import ansible_runner
 
-from dnsorch.devstack.bind import BindServer
+from devstack.bind import BindServer
 from dnsorch.settings import PROJECT_ROOT
 
 ZONE = "bench.test"

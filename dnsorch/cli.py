@@ -15,7 +15,7 @@ from dnsorch.keys_cli import add_keys_parser, run_keys
 from dnsorch.logging import configure_logging
 from dnsorch.names_cli import add_names_parser, run_names
 from dnsorch.operator_cli import add_requests_parser, run_requests
-from dnsorch.settings import get_settings
+from dnsorch.settings import PROJECT_ROOT, get_settings
 
 ROLES = {"api": "api.main:main", "worker": "worker.main:main", "consumer": "consumer.main:main"}
 
@@ -33,9 +33,17 @@ def _migrate(revision: str, down: bool) -> None:
 
 
 def _dev() -> None:
-    from dnsorch.devstack.stack import run_dev_stack
-
-    sys.exit(run_dev_stack(get_settings()))
+    """The dev stack is tooling of the source checkout (`devstack/`), not part of the product: the
+    wheel and the image do not carry it."""
+    if not (PROJECT_ROOT / "devstack" / "stack.py").is_file():
+        sys.exit(
+            "dnsorch dev: the dev stack comes with the source checkout, not the package;"
+            " run `make run` in a clone"
+        )
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    stack = importlib.import_module("devstack.stack")
+    sys.exit(stack.run_dev_stack(get_settings()))
 
 
 def main(argv: list[str] | None = None) -> None:

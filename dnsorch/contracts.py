@@ -144,9 +144,11 @@ class ChangePlan:
         if self.action == "unknown":
             return f"{change}: unknown ({self.note})"
         values = f"{', '.join(self.old_values) or 'nothing'} → {', '.join(self.new_values) or 'nothing'}"
-        ttl = (
-            f", TTL {self.old_ttl} → {self.new_ttl}" if self.old_ttl != self.new_ttl and self.new_ttl else ""
-        )
+        ttl = ""
+        if self.new_ttl and self.old_ttl is None:
+            ttl = f", TTL {self.new_ttl}"
+        elif self.new_ttl and self.old_ttl != self.new_ttl:
+            ttl = f", TTL {self.old_ttl} → {self.new_ttl}"
         return f"{self.action} {change}: {values}{ttl}"
 
 

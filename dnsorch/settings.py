@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     dev_bind: bool = True
     dev_kafka: Literal["auto", "tansu", "apache", "none"] = "auto"
     """The broker `dnsorch dev` starts on KAFKA_BOOTSTRAP_SERVERS: `auto` (Apache Kafka where a JDK 17+
-    runs it, else Tansu; see dnsorch/devstack/broker_choice.py), embedded Tansu, Apache Kafka, or none."""
+    runs it, else Tansu; see devstack/broker_choice.py), embedded Tansu, Apache Kafka, or none."""
     temporal_ui_port: int = 8233
 
     # Logging

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch import keys
-from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
 from tests.fixtures.servers import free_port
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dnsorch.devstack.temporal import TemporalDevServer
+from devstack.temporal import TemporalDevServer
 from dnsorch.service import idempotency_request_id
 from tests.fixtures.faults import (
     assert_exactly_once,

@@ -19,8 +19,8 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from devstack.temporal import TemporalDevServer
 from dnsorch.db import make_engine
-from dnsorch.devstack.temporal import TemporalDevServer
 from dnsorch.service import idempotency_request_id
 from tests.fixtures.faults import (
     Submission,

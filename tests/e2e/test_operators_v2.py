@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dnsorch.devstack.bind import ensure_tsig_key
+from devstack.bind import ensure_tsig_key
 from tests.e2e.conftest import ProcessStack
 from tests.fixtures.servers import free_port
 

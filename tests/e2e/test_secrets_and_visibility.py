@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 from temporalio.client import Client
 
+from devstack.temporal import TemporalDevServer
 from dnsorch import keys
-from dnsorch.devstack.temporal import TemporalDevServer
 from tests.e2e.conftest import ProcessStack
 
 pytestmark = pytest.mark.e2e

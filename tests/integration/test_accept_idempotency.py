@@ -12,10 +12,10 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from devstack.postgres import LocalPostgres
+from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.db import make_engine
-from dnsorch.devstack.postgres import LocalPostgres
-from dnsorch.devstack.temporal import TemporalDevServer
 from dnsorch.errors import IdempotencyConflict
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.service import RequestService, idempotency_request_id

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from devstack.postgres import LocalPostgres
+from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.db import make_engine
-from dnsorch.devstack.postgres import LocalPostgres
-from dnsorch.devstack.temporal import TemporalDevServer
 from dnsorch.errors import InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.service import RequestService, idempotency_request_id

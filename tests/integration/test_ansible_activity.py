@@ -22,8 +22,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.ansible import AnsibleActivities
 from activities.dns_check import query_rrset
+from devstack.bind import ensure_tsig_key
 from dnsorch.contracts import ApplyResult, DnsChange
-from dnsorch.devstack.bind import ensure_tsig_key
 from dnsorch.records import rdata_values
 from dnsorch.settings import Settings
 from tests.fixtures.bind import TEST_ZONE, BindInfo, bind_settings

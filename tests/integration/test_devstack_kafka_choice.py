@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from dnsorch.devstack import stack as stack_module
-from dnsorch.devstack.broker_choice import BrokerChoice
-from dnsorch.devstack.stack import DevStack
+from devstack import stack as stack_module
+from devstack.broker_choice import BrokerChoice
+from devstack.stack import DevStack
 from dnsorch.settings import Settings
 from tests.fixtures.servers import free_port
 

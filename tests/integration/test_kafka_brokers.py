@@ -13,8 +13,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownError
 from aiokafka.structs import ConsumerRecord
 
-from dnsorch.devstack.kafka import ensure_topics
-from dnsorch.devstack.kafka_apache import ApacheKafkaBroker
+from devstack.kafka import ensure_topics
+from devstack.kafka_apache import ApacheKafkaBroker
 from tests.fixtures.kafka import KafkaBroker, unique_topics
 from tests.fixtures.servers import free_port
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from devstack.postgres import LocalPostgres
+from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.db import make_engine
-from dnsorch.devstack.postgres import LocalPostgres
-from dnsorch.devstack.temporal import TemporalDevServer
 from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes, workflow_ids
 from tests.fixtures.servers import free_port
 from tests.integration.test_kafka_ingest import rows_for

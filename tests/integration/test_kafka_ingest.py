@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from consumer.dead_letter import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON
-from dnsorch.devstack.temporal import TemporalDevServer
+from devstack.temporal import TemporalDevServer
 from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes, workflow_ids
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import pytest
 from aiokafka.errors import UnknownError
 
 from consumer.producer import SENDER_LOGGER, start_producer
-from dnsorch.devstack.kafka import TansuBroker
+from devstack.kafka import TansuBroker
 from dnsorch.settings import Settings
 from tests.fixtures.kafka import KafkaBroker
 

@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sqlalchemy import Engine, text
 
-from dnsorch.devstack.kafka import ensure_topics
-from dnsorch.devstack.kafka_apache import ApacheKafkaBroker
-from dnsorch.devstack.temporal import TemporalDevServer
+from devstack.kafka import ensure_topics
+from devstack.kafka_apache import ApacheKafkaBroker
+from devstack.temporal import TemporalDevServer
 from dnsorch.kafka_client import security_options
 from dnsorch.settings import Settings
 from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually

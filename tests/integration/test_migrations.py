@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from devstack.postgres import LocalPostgres
 from dnsorch import migrate
-from dnsorch.devstack.postgres import LocalPostgres
 
 pytestmark = pytest.mark.integration
 

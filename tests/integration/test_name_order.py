@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities.database import DatabaseActivities
 from activities.name_claims import NameClaims
 from activities.pools import ThreadPool
+from devstack.temporal import TemporalDevServer
 from dnsorch import repository
 from dnsorch.contracts import (
     ApplyPolicy,
@@ -32,7 +33,6 @@ from dnsorch.contracts import (
     ProvisioningInput,
     WorkflowState,
 )
-from dnsorch.devstack.temporal import TemporalDevServer
 from dnsorch.search_attributes import initial_attributes
 from dnsorch.temporal_client import ensure_search_attributes
 from tests.fixtures.faults import eventually

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dnsorch.devstack.temporal import TemporalDevServer
+from devstack.temporal import TemporalDevServer
 from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes
 from tests.fixtures.servers import free_port
 

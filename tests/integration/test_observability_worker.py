@@ -24,9 +24,9 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from activities.ansible import AnsibleActivities
+    from devstack.temporal import find_test_server
     from dnsorch import telemetry, temporal_client
     from dnsorch.contracts import DnsChange
-    from dnsorch.devstack.temporal import find_test_server
     from dnsorch.settings import Settings
     from dnsorch.temporal_client import ensure_search_attributes
     from tests.fixtures.servers import free_port

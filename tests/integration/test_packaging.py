@@ -130,7 +130,6 @@ def test_wheel_carries_playbooks_env_files_and_migrations(wheel: Path) -> None:
         "migrations/env.py",
         "migrations/script.py.mako",
         *(f"migrations/versions/{version}" for version in MIGRATION_VERSIONS),
-        "dnsorch/devstack/kafka_pom.xml",
         "api/main.py",
         "worker/main.py",
         "workflows/provisioning.py",
@@ -141,7 +140,9 @@ def test_wheel_carries_playbooks_env_files_and_migrations(wheel: Path) -> None:
     assert MIGRATION_VERSIONS
     assert expected <= names, f"missing from the wheel: {sorted(expected - names)}"
     assert "dnsorch = dnsorch.cli:main" in entry_points
-    leaked = sorted(n for n in names if n.startswith(("tests/", "deploy/", ".dnsorch/")) or n == ".env")
+    leaked = sorted(
+        n for n in names if n.startswith(("tests/", "deploy/", "devstack/", ".dnsorch/")) or n == ".env"
+    )
     assert not leaked, f"not for the wheel: {leaked}"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from devstack.temporal import find_test_server
 from dnsorch.contracts import OperatorAction, StatusChange
-from dnsorch.devstack.temporal import find_test_server
 from dnsorch.temporal_client import ensure_search_attributes
 from tests.unit.test_workflow import FakeStore, request_spec, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow

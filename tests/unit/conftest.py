@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.devstack.temporal import find_test_server
+from devstack.temporal import find_test_server
 from dnsorch.temporal_client import ensure_search_attributes
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dnsorch.devstack.broker_choice import choose_broker, requested_kafka
-from dnsorch.devstack.kafka_apache import MARKER, kafka_version
+from devstack.broker_choice import choose_broker, requested_kafka
+from devstack.kafka_apache import MARKER, kafka_version
 from dnsorch.settings import Settings
 
 

@@ -25,6 +25,7 @@ def test_a_plan_says_what_changes_from_what_to_what() -> None:
         ["192.0.2.2"],
         600,
     )
+    assert added.describe("A web") == "add A web: nothing → 192.0.2.2, TTL 600"
     replaced = plan_for(change("update"), ["192.0.2.1"], 300, [])
     assert (replaced.action, replaced.old_values, replaced.old_ttl) == ("replace", ["192.0.2.1"], 300)
     assert replaced.describe("A web") == "replace A web: 192.0.2.1 → 192.0.2.2, TTL 300 → 600"

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from dnsorch.devstack.temporal import wait_for_port
+from devstack.temporal import wait_for_port
 
 if TYPE_CHECKING:
-    from dnsorch.devstack.kafka_apache import ApacheKafkaBroker
+    from devstack.kafka_apache import ApacheKafkaBroker
 
 BrokerKind = Literal["tansu", "apache"]
 log = logging.getLogger("dnsorch.dev.kafka")
@@ -235,7 +235,7 @@ def start_broker(
     if kind == "tansu":
         broker = TansuBroker(host, port, log_file=log_dir / "kafka-tansu.log")
     else:
-        from dnsorch.devstack.kafka_apache import ApacheKafkaBroker
+        from devstack.kafka_apache import ApacheKafkaBroker
 
         broker = ApacheKafkaBroker(
             state_dir / "kafka" / "data",

@@ -1,6 +1,6 @@
 """Real Apache Kafka as a single-node KRaft broker, from the jars on Maven Central (no tarball, no Docker).
 
-`python -m dnsorch.devstack.kafka_apache` runs it in the foreground on KAFKA_BOOTSTRAP_SERVERS with
+`python -m devstack.kafka_apache` runs it in the foreground on KAFKA_BOOTSTRAP_SERVERS with
 its data under `<state_dir>/kafka` and creates the project's topics (what `scripts/kafka-apache` does).
 """
 
@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from dnsorch.devstack.kafka import (
+from devstack.kafka import (
     BrokerKind,
     ensure_topics,
     port_in_use,
@@ -285,9 +285,7 @@ class ApacheKafkaBroker:
         lines = [f"{key}={value}" for key, value in self.properties(controller_port).items()]
         config.touch(mode=0o600)  # it may hold SASL passwords
         config.chmod(0o600)
-        config.write_text(
-            "# written by dnsorch.devstack.kafka_apache on every start\n" + "\n".join(lines) + "\n"
-        )
+        config.write_text("# written by devstack.kafka_apache on every start\n" + "\n".join(lines) + "\n")
         return config
 
     def _format_storage(self, config: Path) -> None:

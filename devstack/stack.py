@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
+from devstack.broker_choice import BrokerChoice, choose_broker, requested_kafka
+from devstack.kafka import BrokerKind, ensure_topics, run_coroutine_sync, start_broker
+from devstack.postgres import LocalPostgres
+from devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch import keys, migrate
 from dnsorch.db import make_engine
-from dnsorch.devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
-from dnsorch.devstack.broker_choice import BrokerChoice, choose_broker, requested_kafka
-from dnsorch.devstack.kafka import BrokerKind, ensure_topics, run_coroutine_sync, start_broker
-from dnsorch.devstack.postgres import LocalPostgres
-from dnsorch.devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch.settings import Settings
 
 log = logging.getLogger("dnsorch.dev")
@@ -171,7 +171,7 @@ class DevStack:
 def broker_label(kind: BrokerKind, state_dir: Path) -> str:
     """The broker as the startup log names it, with what a developer should know about it."""
     if kind == "apache":
-        from dnsorch.devstack.kafka_apache import kafka_version
+        from devstack.kafka_apache import kafka_version
 
         return f"Apache Kafka {kafka_version()} (KRaft, data in {state_dir / 'kafka' / 'data'})"
     return (
