@@ -83,12 +83,6 @@ class RecordMissing(RecordConflict):
     code = "record_does_not_exist"
 
 
-class UnmanagedName(RecordConflict):
-    """The DNS server holds data at the name that dnsorch does not manage."""
-
-    code = "unmanaged_name"
-
-
 class IdempotencyConflict(DnsorchError):
     """The Idempotency-Key was used before for a different request body (HTTP 409)."""
 

@@ -1,27 +1,26 @@
 """What a request may do given the records dnsorch already manages: checked at accept, so a request
 that cannot succeed is refused at once with the rule it breaks, instead of failing in the workflow.
 
-The DNS server checks the same rules again when the change is applied (RFC 2136 prerequisites in
-playbooks/library/dns_batch_update.py), which catches a race between two accepted requests and
-data dnsorch does not manage; the name's owner is checked again at the name's turn.
+Accept reads PostgreSQL only, never the DNS server: accepting must not slow down or fail when DNS
+does (a query the server does not answer costs its whole timeout; with one per create it stalled
+Kafka ingestion). Data dnsorch does not manage is found by the workflow's plan (`unmanaged_name`,
+REJECTED) and by the RFC 2136 prerequisites of the UPDATE itself, which also catch a race between
+two accepted requests; the name's owner is checked again at the name's turn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import dns.exception
 from sqlalchemy import Connection
 
 from dnsorch import repository
 from dnsorch.contracts import DnsRequestSpec
-from dnsorch.dns_query import read_rrset
 from dnsorch.errors import (
     NameOwnedByAnotherAccount,
     RecordConflict,
     RecordExists,
     RecordMissing,
-    UnmanagedName,
 )
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
@@ -72,21 +71,3 @@ def check(spec: DnsRequestSpec, state: ManagedState) -> None:
         raise RecordConflict(
             f"the {spec.record_type} target {spec.target} is a CNAME: it must name a host (RFC 2181 §10.3)"
         )
-
-
-async def check_server(spec: DnsRequestSpec, state: ManagedState, server: str, port: int) -> None:
-    """A create of a record set dnsorch does not manage: refuse it if the server already holds that
-    record set, or a CNAME at the name, put there by someone else (UnmanagedName). An unanswered
-    query refuses nothing: the workflow's plan asks again before anything is applied."""
-    if spec.operation != "create" or spec.record_type in state.types:
-        return
-    try:
-        values, _ = await read_rrset(server, port, spec.domain, spec.record_type, timeout=1.0)
-        cname: list[str] = []
-        if spec.record_type != "CNAME" and "CNAME" not in state.types:
-            cname, _ = await read_rrset(server, port, spec.domain, "CNAME", timeout=1.0)
-    except (dns.exception.DNSException, OSError):
-        return
-    if values or cname:
-        held = f"{spec.record_type} {', '.join(values)}" if values else f"a CNAME to {cname[0]}"
-        raise UnmanagedName(f"{spec.domain} holds {held} on the DNS server, which dnsorch does not manage")

@@ -168,7 +168,6 @@ class RequestService:
             log.warning("%s not checked against managed records: PostgreSQL is unavailable", spec.domain)
             return
         managed.check(spec, state)
-        await managed.check_server(spec, state, self.settings.dns_server, self.settings.dns_port)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
         """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its

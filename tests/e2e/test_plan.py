@@ -57,12 +57,15 @@ def test_a_dry_run_shows_the_diff_and_changes_nothing(stack: ProcessStack, bind_
 
 
 def test_a_name_made_behind_dnsorchs_back_is_not_taken_over(stack: ProcessStack, bind_server: Any) -> None:
-    """Refused at accept (409 unmanaged_name); the workflow's plan refuses it again if it slips by."""
+    """Accept reads only PostgreSQL; the plan finds the unmanaged data and rejects the request."""
     name = f"manual-{uuid.uuid4().hex[:6]}.example.test"
     add_by_hand(bind_server, name, "198.51.100.9")
-    refused = post_v2(stack, as_account(body(name, "192.0.2.32"), "acct-plan"))
-    assert refused.status_code == 409, refused.text
-    error = refused.json()["error"]
-    assert error["code"] == "unmanaged_name"
-    assert "holds A 198.51.100.9 on the DNS server, which dnsorch does not manage" in error["message"]
+    created = post_v2(stack, as_account(body(name, "192.0.2.32"), "acct-plan"))
+    assert created.status_code == 202, created.text
+    seen = detail(stack, created.json()["request_id"])
+    assert seen["status"] == "REJECTED", seen["timeline"]
+    assert seen["plan"]["conflict"].startswith("unmanaged_name: A ")
+    assert (
+        "exists on the DNS server (198.51.100.9) but dnsorch does not manage it" in seen["plan"]["conflict"]
+    )
     assert dig(bind_server, name) == ["198.51.100.9"]
