@@ -286,9 +286,9 @@ async def test_bind_restarted_mid_flight_requests_complete_after_it_returns(
     temporal_server: TemporalDevServer,
     tmp_path: Path,
 ) -> None:
-    """Stop BIND with playbooks running and more requests coming, start it 6 s later: the Ansible
-    step retries (1 s, 2 s, 4 s, ... for 5 attempts) and every request ends COMPLETED and served,
-    records made before the restart included (BIND's journal)."""
+    """Stop BIND with playbooks running and more requests coming, start it once an attempt has failed
+    on it (6 s at least): the Ansible step retries (1 s, 2 s, 4 s, ... for 5 attempts) and every
+    request ends COMPLETED and served, records made before the restart included (BIND's journal)."""
     tag = uuid.uuid4().hex[:6]
     account = f"acct-binddown-{tag}"
     with own_bind(tmp_path) as bind:
@@ -319,6 +319,13 @@ async def test_bind_restarted_mid_flight_requests_complete_after_it_returns(
                 down_at = time.monotonic()
                 await submit_all(client, second, timeout=30)
                 assert all(sub.accepted_status == 202 for sub in second), [s.seen for s in second]
+
+                async def an_attempt_failed() -> bool:  # the outage met a playbook: it is tested
+                    return "DnsChangeFailed" in (tmp_path / "worker.log").read_text(errors="replace")
+
+                # Down until an attempt has failed on it (at least 6 s): a fixed 6 s could end before
+                # a loaded worker's first playbook ran, and then nothing would have been tested.
+                await eventually(an_attempt_failed, timeout=90, interval=0.2, what="an attempt failed")
                 await asyncio.sleep(max(0.0, 6 - (time.monotonic() - down_at)))
                 await asyncio.to_thread(bind.start)
                 back_at = time.monotonic()
