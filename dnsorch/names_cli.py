@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import sys
 from typing import Any
 
 import httpx
 
-from dnsorch.operator_cli import TIMEOUT, CliError, _Api, _base_url, _cell, _dev_key, _when
+from dnsorch.operator_cli import CliError, _cell, _when, api_for, report
 
 NAMES_PATH = "/api/v2/dns/names"
 
@@ -46,11 +43,7 @@ def _render(name: dict[str, Any]) -> str:
 def run_names(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
     """One parsed `dnsorch names` command; exit codes as for `dnsorch requests`."""
     try:
-        base_url = _base_url(getattr(args, "api", None))
-        key = getattr(args, "api_key", None) or os.environ.get("DNSORCH_API_KEY") or _dev_key()
-        opened = contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=TIMEOUT)
-        with opened as http:
-            api = _Api(http, base_url, key)
+        with api_for(args, client) as api:
             path = f"{NAMES_PATH}/{args.domain}"
             if args.names_command == "show":
                 data = api.call("GET", path)
@@ -59,9 +52,6 @@ def run_names(args: argparse.Namespace, *, client: httpx.Client | None = None) -
                     "POST", f"{path}/transfer", json={"account_id": args.account_id, "note": args.note}
                 )
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return report(exc)
     print(json.dumps(data, indent=2, ensure_ascii=False) if getattr(args, "json", False) else _render(data))
     return 0

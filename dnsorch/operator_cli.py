@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -240,17 +240,32 @@ def _dev_key() -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def api_for(args: argparse.Namespace, client: httpx.Client | None) -> Iterator[_Api]:
+    """The API the options name, with the token from them, $DNSORCH_API_KEY or the dev stack.
+    `client` is only the transport (tests pass an `httpx.MockTransport` one)."""
+    base_url = _base_url(getattr(args, "api", None))
+    key = getattr(args, "api_key", None) or os.environ.get("DNSORCH_API_KEY") or _dev_key()
+    opened = contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=TIMEOUT)
+    with opened as http:
+        yield _Api(http, base_url, key)
+
+
+def report(exc: CliError) -> int:
+    """`error: …` (and a hint) on stderr; the command's exit code."""
+    print(f"error: {exc}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    return exc.exit_code
+
+
 def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
     """Runs one parsed `dnsorch requests` command and returns its exit code (0, 1 API error, 2 usage,
     3 unreachable). `client` is only the transport (tests pass an `httpx.MockTransport` one): the URL
     and the token always come from the options, so tests see exactly what would go on the wire."""
     command, as_json = args.requests_command, getattr(args, "json", False)
     try:
-        base_url = _base_url(getattr(args, "api", None))
-        key = getattr(args, "api_key", None) or os.environ.get("DNSORCH_API_KEY") or _dev_key()
-        opened = contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=TIMEOUT)
-        with opened as http:
-            api = _Api(http, base_url, key)
+        with api_for(args, client) as api:
             if command == "list":
                 data = _list(api, args)
                 text = _render_list(data)
@@ -263,10 +278,7 @@ def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None
                 data = api.call("POST", path, args.request_id, json=body)
                 text = _render_action(command, data)
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return report(exc)
     print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
     if command == "list" and data.get("next_cursor") and not as_json:
         print(f"more: add --cursor {data['next_cursor']} for the next page, or --all", file=sys.stderr)
