@@ -16,25 +16,20 @@ from activities.database import DatabaseActivities
 from dnsorch import repository
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.models import DnsRecord, DnsRequest
+from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration
 
 
 def new_spec(**overrides: object) -> DnsRequestSpec:
-    fields: dict[str, object] = dict(
-        request_id=str(uuid.uuid4()),
-        account_id="acct-42",
-        source="api",
-        record_type="TXT",
-        domain="t.example.test",
-        zone="example.test",
-        target="{{ lookup('pipe','id') }}",
-        ttl=300,
-        comment="{% raw %} '; DROP TABLE dns_requests; --",
-        accepted_at=datetime.now(UTC),
-    )
-    fields.update(overrides)
-    return DnsRequestSpec(**fields)  # type: ignore[arg-type]
+    """A TXT create whose strings would do harm if anything templated or interpolated them."""
+    hostile = {
+        "record_type": "TXT",
+        "domain": "t.example.test",
+        "target": "{{ lookup('pipe','id') }}",
+        "comment": "{% raw %} '; DROP TABLE dns_requests; --",
+    }
+    return request_spec(**{**hostile, **overrides})
 
 
 def load(engine: Engine, request_id: str) -> DnsRequest:

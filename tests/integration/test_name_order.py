@@ -35,7 +35,8 @@ from dnsorch.contracts import (
 )
 from dnsorch.search_attributes import initial_attributes
 from dnsorch.temporal_client import ensure_search_attributes
-from tests.fixtures.faults import eventually
+from tests.fixtures.specs import fresh_name, request_spec
+from tests.fixtures.waiting import eventually
 from workflows.provisioning import DnsProvisioningWorkflow
 
 pytestmark = pytest.mark.integration
@@ -49,12 +50,14 @@ class HeldPlaybook:
     claims: NameClaims
     held: bool = True
     stop_delay: float = 0.0
+    waiting: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     started_at: dict[str, float] = field(default_factory=dict)
     stopped_at: dict[str, float] = field(default_factory=dict)
 
     @activity.defn(name="apply_dns_change")
     async def apply(self, change: DnsChange) -> ApplyResult:
+        self.waiting.append(change.request_id)
         turn = asyncio.ensure_future(self.claims.wait_for_turn(change))
         try:
             while not turn.done():  # heartbeats carry a cancellation in, as the real activity's do
@@ -108,10 +111,23 @@ class Stack:
         )
 
     async def until_started(self, count: int) -> None:
-        async def started() -> bool:
-            return len(self.playbook.started) >= count
+        await eventually(
+            lambda: list(self.playbook.started),
+            lambda started: len(started) >= count,
+            timeout=20,
+            interval=0.05,
+            what=f"{count} apply(s) started",
+        )
 
-        await eventually(started, timeout=20, interval=0.05, what=f"{count} apply(s) started")
+    async def until_waiting(self, handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
+        """Until the request's apply is waiting for its name's turn."""
+        await eventually(
+            lambda: list(self.playbook.waiting),
+            lambda waiting: request_id(handle) in waiting,
+            timeout=20,
+            interval=0.05,
+            what=f"{handle.id} waiting for its name",
+        )
 
 
 def request_id(handle: WorkflowHandle) -> str:  # type: ignore[type-arg]
@@ -123,25 +139,11 @@ async def status(handle: WorkflowHandle) -> str:  # type: ignore[type-arg]
 
 
 def spec_for(domain: str, accepted_at: datetime) -> DnsRequestSpec:
-    return DnsRequestSpec(
-        request_id=str(uuid.uuid4()),
-        account_id="acct-order",
-        source="api",
-        record_type="A",
-        domain=domain,
-        zone="example.test",
-        target="192.0.2.7",
-        ttl=300,
-        accepted_at=accepted_at,
-    )
+    return request_spec(account_id="acct-order", domain=domain, target="192.0.2.7", accepted_at=accepted_at)
 
 
 def in_progress(spec: DnsRequestSpec, status: str = "IN_PROGRESS") -> LogStep:
     return LogStep(spec.request_id, str(uuid.uuid4()), datetime.now(UTC), status.lower(), status=status)
-
-
-def new_name() -> str:
-    return f"n{uuid.uuid4().hex[:10]}.example.test"
 
 
 @pytest_asyncio.fixture
@@ -171,11 +173,11 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
 
 
 async def test_a_second_request_for_a_name_applies_only_after_the_first_finished(stack: Stack) -> None:
-    name = new_name()
+    name = fresh_name("n")
     first = await stack.start(name)
     await stack.until_started(1)
     second = await stack.start(name)
-    other = await stack.start(new_name())  # another name is not held up
+    other = await stack.start(fresh_name("n"))  # another name is not held up
     await stack.until_started(2)
     assert stack.playbook.started[1] == request_id(other)
     stack.playbook.held = False
@@ -184,7 +186,7 @@ async def test_a_second_request_for_a_name_applies_only_after_the_first_finished
 
 
 def test_a_free_name_goes_to_the_earliest_accepted_request_that_waits_for_it(engine: Engine) -> None:
-    name, accepted = new_name(), datetime.now(UTC)
+    name, accepted = fresh_name("n"), datetime.now(UTC)
     early, late = spec_for(name, accepted), spec_for(name, accepted + timedelta(seconds=1))
     with engine.begin() as conn:
         for spec in (late, early):  # the later one's workflow began first
@@ -200,11 +202,11 @@ def test_a_free_name_goes_to_the_earliest_accepted_request_that_waits_for_it(eng
 
 
 async def test_cancelling_a_request_that_waits_for_the_name_frees_its_place(stack: Stack) -> None:
-    name = new_name()
+    name = fresh_name("n")
     first = await stack.start(name)
     await stack.until_started(1)
     waiting = await stack.start(name)
-    await asyncio.sleep(0.5)
+    await stack.until_waiting(waiting)
     assert await waiting.execute_update("act", OperatorAction("cancel", "op")) == "CANCELLED"
     stack.playbook.held = False
     assert await status(first) == "COMPLETED"
@@ -215,7 +217,7 @@ async def test_cancelling_a_request_that_waits_for_the_name_frees_its_place(stac
 
 async def test_the_next_request_waits_until_a_cancelled_playbook_has_stopped(stack: Stack) -> None:
     stack.playbook.stop_delay = 1.5
-    name = new_name()
+    name = fresh_name("n")
     first = await stack.start(name)
     await stack.until_started(1)
     second = await stack.start(name)
@@ -228,7 +230,7 @@ async def test_the_next_request_waits_until_a_cancelled_playbook_has_stopped(sta
 
 async def test_a_name_held_by_a_terminated_workflow_is_taken_over_after_the_lease(stack: Stack) -> None:
     stack.playbook.claims.lease_seconds = 2.0
-    name = new_name()
+    name = fresh_name("n")
     first = await stack.start(name)
     await stack.until_started(1)
     await first.terminate("gone by hand")  # no final status: its claim stays until the lease ends
