@@ -1,4 +1,4 @@
-"""A real BIND9 primary for the dev stack and the tests: TSIG key, config, zones, process.
+"""A real BIND9 primary for the dev stack and the tests: config, zones, NOTIFY to its secondaries.
 
 The playbook talks to a genuine `named` rather than a fake, so TSIG, journals, REFUSED
 and SERVFAIL behave exactly as they will against the operator's servers.
@@ -6,98 +6,64 @@ and SERVFAIL behave exactly as they will against the operator's servers.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import dns.exception
-import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
+import dns.tsig
+import dns.update
+
+from devstack.dns_servers import (
+    BIND_INSTALL_HINT,
+    DnsServerProcess,
+    ensure_tsig_key,
+    find_sbin,
+    read_key_name,
+    read_tsig_key,
+    zone_file,
+)
 
 if TYPE_CHECKING:
     from dnsorch.settings import Settings
 
-_INSTALL_HINT = "apt-get update && apt-get install -y bind9 bind9-utils bind9-dnsutils"
-_KEY_NAME = re.compile(r'^\s*key\s+"?([A-Za-z0-9._-]+)"?\s*\{', re.MULTILINE)
-_ZONE_NAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+__all__ = ["BindServer", "ensure_tsig_key", "find_named", "named_install_hint", "read_key_name"]
 
 
 def named_install_hint() -> str:
     """The one command that installs what this module needs on Debian/Ubuntu."""
-    return _INSTALL_HINT
-
-
-def _find_sbin(tool: str) -> str | None:
-    """Debian puts BIND's tools in /usr/sbin, which is not on a non-root user's PATH."""
-    found = shutil.which(tool)
-    if found:
-        return found
-    candidate = Path("/usr/sbin") / tool
-    return str(candidate) if os.access(candidate, os.X_OK) else None
+    return BIND_INSTALL_HINT
 
 
 def find_named() -> str | None:
     """Path of the `named` binary, or None when BIND is not installed."""
-    return _find_sbin("named")
+    return find_sbin("named")
 
 
-def ensure_tsig_key(path: Path, key_name: str = "dnsorch-key") -> None:
-    """Create a TSIG key file readable by its owner only; keep a key that already exists.
-
-    Keeping the key matters: the dev stack's BIND, the worker and any operator tooling all
-    read the same file, and a silent rotation would make every update fail with BADSIG.
-    """
-    if path.exists():
-        return
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-        path.parent.chmod(0o700)  # mkdir's mode is filtered through the umask
-    keygen = _find_sbin("tsig-keygen")
-    if keygen is None:
-        raise RuntimeError(f"tsig-keygen not found; install BIND: {_INSTALL_HINT}")
-    output = subprocess.run([keygen, "-a", "hmac-sha256", key_name], check=True, capture_output=True).stdout
-    # Write a private temp file, then link it into place: the key is never world-readable,
-    # never half-written, and a key created concurrently by someone else wins.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(output)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_key_name(key_file: Path) -> str:
-    """The key's name as written in the file (`key "NAME" { ... };`)."""
-    match = _KEY_NAME.search(key_file.read_text())
-    if match is None:
-        raise ValueError(f"{key_file} does not contain a BIND key statement")
-    return match.group(1)
-
-
-class BindServer:
+class BindServer(DnsServerProcess):
     """One `named` process serving `zones` as primary, updatable with the TSIG key.
 
     Zone files are written only once: later changes live in BIND's journal, so a restart
     of the dev stack keeps every record provisioned so far.
 
+    `secondaries` are the addresses of the secondaries (on the same port: an NS record has no
+    port). Each zone's NS RRset names the primary (ns1) and them (ns2, …); BIND sends them a
+    TSIG-signed NOTIFY on every change and lets the key, and only the key, transfer the zone
+    (the secondaries and operators' tools AXFR with it).
+
     `check_integrity` keeps BIND's default (on), as production servers have it: an update
     adding an MX or SRV whose target is inside the zone but has no A/AAAA is REFUSED.
     """
+
+    label = "named"
+    pid_file_name = "named.pid"
 
     def __init__(
         self,
@@ -108,23 +74,16 @@ class BindServer:
         host: str = "127.0.0.1",
         *,
         check_integrity: bool = True,
+        secondaries: Sequence[str] = (),
     ) -> None:
-        self.workdir = Path(workdir).resolve()
-        self.zones = [zone.strip().rstrip(".").lower() for zone in zones]
-        for zone in self.zones:
-            if not _ZONE_NAME.match(zone):
-                raise ValueError(f"invalid zone name {zone!r}")
-        self.port = port
-        self.key_file = Path(key_file).resolve()
-        self.host = host
+        super().__init__(workdir, zones, port, key_file, host)
         self.check_integrity = check_integrity
+        self.secondaries = list(secondaries)
         self.conf_path = self.workdir / "named.conf"
         self.log_path = self.workdir / "named.log"
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BindServer:
+    def from_settings(cls, settings: Settings, secondaries: Sequence[str] = ()) -> BindServer:
         """The dev stack's server: `<state_dir>/bind`, the configured port, zones and key."""
         return cls(
             workdir=settings.state_dir / "bind",
@@ -132,7 +91,13 @@ class BindServer:
             port=settings.dns_port,
             key_file=settings.tsig_key_path,
             host=settings.dns_server,
+            secondaries=secondaries,
         )
+
+    @property
+    def nameservers(self) -> list[str]:
+        """Every server's address, primary first: ns1, ns2, … in each zone."""
+        return [self.host, *self.secondaries]
 
     def prepare(self) -> None:
         """Write named.conf (every time) and missing zone files (never overwritten)."""
@@ -141,9 +106,15 @@ class BindServer:
         key_name = read_key_name(self.key_file)
         self.conf_path.write_text(self._named_conf(key_name))
         for zone in self.zones:
-            zone_file = self.workdir / f"{zone}.zone"
-            if not zone_file.exists():
-                zone_file.write_text(_zone_file(zone))
+            path = self.workdir / f"{zone}.zone"
+            if not path.exists():
+                path.write_text(zone_file(zone, self.nameservers))
+
+    def command(self) -> list[str]:
+        named = find_named()
+        if named is None:
+            raise RuntimeError(f"BIND9 `named` not found; install it: {BIND_INSTALL_HINT}")
+        return [named, "-g", "-c", str(self.conf_path)]
 
     def _named_conf(self, key_name: str) -> str:
         d = self.workdir
@@ -159,151 +130,69 @@ class BindServer:
             "controls { };",
             f'include "{self.key_file}";',
         ]
+        # `explicit`: the NS names' addresses are on port 53, where nothing of ours listens.
+        notify = (
+            [
+                "    notify explicit;",
+                "    also-notify { "
+                + " ".join(f'{address} port {self.port} key "{key_name}";' for address in self.secondaries)
+                + " };",
+            ]
+            if self.secondaries
+            else ["    notify no;"]
+        )
         for zone in self.zones:
             lines += [
                 f'zone "{zone}" {{',
                 "    type primary;",
                 f'    file "{zone}.zone";',
                 f"    update-policy {{ grant {key_name} zonesub ANY; }};",
+                f'    allow-transfer {{ key "{key_name}"; }};',
+                *notify,
                 *([] if self.check_integrity else ["    check-integrity no;"]),
                 "};",
             ]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 15.0) -> None:
-        """Start `named` in the foreground (as a child) and wait until every zone answers."""
+        """Start `named` and wait until every zone answers; then make each NS RRset name every server."""
         if self.is_running():
             return
-        named = find_named()
-        if named is None:
-            raise RuntimeError(f"BIND9 `named` not found; install it: {_INSTALL_HINT}")
-        self.prepare()
-        self._stop_stale()
-        # named binds with SO_REUSEPORT, so a second named on a busy port starts "fine" and
-        # the first one answers our readiness queries: refuse a busy port up front.
-        if not _port_free(self.host, self.port):
-            raise RuntimeError(
-                f"{self.host}:{self.port} is already in use (another named, or a dev stack still running?)"
-            )
-        self._log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [named, "-g", "-c", str(self.conf_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Its own session: Ctrl-C in a terminal reaches the dev stack, which stops BIND
-            # last, after the worker has finished its in-flight playbooks.
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        pending = list(self.zones)
-        while pending:
-            if self._process.poll() is not None:
-                self._fail(f"named exited with code {self._process.returncode}")
-            if time.monotonic() > deadline:
-                self._fail(f"named did not serve {', '.join(pending)} within {timeout:.0f}s")
-            if self._serves_soa(pending[0]):
-                pending.pop(0)
-            else:
-                time.sleep(0.1)
+        super().start(timeout)
+        for zone in self.zones:
+            self._ensure_nameservers(zone)
 
-    def _stop_stale(self) -> None:
-        """Stop a named left running on this config by a dev stack that crashed."""
-        try:
-            pid = int((self.workdir / "named.pid").read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
+    def _ensure_nameservers(self, zone: str) -> None:
+        """A zone file written before the secondaries existed (the journal keeps it) gets their NS and glue.
+
+        Sent as a TSIG update, only when the served NS RRset or glue differs, so most starts change nothing.
+        An apex NS RRset is never deleted whole (RFC 2136 §3.4.2.3): extra names are removed one by one.
+        """
+        origin = dns.name.from_text(zone)
+        wanted = {dns.name.from_text(f"ns{i}", origin): a for i, a in enumerate(self.nameservers, 1)}
+        wanted_names = {name.to_text() for name in wanted}
+        served = set(self._lookup(origin, dns.rdatatype.NS))
+        glue_ok = all(self._lookup(name, dns.rdatatype.A) == [a] for name, a in wanted.items())
+        if served == wanted_names and glue_ok:
             return
-        if b"named" not in cmdline or str(self.conf_path).encode() not in cmdline:
-            return  # a recycled pid, or not ours
-        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 2.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            if _wait_gone(pid, grace):
-                return
+        key = read_tsig_key(self.key_file)
+        keyring = dns.tsig.Key(key.name, key.secret, key.algorithm)
+        update = dns.update.UpdateMessage(origin, keyring=keyring)
+        for name, address in wanted.items():
+            update.replace(name, 300, dns.rdatatype.A, address)
+            update.add(origin, 300, dns.rdatatype.NS, name.to_text())
+        for extra in served - wanted_names:
+            update.delete(origin, dns.rdatatype.NS, extra)
+        response = dns.query.tcp(update, self.host, port=self.port, timeout=5)
+        if response.rcode() != dns.rcode.NOERROR:
+            rcode = dns.rcode.to_text(response.rcode())
+            raise RuntimeError(f"named refused to set the NS RRset of {zone}: {rcode}")
 
-    def _serves_soa(self, zone: str) -> bool:
-        query = dns.message.make_query(zone + ".", dns.rdatatype.SOA)
-        query.flags &= ~dns.flags.RD
+    def _lookup(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> list[str]:
+        query = dns.message.make_query(name, rdtype)
         try:
-            response = dns.query.udp(query, self.host, port=self.port, timeout=0.5)
+            response = dns.query.udp(query, self.host, port=self.port, timeout=2)
         except (dns.exception.DNSException, OSError):
-            return False
-        return response.rcode() == dns.rcode.NOERROR and bool(response.answer)
-
-    def _fail(self, reason: str) -> None:
-        self.stop()
-        raise RuntimeError(f"{reason}; last lines of {self.log_path}:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The end of named's log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if named has not exited within `timeout` seconds."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    def __enter__(self) -> BindServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-def _zone_file(zone: str) -> str:
-    """A minimal zone: SOA, one NS and the NS's address; records arrive by dynamic update."""
-    return (
-        "$TTL 300\n"
-        f"@\tIN\tSOA\tns1.{zone}. hostmaster.{zone}. ( 1 3600 600 86400 300 )\n"
-        f"@\tIN\tNS\tns1.{zone}.\n"
-        "ns1\tIN\tA\t127.0.0.1\n"
-    )
-
-
-def _port_free(host: str, port: int) -> bool:
-    """True when both TCP and UDP `port` can be bound on `host` (named needs both)."""
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as sock:
-            if kind == socket.SOCK_STREAM:  # a TIME_WAIT leftover is not a listener
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                return False
-    return True
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until `pid` has exited (a zombie counts: its sockets are already closed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.1)
-    return False
+            return []
+        answer = response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
+        return sorted(rdata.to_text() for rdata in answer) if answer is not None else []
