@@ -134,6 +134,7 @@ class BindServer(DnsServerProcess):
         notify = (
             [
                 "    notify explicit;",
+                "    notify-delay 0;",  # BIND's default 5 s gathers changes; on one box it only adds latency
                 "    also-notify { "
                 + " ".join(f'{address} port {self.port} key "{key_name}";' for address in self.secondaries)
                 + " };",
