@@ -1,6 +1,7 @@
 """`dnsorch dev` / `make run`: the whole system on embedded servers, in the foreground.
 
-Start order: PostgreSQL → migrations → Temporal dev server → BIND → Kafka → worker → consumer → API.
+Start order: PostgreSQL → migrations → Temporal dev server → BIND → its Knot DNS secondary → Kafka →
+worker → consumer → API.
 Ctrl-C (or SIGTERM) stops them in reverse. Everything persists under `.dnsorch/`, so a
 restart keeps the data and in-flight workflows resume.
 """
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
 from devstack.broker_choice import BrokerChoice, choose_broker, requested_kafka
 from devstack.kafka import BrokerKind, ensure_topics, run_coroutine_sync, start_broker
+from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd, knot_install_hint
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch import keys, migrate
@@ -38,6 +40,7 @@ class DevStack:
         self.postgres: LocalPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.bind: BindServer | None = None
+        self.knot: KnotServer | None = None
         self.kafka: Any = None
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
@@ -121,10 +124,21 @@ class DevStack:
             )
             return
         ensure_tsig_key(s.tsig_key_path)
+        secondaries = [SECONDARY_HOST] if find_knotd() is not None else []
+        if not secondaries:
+            log.warning(
+                "Knot DNS (knotd) is not installed, so BIND runs without its secondary and the zones' NS "
+                "RRsets name BIND alone. Install it with: %s",
+                knot_install_hint(),
+            )
         self.bind = BindServer(
-            self.state / "bind", s.dns_zones, s.dns_port, s.tsig_key_path, host=s.dns_server
+            self.state / "bind",
+            s.dns_zones,
+            s.dns_port,
+            s.tsig_key_path,
+            host=s.dns_server,
+            secondaries=secondaries,
         )
-        self.bind.prepare()
         self.bind.start()
         log.info(
             "BIND on %s port %s, zones %s, TSIG key in %s",
@@ -133,6 +147,16 @@ class DevStack:
             ", ".join(s.dns_zones),
             s.tsig_key_path,
         )
+        if secondaries:
+            self.knot = KnotServer(
+                self.state / "knot", s.dns_zones, s.dns_port, s.tsig_key_path, primary_host=s.dns_server
+            )
+            self.knot.start()
+            log.info(
+                "Knot DNS secondary on %s port %s, zones from BIND by NOTIFY and IXFR/AXFR with the TSIG key",
+                SECONDARY_HOST,
+                s.dns_port,
+            )
 
     def start_role(self, role: str, env: dict[str, str]) -> None:
         proc = subprocess.Popen(
@@ -156,6 +180,7 @@ class DevStack:
                 proc.wait()
         for name, server in (
             ("Kafka", self.kafka),
+            ("Knot DNS", self.knot),
             ("BIND", self.bind),
             ("Temporal", self.temporal),
             ("PostgreSQL", self.postgres),
