@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -119,7 +120,7 @@ class AnsibleActivities:
             )
             raise error
         served = await self._heartbeating(self._verify(change))
-        return ApplyResult(served=served, changed=True)
+        return ApplyResult(served=served, changed=True, served_at=datetime.now(UTC))
 
     @staticmethod
     def _waiting_for(holder: str) -> None:

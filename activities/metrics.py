@@ -19,6 +19,7 @@ from dnsorch.telemetry import (
     BATCH_REFUSED,
     PLAYBOOK_ATTEMPTS,
     PLAYBOOK_DURATION,
+    PROPAGATION,
 )
 
 # ApplicationError types the Ansible step raises (activities.ansible), as attempt outcomes.
@@ -76,3 +77,10 @@ def observe_batch(reason: str, size: int, seconds: float, outcomes: Mapping[str,
         meter.create_counter(BATCH_REFUSED, "Changes the server refused, isolated from their batch.").add(
             refused
         )
+
+
+def observe_propagation(server: str, seconds: float) -> None:
+    """How long after the primary one authoritative server served an applied change."""
+    activity.metric_meter().create_histogram_float(
+        PROPAGATION, "Seconds from the primary serving a change to each authoritative server serving it."
+    ).record(seconds, {"server": server})

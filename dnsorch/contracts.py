@@ -21,6 +21,8 @@ class RequestStatus(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
+    ROLLED_BACK = "ROLLED_BACK"
+    """The change was undone: DNS serves what it served before the request."""
 
     @property
     def is_terminal(self) -> bool:
@@ -28,7 +30,13 @@ class RequestStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset(
-    {RequestStatus.COMPLETED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED}
+    {
+        RequestStatus.COMPLETED,
+        RequestStatus.FAILED,
+        RequestStatus.CANCELLED,
+        RequestStatus.REJECTED,
+        RequestStatus.ROLLED_BACK,
+    }
 )
 
 
@@ -41,6 +49,7 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     FAIL = "fail"
     CANCEL = "cancel"
+    ROLLBACK = "rollback"
 
 
 @dataclass
@@ -101,6 +110,51 @@ class ApplyResult:
 
     served: list[str]
     changed: bool
+    served_at: datetime | None = None
+    """When the primary was seen serving the change: other servers' propagation counts from here."""
+
+
+@dataclass
+class NameServer:
+    """One authoritative server of a zone: the name its NS record gives and the address asked."""
+
+    name: str
+    address: str
+    port: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.address})"
+
+
+@dataclass
+class ServedCheck:
+    """Ask each of `servers` whether it serves `change`'s values (nothing, for a delete)."""
+
+    change: DnsChange
+    servers: list[NameServer]
+    since: datetime
+    """When the change was applied: a server's propagation time counts from here."""
+    wait_seconds: float = 0.0
+    """Keep asking the servers that do not serve it yet for up to this long before answering."""
+
+
+@dataclass
+class ServerAnswer:
+    """One server's answer to a ServedCheck."""
+
+    server: NameServer
+    serves: bool
+    served: list[str] = field(default_factory=list)
+    seconds: float | None = None
+    """Propagation: from the check's `since` to the first answer that served the change."""
+    error: str = ""
+
+    def describe(self) -> str:
+        if self.serves:
+            return f"{self.server.label} after {self.seconds or 0.0:.2f}s"
+        shown = f"could not be asked ({self.error})" if self.error else f"serves {self.served or 'nothing'}"
+        return f"{self.server.label} {shown}"
 
 
 @dataclass
@@ -215,6 +269,8 @@ class WorkflowState:
     log: list[dict[str, str]] = field(default_factory=list)
     allowed_actions: list[str] = field(default_factory=list)
     plan: dict[str, Any] | None = None
+    propagation: dict[str, float] = field(default_factory=dict)
+    """Seconds each authoritative server took to serve the change, by server (`name (address)`)."""
 
 
 @dataclass
@@ -229,6 +285,12 @@ class ApplyPolicy:
     heartbeat_seconds: int = 30
     attention_timeout_seconds: int = 7 * 24 * 3600
     """How long a request waits in NEEDS_ATTENTION for an operator before it ends FAILED."""
+    propagation_timeout_seconds: float = 60.0
+    """How long every authoritative server has to serve an applied change."""
+    propagation_interval_seconds: float = 2.0
+    """How often (a durable timer) the servers that do not serve it yet are asked again."""
+    rollback_on_verify_failure: bool = False
+    """When a server does not serve the change in time: undo it at once (True) or ask an operator."""
 
 
 @dataclass

@@ -5,6 +5,9 @@ Recursion is off on purpose: we ask the server itself, never a cache.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import dns.asyncquery
 import dns.exception
 import dns.flags
@@ -13,6 +16,8 @@ import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+
+from dnsorch.contracts import NameServer
 
 
 async def query_rrset(
@@ -54,3 +59,57 @@ async def read_rrset(
     if rrset is None:  # NoAnswer (e.g. only a CNAME lives at the name)
         return [], None
     return [rdata.to_text() for rdata in rrset], rrset.ttl
+
+
+async def authoritative_servers(
+    primary: str,
+    port: int,
+    zone: str,
+    timeout: float = 2.0,  # noqa: ASYNC109 - per query, handed to dnspython
+) -> list[NameServer]:
+    """The zone's authoritative servers: its NS RRset, as the primary serves it, with each name's
+    addresses (asked from the primary too, which serves the glue of in-zone names; out-of-zone
+    names through the system resolver). Every address is asked on `port`."""
+    names = sorted(await query_rrset(primary, port, zone + ".", "NS", timeout))
+    if not names:
+        raise dns.exception.DNSException(f"{primary}:{port} serves no NS RRset for {zone}")
+    servers: list[NameServer] = []
+    for name in names:
+        addresses = [
+            *await query_rrset(primary, port, name, "A", timeout),
+            *await query_rrset(primary, port, name, "AAAA", timeout),
+        ]
+        if not addresses and not dns.name.from_text(name).is_subdomain(dns.name.from_text(zone + ".")):
+            addresses = await _system_addresses(name.rstrip("."))
+        if not addresses:
+            raise dns.exception.DNSException(f"the name server {name} of {zone} has no address")
+        servers += [NameServer(name.rstrip("."), address, port) for address in sorted(addresses)]
+    return servers
+
+
+async def _system_addresses(host: str) -> list[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        found = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]) for info in found})
+
+
+def parse_servers(specs: list[str], port: int) -> list[NameServer]:
+    """Servers named by hand (`host`, `host:port`, `[v6]:port`), as DNS_VERIFY_SERVERS lists them."""
+    servers = []
+    for spec in specs:
+        host, given = _host_port(spec.strip(), port)
+        servers.append(NameServer(host, host, given))
+    return servers
+
+
+def _host_port(spec: str, port: int) -> tuple[str, int]:
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else port
+    if spec.count(":") == 1:  # one colon: host:port; more: a bare IPv6 address
+        host, given = spec.split(":")
+        return host, int(given)
+    return spec, port

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     ansible_retry_backoff: float = 2.0
     ansible_max_retry_seconds: float = 60.0
     dns_verify_timeout_seconds: float = 10.0
+    """How long the primary has to serve a change its playbook applied (each attempt)."""
+    dns_verify_servers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """The servers that must all serve a change (`host` or `host:port`, port default DNS_PORT).
+    Empty: each zone's NS RRset, asked from the primary once per request, at DNS_PORT."""
+    dns_propagation_timeout_seconds: float = 60.0
+    """How long every authoritative server has, after the primary, to serve an applied change."""
+    dns_propagation_interval_seconds: float = 2.0
+    """How often the servers that do not serve a change yet are asked again."""
+    dns_verify_failure: Literal["attention", "rollback"] = "attention"
+    """A server that does not serve a change in time: ask an operator (NEEDS_ATTENTION), or undo the
+    change at once (ROLLED_BACK)."""
     batch_enabled: bool = True
     """Apply the changes of one zone ready within `batch_max_wait_ms` with one playbook run."""
     batch_max_changes: int = 100
@@ -152,6 +163,7 @@ class Settings(BaseSettings):
         "approval_record_types",
         "approval_accounts",
         "kafka_requests_accounts",
+        "dns_verify_servers",
         mode="before",
     )
     @classmethod

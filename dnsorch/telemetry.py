@@ -33,6 +33,9 @@ PLAYBOOK_ATTEMPTS = "dnsorch_playbook_attempts"
 BATCH_FLUSHES = "dnsorch_batch_flushes"
 BATCH_CHANGES = "dnsorch_batch_changes"
 BATCH_REFUSED = "dnsorch_batch_refused_changes"
+PROPAGATION = "dnsorch_propagation_seconds"
+# Secondaries follow a NOTIFY within a second on a LAN; PROPAGATION timeout defaults to 60 s.
+PROPAGATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # One playbook run costs ~1.5 s of start-up; ANSIBLE_TIMEOUT_SECONDS defaults to 300.
 PLAYBOOK_BUCKETS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -122,7 +125,10 @@ def worker_runtime(settings: Settings) -> Runtime:
             counters_total_suffix=True,
             unit_suffix=True,
             durations_as_seconds=True,
-            histogram_bucket_overrides={PLAYBOOK_DURATION: PLAYBOOK_BUCKETS},
+            histogram_bucket_overrides={
+                PLAYBOOK_DURATION: PLAYBOOK_BUCKETS,
+                PROPAGATION: PROPAGATION_BUCKETS,
+            },
         )
         try:
             runtime = Runtime(telemetry=TelemetryConfig(logging=logging_config, metrics=prometheus))

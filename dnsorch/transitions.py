@@ -14,7 +14,7 @@ ALLOWED_ACTIONS: dict[RequestStatus, frozenset[Action]] = {
     S.PENDING: frozenset({A.CANCEL, A.FAIL}),
     S.PENDING_APPROVAL: frozenset({A.APPROVE, A.REJECT, A.CANCEL}),
     S.IN_PROGRESS: frozenset({A.CANCEL, A.FAIL, A.RESOLVE}),
-    S.NEEDS_ATTENTION: frozenset({A.RETRY, A.RESOLVE, A.FAIL, A.CANCEL}),
+    S.NEEDS_ATTENTION: frozenset({A.RETRY, A.RESOLVE, A.FAIL, A.CANCEL, A.ROLLBACK}),
 }
 
 ACTION_FOR_STATUS: dict[RequestStatus, Action] = {
@@ -23,6 +23,7 @@ ACTION_FOR_STATUS: dict[RequestStatus, Action] = {
     S.CANCELLED: A.CANCEL,
     S.REJECTED: A.REJECT,
     S.IN_PROGRESS: A.RETRY,
+    S.ROLLED_BACK: A.ROLLBACK,
 }
 
 

@@ -18,6 +18,7 @@ from activities.database import DatabaseActivities
 from activities.name_claims import NameClaims
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
+from activities.verification import VerificationActivities
 from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
@@ -33,6 +34,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
     database = DatabaseActivities(engine, threads=settings.worker_db_threads)
     claims = NameClaims(engine, database.pool)
     ansible = AnsibleActivities(settings, claims=claims)
+    verification = VerificationActivities(settings)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
     return Worker(
@@ -47,6 +49,8 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             database.store_record,
             ansible.apply_dns_change,
             PlanningActivities(settings).plan_change,
+            verification.authoritative_servers,
+            verification.check_served,
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from dnsorch.contracts import ApplyPolicy, DnsChange, DnsRequestSpec
+from dnsorch.contracts import ApplyPolicy, ChangePlan, DnsChange, DnsRequestSpec
 from dnsorch.records import rdata_values
 
 # Database writes retry until PostgreSQL is back: an outage must delay a request, not fail it.
@@ -21,6 +22,15 @@ DB_RETRY = RetryPolicy(
 PLAN_TIMEOUT = timedelta(seconds=10)
 PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
+# Verify everywhere: the zone's servers are looked up (retried a few times), then asked. The first check
+# waits inside its local activity for up to FIRST_CHECK_WAIT, as a NOTIFY and a transfer usually take
+# well under a second; the servers still behind are asked again after durable timers.
+SERVERS_TIMEOUT = timedelta(seconds=10)
+SERVERS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+CHECK_TIMEOUT = timedelta(seconds=15)
+CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+FIRST_CHECK_WAIT = timedelta(seconds=3)
+
 
 def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
     """Exponential backoff for the Ansible step; changes the server rejects are never retried."""
@@ -30,6 +40,17 @@ def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
         maximum_interval=timedelta(seconds=policy.max_retry_seconds),
         maximum_attempts=policy.max_attempts,
         non_retryable_error_types=["DnsChangeRejected", "DnsChangeConflict", "NameOwnedByAnotherAccount"],
+    )
+
+
+def rollback_for(change: DnsChange, snapshot: ChangePlan) -> DnsChange:
+    """The change that makes the RRset what the plan saw before `change`: a `restore` carries no
+    prerequisite, so it holds whether or not `change` was applied."""
+    return dataclasses.replace(
+        change,
+        operation="restore",
+        values=list(snapshot.old_values),
+        ttl=snapshot.old_ttl if snapshot.old_ttl is not None else change.ttl,
     )
 
 

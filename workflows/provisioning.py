@@ -1,8 +1,10 @@
 """DnsProvisioningWorkflow: one durable workflow per DNS request, steerable by operators.
 
-Life of a request: (PENDING_APPROVAL →) IN_PROGRESS → COMPLETED, or → NEEDS_ATTENTION when the
-Ansible step has exhausted its retries, where it waits durably for an operator's `retry`,
-`resolve`, `fail` or `cancel` (FAILED when nobody acts before the deadline).
+Life of a request: (PENDING_APPROVAL →) IN_PROGRESS → COMPLETED once every authoritative server
+serves the change, or → NEEDS_ATTENTION when the Ansible step has exhausted its retries or a server
+does not serve the change in time, where it waits durably for an operator's `retry`, `rollback`,
+`resolve`, `fail` or `cancel` (FAILED when nobody acts before the deadline). A rollback restores
+what the plan saw before the change: ROLLED_BACK.
 
 Deterministic code only: time comes from `workflow.now()`, ids from `workflow.uuid4()`, and all
 I/O happens in activities. The log-line ids the workflow makes keep the database writes
@@ -29,7 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import (
         Action,
         ApplyResult,
+        ChangePlan,
+        DnsChange,
         DnsRequestSpec,
+        NameServer,
         OperatorAction,
         ProvisioningInput,
         RequestStatus,
@@ -38,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
     from workflows.bookkeeping import RequestBookkeeping
+    from workflows.live_dns import LiveDns
     from workflows.name_lock import LockRequest, lock_id_for
     from workflows.policy import (
         PLAN_RETRY,
@@ -64,6 +70,9 @@ REPORT_LATE_CANCEL = "report-late-cancel"
 # Before each apply, a plan reads what the server serves and records the diff; a conflict with data
 # dnsorch does not manage rejects the request there, and a dry run ends there.
 PLAN_BEFORE_APPLY = "plan-before-apply"
+# A change counts once every authoritative server of its zone serves it (the NS RRset, asked once);
+# one that must not stay is rolled back to the plan's snapshot (the `rollback` action, ROLLED_BACK).
+VERIFY_EVERYWHERE = "verify-everywhere"
 
 
 class _Outcome(Exception):
@@ -85,7 +94,7 @@ class _Outcome(Exception):
 
 
 @workflow.defn
-class DnsProvisioningWorkflow(RequestBookkeeping):
+class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
         self._params: ProvisioningInput | None = None
@@ -100,6 +109,9 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
         self._wait_for_apply_to_stop = False
         self._lean = False
         self._plan_first = False
+        self._everywhere = False
+        self._servers: list[NameServer] | None = None
+        self._snapshot: ChangePlan | None = None
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -109,6 +121,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
         self._state.request_id = params.request.request_id
         self._lean = workflow.patched(LEAN_REQUEST)
         self._plan_first = self._lean and workflow.patched(PLAN_BEFORE_APPLY)
+        self._everywhere = self._plan_first and workflow.patched(VERIFY_EVERYWHERE)
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
             if params.approval_required:
                 await self._transition(S.PENDING_APPROVAL, _AWAITING_APPROVAL, step="approval", begin=True)
@@ -156,22 +169,63 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
         self._done_tickets.add(ticket)
 
     async def _provision(self) -> None:
+        rollback: OperatorAction | None = None  # the operator's choice in NEEDS_ATTENTION: undo
         while True:
-            if self._state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
-                await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
-            if self._plan_first:
-                await self._plan()
-            result = await self._apply()
-            if result is not None:
-                raise _Outcome(S.COMPLETED, _serves(result), store_record=True)
+            if rollback is None:
+                await self._attempt()
+            else:
+                await self._undo(rollback.actor, f" by {rollback.actor}{_note(rollback)}")
             await self._transition(
                 S.NEEDS_ATTENTION, f"needs an operator: {self._state.last_error}", step="attention"
             )
             ticket, action = await self._next_action(self._attention_deadline())
-            if action.action != A.RETRY:
+            if action.action not in (A.RETRY, A.ROLLBACK):
                 self._end_by(action, ticket)
-            await self._log(f"retry requested by {action.actor}{_note(action)}", actor=action.actor)
+            verb = "rollback" if action.action == A.ROLLBACK else "retry"
+            await self._log(f"{verb} requested by {action.actor}{_note(action)}", actor=action.actor)
             self._done_tickets.add(ticket)
+            rollback = action if action.action == A.ROLLBACK else None
+
+    async def _attempt(self) -> None:
+        """Plan, apply and verify the change; returns (with `last_error` set) when it needs an operator."""
+        if self._state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
+            await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
+        if self._plan_first:
+            await self._plan()
+        result = await self._apply_change(self._change())
+        if result is None:
+            return
+        if self._everywhere:
+            problem = await self._verify_everywhere(self._change(), result.served_at)
+            if problem is not None:
+                self._state.last_error = problem
+                await self._log(f"verification failed: {problem}", step="verify")
+                assert self._params is not None
+                if self._params.policy.rollback_on_verify_failure and self._can_roll_back():
+                    await self._undo("workflow", f": {problem}")
+                return
+        raise _Outcome(S.COMPLETED, _serves(result), store_record=True)
+
+    async def _undo(self, actor: str, why: str) -> None:
+        """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""
+        assert self._snapshot is not None
+        before = ", ".join(self._snapshot.old_values) or "nothing"
+        message = f"rolling back{why}, to what DNS served before: {before}"
+        if self._state.status == S.IN_PROGRESS:
+            await self._log(message, step="rollback", actor=actor)
+        else:
+            await self._transition(S.IN_PROGRESS, message, step="rollback", actor=actor)
+        problem = await self._roll_back()
+        if problem is not None:
+            self._state.last_error = problem
+            return
+        raise _Outcome(
+            S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor
+        )
+
+    def _change(self) -> DnsChange:
+        assert self._request is not None
+        return change_for(self._request)
 
     async def _plan(self) -> None:
         """Record what the change would do to what the server serves now; stop on a conflict or a dry run."""
@@ -185,6 +239,8 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
         )
         text = plan.describe(f"{request.record_type} {request.domain}")
         self._state.plan = dataclasses.asdict(plan)
+        if self._everywhere and plan.action != "unknown" and not plan.conflict:
+            self._snapshot = plan  # what a rollback restores
         workflow.set_current_details(f"**plan**: {text}")
         await self._log(f"plan: {text}", step="plan", plan=self._state.plan)
         if plan.conflict:
@@ -192,7 +248,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
         if request.dry_run:
             raise _Outcome(S.COMPLETED, "dry run: the plan above was not applied; DNS is unchanged")
 
-    async def _apply(self) -> ApplyResult | None:
+    async def _apply_change(self, change: DnsChange) -> ApplyResult | None:
         """Run the Ansible step under the name's lock; None when it failed for good.
 
         Operator actions (cancel, fail, resolve) interrupt it, also while waiting for the lock.
@@ -214,7 +270,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
             self._wait_for_apply_to_stop = self._lean or workflow.patched(WAIT_FOR_APPLY_TO_STOP)
             apply = workflow.start_activity_method(
                 AnsibleActivities.apply_dns_change,
-                change_for(request),
+                change,
                 start_to_close_timeout=timedelta(seconds=policy.timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=policy.heartbeat_seconds),
                 retry_policy=apply_retry(policy),
@@ -223,12 +279,10 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
                     if self._wait_for_apply_to_stop
                     else ActivityCancellationType.TRY_CANCEL
                 ),
-                summary=f"nsupdate {request.operation} {request.record_type} {request.domain}",
+                summary=f"nsupdate {change.operation} {change.record_type} {change.domain}",
             )
             self._apply_handle = apply
-            workflow.set_current_details(
-                f"applying {request.operation} {request.record_type} {request.domain}"
-            )
+            workflow.set_current_details(f"applying {change.operation} {change.record_type} {change.domain}")
             await self._serve_actions_until(apply.done, apply)
         except (Exception, asyncio.CancelledError):
             # Not `finally`: that would also run when the worker evicts this workflow from its cache.
@@ -277,7 +331,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
                 return
             ticket, action = self._queue.pop(0)
             try:
-                check_action(self._state.status, action.action)
+                self._check(action.action)
             except IllegalTransition as refused:
                 self._done_tickets.add(ticket)
                 await self._log(f"action ignored: {refused}", actor=action.actor)
@@ -317,7 +371,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
         """Signal from the Temporal UI/CLI; an action illegal in the current state is logged and dropped."""
         await workflow.wait_condition(lambda: self._row_ready)
         try:
-            check_action(self._state.status, action.action)
+            self._check(action.action)
         except IllegalTransition as refused:
             await self._log(f"action ignored: {refused}", actor=action.actor)
             return
@@ -332,19 +386,19 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
 
     @act.validator
     def _validate_act(self, action: OperatorAction) -> None:
-        check_action(self._state.status, action.action)
+        self._check(action.action)
 
     @workflow.update
     async def set_status(self, change: StatusChange) -> str:
         """API v2's manual status: a status change is the action it means (FAILED → fail, …)."""
-        action = action_for_status(self._state.status, change.status)
+        action = self._check(action_for_status(self._state.status, change.status))
         ticket = self._enqueue(OperatorAction(action.value, change.actor, change.message))
         await workflow.wait_condition(lambda: ticket in self._done_tickets)
         return self._state.status
 
     @set_status.validator
     def _validate_set_status(self, change: StatusChange) -> None:
-        action_for_status(self._state.status, change.status)
+        self._check(action_for_status(self._state.status, change.status))
 
     @workflow.signal
     async def update_status(self, change: StatusChange) -> None:
@@ -357,7 +411,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
             )
             return
         try:
-            action = action_for_status(self._state.status, change.status)
+            action = self._check(action_for_status(self._state.status, change.status))
         except IllegalTransition:
             if workflow.patched(MANUAL_STATUS_IS_A_NOTE):
                 # Only the workflow's own code moves its status: a status that is no action here is
@@ -384,8 +438,16 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
 
     @workflow.query
     def state(self) -> WorkflowState:
-        self._state.allowed_actions = allowed_actions(self._state.status)
+        allowed = allowed_actions(self._state.status)
+        self._state.allowed_actions = [a for a in allowed if a != A.ROLLBACK or self._can_roll_back()]
         return self._state
+
+    def _check(self, action: str) -> Action:
+        """The transition table, plus one rule of this request: a rollback needs the plan's snapshot."""
+        chosen = check_action(self._state.status, action)
+        if chosen == A.ROLLBACK and not self._can_roll_back():
+            raise IllegalTransition("cannot roll back: there is no snapshot of what DNS served before")
+        return chosen
 
     def _enqueue(self, action: OperatorAction) -> int:
         self._next_ticket += 1
@@ -401,7 +463,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping):
                 raise _Outcome(S.FAILED, "no operator action before the deadline") from None
             ticket, action = self._queue.pop(0)
             try:
-                check_action(self._state.status, action.action)
+                self._check(action.action)
                 return ticket, action
             except IllegalTransition as refused:
                 self._done_tickets.add(ticket)

@@ -94,8 +94,8 @@ class Sender:
         for change in changes:
             name = dns.name.from_text(change["domain"])
             rdtype = dns.rdatatype.from_text(change["record_type"])
-            if change["operation"] == "delete":
-                update.delete(name, rdtype)
+            if change["operation"] == "delete" or not change["values"]:
+                update.delete(name, rdtype)  # a delete, or a rollback to "nothing was here"
                 continue
             if change["operation"] == "create":
                 update.absent(name, rdtype)
@@ -106,6 +106,8 @@ class Sender:
                     update.absent(name, dns.rdatatype.CNAME)
             elif change["operation"] == "update":
                 update.present(name, rdtype)
+            # "restore" (a rollback to the plan's snapshot) has no prerequisite: the RRset becomes the
+            # snapshot whether or not the change it undoes was applied.
             update.replace(name, int(change["ttl"]), *self.rdatas(zone, change))
         return update
 

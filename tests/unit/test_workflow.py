@@ -23,8 +23,11 @@ from dnsorch.contracts import (
     DnsRequestSpec,
     FinishRequest,
     LogStep,
+    NameServer,
     ProvisioningInput,
     RecordRow,
+    ServedCheck,
+    ServerAnswer,
     StatusChange,
     WorkflowState,
 )
@@ -62,6 +65,18 @@ class FakeStore:
     step_written_at: dict[str, float] = field(default_factory=dict)
     records: dict[str, RecordRow] = field(default_factory=dict)
     rows: set[str] = field(default_factory=set)
+    servers: list[NameServer] = field(
+        default_factory=lambda: [
+            NameServer("ns1.example.test", "127.0.0.1", 53),
+            NameServer("ns2.example.test", "127.0.0.2", 53),
+        ]
+    )
+    behind: set[str] = field(default_factory=set)
+    """Addresses of the servers that do not serve any change (a secondary that takes no transfer)."""
+    behind_serves: list[str] = field(default_factory=lambda: ["192.0.2.99"])
+    """What those servers serve instead: a rollback to it is served everywhere."""
+    applied: list[DnsChange] = field(default_factory=list)
+    checks: int = 0
 
     def activities(self) -> list[object]:
         @activity.defn(name="ensure_request_row")
@@ -100,9 +115,24 @@ class FakeStore:
         async def plan_change(change: DnsChange) -> ChangePlan:
             return self.plan or ChangePlan("add", new_values=change.values, new_ttl=change.ttl)
 
+        @activity.defn(name="authoritative_servers")
+        async def authoritative_servers(zone: str) -> list[NameServer]:
+            return list(self.servers)
+
+        @activity.defn(name="check_served")
+        async def check_served(check: ServedCheck) -> list[ServerAnswer]:
+            self.checks += 1
+            return [
+                ServerAnswer(server, serves=False, served=self.behind_serves)
+                if server.address in self.behind and self.behind_serves != check.change.values
+                else ServerAnswer(server, serves=True, served=check.change.values, seconds=0.25)
+                for server in check.servers
+            ]
+
         @activity.defn(name="apply_dns_change")
         async def apply_dns_change(change: DnsChange) -> ApplyResult:
             self.apply_calls += 1
+            self.applied.append(change)
             self.apply_started_at.append(time.monotonic())
             if self.block_apply:
                 try:
@@ -128,6 +158,8 @@ class FakeStore:
             finish_request,
             plan_change,
             apply_dns_change,
+            authoritative_servers,
+            check_served,
         ]
 
     def statuses(self) -> list[str]:
@@ -150,11 +182,15 @@ def request_spec(domain: str | None = None) -> DnsRequestSpec:
 
 
 async def start(
-    env: WorkflowEnvironment, spec: DnsRequestSpec, *, approval: bool = False
+    env: WorkflowEnvironment,
+    spec: DnsRequestSpec,
+    *,
+    approval: bool = False,
+    policy: ApplyPolicy = FAST_POLICY,
 ) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
     return await env.client.start_workflow(
         DnsProvisioningWorkflow.run,
-        ProvisioningInput(request=spec, policy=FAST_POLICY, approval_required=approval),
+        ProvisioningInput(request=spec, policy=policy, approval_required=approval),
         id=spec.workflow_id,
         task_queue="test-provisioning",
         search_attributes=initial_attributes(

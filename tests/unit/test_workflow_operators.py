@@ -46,7 +46,7 @@ async def test_exhausted_retries_wait_for_an_operator_and_retry_completes(
         handle = await exhausted(time_skipping_env, store)
         state = await handle.query(DnsProvisioningWorkflow.state)
         assert state.status == "NEEDS_ATTENTION" and "server unreachable" in (state.last_error or "")
-        assert state.allowed_actions == ["cancel", "fail", "resolve", "retry"]
+        assert state.allowed_actions == ["cancel", "fail", "resolve", "retry", "rollback"]
         assert await act(handle, "retry", "DNS server is back") in {"IN_PROGRESS", "COMPLETED"}
         final = await handle.result()
     assert final.status == "COMPLETED"

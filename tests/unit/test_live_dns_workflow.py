@@ -1,0 +1,122 @@
+"""Verify everywhere and roll back, in DnsProvisioningWorkflow (stub servers, time-skipping timers)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from dnsorch.contracts import ChangePlan
+from tests.unit.test_workflow import FAST_POLICY, FakeStore, request_spec, start, worker
+from tests.unit.test_workflow_operators import act
+from workflows.provisioning import DnsProvisioningWorkflow
+
+SECONDARY = "127.0.0.2"
+POLICY = dataclasses.replace(FAST_POLICY, propagation_timeout_seconds=30, propagation_interval_seconds=5)
+REPLACE = ChangePlan("replace", old_values=["192.0.2.1"], new_values=["192.0.2.10"], old_ttl=600, new_ttl=300)
+
+
+async def test_completes_once_every_authoritative_server_serves_and_records_their_times(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        state = await handle.result()
+    assert state.status == "COMPLETED"
+    assert state.propagation == {"ns1.example.test (127.0.0.1)": 0.25, "ns2.example.test (127.0.0.2)": 0.25}
+    verified = [s for s in store.steps.values() if s.step == "verify"]
+    assert len(verified) == 1 and "served by every authoritative server" in verified[0].message
+    assert store.checks == 1  # the fast path: no durable timer when the first check sees every server
+
+
+async def test_a_server_that_never_serves_the_change_needs_an_operator_naming_it(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(behind={SECONDARY})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        await past_the_deadline(time_skipping_env, store)
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        assert "ns2.example.test (127.0.0.2)" in (state.last_error or "")
+        assert "ns1.example.test" not in (state.last_error or "")
+        assert state.propagation == {"ns1.example.test (127.0.0.1)": 0.25}
+        assert store.checks >= 30 // 5  # asked again after each durable timer until the deadline
+        store.behind.clear()  # the secondary takes transfers again
+        await act(handle, "retry", "secondary restarted")
+        final = await handle.result()
+    assert final.status == "COMPLETED"
+    assert set(final.propagation) == {"ns1.example.test (127.0.0.1)", "ns2.example.test (127.0.0.2)"}
+    assert store.statuses() == ["IN_PROGRESS", "NEEDS_ATTENTION", "IN_PROGRESS", "COMPLETED"]
+
+
+async def test_with_rollback_policy_a_change_not_served_everywhere_is_undone(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(behind={SECONDARY}, plan=REPLACE)
+    spec = request_spec()
+    # The secondary serves the old value, as one that stopped taking transfers does: the rollback,
+    # which restores that value, is then served everywhere.
+    policy = dataclasses.replace(POLICY, rollback_on_verify_failure=True)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, policy=policy)
+        store.behind_serves = ["192.0.2.1"]
+        final = await handle.result()
+    assert final.status == "ROLLED_BACK"
+    assert [c.operation for c in store.applied] == ["create", "restore"]
+    assert store.applied[1].values == ["192.0.2.1"] and store.applied[1].ttl == 600
+    assert store.statuses() == ["IN_PROGRESS", "ROLLED_BACK"]
+    assert not store.records  # dnsorch's record stays what it was: the change did not happen
+
+
+async def test_an_operator_rolls_back_a_request_that_needs_attention(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(behind={SECONDARY}, plan=REPLACE)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        await past_the_deadline(time_skipping_env, store)
+        store.behind_serves = ["192.0.2.1"]
+        assert await act(handle, "rollback", "secondary lags, undo it") == "IN_PROGRESS"
+        final = await handle.result()
+    assert final.status == "ROLLED_BACK"
+    assert store.statuses() == ["IN_PROGRESS", "NEEDS_ATTENTION", "IN_PROGRESS", "ROLLED_BACK"]
+    assert store.applied[-1].operation == "restore"
+    ended = [s for s in store.steps.values() if s.status == "ROLLED_BACK"]
+    assert ended[0].actor == "alice" and "secondary lags, undo it" in ended[0].message
+
+
+async def test_a_failed_rollback_needs_an_operator_again(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore(behind={SECONDARY}, plan=REPLACE)  # the secondary serves neither value
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        await past_the_deadline(time_skipping_env, store)
+        await act(handle, "rollback")
+        await past_the_deadline(time_skipping_env, store, 2)
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        assert (state.last_error or "").startswith("rollback not served everywhere")
+        assert await act(handle, "fail", "giving up") == "FAILED"
+
+
+async def test_rollback_is_refused_without_a_snapshot(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore(behind={SECONDARY}, plan=ChangePlan("unknown", note="Timeout"))
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        await past_the_deadline(time_skipping_env, store)
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        assert "rollback" not in state.allowed_actions
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await act(handle, "rollback")
+        assert "no snapshot" in str(refused.value.cause)
+        await act(handle, "cancel")
+
+
+async def past_the_deadline(env: WorkflowEnvironment, store: FakeStore, count: int = 1) -> None:
+    """Skip the propagation deadline's durable timers until the request needs an operator."""
+    for _ in range(200):
+        if store.statuses().count("NEEDS_ATTENTION") >= count:
+            return
+        await env.sleep(POLICY.propagation_interval_seconds)
+    raise AssertionError(f"NEEDS_ATTENTION not reached {count} time(s): {store.statuses()}")

@@ -1,0 +1,101 @@
+"""Live DNS, for DnsProvisioningWorkflow: a change counts once every authoritative server of its zone
+serves it, and a change that must not stay is rolled back to the plan's snapshot. Deterministic code
+only: the servers are asked in local activities, and between two checks the workflow sleeps on
+durable timers, so a worker restart neither loses nor repeats a wait."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.verification import VerificationActivities
+    from dnsorch.contracts import (
+        ApplyResult,
+        ChangePlan,
+        DnsChange,
+        NameServer,
+        ProvisioningInput,
+        ServedCheck,
+        ServerAnswer,
+        WorkflowState,
+    )
+    from workflows.policy import (
+        CHECK_RETRY,
+        CHECK_TIMEOUT,
+        FIRST_CHECK_WAIT,
+        SERVERS_RETRY,
+        SERVERS_TIMEOUT,
+        failure_reason,
+        rollback_for,
+    )
+
+
+class LiveDns:
+    """Verification at every authoritative server, and the rollback that undoes a change."""
+
+    _params: ProvisioningInput | None
+    _state: WorkflowState
+    _servers: list[NameServer] | None
+    _snapshot: ChangePlan | None
+    _log: Callable[..., Awaitable[None]]
+    _apply_change: Callable[[DnsChange], Awaitable[ApplyResult | None]]
+    _change: Callable[[], DnsChange]
+
+    async def _verify_everywhere(self, change: DnsChange, served_at: datetime | None) -> str | None:
+        """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
+        assert self._params is not None
+        policy = self._params.policy
+        if self._servers is None:  # looked up once per request: a retry asks the same servers
+            try:
+                self._servers = await workflow.execute_local_activity_method(
+                    VerificationActivities.authoritative_servers,
+                    change.zone,
+                    start_to_close_timeout=SERVERS_TIMEOUT,
+                    retry_policy=SERVERS_RETRY,
+                )
+            except ActivityError as error:
+                return f"the authoritative servers of {change.zone} are unknown: {failure_reason(error)}"
+        since = served_at or workflow.now()
+        deadline = workflow.now() + timedelta(seconds=policy.propagation_timeout_seconds)
+        pending, wait = list(self._servers), FIRST_CHECK_WAIT
+        times: dict[str, float] = {}
+        while True:
+            left = max(timedelta(0), deadline - workflow.now())
+            answers: list[ServerAnswer] = await workflow.execute_local_activity_method(
+                VerificationActivities.check_served,
+                ServedCheck(change, pending, since, wait_seconds=min(wait, left).total_seconds()),
+                start_to_close_timeout=CHECK_TIMEOUT,
+                retry_policy=CHECK_RETRY,
+            )
+            times.update({a.server.label: round(a.seconds or 0.0, 3) for a in answers if a.serves})
+            behind = [a for a in answers if not a.serves]
+            if not behind:
+                self._state.propagation = times
+                served = ", ".join(f"{label} after {seconds:.2f}s" for label, seconds in times.items())
+                await self._log(f"served by every authoritative server: {served}", step="verify")
+                return None
+            if workflow.now() >= deadline:
+                self._state.propagation = times
+                late = "; ".join(a.describe() for a in behind)
+                return f"not served everywhere within {policy.propagation_timeout_seconds:g}s: {late}"
+            names = ", ".join(a.server.label for a in behind)
+            workflow.set_current_details(f"waiting for {names} to serve the change")
+            await workflow.sleep(min(timedelta(seconds=policy.propagation_interval_seconds), left))
+            pending, wait = [a.server for a in behind], timedelta(0)
+
+    def _can_roll_back(self) -> bool:
+        return self._snapshot is not None
+
+    async def _roll_back(self) -> str | None:
+        """Make DNS serve the snapshot again, everywhere; what went wrong if it could not."""
+        assert self._snapshot is not None
+        change = rollback_for(self._change(), self._snapshot)
+        result = await self._apply_change(change)
+        if result is None:
+            return f"rollback failed: {self._state.last_error}"
+        problem = await self._verify_everywhere(change, result.served_at)
+        return f"rollback {problem}" if problem else None
