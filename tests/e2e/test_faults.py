@@ -16,24 +16,26 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from temporalio.client import WorkflowExecutionStatus
 
 from devstack.temporal import TemporalDevServer
-from dnsorch.service import idempotency_request_id
+from dnsorch.accepting import idempotency_request_id
+from tests.fixtures.dns import served
+from tests.fixtures.fault_scenario import fault_scenario
 from tests.fixtures.faults import (
+    RequestRow,
     assert_exactly_once,
     async_client,
-    eventually,
     fault_stack,
     provisioning_workflows,
     request_rows,
-    served_a,
     session_key,
-    settled,
     status_counts,
     submissions,
     submit_all,
     terminate_running,
 )
+from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
@@ -64,10 +66,13 @@ async def test_api_sigkilled_mid_accept_leaves_one_row_and_one_workflow_per_requ
         async with async_client(processes) as client:
             clients = asyncio.create_task(submit_all(client, subs, timeout=90, pause=0.1))
 
-            async def some_answered() -> bool:
-                return sum(sub.request_id is not None for sub in subs) >= 5
-
-            await eventually(some_answered, timeout=30, interval=0.005, what="first creates answered")
+            await eventually(
+                lambda: sum(sub.request_id is not None for sub in subs),
+                lambda answered: answered >= 5,
+                timeout=30,
+                interval=0.005,
+                what="first creates answered",
+            )
             processes.kill("api")
             answered_before_kill = sum(sub.request_id is not None for sub in subs)
             await asyncio.to_thread(processes.start, "api", "api-2")
@@ -81,16 +86,20 @@ async def test_api_sigkilled_mid_accept_leaves_one_row_and_one_workflow_per_requ
         for sub in subs:  # a retry answers the request its key made, not a new one
             assert sub.request_id == idempotency_request_id(account, sub.key)
 
-        async def every_workflow_past_its_first_activity() -> bool:
-            rows = request_rows(engine, account)
-            workflows = await provisioning_workflows(temporal_server.address, account)
-            return len(rows) == len(workflows) == len(subs) and all(
-                row.status == "PENDING_APPROVAL" for row in rows
+        async def rows_and_workflows() -> tuple[list[RequestRow], list[tuple[str, WorkflowExecutionStatus]]]:
+            return request_rows(engine, account), await provisioning_workflows(
+                temporal_server.address, account
             )
 
-        await eventually(every_workflow_past_its_first_activity, timeout=60, what="rows = workflows")
-        rows = request_rows(engine, account)
-        workflows = await provisioning_workflows(temporal_server.address, account)
+        rows, workflows = await eventually(
+            rows_and_workflows,
+            lambda seen: (
+                len(seen[0]) == len(seen[1]) == len(subs)
+                and all(row.status == "PENDING_APPROVAL" for row in seen[0])
+            ),
+            timeout=60,
+            what="every workflow past its first activity, one row each",
+        )
         assert_exactly_once(subs, rows, workflows, completed=False)
         assert status_counts(engine, account) == {"PENDING_APPROVAL": len(subs)}
 
@@ -123,44 +132,40 @@ async def test_200_concurrent_creates_survive_a_worker_sigkill_exactly_once(
     tag = uuid.uuid4().hex[:6]
     account = f"acct-load-{tag}"
     total = int(os.environ.get("FAULT_LOAD_REQUESTS", "200"))
-    processes = fault_stack(stack_env, tmp_path, session_key(stack_env, database_url))
     subs = submissions(account, f"load{tag}", total)
-    try:
-        processes.start("worker")
-        processes.start("api")
-        started = time.monotonic()
-        async with async_client(processes, max_connections=total) as client:
-            await submit_all(client, subs, timeout=120)
-        accepted_in = time.monotonic() - started
-        assert all(sub.request_id for sub in subs), [sub.seen for sub in subs if not sub.request_id]
+    async with fault_scenario(
+        stack_env,
+        tmp_path,
+        session_key(stack_env, database_url),
+        engine=engine,
+        temporal_address=temporal_server.address,
+        dns=bind_server,
+        account=account,
+        connections=total,
+    ) as scenario:
+        await scenario.submit(subs, timeout=120)
+        accepted_in = time.monotonic() - scenario.started
 
-        def served_count() -> int:
-            return sum(
-                served_a(bind_server.host, bind_server.port, sub.domain) == [sub.body["resource"]["target"]]
-                for sub in subs
-            )
+        def served_count() -> int:  # BIND's answers: the work done, whatever the rows say
+            return sum(served(bind_server, sub.domain) == [sub.body["resource"]["target"]] for sub in subs)
 
-        async def a_quarter_served() -> bool:  # BIND's answers: the work done, whatever the rows say
-            return await asyncio.to_thread(served_count) >= total // 4
-
-        await eventually(a_quarter_served, timeout=400, interval=1, what="a quarter served")
-        killed_at = time.monotonic() - started
+        await eventually(
+            lambda: asyncio.to_thread(served_count),
+            lambda count: count >= total // 4,
+            timeout=400,
+            interval=1,
+            what="a quarter served",
+        )
+        killed_at = time.monotonic() - scenario.started
         at_kill = status_counts(engine, account)
-        processes.kill("worker")
-        processes.start("worker", name="worker-2")
+        async with scenario.outage(
+            lambda: scenario.processes.kill("worker"),
+            lambda: scenario.processes.start("worker", name="worker-2"),
+        ):
+            pass  # a SIGKILLed worker is replaced at once, as a supervisor would
 
-        rows, workflows = await settled(engine, temporal_server.address, account, total, timeout=800)
-        finished_in = time.monotonic() - started
-
-        assert len(rows) == len(workflows) == total
-        assert_exactly_once(subs, rows, workflows, completed=True)
-        wrong = {
-            sub.domain: answer
-            for sub in subs
-            if (answer := served_a(bind_server.host, bind_server.port, sub.domain))
-            != [sub.body["resource"]["target"]]
-        }
-        assert not wrong, f"BIND does not serve: {wrong}"
+        done = await scenario.settle(timeout=800)
+        finished_in = done.at - scenario.started
         print(
             f"\n[load 200 + worker sigkill] accepted in {accepted_in:.1f}s "
             f"({total / accepted_in:.0f} req/s), worker killed at {killed_at:.0f}s with a quarter "
@@ -173,9 +178,7 @@ async def test_200_concurrent_creates_survive_a_worker_sigkill_exactly_once(
         late = [
             line
             for name in ("worker", "worker-2")
-            for line in (tmp_path / f"{name}.log").read_text(errors="replace").splitlines()
+            for line in scenario.log(name).splitlines()
             if "Activity not found on completion" in line
         ]
         assert not late, f"{len(late)} activities outlived their timeout on a live worker: {late[0][:300]}"
-    finally:
-        processes.stop_all()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,40 +19,27 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.temporal import TemporalDevServer
+from dnsorch.accepting import idempotency_request_id
 from dnsorch.db import make_engine
-from dnsorch.service import idempotency_request_id
+from tests.fixtures.dns import served
+from tests.fixtures.fault_scenario import fault_scenario
 from tests.fixtures.faults import (
-    Submission,
     admin_key_for,
-    assert_exactly_once,
     async_client,
-    eventually,
     fault_stack,
     own_bind,
     own_postgres,
     own_temporal,
     provisioning_workflows,
     request_rows,
-    served_a,
     session_key,
     settled,
     status_counts,
     submissions,
-    submit_all,
 )
-
-OUTAGE_SECONDS = 8  # long enough for every retrying client to be refused a few times
+from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
-
-
-def assert_served(host: str, port: int, subs: list[Submission]) -> None:
-    wrong = {
-        sub.domain: answer
-        for sub in subs
-        if (answer := served_a(host, port, sub.domain)) != [sub.body["resource"]["target"]]
-    }
-    assert not wrong, f"BIND does not serve: {wrong}"
 
 
 async def workflow_exists(address: str, workflow_id: str) -> bool:
@@ -71,65 +57,68 @@ async def workflow_exists(address: str, workflow_id: str) -> bool:
 async def test_postgres_down_refuses_cleanly_and_loses_nothing(
     stack_env: dict[str, str], temporal_server: TemporalDevServer, bind_server: Any, tmp_path: Path
 ) -> None:
-    """Creates accepted just before PostgreSQL stops finish once it is back (OUTAGE_SECONDS later).
+    """Creates accepted just before PostgreSQL stops finish once it is back.
 
     While it is down every create is refused with 503 + Retry-After and nothing is started (the
-    API key is checked in PostgreSQL first); clients retrying with their keys get through after.
+    API key is checked in PostgreSQL first); clients retrying with their keys are refused again
+    (which is when PostgreSQL comes back) and get through after.
     """
     tag = uuid.uuid4().hex[:6]
     account = f"acct-pgdown-{tag}"
+    before = submissions(account, f"pgdown{tag}", 6)
+    during = submissions(account, f"pgdown{tag}", 6, start=6)
     with own_postgres(tmp_path) as (postgres, url):
         engine = make_engine(url)
-        processes = fault_stack(stack_env, tmp_path, admin_key_for(url), DATABASE_URL=url)
-        before = submissions(account, f"pgdown{tag}", 6)
-        during = submissions(account, f"pgdown{tag}", 6, start=6)
         try:
-            processes.start("worker")
-            processes.start("api")
-            started = time.monotonic()
-            async with async_client(processes) as client:
-                await submit_all(client, before, timeout=30)
-                assert all(sub.accepted_status == 202 for sub in before), [s.seen for s in before]
+            async with fault_scenario(
+                stack_env,
+                tmp_path,
+                admin_key_for(url),
+                engine=engine,
+                temporal_address=temporal_server.address,
+                dns=bind_server,
+                account=account,
+                DATABASE_URL=url,
+            ) as scenario:
+                client = scenario.client
+                await scenario.submit(before)
+                async with scenario.outage(postgres.stop, postgres.start) as outage:
+                    for sub in during:
+                        refused = await client.post(
+                            "/api/v2/dns/requests", json=sub.body, headers={"Idempotency-Key": sub.key}
+                        )
+                        assert refused.status_code == 503, refused.text
+                        assert refused.json()["error"]["code"] == "service_unavailable"
+                        assert refused.headers["Retry-After"].isdigit()
+                    reading = await client.get(f"/api/v2/dns/requests/{before[0].request_id}")
+                    assert reading.status_code == 503
+                    ready = await client.get("/readyz")
+                    assert ready.status_code == 503
+                    assert ready.json()["checks"]["postgresql"].startswith("unavailable")
+                    for sub in during:  # refused means refused: no workflow holds these
+                        request_id = idempotency_request_id(account, sub.key)
+                        assert not await workflow_exists(temporal_server.address, f"dns-request-{request_id}")
 
-                await asyncio.to_thread(postgres.stop)
-                down_at = time.monotonic()
-                for sub in during:
-                    refused = await client.post(
-                        "/api/v2/dns/requests", json=sub.body, headers={"Idempotency-Key": sub.key}
+                    # Clients retry with their keys; PostgreSQL returns once each was refused twice.
+                    retries = scenario.keep_submitting(during, timeout=120, pause=0.5)
+                    await eventually(
+                        lambda: [sub.seen.count(503) for sub in during],
+                        lambda refusals: min(refusals) >= 2,
+                        timeout=30,
+                        interval=0.1,
+                        what="every retrying client refused twice during the outage",
                     )
-                    assert refused.status_code == 503, refused.text
-                    assert refused.json()["error"]["code"] == "service_unavailable"
-                    assert refused.headers["Retry-After"].isdigit()
-                reading = await client.get(f"/api/v2/dns/requests/{before[0].request_id}")
-                assert reading.status_code == 503
-                ready = await client.get("/readyz")
-                assert ready.status_code == 503
-                assert ready.json()["checks"]["postgresql"].startswith("unavailable")
-                for sub in during:  # refused means refused: no workflow holds these
-                    request_id = idempotency_request_id(account, sub.key)
-                    assert not await workflow_exists(temporal_server.address, f"dns-request-{request_id}")
-
-                # Clients retry with their keys, once a second, through the rest of the outage.
-                retries = asyncio.create_task(submit_all(client, during, timeout=120, pause=1.0))
-                await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
-                await asyncio.to_thread(postgres.start)
-                back_at = time.monotonic()
                 await retries
-            assert all(sub.accepted_status == 202 for sub in during), [s.seen for s in during]
-            assert all(503 in sub.seen for sub in during)
+                assert all(sub.accepted_status == 202 for sub in during), [s.seen for s in during]
+                assert all(503 in sub.seen for sub in during)
 
-            subs = before + during
-            rows, workflows = await settled(engine, temporal_server.address, account, len(subs), 150)
-            finished = time.monotonic()
-            assert len(rows) == len(workflows) == len(subs)
-            assert_exactly_once(subs, rows, workflows, completed=True)
-            assert_served(bind_server.host, bind_server.port, subs)
-            print(
-                f"\n[postgres down] down {back_at - down_at:.0f}s; {len(subs)} COMPLETED "
-                f"{finished - back_at:.0f}s after it came back ({finished - started:.0f}s in all)"
-            )
+                done = await scenario.settle(timeout=150)
+                print(
+                    f"\n[postgres down] down {outage.seconds:.1f}s; {len(scenario.subs)} COMPLETED "
+                    f"{done.at - outage.back_at:.0f}s after it came back "
+                    f"({done.at - scenario.started:.0f}s in all)"
+                )
         finally:
-            processes.stop_all()
             engine.dispose()
 
 
@@ -183,10 +172,13 @@ async def test_a_create_whose_row_write_meets_a_postgres_stop_is_answered_accept
                         ),
                     ]
 
-                    async def inserts_blocked() -> bool:
-                        return await asyncio.to_thread(_lock_waiters, engine) >= len(posts)
-
-                    await eventually(inserts_blocked, timeout=30, interval=0.1, what="inserts waiting")
+                    await eventually(
+                        lambda: asyncio.to_thread(_lock_waiters, engine),
+                        lambda waiting: waiting >= len(posts),
+                        timeout=30,
+                        interval=0.1,
+                        what="the API's inserts waiting on the lock",
+                    )
                     await asyncio.to_thread(postgres.stop)
                 finally:
                     with contextlib.suppress(psycopg2.Error):
@@ -218,9 +210,7 @@ async def test_a_create_whose_row_write_meets_a_postgres_stop_is_answered_accept
                 for answer, sub in zip(answers, (keyed, keyless, v1), strict=True):
                     assert str(by_domain[sub.domain].id) == str(answer.json()["request_id"])
                     assert by_domain[sub.domain].status == "COMPLETED"
-                    assert served_a(bind_server.host, bind_server.port, sub.domain) == [
-                        sub.body["resource"]["target"]
-                    ]
+                    assert served(bind_server, sub.domain) == [sub.body["resource"]["target"]]
         finally:
             processes.stop_all()
             engine.dispose()
@@ -234,48 +224,49 @@ async def test_temporal_restarted_mid_flight_completes_every_accepted_request_on
     creating through the restart: every accepted request ends COMPLETED, once."""
     tag = uuid.uuid4().hex[:6]
     account = f"acct-tempdown-{tag}"
+    first = submissions(account, f"tempdown{tag}", 8)
+    second = submissions(account, f"tempdown{tag}", 6, start=8)
     with own_temporal(tmp_path) as temporal:
-        processes = fault_stack(
-            stack_env, tmp_path, session_key(stack_env, database_url), TEMPORAL_ADDRESS=temporal.address
-        )
-        first = submissions(account, f"tempdown{tag}", 8)
-        second = submissions(account, f"tempdown{tag}", 6, start=8)
-        try:
-            processes.start("worker")
-            processes.start("api")
-            started = time.monotonic()
-            async with async_client(processes) as client:
-                await submit_all(client, first, timeout=30)
-                assert all(sub.accepted_status == 202 for sub in first), [s.seen for s in first]
-
-                async def some_in_progress() -> bool:
-                    return status_counts(engine, account).get("IN_PROGRESS", 0) >= 2
-
-                await eventually(some_in_progress, timeout=60, what="requests in progress")
-                in_flight = status_counts(engine, account)
-                await asyncio.to_thread(temporal.stop)
-                down_at = time.monotonic()
-                creating = asyncio.create_task(submit_all(client, second, timeout=90, pause=0.5))
-                await asyncio.sleep(3)
-                await asyncio.to_thread(temporal.start)
-                back_at = time.monotonic()
-                await creating
+        async with fault_scenario(
+            stack_env,
+            tmp_path,
+            session_key(stack_env, database_url),
+            engine=engine,
+            temporal_address=temporal.address,
+            dns=bind_server,
+            account=account,
+            TEMPORAL_ADDRESS=temporal.address,
+        ) as scenario:
+            await scenario.submit(first)
+            in_flight = await eventually(
+                lambda: status_counts(engine, account),
+                lambda counts: counts.get("IN_PROGRESS", 0) >= 2,
+                timeout=60,
+                what="requests in progress",
+            )
+            async with scenario.outage(temporal.stop, temporal.start) as outage:
+                creating = scenario.keep_submitting(second, timeout=90, pause=0.5)
+                # Back once every create is waiting at the API on the stopped server (its start
+                # call retries for up to 10 s): those creates and the workflows in flight both
+                # cross the restart.
+                await eventually(
+                    lambda: [sub.attempts - len(sub.seen) for sub in second],
+                    lambda in_flight: all(in_flight),
+                    timeout=30,
+                    interval=0.05,
+                    what="every create of the second batch in flight",
+                )
+            await creating
             assert all(sub.accepted_status == 202 for sub in second), [s.seen for s in second]
 
-            subs = first + second
-            rows, workflows = await settled(engine, temporal.address, account, len(subs), timeout=180)
-            finished = time.monotonic()
-            assert len(rows) == len(workflows) == len(subs)
-            assert_exactly_once(subs, rows, workflows, completed=True)
-            assert_served(bind_server.host, bind_server.port, subs)
+            done = await scenario.settle(timeout=180)
             refused = sum(1 for sub in second if len(sub.seen) > 1)
             print(
-                f"\n[temporal restart] in flight at the stop: {in_flight}; down {back_at - down_at:.1f}s; "
+                f"\n[temporal restart] in flight at the stop: {in_flight}; down {outage.seconds:.1f}s; "
                 f"{refused}/{len(second)} creates during the restart were refused then retried; "
-                f"{len(subs)} COMPLETED {finished - back_at:.0f}s after ({finished - started:.0f}s in all)"
+                f"{len(scenario.subs)} COMPLETED {done.at - outage.back_at:.0f}s after "
+                f"({done.at - scenario.started:.0f}s in all)"
             )
-        finally:
-            processes.stop_all()
 
 
 @pytest.mark.timeout(300)
@@ -287,63 +278,51 @@ async def test_bind_restarted_mid_flight_requests_complete_after_it_returns(
     tmp_path: Path,
 ) -> None:
     """Stop BIND with playbooks running and more requests coming, start it once an attempt has failed
-    on it (6 s at least): the Ansible step retries (1 s, 2 s, 4 s, ... for 5 attempts) and every
-    request ends COMPLETED and served, records made before the restart included (BIND's journal)."""
+    on it: the Ansible step retries (1 s, 2 s, 4 s, ... for 5 attempts) and every request ends
+    COMPLETED and served, records made before the restart included (BIND's journal)."""
     tag = uuid.uuid4().hex[:6]
     account = f"acct-binddown-{tag}"
+    first = submissions(account, f"binddown{tag}", 8)
+    second = submissions(account, f"binddown{tag}", 4, start=8)
     with own_bind(tmp_path) as bind:
-        processes = fault_stack(
+        async with fault_scenario(
             stack_env,
             tmp_path,
             session_key(stack_env, database_url),
+            engine=engine,
+            temporal_address=temporal_server.address,
+            dns=bind,
+            account=account,
             DNS_SERVER=bind.host,
             DNS_PORT=str(bind.port),
             DNS_ZONES="example.test",
             TSIG_KEY_FILE=str(bind.key_file),
-        )
-        first = submissions(account, f"binddown{tag}", 8)
-        second = submissions(account, f"binddown{tag}", 4, start=8)
-        try:
-            processes.start("worker")
-            processes.start("api")
-            started = time.monotonic()
-            async with async_client(processes) as client:
-                await submit_all(client, first, timeout=30)
-                assert all(sub.accepted_status == 202 for sub in first), [s.seen for s in first]
+        ) as scenario:
+            await scenario.submit(first)
+            await eventually(
+                lambda: status_counts(engine, account),
+                lambda counts: counts.get("COMPLETED", 0) >= 1,
+                timeout=90,
+                what="a first request completed",
+            )
+            async with scenario.outage(bind.stop, bind.start) as outage:
+                await scenario.submit(second)
+                # Down until an attempt has failed on it: then the outage met a playbook, and
+                # what follows tests the retry.
+                await eventually(
+                    lambda: scenario.log("worker"),
+                    lambda log: "DnsChangeFailed" in log,
+                    timeout=90,
+                    what="an attempt failed on the stopped BIND",
+                )
 
-                async def one_completed() -> bool:
-                    return status_counts(engine, account).get("COMPLETED", 0) >= 1
-
-                await eventually(one_completed, timeout=90, what="a first request completed")
-                await asyncio.to_thread(bind.stop)
-                down_at = time.monotonic()
-                await submit_all(client, second, timeout=30)
-                assert all(sub.accepted_status == 202 for sub in second), [s.seen for s in second]
-
-                async def an_attempt_failed() -> bool:  # the outage met a playbook: it is tested
-                    return "DnsChangeFailed" in (tmp_path / "worker.log").read_text(errors="replace")
-
-                # Down until an attempt has failed on it (at least 6 s): a fixed 6 s could end before
-                # a loaded worker's first playbook ran, and then nothing would have been tested.
-                await eventually(an_attempt_failed, timeout=90, interval=0.2, what="an attempt failed")
-                await asyncio.sleep(max(0.0, 6 - (time.monotonic() - down_at)))
-                await asyncio.to_thread(bind.start)
-                back_at = time.monotonic()
-
-            subs = first + second
-            rows, workflows = await settled(engine, temporal_server.address, account, len(subs), 180)
-            finished = time.monotonic()
-            assert len(rows) == len(workflows) == len(subs)
-            assert_exactly_once(subs, rows, workflows, completed=True)
-            assert_served(bind.host, bind.port, subs)
-            worker_log = (tmp_path / "worker.log").read_text(errors="replace")
+            done = await scenario.settle(timeout=180)
+            worker_log = scenario.log("worker")
             failed_attempts = worker_log.count("DnsChangeFailed")
             assert failed_attempts >= 1, "no playbook ran into the outage: nothing was tested"
             assert "DnsChangeRejected" not in worker_log
             print(
-                f"\n[bind restart] down {back_at - down_at:.1f}s; {failed_attempts} failed attempts "
-                f"retried; {len(subs)} COMPLETED {finished - back_at:.0f}s after it came back "
-                f"({finished - started:.0f}s in all)"
+                f"\n[bind restart] down {outage.seconds:.1f}s; {failed_attempts} failed attempts "
+                f"retried; {len(scenario.subs)} COMPLETED {done.at - outage.back_at:.0f}s after it came back "
+                f"({done.at - scenario.started:.0f}s in all)"
             )
-        finally:
-            processes.stop_all()
