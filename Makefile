@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-apply bench-latency bench-kafka clean-state
+.PHONY: run test lint format bench bench-apply bench-latency bench-kafka bench-adopt clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,3 +48,7 @@ bench-latency: $(STAMP)
 # Starts its own servers; measures Kafka ingestion on Tansu and on Apache Kafka.
 bench-kafka: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/kafka_ingest_rate.py -n 300
+
+# Starts its own BIND and PostgreSQL; adopts a zone of N record sets (AXFR, plan, write timed apart).
+bench-adopt: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/adoption.py -n $(or $(N),1000)

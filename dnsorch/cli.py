@@ -16,6 +16,7 @@ from dnsorch.logging import configure_logging
 from dnsorch.names_cli import add_names_parser, run_names
 from dnsorch.operator_cli import add_requests_parser, run_requests
 from dnsorch.settings import PROJECT_ROOT, get_settings
+from dnsorch.zones_cli import add_zones_parser, run_zones
 
 ROLES = {"api": "api.main:main", "worker": "worker.main:main", "consumer": "consumer.main:main"}
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     add_requests_parser(roles)
     add_names_parser(roles)
     add_keys_parser(roles)
+    add_zones_parser(roles)
     args = parser.parse_args(argv)
     if args.role == "requests":  # an operator's tool: needs no settings, only the API's address
         sys.exit(run_requests(args))
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     if args.role == "keys":
         sys.exit(run_keys(args, settings))
+    if args.role == "zones":
+        sys.exit(run_zones(args, settings))
     configure_logging(settings.log_level, settings.log_json, role=args.role)
     if args.role in ROLES:
         _run_role(args.role)
