@@ -10,15 +10,10 @@ import asyncio
 import time
 
 import dns.exception
-import dns.flags
-import dns.message
 import dns.name
-import dns.rcode
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 
 from dnsorch.dns_query import query_rrset, read_rrset
+from dnsorch.records import parse_values
 
 __all__ = ["NotServed", "query_rrset", "read_rrset", "same_rrset", "wait_until_served"]
 
@@ -35,11 +30,6 @@ class NotServed(TimeoutError):
         self.served = served
 
 
-def _parse(values: list[str], rtype: str, origin: dns.name.Name | None) -> set[dns.rdata.Rdata]:
-    rdtype = dns.rdatatype.from_text(rtype)
-    return {dns.rdata.from_text(dns.rdataclass.IN, rdtype, v, origin=origin) for v in values}
-
-
 def same_rrset(
     expected: list[str], served: list[str], rtype: str, origin: dns.name.Name | str | None = None
 ) -> bool:
@@ -48,9 +38,7 @@ def same_rrset(
     Text comparison would flag `"a" "b"` vs `"a""b"`, `\\226` vs a raw byte, `Mail.` vs
     `mail.`, or relative vs absolute targets; parsed rdata compares what goes on the wire.
     """
-    if isinstance(origin, str):
-        origin = dns.name.from_text(origin)
-    return _parse(expected, rtype, origin) == _parse(served, rtype, origin)
+    return parse_values(rtype, expected, origin) == parse_values(rtype, served, origin)
 
 
 async def wait_until_served(

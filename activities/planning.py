@@ -9,6 +9,7 @@ from temporalio import activity
 
 from activities.dns_check import read_rrset, same_rrset
 from dnsorch.contracts import ChangePlan, DnsChange
+from dnsorch.records import parse_values, target_host
 from dnsorch.settings import Settings
 
 
@@ -37,10 +38,11 @@ class PlanningActivities:
 
 
 def _target_hosts(change: DnsChange) -> list[str]:
-    """The host names an MX or SRV change points at (the last field of each value)."""
+    """The host names an MX or SRV change points at, absolute (`mail.example.test.`)."""
     if change.record_type not in ("MX", "SRV") or change.operation == "delete":
         return []
-    return sorted({value.split()[-1] for value in change.values if value.split()})
+    hosts = {target_host(rdata) for rdata in parse_values(change.record_type, change.values, change.zone)}
+    return sorted(host.to_text() for host in hosts if host is not None)
 
 
 def plan_for(
@@ -51,7 +53,7 @@ def plan_for(
     what = f"{change.record_type} {change.domain}"
     new_ttl = None if change.operation == "delete" else change.ttl
     plan = ChangePlan("", old_values=values, new_values=list(change.values), old_ttl=ttl, new_ttl=new_ttl)
-    same = bool(values) and same_rrset(change.values, values, change.record_type, change.zone + ".")
+    same = bool(values) and same_rrset(change.values, values, change.record_type, change.zone)
     if change.operation == "delete":
         plan.action = "delete" if values else "none"
     elif aliased:

@@ -6,6 +6,9 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+import dns.exception
+import dns.name
+
 from dnsorch import records
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import InvalidRequest
@@ -28,24 +31,24 @@ def build_spec(
     record_type = resource.record_type.strip().upper()
     if record_type not in records.SUPPORTED_TYPES:
         raise InvalidRequest("resource.record_type", f"must be one of {', '.join(records.SUPPORTED_TYPES)}")
-    domain = records.check_owner(record_type, resource.domain)
-    zone = records.zone_of(domain, zones)
-    if record_type == "CNAME" and domain == zone:
+    owner = records.check_owner(record_type, resource.domain)
+    zone = records.zone_of(owner, zones)
+    if record_type == "CNAME" and owner == zone:  # the apex holds SOA and NS: RFC 1034 §3.6.2
         raise InvalidRequest("resource.domain", "a CNAME cannot sit at the zone apex")
     if operation == "delete":  # the record set is named by name and type; a target is not used
         target, priority = "", None
     else:
         target = records.check_target(record_type, resource.target)
         priority = records.check_priority(record_type, resource.config.priority)
-        if record_type == "SRV":
-            records.srv_port_weight(resource.config.extra_config)
+        # What the workflow will ask DNS to serve, built now so that a value dnspython refuses is a 422.
+        records.record_rdata(record_type, target, priority, resource.config.extra_config)
     return DnsRequestSpec(
         request_id=request_id,
         account_id=body.context.account_id,
         source=source,
         record_type=record_type,
-        domain=domain,
-        zone=zone,
+        domain=records.name_text(owner),
+        zone=records.name_text(zone),
         target=target,
         ttl=records.check_ttl(resource.config.ttl),
         priority=priority,
@@ -58,9 +61,21 @@ def build_spec(
 
 def needs_approval(spec: DnsRequestSpec, settings: Settings) -> bool:
     """The approval policy: any match of zone, record type or account."""
-    zones = {z.strip(".").lower() for z in settings.approval_zones}
     types = {t.upper() for t in settings.approval_record_types}
-    return spec.zone in zones or spec.record_type in types or spec.account_id in settings.approval_accounts
+    zone = dns.name.from_text(spec.zone)
+    in_zone = any(zone == approval for approval in _names(settings.approval_zones))
+    return in_zone or spec.record_type in types or spec.account_id in settings.approval_accounts
+
+
+def _names(texts: list[str]) -> list[dns.name.Name]:
+    """Configured names that parse; one that does not cannot match a request's zone anyway."""
+    names = []
+    for text in texts:
+        try:
+            names.append(dns.name.from_text(text))
+        except dns.exception.DNSException:
+            continue
+    return names
 
 
 def request_hash(body: CreateDnsRequest, operation: str) -> str:

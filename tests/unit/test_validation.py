@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dnsorch.errors import InvalidRequest
-from dnsorch.records import rdata_values, txt_presentation
+from dnsorch.records import rdata_values
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.validation import build_spec
 
@@ -146,9 +146,15 @@ def test_values_reach_dns_in_presentation_format(rtype, target, priority, extra,
 
 def test_long_txt_values_are_split_into_255_byte_strings() -> None:
     text = "x" * 600
-    assert txt_presentation(text) == " ".join(
-        ['"' + "x" * 255 + '"', '"' + "x" * 255 + '"', '"' + "x" * 90 + '"']
-    )
+    assert rdata_values("TXT", text, None, {}) == [
+        " ".join(['"' + "x" * 255 + '"', '"' + "x" * 255 + '"', '"' + "x" * 90 + '"'])
+    ]
+
+
+def test_txt_bytes_beyond_printable_ascii_are_written_as_decimal_escapes() -> None:
+    """RFC 1035 §5.1 presentation format: a 255-byte split may cut a character in two."""
+    assert rdata_values("TXT", "é", None, {}) == ['"\\195\\169"']
+    assert rdata_values("TXT", "x" * 254 + "é", None, {}) == ['"' + "x" * 254 + '\\195" "\\169"']
 
 
 @pytest.mark.parametrize(
