@@ -300,3 +300,7 @@ class ProvisioningInput:
     request: DnsRequestSpec
     policy: ApplyPolicy = field(default_factory=ApplyPolicy)
     approval_required: bool = False
+    approval_reasons: list[str] = field(default_factory=list)
+    """Why the approval policy holds the request (dnsorch/approval.py)."""
+    approval_timeout_seconds: int = 0
+    """How long it waits for approval before it ends REJECTED; 0: no deadline."""

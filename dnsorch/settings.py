@@ -20,6 +20,10 @@ def _env_files(env: str) -> tuple[Path, ...]:
     return (PROJECT_ROOT / "env" / f"{env}.env", PROJECT_ROOT / ".env")
 
 
+APPROVAL_RISKS = ("delete", "apex", "ns", "mx", "ttl_drop", "zone_share")
+"""The kinds of risky change the approval policy knows (dnsorch/approval.py)."""
+
+
 class Settings(BaseSettings):
     """Every knob is documented in `.env.example`; names are the upper-case field names."""
 
@@ -89,6 +93,16 @@ class Settings(BaseSettings):
     approval_zones: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approval_record_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approval_accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approval_risks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(APPROVAL_RISKS))
+    """Risky changes that wait for approval (dnsorch/approval.py); empty: none waits for its risk."""
+    approval_ttl_floor: int = 300
+    """An update that lowers a record's TTL below this many seconds is risky."""
+    approval_zone_share: float = 0.3
+    """Updates and deletes touching more than this share of a zone's record sets at once are risky ..."""
+    approval_zone_min_record_sets: int = 10
+    """... in zones with at least this many record sets (a share of 3 means little)."""
+    approval_timeout_seconds: int = 3 * 24 * 3600
+    """How long a request waits for approval before it ends REJECTED ("no approval in time")."""
     """A request in one of these zones, of one of these types or from one of these accounts waits
     in PENDING_APPROVAL for an operator's approve/reject before anything touches DNS."""
 
@@ -164,6 +178,7 @@ class Settings(BaseSettings):
         "approval_accounts",
         "kafka_requests_accounts",
         "dns_verify_servers",
+        "approval_risks",
         mode="before",
     )
     @classmethod
@@ -171,6 +186,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
         return value
+
+    @field_validator("approval_risks")
+    @classmethod
+    def _known_risks(cls, risks: list[str]) -> list[str]:
+        unknown = [risk for risk in risks if risk not in APPROVAL_RISKS]
+        if unknown:
+            raise ValueError(f"unknown approval risk(s) {unknown}; known: {', '.join(APPROVAL_RISKS)}")
+        return risks
 
     @field_validator("dns_zones")
     @classmethod

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ServerAnswer,
         WorkflowState,
     )
+    from workflows.bookkeeping import RequestBookkeeping
     from workflows.policy import (
         CHECK_RETRY,
         CHECK_TIMEOUT,
@@ -34,14 +35,13 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-class LiveDns:
+class LiveDns(RequestBookkeeping):
     """Verification at every authoritative server, and the rollback that undoes a change."""
 
     _params: ProvisioningInput | None
     _state: WorkflowState
     _servers: list[NameServer] | None
     _snapshot: ChangePlan | None
-    _log: Callable[..., Awaitable[None]]
     _apply_change: Callable[[DnsChange], Awaitable[ApplyResult | None]]
     _change: Callable[[], DnsChange]
 
@@ -86,9 +86,6 @@ class LiveDns:
             workflow.set_current_details(f"waiting for {names} to serve the change")
             await workflow.sleep(min(timedelta(seconds=policy.propagation_interval_seconds), left))
             pending, wait = [a.server for a in behind], timedelta(0)
-
-    def _can_roll_back(self) -> bool:
-        return self._snapshot is not None
 
     async def _roll_back(self) -> str | None:
         """Make DNS serve the snapshot again, everywhere; what went wrong if it could not."""

@@ -38,13 +38,13 @@ with workflow.unsafe.imports_passed_through():
         OperatorAction,
         ProvisioningInput,
         RequestStatus,
-        StatusChange,
         WorkflowState,
     )
-    from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
-    from workflows.bookkeeping import RequestBookkeeping
+    from dnsorch.transitions import IllegalTransition
     from workflows.live_dns import LiveDns
     from workflows.name_lock import LockRequest, lock_id_for
+    from workflows.operators import OperatorHandlers
+    from workflows.outcome import Outcome, note
     from workflows.policy import (
         PLAN_RETRY,
         PLAN_TIMEOUT,
@@ -58,7 +58,6 @@ S, A = RequestStatus, Action
 
 # Changes to this workflow's behaviour ship behind `workflow.patched(ID)`: workflows recorded
 # before a change replay down the old branch (README, "Shipping a workflow change").
-MANUAL_STATUS_IS_A_NOTE = "manual-status-is-a-note"
 WAIT_FOR_APPLY_TO_STOP = "wait-for-apply-to-stop"
 # Two workflow tasks per request instead of twelve: database writes are local activities, the first
 # status is written with the row and the final one with the record, and the apply activity takes
@@ -73,28 +72,12 @@ PLAN_BEFORE_APPLY = "plan-before-apply"
 # A change counts once every authoritative server of its zone serves it (the NS RRset, asked once);
 # one that must not stay is rolled back to the plan's snapshot (the `rollback` action, ROLLED_BACK).
 VERIFY_EVERYWHERE = "verify-everywhere"
-
-
-class _Outcome(Exception):
-    """Ends the request with a final status (raised from deep in the flow, caught in `run`)."""
-
-    def __init__(
-        self,
-        status: RequestStatus,
-        message: str,
-        actor: str = "workflow",
-        ticket: int = 0,
-        *,
-        store_record: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.actor = status, message, actor
-        self.ticket = ticket  # the operator's update returns once the final status is recorded
-        self.store_record = store_record  # DNS serves the request's change (completed or resolved)
+# A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
+APPROVAL_DEADLINE = "approval-deadline"
 
 
 @workflow.defn
-class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
+class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
         self._params: ProvisioningInput | None = None
@@ -124,7 +107,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
         self._everywhere = self._plan_first and workflow.patched(VERIFY_EVERYWHERE)
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
             if params.approval_required:
-                await self._transition(S.PENDING_APPROVAL, _AWAITING_APPROVAL, step="approval", begin=True)
+                await self._transition(S.PENDING_APPROVAL, _awaiting(params), step="approval", begin=True)
             else:
                 await self._transition(S.IN_PROGRESS, _STARTED, step="apply", begin=True)
         else:
@@ -134,7 +117,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
             if params.approval_required:
                 await self._await_approval()
             await self._provision()
-        except _Outcome as outcome:
+        except Outcome as outcome:
             await self._end(outcome)
         except asyncio.CancelledError:
             # Cancelled from the Temporal UI/CLI: stop the playbook, record it, end as cancelled.
@@ -142,13 +125,13 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
                 self._apply_handle.cancel()
             if (served := self._applied_anyway()) is not None:
                 late = f"cancel in Temporal came too late: the change was already applied; {served}"
-                await self._end(_Outcome(S.COMPLETED, late, store_record=True))
+                await self._end(Outcome(S.COMPLETED, late, store_record=True))
                 return await self._finish()
             await self._transition(S.CANCELLED, "workflow cancelled in Temporal", step="finished")
             raise
         return await self._finish()
 
-    async def _end(self, outcome: _Outcome) -> None:
+    async def _end(self, outcome: Outcome) -> None:
         """Write the final status, with the record DNS serves when there is one."""
         record = self._record_row() if outcome.store_record else None
         if record is not None and not self._lean:
@@ -160,12 +143,17 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
         self._done_tickets.add(outcome.ticket)
 
     async def _await_approval(self) -> None:
+        assert self._params is not None
         if not self._lean:
             await self._transition(S.PENDING_APPROVAL, _AWAITING_APPROVAL, step="approval")
-        ticket, action = await self._next_action()
+        deadline, too_late = None, None
+        if self._params.approval_timeout_seconds and workflow.patched(APPROVAL_DEADLINE):
+            deadline = timedelta(seconds=self._params.approval_timeout_seconds)
+            too_late = Outcome(S.REJECTED, f"no approval in time ({_duration(deadline)})")
+        ticket, action = await self._next_action(deadline, too_late)
         if action.action != A.APPROVE:
             self._end_by(action, ticket)
-        await self._log(f"approved by {action.actor}{_note(action)}", actor=action.actor)
+        await self._log(f"approved by {action.actor}{note(action)}", actor=action.actor)
         self._done_tickets.add(ticket)
 
     async def _provision(self) -> None:
@@ -174,7 +162,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
             if rollback is None:
                 await self._attempt()
             else:
-                await self._undo(rollback.actor, f" by {rollback.actor}{_note(rollback)}")
+                await self._undo(rollback.actor, f" by {rollback.actor}{note(rollback)}")
             await self._transition(
                 S.NEEDS_ATTENTION, f"needs an operator: {self._state.last_error}", step="attention"
             )
@@ -182,7 +170,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
             if action.action not in (A.RETRY, A.ROLLBACK):
                 self._end_by(action, ticket)
             verb = "rollback" if action.action == A.ROLLBACK else "retry"
-            await self._log(f"{verb} requested by {action.actor}{_note(action)}", actor=action.actor)
+            await self._log(f"{verb} requested by {action.actor}{note(action)}", actor=action.actor)
             self._done_tickets.add(ticket)
             rollback = action if action.action == A.ROLLBACK else None
 
@@ -201,10 +189,10 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
                 self._state.last_error = problem
                 await self._log(f"verification failed: {problem}", step="verify")
                 assert self._params is not None
-                if self._params.policy.rollback_on_verify_failure and self._can_roll_back():
+                if self._params.policy.rollback_on_verify_failure and self._snapshot is not None:
                     await self._undo("workflow", f": {problem}")
                 return
-        raise _Outcome(S.COMPLETED, _serves(result), store_record=True)
+        raise Outcome(S.COMPLETED, _serves(result), store_record=True)
 
     async def _undo(self, actor: str, why: str) -> None:
         """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""
@@ -219,7 +207,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
         if problem is not None:
             self._state.last_error = problem
             return
-        raise _Outcome(
+        raise Outcome(
             S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor
         )
 
@@ -244,9 +232,9 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
         workflow.set_current_details(f"**plan**: {text}")
         await self._log(f"plan: {text}", step="plan", plan=self._state.plan)
         if plan.conflict:
-            raise _Outcome(S.REJECTED, f"refused: {plan.conflict}")
+            raise Outcome(S.REJECTED, f"refused: {plan.conflict}")
         if request.dry_run:
-            raise _Outcome(S.COMPLETED, "dry run: the plan above was not applied; DNS is unchanged")
+            raise Outcome(S.COMPLETED, "dry run: the plan above was not applied; DNS is unchanged")
 
     async def _apply_change(self, change: DnsChange) -> ApplyResult | None:
         """Run the Ansible step under the name's lock; None when it failed for good.
@@ -295,7 +283,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
             return apply.result()
         except ActivityError as error:
             if refused_for_good(error):
-                raise _Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
+                raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
             self._state.last_error = failure_reason(error)
             await self._log(f"Ansible step failed: {self._state.last_error}", step="apply")
             return None
@@ -339,7 +327,7 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
             if apply is not None:
                 await self._stop_apply()
                 if (served := self._applied_anyway()) is not None:
-                    raise _Outcome(
+                    raise Outcome(
                         S.COMPLETED,
                         f"{action.action} by {action.actor} came too late: the change was already applied; "
                         f"{served}",
@@ -348,130 +336,6 @@ class DnsProvisioningWorkflow(RequestBookkeeping, LiveDns):
                         store_record=True,
                     )
             self._end_by(action, ticket)
-
-    @workflow.signal
-    def name_lock_granted(self, lock_id: str) -> None:
-        self._lock_granted = True
-
-    def _end_by(self, action: OperatorAction, ticket: int) -> None:
-        final = {A.REJECT: S.REJECTED, A.CANCEL: S.CANCELLED, A.FAIL: S.FAILED, A.RESOLVE: S.COMPLETED}
-        verb = {A.REJECT: "rejected", A.CANCEL: "cancelled", A.FAIL: "failed", A.RESOLVE: "resolved"}
-        raise _Outcome(
-            final[A(action.action)],
-            f"{verb[A(action.action)]} by {action.actor}{_note(action)}",
-            actor=action.actor,
-            ticket=ticket,
-            store_record=action.action == A.RESOLVE,  # fixed outside dnsorch: record what DNS serves
-        )
-
-    # ---- operators ----------------------------------------------------------------------
-
-    @workflow.signal
-    async def action(self, action: OperatorAction) -> None:
-        """Signal from the Temporal UI/CLI; an action illegal in the current state is logged and dropped."""
-        await workflow.wait_condition(lambda: self._row_ready)
-        try:
-            self._check(action.action)
-        except IllegalTransition as refused:
-            await self._log(f"action ignored: {refused}", actor=action.actor)
-            return
-        self._enqueue(action)
-
-    @workflow.update
-    async def act(self, action: OperatorAction) -> str:
-        """API v2's actions: refused synchronously when illegal; answers the resulting status."""
-        ticket = self._enqueue(action)
-        await workflow.wait_condition(lambda: ticket in self._done_tickets)
-        return self._state.status
-
-    @act.validator
-    def _validate_act(self, action: OperatorAction) -> None:
-        self._check(action.action)
-
-    @workflow.update
-    async def set_status(self, change: StatusChange) -> str:
-        """API v2's manual status: a status change is the action it means (FAILED → fail, …)."""
-        action = self._check(action_for_status(self._state.status, change.status))
-        ticket = self._enqueue(OperatorAction(action.value, change.actor, change.message))
-        await workflow.wait_condition(lambda: ticket in self._done_tickets)
-        return self._state.status
-
-    @set_status.validator
-    def _validate_set_status(self, change: StatusChange) -> None:
-        self._check(action_for_status(self._state.status, change.status))
-
-    @workflow.signal
-    async def update_status(self, change: StatusChange) -> None:
-        """API v1's manual status (signal): an action where one fits, else a recorded status change."""
-        await workflow.wait_condition(lambda: self._row_ready)
-        if self._state.status in (s.value for s in S if s.is_terminal):
-            await self._log(
-                f"manual status {change.status} ignored: request already {self._state.status}",
-                actor=change.actor,
-            )
-            return
-        try:
-            action = self._check(action_for_status(self._state.status, change.status))
-        except IllegalTransition:
-            if workflow.patched(MANUAL_STATUS_IS_A_NOTE):
-                # Only the workflow's own code moves its status: a status that is no action here is
-                # a note, or an operator could put the request in a state its code is not in.
-                await self._log(
-                    f"manual status {change.status} noted (no action in {self._state.status})"
-                    f"{_note_text(change.message)}",
-                    actor=change.actor,
-                )
-                return
-            if change.status not in S.__members__ or S(change.status).is_terminal:
-                await self._log(
-                    f"manual status {change.status} ignored in {self._state.status}", actor=change.actor
-                )
-                return
-            await self._transition(
-                S(change.status),
-                f"status set by {change.actor}{_note_text(change.message)}",
-                step="manual",
-                actor=change.actor,
-            )
-            return
-        self._enqueue(OperatorAction(action.value, change.actor, change.message))
-
-    @workflow.query
-    def state(self) -> WorkflowState:
-        allowed = allowed_actions(self._state.status)
-        self._state.allowed_actions = [a for a in allowed if a != A.ROLLBACK or self._can_roll_back()]
-        return self._state
-
-    def _check(self, action: str) -> Action:
-        """The transition table, plus one rule of this request: a rollback needs the plan's snapshot."""
-        chosen = check_action(self._state.status, action)
-        if chosen == A.ROLLBACK and not self._can_roll_back():
-            raise IllegalTransition("cannot roll back: there is no snapshot of what DNS served before")
-        return chosen
-
-    def _enqueue(self, action: OperatorAction) -> int:
-        self._next_ticket += 1
-        self._queue.append((self._next_ticket, action))
-        return self._next_ticket
-
-    async def _next_action(self, deadline: timedelta | None = None) -> tuple[int, OperatorAction]:
-        """The next operator action legal now; illegal ones (the state moved on) are logged and dropped."""
-        while True:
-            try:
-                await workflow.wait_condition(lambda: bool(self._queue), timeout=deadline)
-            except TimeoutError:
-                raise _Outcome(S.FAILED, "no operator action before the deadline") from None
-            ticket, action = self._queue.pop(0)
-            try:
-                self._check(action.action)
-                return ticket, action
-            except IllegalTransition as refused:
-                self._done_tickets.add(ticket)
-                await self._log(f"action ignored: {refused}", actor=action.actor)
-
-    def _attention_deadline(self) -> timedelta:
-        assert self._params is not None
-        return timedelta(seconds=self._params.policy.attention_timeout_seconds)
 
     # ---- bookkeeping --------------------------------------------------------------------
 
@@ -487,13 +351,23 @@ _STARTED = "provisioning started"
 _AWAITING_APPROVAL = "waiting for an operator's approval"
 
 
+def _awaiting(params: ProvisioningInput) -> str:
+    """The PENDING_APPROVAL message: the policy's reasons, and the deadline."""
+    message = _AWAITING_APPROVAL
+    if params.approval_reasons:
+        message += f": {'; '.join(params.approval_reasons)}"
+    if params.approval_timeout_seconds:
+        message += f" (within {_duration(timedelta(seconds=params.approval_timeout_seconds))})"
+    return message
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def _serves(result: ApplyResult) -> str:
     return f"DNS server serves: {', '.join(result.served) or 'nothing (deleted)'}"
-
-
-def _note(action: OperatorAction) -> str:
-    return _note_text(action.note)
-
-
-def _note_text(note: str) -> str:
-    return f": {note}" if note else ""

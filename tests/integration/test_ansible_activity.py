@@ -7,7 +7,6 @@ import base64
 import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +26,7 @@ from dnsorch.contracts import ApplyResult, DnsChange
 from dnsorch.records import rdata_values
 from dnsorch.settings import Settings
 from tests.fixtures.bind import TEST_ZONE, BindInfo, bind_settings
+from tests.fixtures.dns import served
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -57,16 +57,6 @@ async def apply(settings: Settings, dns_change: DnsChange, **kwargs: bool) -> Ap
     return await ActivityEnvironment().run(activities.apply_dns_change, dns_change)
 
 
-def dig(bind: BindInfo, name: str, rtype: str) -> list[str]:
-    out = subprocess.run(
-        ["dig", f"@{bind.host}", "-p", str(bind.port), "+short", "+norecurse", rtype, name],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return sorted(line for line in out.splitlines() if line)
-
-
 def secret_of(key_file: Path) -> str:
     match = re.search(r'secret\s+"([^"]+)"', key_file.read_text())
     assert match
@@ -83,9 +73,9 @@ async def test_a_record_is_served_after_apply(dns_settings: Settings, bind_serve
     result = await apply(dns_settings, change(name, "A", ["192.0.2.10"]))
     print(f"one apply_dns_change (playbook + verify): {time.monotonic() - started:.2f}s")
 
-    assert result == ApplyResult(served=["192.0.2.10"], changed=True)
+    assert (result.served, result.changed) == (["192.0.2.10"], True)
     assert await query_rrset(bind_server.host, bind_server.port, name, "A") == ["192.0.2.10"]
-    assert dig(bind_server, name, "A") == ["192.0.2.10"]
+    assert served(bind_server, name, "A") == ["192.0.2.10"]
 
 
 async def test_applying_the_same_change_twice_is_harmless(
@@ -97,7 +87,7 @@ async def test_applying_the_same_change_twice_is_harmless(
 
     # The UPDATE replaces the whole RRset, so sending it again leaves the same answer.
     assert first.served == second.served == ["192.0.2.20"]
-    assert dig(bind_server, dns_change.domain, "A") == ["192.0.2.20"]
+    assert served(bind_server, dns_change.domain, "A") == ["192.0.2.20"]
 
 
 async def test_update_replaces_the_rrset(dns_settings: Settings, bind_server: BindInfo) -> None:
@@ -106,7 +96,7 @@ async def test_update_replaces_the_rrset(dns_settings: Settings, bind_server: Bi
     result = await apply(dns_settings, change(name, "A", ["192.0.2.31"], operation="update"))
 
     assert result.served == ["192.0.2.31"]
-    assert dig(bind_server, name, "A") == ["192.0.2.31"]
+    assert served(bind_server, name, "A") == ["192.0.2.31"]
 
 
 async def test_wrong_tsig_key_is_rejected_for_good(
@@ -126,7 +116,7 @@ async def test_wrong_tsig_key_is_rejected_for_good(
     assert caught.value.non_retryable
     assert "PeerBadSignature" in caught.value.message
     assert secret_of(wrong_key) not in caught.value.message
-    assert dig(bind_server, name, "A") == []
+    assert served(bind_server, name, "A") == []
 
 
 async def test_missing_key_file_and_playbook_are_rejected(dns_settings: Settings, tmp_path: Path) -> None:
@@ -172,7 +162,7 @@ async def test_txt_values_are_served_literally(
     rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, served[0])
     assert isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
     assert b"".join(rdata.strings) == text.encode()  # exact bytes: nothing was templated
-    assert "uid=" not in " ".join(dig(bind_server, name, "TXT"))
+    assert "uid=" not in " ".join(served(bind_server, name, "TXT"))
 
 
 @pytest.mark.parametrize(
@@ -204,7 +194,7 @@ async def test_other_record_types_are_served(
     result = await apply(dns_settings, change(name, record_type, values))
 
     assert result.served == [expected]
-    assert dig(bind_server, name, record_type) == [expected]
+    assert served(bind_server, name, record_type) == [expected]
 
 
 async def test_mx_to_in_zone_name_without_address_is_rejected(dns_settings: Settings) -> None:
@@ -220,13 +210,13 @@ async def test_mx_to_in_zone_name_without_address_is_rejected(dns_settings: Sett
 async def test_delete_removes_the_record(dns_settings: Settings, bind_server: BindInfo) -> None:
     name = unique("gone")
     await apply(dns_settings, change(name, "A", ["192.0.2.60"]))
-    assert dig(bind_server, name, "A") == ["192.0.2.60"]
+    assert served(bind_server, name, "A") == ["192.0.2.60"]
 
     deleted = await apply(dns_settings, change(name, "A", ["192.0.2.60"], operation="delete"))
     again = await apply(dns_settings, change(name, "A", ["192.0.2.60"], operation="delete"))
 
     assert deleted.served == again.served == []  # deleting what is gone is harmless
-    assert dig(bind_server, name, "A") == []
+    assert served(bind_server, name, "A") == []
 
 
 async def test_runs_leave_no_files_and_never_write_the_secret(

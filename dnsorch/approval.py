@@ -1,0 +1,94 @@
+"""Approval by risk: which requests wait for a person, and why (the verdict is kept on the request).
+
+Most changes are routine and should not wait. The ones that can take a service down or hide a
+mistake wait for an operator's approval, with a deadline: deletes; changes at a zone's apex, to NS
+or MX; a TTL lowered below a floor (caches then re-ask often, and a wrong value spreads fast); and
+changes that, together with those already in flight, would touch more than a share of a zone
+(octoDNS refuses more than 30 % of a zone's records updated or deleted in one run, unless forced).
+Zones, record types and accounts an operator lists always wait.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dnsorch.contracts import DnsRequestSpec
+from dnsorch.settings import Settings
+
+
+@dataclass(frozen=True)
+class ZoneFacts:
+    """What the risk rules need from PostgreSQL, read at accept."""
+
+    current_ttl: int | None = None
+    """The TTL of the managed record set the request changes (None: there is none)."""
+    zone_record_sets: int = 0
+    """Managed record sets in the request's zone."""
+    zone_changes_in_flight: int = 0
+    """Updates and deletes in the zone accepted before this one and not yet finished."""
+
+
+@dataclass
+class Verdict:
+    """Whether the request waits for approval, and every reason it does."""
+
+    required: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return "; ".join(self.reasons) if self.reasons else "routine change: no approval needed"
+
+
+def verdict(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> Verdict:
+    """The approval policy's verdict on `spec`; a dry run never waits (it changes nothing)."""
+    if spec.dry_run:
+        return Verdict()
+    reasons = _listed(spec, settings) + _risks(spec, settings, facts)
+    return Verdict(required=bool(reasons), reasons=reasons)
+
+
+def _listed(spec: DnsRequestSpec, settings: Settings) -> list[str]:
+    reasons = []
+    if spec.zone in {z.strip(".").lower() for z in settings.approval_zones}:
+        reasons.append(f"zone {spec.zone} is listed in APPROVAL_ZONES")
+    if spec.record_type in {t.upper() for t in settings.approval_record_types}:
+        reasons.append(f"record type {spec.record_type} is listed in APPROVAL_RECORD_TYPES")
+    if spec.account_id in settings.approval_accounts:
+        reasons.append(f"account {spec.account_id} is listed in APPROVAL_ACCOUNTS")
+    return reasons
+
+
+def _risks(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> list[str]:
+    enabled = set(settings.approval_risks)
+    found = []
+    if "delete" in enabled and spec.operation == "delete":
+        found.append("a delete (risky: what depended on the record stops resolving)")
+    if "apex" in enabled and spec.domain == spec.zone:
+        found.append(f"a change at the apex of {spec.zone} (risky)")
+    if "ns" in enabled and spec.record_type == "NS":
+        found.append("an NS change (risky: delegation)")
+    if "mx" in enabled and spec.record_type == "MX":
+        found.append("an MX change (risky: mail delivery)")
+    floor = settings.approval_ttl_floor
+    if "ttl_drop" in enabled and spec.operation == "update" and facts.current_ttl is not None:
+        if spec.ttl < floor and spec.ttl < facts.current_ttl:
+            found.append(f"TTL drops from {facts.current_ttl} to {spec.ttl}, below the floor of {floor}")
+    if "zone_share" in enabled and spec.operation != "create":
+        found += _zone_share(spec, settings, facts)
+    return found
+
+
+def _zone_share(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> list[str]:
+    """Counted like octoDNS's safety threshold: updates and deletes against existing record sets,
+    in zones large enough for a share to mean something."""
+    total = facts.zone_record_sets
+    if total < settings.approval_zone_min_record_sets:
+        return []
+    touched = facts.zone_changes_in_flight + 1
+    share = settings.approval_zone_share
+    if touched / total <= share:
+        return []
+    return [
+        f"{touched} of the {total} record sets in {spec.zone} would change at once"
+        f" (more than {share:.0%} of the zone)"
+    ]
