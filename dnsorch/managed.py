@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import dns.name
 from sqlalchemy import Connection
 
-from dnsorch import repository
+from dnsorch import records, repository
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import (
     NameOwnedByAnotherAccount,
@@ -38,7 +39,8 @@ class ManagedState:
 def read_state(conn: Connection, spec: DnsRequestSpec) -> ManagedState:
     target_types: set[str] = set()
     if spec.record_type in _TARGETS_THAT_MUST_NOT_BE_ALIASES and spec.operation != "delete":
-        target_types = repository.managed_types(conn, spec.target.rstrip(".").lower())
+        target = records.name_text(dns.name.from_text(spec.target))  # as names are stored
+        target_types = repository.managed_types(conn, target)
     return ManagedState(
         owner=repository.name_owner(conn, spec.domain),
         types=repository.managed_types(conn, spec.domain),
