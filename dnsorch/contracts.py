@@ -304,3 +304,6 @@ class ProvisioningInput:
     """Why the approval policy holds the request (dnsorch/approval.py)."""
     approval_timeout_seconds: int = 0
     """How long it waits for approval before it ends REJECTED; 0: no deadline."""
+    attention_reason: str = ""
+    """Set: the request begins in NEEDS_ATTENTION with this reason, and applies nothing until an
+    operator's `retry` (drift that policy raises rather than heals)."""

@@ -108,6 +108,11 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
             if params.approval_required:
                 await self._transition(S.PENDING_APPROVAL, _awaiting(params), step="approval", begin=True)
+            elif params.attention_reason:  # raised for an operator (drift): nothing is applied unasked
+                self._state.last_error = params.attention_reason
+                await self._transition(
+                    S.NEEDS_ATTENTION, _needs(params.attention_reason), step="attention", begin=True
+                )
             else:
                 await self._transition(S.IN_PROGRESS, _STARTED, step="apply", begin=True)
         else:
@@ -116,7 +121,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         try:
             if params.approval_required:
                 await self._await_approval()
-            await self._provision()
+            await self._provision(held=bool(params.attention_reason) and self._lean)
         except Outcome as outcome:
             await self._end(outcome)
         except asyncio.CancelledError:
@@ -156,16 +161,18 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         await self._log(f"approved by {action.actor}{note(action)}", actor=action.actor)
         self._done_tickets.add(ticket)
 
-    async def _provision(self) -> None:
+    async def _provision(self, *, held: bool = False) -> None:
+        """Attempt the change until it ends; `held`: it already waits in NEEDS_ATTENTION for a first retry."""
         rollback: OperatorAction | None = None  # the operator's choice in NEEDS_ATTENTION: undo
         while True:
-            if rollback is None:
+            if held:
+                held = False
+            elif rollback is None:
                 await self._attempt()
             else:
                 await self._undo(rollback.actor, f" by {rollback.actor}{note(rollback)}")
-            await self._transition(
-                S.NEEDS_ATTENTION, f"needs an operator: {self._state.last_error}", step="attention"
-            )
+            if self._state.status != S.NEEDS_ATTENTION:
+                await self._transition(S.NEEDS_ATTENTION, _needs(self._state.last_error), step="attention")
             ticket, action = await self._next_action(self._attention_deadline())
             if action.action not in (A.RETRY, A.ROLLBACK):
                 self._end_by(action, ticket)
@@ -349,6 +356,10 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
 
 _STARTED = "provisioning started"
 _AWAITING_APPROVAL = "waiting for an operator's approval"
+
+
+def _needs(problem: str | None) -> str:
+    return f"needs an operator: {problem}"
 
 
 def _awaiting(params: ProvisioningInput) -> str:

@@ -120,3 +120,45 @@ async def past_the_deadline(env: WorkflowEnvironment, store: FakeStore, count: i
             return
         await env.sleep(POLICY.propagation_interval_seconds)
     raise AssertionError(f"NEEDS_ATTENTION not reached {count} time(s): {store.statuses()}")
+
+
+async def test_a_request_raised_for_an_operator_applies_nothing_until_retried(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), attention="drift: ns2 serves 192.0.2.99")
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        while state.status != "NEEDS_ATTENTION":
+            state = await handle.query(DnsProvisioningWorkflow.state)
+        assert state.last_error == "drift: ns2 serves 192.0.2.99" and store.apply_calls == 0
+        await act(handle, "retry", "heal it")
+        final = await handle.result()
+    assert final.status == "COMPLETED" and store.apply_calls == 1
+    assert store.statuses() == ["NEEDS_ATTENTION", "IN_PROGRESS", "COMPLETED"]
+
+
+async def test_a_request_not_approved_before_its_deadline_is_rejected(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), approval=True, approval_timeout=3600)
+        final = await handle.result()  # the time-skipping server jumps to the deadline
+    assert final.status == "REJECTED" and store.apply_calls == 0
+    assert store.statuses() == ["PENDING_APPROVAL", "REJECTED"]
+    waiting, ended = sorted((s for s in store.steps.values() if s.status), key=lambda s: s.at)
+    assert "a delete (risky)" in waiting.message and "within 1 h" in waiting.message
+    assert ended.message.endswith("no approval in time (1 h)")
+
+
+async def test_a_request_approved_in_time_goes_ahead(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), approval=True, approval_timeout=3600)
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        while state.status != "PENDING_APPROVAL":
+            state = await handle.query(DnsProvisioningWorkflow.state)
+        await act(handle, "approve")
+        final = await handle.result()
+    assert final.status == "COMPLETED"

@@ -187,10 +187,19 @@ async def start(
     *,
     approval: bool = False,
     policy: ApplyPolicy = FAST_POLICY,
+    approval_timeout: int = 0,
+    attention: str = "",
 ) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
     return await env.client.start_workflow(
         DnsProvisioningWorkflow.run,
-        ProvisioningInput(request=spec, policy=policy, approval_required=approval),
+        ProvisioningInput(
+            request=spec,
+            policy=policy,
+            approval_required=approval,
+            approval_reasons=["a delete (risky)"] if approval else [],
+            approval_timeout_seconds=approval_timeout,
+            attention_reason=attention,
+        ),
         id=spec.workflow_id,
         task_queue="test-provisioning",
         search_attributes=initial_attributes(
