@@ -8,9 +8,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.pools import ThreadPool
-from dnsorch import repository
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.logging import bind_request_id
+from dnsorch.repository import request_rows, served_records
 
 
 class DatabaseActivities:
@@ -30,7 +30,7 @@ class DatabaseActivities:
 
         def write() -> bool:
             with self.engine.begin() as conn:
-                return repository.insert_request(conn, spec, accepted_at)
+                return request_rows.insert_request(conn, spec, accepted_at)
 
         try:
             created = await self.pool.run(write)
@@ -49,7 +49,7 @@ class DatabaseActivities:
 
         def write() -> bool:
             with self.engine.begin() as conn:
-                return repository.begin_request(conn, spec, accepted_at, begin.step)
+                return request_rows.begin_request(conn, spec, accepted_at, begin.step)
 
         try:
             created = await self.pool.run(write)
@@ -65,7 +65,7 @@ class DatabaseActivities:
 
         def write() -> None:
             with self.engine.begin() as conn:
-                repository.finish_request(conn, finish.step, finish.record)
+                request_rows.finish_request(conn, finish.step, finish.record)
 
         await self.pool.run(write)
         activity.logger.info("%s: %s", finish.step.status, finish.step.message)
@@ -77,9 +77,9 @@ class DatabaseActivities:
 
         def write() -> bool:
             with self.engine.begin() as conn:
-                if repository.append_step(conn, step):
+                if request_rows.append_step(conn, step):
                     return True
-                if not repository.request_exists(conn, step.request_id):
+                if not request_rows.request_exists(conn, step.request_id):
                     raise ApplicationError(
                         f"request row {step.request_id} does not exist",
                         type="RequestRowMissing",
@@ -93,12 +93,12 @@ class DatabaseActivities:
 
     @activity.defn(name="store_record")
     async def store_record(self, row: RecordRow) -> bool:
-        """Make `dns_records` match what DNS serves after this request (see repository.apply_record)."""
+        """Make `dns_records` match what DNS serves after this request (see served_records.apply_record)."""
         bind_request_id(row.request_id)
 
         def write() -> bool:
             with self.engine.begin() as conn:
-                return repository.apply_record(conn, row)
+                return served_records.apply_record(conn, row)
 
         return await self.pool.run(write)
 

@@ -1,9 +1,9 @@
 """One request at a time changes a DNS name, in the order the requests were accepted.
 
 The apply activity waits here for its turn before its change joins a batch. The turn is a row in
-PostgreSQL (`name_claims`, see repository.claim_name), so it holds across workers, across the
-activity's retries and across a worker's crash; the holder's next status releases it in the same
-transaction. It replaces the per-name lock workflow, which cost each request an activity, three
+PostgreSQL (`name_claims`, see dnsorch/repository/name_claims.py), so it holds across workers,
+across the activity's retries and across a worker's crash; the holder's next status releases it
+in the same transaction. It replaces the per-name lock workflow, which cost each request an activity, three
 signals and the lock workflow's own tasks.
 """
 
@@ -14,8 +14,8 @@ import asyncio
 from sqlalchemy import Engine
 
 from activities.pools import ThreadPool
-from dnsorch import repository
 from dnsorch.contracts import DnsChange
+from dnsorch.repository import name_claims, served_records
 
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 3600.0
@@ -54,5 +54,5 @@ class NameClaims:
 
     def _claim(self, domain: str, request_id: str) -> tuple[str, str | None]:
         with self._engine.begin() as conn:
-            holder = repository.claim_name(conn, domain, request_id, self.lease_seconds)
-            return holder, repository.name_owner(conn, domain)
+            holder = name_claims.claim_name(conn, domain, request_id, self.lease_seconds)
+            return holder, served_records.name_owner(conn, domain)

@@ -1,22 +1,34 @@
-"""FastAPI dependencies as short `Annotated` aliases."""
+"""FastAPI dependencies as short `Annotated` aliases: each route asks for the piece it uses."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 
-from dnsorch.service import RequestService
+from dnsorch.accepting import AcceptService
+from dnsorch.operating import OperateService
 from dnsorch.settings import Settings
 
 
-def get_service(request: Request) -> RequestService:
-    return request.app.state.service  # type: ignore[no-any-return]
+def get_accept(request: Request) -> AcceptService:
+    return request.app.state.accept  # type: ignore[no-any-return]
+
+
+def get_operate(request: Request) -> OperateService:
+    return request.app.state.operate  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
 
 
 def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-ServiceDep = Annotated[RequestService, Depends(get_service)]
+AcceptDep = Annotated[AcceptService, Depends(get_accept)]
+OperateDep = Annotated[OperateService, Depends(get_operate)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -20,15 +20,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    service = request.app.state.service
+    state = request.app.state
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(asyncio.to_thread(ping, service.engine), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(asyncio.to_thread(ping, state.engine), CHECK_TIMEOUT_SECONDS)
         checks["postgresql"] = "ok"
     except Exception as error:  # any failure means not ready; the reason is reported
         checks["postgresql"] = f"unavailable: {type(error).__name__}"
     try:
-        await asyncio.wait_for(service.client.service_client.check_health(), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(state.temporal.service_client.check_health(), CHECK_TIMEOUT_SECONDS)
         checks["temporal"] = "ok"
     except Exception as error:
         checks["temporal"] = f"unavailable: {type(error).__name__}"

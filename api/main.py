@@ -18,9 +18,11 @@ from api.security import authenticate, install_security
 from api.v1 import routes as v1_routes
 from api.v2 import routes as v2_routes
 from dnsorch import telemetry, temporal_client
+from dnsorch.accepting import AcceptService
 from dnsorch.db import make_engine
-from dnsorch.service import RequestService
+from dnsorch.operating import OperateService
 from dnsorch.settings import Settings, get_settings
+from dnsorch.workflow_gateway import ProvisioningGateway
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, threads=settings.api_threads)
         # Lazy: the API starts (and /readyz reports) even while Temporal is still coming up.
         client = await temporal_client.connect(settings, lazy=True)
+        gateway = ProvisioningGateway(client, settings.temporal_task_queue)
         app.state.settings = settings
-        app.state.service = RequestService(engine, client, settings)
+        app.state.engine, app.state.temporal = engine, client
+        app.state.accept = AcceptService(engine, gateway, settings)
+        app.state.operate = OperateService(engine, gateway)
         yield
         engine.dispose()
 

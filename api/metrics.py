@@ -243,7 +243,7 @@ def install_metrics(app: FastAPI, cache_seconds: float = 5.0) -> ApiMetrics:
     api_metrics = ApiMetrics()
 
     def engine() -> Engine | None:
-        return getattr(getattr(app.state, "service", None), "engine", None)
+        return getattr(app.state, "engine", None)
 
     api_metrics.registry.register(DatabaseCollector(engine, max_age=cache_seconds))
     app.state.metrics = api_metrics

@@ -21,13 +21,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import ServiceDep, SettingsDep
+from api.deps import EngineDep, SettingsDep
 from api.errors import error_body
 from dnsorch import keys
 from dnsorch.errors import RequestNotFound, ServiceUnavailable
 from dnsorch.keys import Principal, Role
 from dnsorch.models import DnsRecord, DnsRequest
-from dnsorch.service import RequestService
+from dnsorch.operating import OperateService
 
 
 class AuthError(Exception):
@@ -84,14 +84,14 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `dnsorch key
 
 async def authenticate(
     request: Request,
-    service: ServiceDep,
+    engine: EngineDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise NotAuthenticated("an API key is required: Authorization: Bearer <key>")
     try:
-        principal = await asyncio.to_thread(keys.authenticate, service.engine, credentials.credentials)
+        principal = await asyncio.to_thread(keys.authenticate, engine, credentials.credentials)
     except OperationalError as error:
         raise ServiceUnavailable("PostgreSQL is unavailable") from error
     if principal is None:
@@ -129,10 +129,10 @@ def account_scope(caller: Principal, asked: str | None) -> str | None:
 
 
 async def visible_request(
-    service: RequestService, request_id: uuid.UUID, caller: Principal
+    operate: OperateService, request_id: uuid.UUID, caller: Principal
 ) -> tuple[DnsRequest, DnsRecord | None]:
     """The request, or RequestNotFound when it is another account's (so ids do not leak)."""
-    request, record = await service.get(request_id)
+    request, record = await operate.get(request_id)
     if not caller.sees_account(request.account_id):
         raise RequestNotFound(str(request_id))
     return request, record

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import PoisonMessage, decode_key, decode_request
-from dnsorch import repository
+from dnsorch.accepting import AcceptService
 from dnsorch.errors import (
     IdempotencyConflict,
     InvalidRequest,
@@ -34,7 +34,7 @@ from dnsorch.errors import (
     ServiceUnavailable,
 )
 from dnsorch.logging import bind_request_id
-from dnsorch.service import RequestService
+from dnsorch.repository import dead_letters
 from dnsorch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,12 +95,12 @@ class Ingestor:
     def __init__(
         self,
         settings: Settings,
-        service: RequestService,
+        accept: AcceptService,
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
     ) -> None:
         self.settings = settings
-        self.service = service
+        self.accept = accept
         self.consumer = consumer
         self.producer = producer
         self.stats = IngestStats()
@@ -181,7 +181,7 @@ class Ingestor:
                 raise PoisonMessage(
                     f"account {account} may not be named on topic {message.topic} (KAFKA_REQUESTS_ACCOUNTS)"
                 )
-            accepted = await self.service.create(
+            accepted = await self.accept.create(
                 decoded.body,
                 source="kafka",
                 request_id=decoded.request_id,
@@ -217,18 +217,18 @@ class Ingestor:
         """
         where = (message.topic, message.partition, message.offset)
         reason = clean_reason(reason)
-        if await self._db(repository.dead_letter_sent, *where):
+        if await self._db(dead_letters.dead_letter_sent, *where):
             self.stats.duplicates += 1
         else:
             await send_to_dead_letters(self.producer, self.settings.kafka_dlq_topic, message, reason)
-            await self._db(repository.record_dead_letter, *where, decode_key(message.key), reason)
+            await self._db(dead_letters.record_dead_letter, *where, decode_key(message.key), reason)
             self.stats.dead_lettered += 1
             log.warning("offset %s/%s/%s dead-lettered: %s", *where, reason)
         await self._commit(TopicPartition(message.topic, message.partition), message.offset + 1)
 
     async def _db(self, write: Callable[..., T], *args: object) -> T:
         def run() -> T:
-            with self.service.engine.begin() as conn:
+            with self.accept.engine.begin() as conn:
                 return write(conn, *args)
 
         try:

@@ -13,10 +13,11 @@ from consumer.ingest import Ingestor
 from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
 from dnsorch import telemetry, temporal_client
+from dnsorch.accepting import AcceptService
 from dnsorch.db import make_engine
 from dnsorch.kafka_client import client_options
-from dnsorch.service import RequestService
 from dnsorch.settings import Settings
+from dnsorch.workflow_gateway import ProvisioningGateway
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
     telemetry.configure_tracing(settings, "consumer")
     engine = make_engine(settings.database_url)
     client = await temporal_client.connect(settings, lazy=True)
-    service = RequestService(engine, client, settings)
+    accept = AcceptService(engine, ProvisioningGateway(client, settings.temporal_task_queue), settings)
     producer, idempotent = await start_producer(settings)
     consumer = make_consumer(settings)
     await consumer.start()
@@ -52,7 +53,7 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    ingestor = Ingestor(settings, service, consumer, producer)
+    ingestor = Ingestor(settings, accept, consumer, producer)
     tasks = [asyncio.create_task(ingestor.run(stop), name="ingest")]
     publisher = None
     if publish_events:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import dns.name
 from sqlalchemy import Connection
 
-from dnsorch import records, repository
+from dnsorch import records
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import (
     NameOwnedByAnotherAccount,
@@ -23,6 +23,7 @@ from dnsorch.errors import (
     RecordExists,
     RecordMissing,
 )
+from dnsorch.repository import served_records
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
 
@@ -40,10 +41,10 @@ def read_state(conn: Connection, spec: DnsRequestSpec) -> ManagedState:
     target_types: set[str] = set()
     if spec.record_type in _TARGETS_THAT_MUST_NOT_BE_ALIASES and spec.operation != "delete":
         target = records.name_text(dns.name.from_text(spec.target))  # as names are stored
-        target_types = repository.managed_types(conn, target)
+        target_types = served_records.managed_types(conn, target)
     return ManagedState(
-        owner=repository.name_owner(conn, spec.domain),
-        types=repository.managed_types(conn, spec.domain),
+        owner=served_records.name_owner(conn, spec.domain),
+        types=served_records.managed_types(conn, spec.domain),
         target_is_cname="CNAME" in target_types,
     )
 

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from api.deps import ServiceDep
+from api.deps import AcceptDep, OperateDep
 from api.security import Caller, Operator, check_account, visible_request
 from dnsorch.schemas import (
     CreateDnsRequest,
@@ -21,12 +21,10 @@ router = APIRouter(prefix="/dns")
 
 
 @router.post("/create", response_model=CreateDnsResponse)
-async def create_dns_request(
-    body: CreateDnsRequest, service: ServiceDep, caller: Caller
-) -> CreateDnsResponse:
+async def create_dns_request(body: CreateDnsRequest, accept: AcceptDep, caller: Caller) -> CreateDnsResponse:
     """Accept a DNS record request; provisioning continues in its workflow."""
     check_account(caller, body.context.account_id)
-    accepted = await service.create(body)
+    accepted = await accept.create(body)
     return CreateDnsResponse(
         request_id=uuid.UUID(accepted.request_id),
         status=accepted.status,
@@ -35,9 +33,9 @@ async def create_dns_request(
 
 
 @router.get("/{request_id}", response_model=DnsRequestOut)
-async def get_dns_request(request_id: uuid.UUID, service: ServiceDep, caller: Caller) -> DnsRequestOut:
+async def get_dns_request(request_id: uuid.UUID, operate: OperateDep, caller: Caller) -> DnsRequestOut:
     """The request's status, its timestamped log and, once provisioned, its record."""
-    request, record = await visible_request(service, request_id, caller)
+    request, record = await visible_request(operate, request_id, caller)
     return DnsRequestOut(
         request_id=request.id,
         account_id=request.account_id,
@@ -62,10 +60,10 @@ async def get_dns_request(request_id: uuid.UUID, service: ServiceDep, caller: Ca
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def update_request_status(
-    request_id: uuid.UUID, body: StatusUpdate, service: ServiceDep, caller: Operator
+    request_id: uuid.UUID, body: StatusUpdate, operate: OperateDep, caller: Operator
 ) -> StatusUpdateResponse:
     """Send the running workflow a manual status (operators); 409 once the request has finished."""
-    await service.update_status(request_id, body.status, body.message, actor=caller.actor)
+    await operate.update_status(request_id, body.status, body.message, actor=caller.actor)
     return StatusUpdateResponse(
         request_id=request_id,
         requested_status=body.status,

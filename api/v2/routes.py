@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, status
 
-from api.deps import ServiceDep
+from api.deps import AcceptDep, EngineDep, OperateDep
 from api.security import Caller, Operator, account_scope, check_account, visible_request
 from api.v2.schemas import (
     ActionBody,
@@ -38,22 +38,22 @@ DomainPath = Annotated[str, Path(min_length=1, max_length=254, pattern=r"^[A-Za-
 @router.post("/requests", response_model=RequestDetail, status_code=status.HTTP_202_ACCEPTED)
 async def create_request(
     body: RequestCreateV2,
-    service: ServiceDep,
+    accept: AcceptDep,
     caller: Caller,
     idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> RequestDetail:
     """Accept a create, update or delete. The same Idempotency-Key and body answers the same request."""
     check_account(caller, body.context.account_id)
-    accepted = await service.create(
+    accepted = await accept.create(
         body, operation=body.operation, idempotency_key=idempotency_key, dry_run=body.dry_run
     )
-    request, record = await service.read_accepted(accepted)
+    request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
 
 
 @router.get("/requests", response_model=RequestPage)
 async def list_requests(
-    service: ServiceDep,
+    engine: EngineDep,
     caller: Caller,
     status: FilterText = None,
     domain: FilterText = None,
@@ -70,14 +70,14 @@ async def list_requests(
         return RequestPage(items=[], next_cursor=None)
     account_id = account_scope(caller, account_id)
     filters = queries.RequestFilters(status, domain, zone, account_id, source, created_after, created_before)
-    rows, next_cursor = await asyncio.to_thread(queries.list_requests, service.engine, filters, limit, cursor)
+    rows, next_cursor = await asyncio.to_thread(queries.list_requests, engine, filters, limit, cursor)
     return RequestPage(items=[RequestSummary.of(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/requests/{request_id}", response_model=RequestDetail)
-async def get_request(request_id: uuid.UUID, service: ServiceDep, caller: Caller) -> RequestDetail:
+async def get_request(request_id: uuid.UUID, operate: OperateDep, caller: Caller) -> RequestDetail:
     """The request with its timeline: every step and every operator change (who, when, from, to)."""
-    request, record = await visible_request(service, request_id, caller)
+    request, record = await visible_request(operate, request_id, caller)
     return RequestDetail.of_row(request, record)
 
 
@@ -85,7 +85,7 @@ async def get_request(request_id: uuid.UUID, service: ServiceDep, caller: Caller
 async def act_on_request(
     request_id: uuid.UUID,
     action: ActionName,
-    service: ServiceDep,
+    operate: OperateDep,
     caller: Operator,
     body: ActionBody | None = None,
 ) -> ActionResult:
@@ -93,22 +93,22 @@ async def act_on_request(
 
     Refused with 409 when the request's state does not allow it; nothing is recorded then.
     """
-    new_status = await service.act(request_id, action, (body or ActionBody()).note, actor=caller.actor)
+    new_status = await operate.act(request_id, action, (body or ActionBody()).note, actor=caller.actor)
     return ActionResult(request_id=request_id, status=new_status, detail=f"{action} applied")
 
 
 @router.post("/requests/{request_id}/status", response_model=ActionResult)
 async def set_request_status(
-    request_id: uuid.UUID, body: StatusUpdate, service: ServiceDep, caller: Operator
+    request_id: uuid.UUID, body: StatusUpdate, operate: OperateDep, caller: Operator
 ) -> ActionResult:
     """A manual status, validated by the workflow (e.g. COMPLETED → IN_PROGRESS is refused with 409)."""
-    new_status = await service.set_status(request_id, body.status, body.message, actor=caller.actor)
+    new_status = await operate.set_status(request_id, body.status, body.message, actor=caller.actor)
     return ActionResult(request_id=request_id, status=new_status, detail=f"status set to {body.status}")
 
 
 @router.get("/records", response_model=RecordPage)
 async def list_records(
-    service: ServiceDep,
+    engine: EngineDep,
     caller: Caller,
     domain: FilterText = None,
     zone: FilterText = None,
@@ -121,7 +121,7 @@ async def list_records(
     account_id = account_scope(caller, account_id)
     rows = await asyncio.to_thread(
         queries.list_records,
-        service.engine,
+        engine,
         domain=domain,
         zone=zone,
         record_type=record_type,
@@ -139,9 +139,9 @@ async def list_records(
 
 
 @router.get("/names/{domain}", response_model=NameOut)
-async def get_name(domain: DomainPath, service: ServiceDep, caller: Caller) -> NameOut:
+async def get_name(domain: DomainPath, engine: EngineDep, caller: Caller) -> NameOut:
     """The account a managed name belongs to and its transfers; a submitter sees its own names only."""
-    name = await asyncio.to_thread(names.get, service.engine, _normalised(domain))
+    name = await asyncio.to_thread(names.get, engine, _normalised(domain))
     if not caller.sees_account(name.account_id):
         raise NameNotManaged(name.domain)  # another account's name looks like one nobody manages
     return _name_out(name)
@@ -149,11 +149,11 @@ async def get_name(domain: DomainPath, service: ServiceDep, caller: Caller) -> N
 
 @router.post("/names/{domain}/transfer", response_model=NameOut)
 async def transfer_name(
-    domain: DomainPath, body: TransferBody, service: ServiceDep, caller: Operator
+    domain: DomainPath, body: TransferBody, engine: EngineDep, caller: Operator
 ) -> NameOut:
     """Give a managed name to another account (operators only); logged with who, when and why."""
     name = await asyncio.to_thread(
-        names.transfer, service.engine, _normalised(domain), body.account_id, caller.actor, body.note
+        names.transfer, engine, _normalised(domain), body.account_id, caller.actor, body.note
     )
     return _name_out(name)
 

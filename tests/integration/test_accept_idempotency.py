@@ -15,11 +15,12 @@ from temporalio.service import RPCError
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
+from dnsorch.accepting import AcceptService, idempotency_request_id
 from dnsorch.db import make_engine
 from dnsorch.errors import IdempotencyConflict
 from dnsorch.schemas import CreateDnsRequest
-from dnsorch.service import RequestService, idempotency_request_id
 from dnsorch.settings import Settings
+from dnsorch.workflow_gateway import ProvisioningGateway
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "acct-idem"
@@ -34,11 +35,11 @@ def body(target: str) -> CreateDnsRequest:
     )
 
 
-class SlowFirstWriter(RequestService):
+class SlowFirstWriter(AcceptService):
     """The first caller: it has started the workflow but its row write is held back."""
 
     def __init__(self, engine: Engine, client: Client, settings: Settings, release: threading.Event):
-        super().__init__(engine, client, settings)
+        super().__init__(engine, ProvisioningGateway(client, settings.temporal_task_queue), settings)
         self.release = release
 
     def _insert_row(self, spec):  # type: ignore[no-untyped-def]
@@ -60,7 +61,7 @@ async def test_two_bodies_under_one_key_never_both_accepted(
     client = await Client.connect(temporal_server.address)
     release = threading.Event()
     first = SlowFirstWriter(engine, client, settings, release)
-    second = RequestService(engine, client, settings)
+    second = AcceptService(engine, ProvisioningGateway(client, settings.temporal_task_queue), settings)
     key = f"k-{uuid.uuid4()}"
     request_id = idempotency_request_id(ACCOUNT, key)
     try:

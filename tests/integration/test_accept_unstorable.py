@@ -12,11 +12,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
+from dnsorch.accepting import AcceptService, idempotency_request_id
 from dnsorch.db import make_engine
 from dnsorch.errors import InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
-from dnsorch.service import RequestService, idempotency_request_id
 from dnsorch.settings import Settings
+from dnsorch.workflow_gateway import ProvisioningGateway
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ async def test_a_row_postgresql_refuses_ends_its_workflow_and_is_refused(
     )
     engine = make_engine(url)
     client = await Client.connect(temporal_server.address)
-    service = RequestService(engine, client, settings)
+    service = AcceptService(engine, ProvisioningGateway(client, settings.temporal_task_queue), settings)
     body = CreateDnsRequest.model_validate(
         {
             "context": {"account_id": "acct-unstorable"},

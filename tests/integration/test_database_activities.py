@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.database import DatabaseActivities
-from dnsorch import repository
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.repository import served_records
 from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration
@@ -207,7 +207,7 @@ async def test_the_first_completed_create_owns_the_name_until_its_last_record_is
 
     def owner() -> str | None:
         with engine.connect() as conn:
-            return repository.name_owner(conn, domain)
+            return served_records.name_owner(conn, domain)
 
     assert owner() is None
     await complete("acct-first", "create")

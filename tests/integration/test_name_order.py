@@ -21,7 +21,6 @@ from activities.database import DatabaseActivities
 from activities.name_claims import NameClaims
 from activities.pools import ThreadPool
 from devstack.temporal import TemporalDevServer
-from dnsorch import repository
 from dnsorch.contracts import (
     ApplyPolicy,
     ApplyResult,
@@ -33,6 +32,7 @@ from dnsorch.contracts import (
     ProvisioningInput,
     WorkflowState,
 )
+from dnsorch.repository import name_claims, request_rows
 from dnsorch.search_attributes import initial_attributes
 from dnsorch.temporal_client import ensure_search_attributes
 from tests.fixtures.specs import fresh_name, request_spec
@@ -190,15 +190,15 @@ def test_a_free_name_goes_to_the_earliest_accepted_request_that_waits_for_it(eng
     early, late = spec_for(name, accepted), spec_for(name, accepted + timedelta(seconds=1))
     with engine.begin() as conn:
         for spec in (late, early):  # the later one's workflow began first
-            repository.begin_request(conn, spec, spec.accepted_at, in_progress(spec))
+            request_rows.begin_request(conn, spec, spec.accepted_at, in_progress(spec))
     with engine.begin() as conn:
-        assert repository.claim_name(conn, name, late.request_id, 60) == early.request_id
-        assert repository.claim_name(conn, name, early.request_id, 60) == early.request_id
-        assert repository.claim_name(conn, name, late.request_id, 60) == early.request_id
+        assert name_claims.claim_name(conn, name, late.request_id, 60) == early.request_id
+        assert name_claims.claim_name(conn, name, early.request_id, 60) == early.request_id
+        assert name_claims.claim_name(conn, name, late.request_id, 60) == early.request_id
     with engine.begin() as conn:  # the holder's next status releases the name
-        repository.append_step(conn, in_progress(early, status="COMPLETED"))
+        request_rows.append_step(conn, in_progress(early, status="COMPLETED"))
     with engine.begin() as conn:
-        assert repository.claim_name(conn, name, late.request_id, 60) == late.request_id
+        assert name_claims.claim_name(conn, name, late.request_id, 60) == late.request_id
 
 
 async def test_cancelling_a_request_that_waits_for_the_name_frees_its_place(stack: Stack) -> None:

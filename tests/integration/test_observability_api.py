@@ -76,7 +76,7 @@ def test_scrapes_however_frequent_read_postgresql_at_most_once_per_cache_period(
             if "GROUP BY" in statement:
                 grouped.append(statement)
 
-        event.listen(api.app.state.service.engine, "before_cursor_execute", count)
+        event.listen(api.app.state.engine, "before_cursor_execute", count)
         source = f"cache{uuid.uuid4().hex[:8]}"
         insert_request(engine, source, "PENDING")
         first = figures(api)

@@ -34,14 +34,18 @@ def create_body(record_type: str = "A", source: str | None = None) -> dict[str, 
     }
 
 
-class StubService:
-    """Accepts everything, knows no request: what the routes need, without Temporal or PostgreSQL."""
+class StubAccept:
+    """Accepts everything: what the create routes need, without Temporal or PostgreSQL."""
 
     async def create(self, body: Any, **_: Any) -> SimpleNamespace:
         request_id = str(uuid.uuid4())
         return SimpleNamespace(
             request_id=request_id, workflow_id=f"dns-request-{request_id}", status="PENDING", created=True
         )
+
+
+class StubOperate:
+    """Knows no request."""
 
     async def get(self, request_id: uuid.UUID) -> Any:
         raise RequestNotFound(str(request_id))
@@ -51,7 +55,8 @@ class StubService:
 def api() -> Iterator[TestClient]:
     settings = Settings(database_url=NOWHERE, temporal_address="127.0.0.1:1")
     with TestClient(create_app(settings)) as client:
-        client.app.state.service = StubService()  # type: ignore[attr-defined]
+        client.app.state.accept = StubAccept()  # type: ignore[attr-defined]
+        client.app.state.operate = StubOperate()  # type: ignore[attr-defined]
         act_as(client.app)  # type: ignore[arg-type]
         yield client
 

@@ -137,7 +137,7 @@ async def test_the_api_app_traces_a_request_into_the_workflow_it_starts(
     task_queue, workflow_id = f"traced-{uuid.uuid4()}", f"traced-{uuid.uuid4()}"
 
     async with app.router.lifespan_context(app):
-        api_client: Client = app.state.service.client  # built by the lifespan, with our interceptors
+        api_client: Client = app.state.temporal  # built by the lifespan, with our interceptors
 
         class StartsTheWorkflow:
             async def create(self, body: Any, **_: Any) -> SimpleNamespace:
@@ -147,7 +147,7 @@ async def test_the_api_app_traces_a_request_into_the_workflow_it_starts(
                 request_id = str(uuid.uuid4())
                 return SimpleNamespace(request_id=request_id, workflow_id=workflow_id, status="PENDING")
 
-        app.state.service = StartsTheWorkflow()
+        app.state.accept = StartsTheWorkflow()
         act_as(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:

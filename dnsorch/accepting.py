@@ -1,0 +1,237 @@
+"""Accepting a request, shared by the API and the Kafka consumer: the rules live here, not in routes.
+
+Accept order (why nothing accepted is lost and nothing starts twice):
+1. validate, and give the request its id;
+2. start the workflow with id `dns-request-<id>` and the whole validated request as input
+   (a second start with the same id is refused by Temporal and treated as success);
+3. insert the row (`ON CONFLICT DO NOTHING`) from the body the workflow holds: this call's if it
+   started the workflow; if the workflow existed already, the body in its start event, and a
+   different body under the same id is refused (409 `idempotency_conflict`, or a dead letter).
+A request is accepted once step 2 succeeds: if the process dies before step 3, or PostgreSQL
+is down then, the workflow's first activity inserts the same row from its input. If step 2
+fails, nothing was stored and the caller gets 503, so a retry cannot leave a twin behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import NoReturn
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, OperationalError
+
+from dnsorch import managed
+from dnsorch.contracts import ApplyPolicy, DnsRequestSpec, ProvisioningInput, RequestStatus, workflow_id_for
+from dnsorch.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    RequestNotFound,
+    ServiceUnavailable,
+)
+from dnsorch.logging import bind_request_id
+from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.operating import read_request
+from dnsorch.repository import request_rows
+from dnsorch.schemas import CreateDnsRequest
+from dnsorch.settings import Settings
+from dnsorch.validation import build_spec, needs_approval, request_hash
+from dnsorch.workflow_gateway import ProvisioningGateway, WorkflowNotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Accepted:
+    request_id: str
+    workflow_id: str
+    status: RequestStatus
+    created: bool = True
+    """False when a workflow with this request id already existed (a redelivery or a retry)."""
+    spec: DnsRequestSpec | None = None
+    """What was accepted, when this call accepted it (None when an earlier call did)."""
+
+
+def apply_policy(settings: Settings) -> ApplyPolicy:
+    return ApplyPolicy(
+        max_attempts=settings.ansible_max_attempts,
+        initial_retry_seconds=settings.ansible_initial_retry_seconds,
+        retry_backoff=settings.ansible_retry_backoff,
+        max_retry_seconds=settings.ansible_max_retry_seconds,
+        timeout_seconds=settings.ansible_timeout_seconds,
+        heartbeat_seconds=settings.ansible_heartbeat_seconds,
+        attention_timeout_seconds=settings.attention_timeout_seconds,
+    )
+
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("8d0f6a3e-41f4-4c55-9a43-2b1d6f0c7e19")
+
+
+def idempotency_request_id(account_id: str, key: str) -> str:
+    """Keys are scoped per account: two teams may use the same key for different requests."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{account_id}\x00{key}"))
+
+
+class AcceptService:
+    def __init__(self, engine: Engine, gateway: ProvisioningGateway, settings: Settings) -> None:
+        self.engine = engine
+        self.gateway = gateway
+        self.settings = settings
+
+    async def create(
+        self,
+        body: CreateDnsRequest,
+        *,
+        source: str | None = None,
+        request_id: str | None = None,
+        message_key: str | None = None,
+        require_row: bool = False,
+        operation: str = "create",
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+    ) -> Accepted:
+        """Accept a request (see the module docstring for the order).
+
+        `require_row`: raise ServiceUnavailable unless the row is written too, for callers (the
+        Kafka consumer) that would rather hold back than move on while PostgreSQL is down.
+        `idempotency_key`: the request id derives from (account, key), so a retry with the same
+        key maps to the same request; the same key with another body is IdempotencyConflict.
+        """
+        fingerprint = request_hash(body, operation)
+        if idempotency_key is not None:
+            request_id = idempotency_request_id(body.context.account_id, idempotency_key)
+            existing = await self._existing(request_id, fingerprint)
+            if existing is not None:
+                return existing
+        request_id = request_id or str(uuid.uuid4())
+        bind_request_id(request_id)
+        spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
+        spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
+        spec.dry_run = dry_run
+        await self._check_against_managed(spec, require_row)
+        created = await self.gateway.start(
+            ProvisioningInput(
+                request=spec,
+                policy=apply_policy(self.settings),
+                approval_required=needs_approval(spec, self.settings) and not spec.dry_run,
+            )
+        )
+        if created:
+            await self._write_row(spec, created=True, require_row=require_row)
+            log.info(
+                "accepted %s %s %s -> %s from %s",
+                operation,
+                spec.record_type,
+                spec.domain,
+                spec.target,
+                spec.source,
+            )
+        else:
+            await self._check_started_elsewhere(spec, fingerprint, require_row)
+        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec)
+
+    async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
+        """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its
+        workflow holds it and writes the row): an accepted request must never answer as a failure,
+        or its client would retry without a key and provision the name twice."""
+        try:
+            return await read_request(self.engine, uuid.UUID(accepted.request_id))
+        except (ServiceUnavailable, RequestNotFound):
+            if accepted.spec is None or accepted.spec.accepted_at is None:
+                raise
+            log.warning(
+                "request %s accepted but not readable back; answering from what was accepted",
+                accepted.request_id,
+            )
+            return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
+
+    async def _check_against_managed(self, spec: DnsRequestSpec, required: bool) -> None:
+        """Refuse at once what the managed records already rule out (dnsorch/managed.py).
+
+        With PostgreSQL down the API accepts anyway (the checks in the workflow and the DNS
+        server's prerequisites decide); `required` callers (the consumer) hold back instead.
+        """
+
+        def read() -> managed.ManagedState:
+            with self.engine.connect() as conn:
+                return managed.read_state(conn, spec)
+
+        try:
+            state = await asyncio.to_thread(read)
+        except OperationalError as error:
+            if required:
+                raise ServiceUnavailable("PostgreSQL is unavailable") from error
+            log.warning("%s not checked against managed records: PostgreSQL is unavailable", spec.domain)
+            return
+        managed.check(spec, state)
+
+    async def _existing(self, request_id: str, fingerprint: str) -> Accepted | None:
+        """The request already accepted under this id, if its body matches; else IdempotencyConflict."""
+        try:
+            request, _record = await read_request(self.engine, uuid.UUID(request_id))
+        except RequestNotFound:
+            return None
+        if request.request_hash != fingerprint:
+            raise IdempotencyConflict(request_id)
+        return Accepted(
+            request_id,
+            request.workflow_id or workflow_id_for(request_id),
+            RequestStatus(request.status),
+            created=False,
+        )
+
+    async def _check_started_elsewhere(
+        self, spec: DnsRequestSpec, fingerprint: str, require_row: bool
+    ) -> None:
+        """The workflow existed already: answer from what it holds, never from this call's body.
+
+        The same body (a retry, a redelivery) is the same request; another body under the same
+        Idempotency-Key or Kafka request id is IdempotencyConflict. A workflow that was terminated
+        because PostgreSQL refused its row was never accepted: refused again, as the first time.
+        """
+        if await self._existing(spec.request_id, fingerprint) is not None:
+            return
+        try:
+            started = await self.gateway.started(spec.workflow_id)
+        except WorkflowNotFound as gone:
+            raise ServiceUnavailable(f"Temporal: {gone}") from gone
+        if started.params.request.request_hash != fingerprint:
+            raise IdempotencyConflict(spec.request_id)
+        if started.terminated:
+            raise InvalidRequest("request", "cannot be stored: it was refused before; send a corrected one")
+        # The starter has not written the row yet (or died): write it from the workflow's own input.
+        await self._write_row(started.params.request, created=False, require_row=require_row)
+
+    async def _write_row(self, spec: DnsRequestSpec, *, created: bool, require_row: bool) -> None:
+        """Insert the request's row from `spec`, which must be what its workflow holds: the row
+        says what the workflow provisions, never another caller's body."""
+        try:
+            await asyncio.to_thread(self._insert_row, spec)
+        except (DataError, UnicodeEncodeError) as error:
+            await self._abandon(spec, created, error)
+        except OperationalError as error:
+            if require_row:
+                raise ServiceUnavailable("PostgreSQL is unavailable") from error
+            # The workflow holds the request and will write the row itself once PostgreSQL is back.
+            log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
+
+    def _insert_row(self, spec: DnsRequestSpec) -> None:
+        assert spec.accepted_at is not None
+        with self.engine.begin() as conn:
+            request_rows.insert_request(conn, spec, spec.accepted_at)
+
+    async def _abandon(self, spec: DnsRequestSpec, created: bool, error: Exception) -> NoReturn:
+        """PostgreSQL refused a value validation let through: the request was never accepted, so the
+        workflow just started must not go on (its first activity would fail the same way)."""
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if created:
+            # Ended already (its row insert failed non-retryably) or Temporal is away: nothing to stop.
+            with contextlib.suppress(WorkflowNotFound, ServiceUnavailable):
+                await self.gateway.terminate(
+                    spec.workflow_id, "request could not be stored; it was never accepted"
+                )
+        log.warning("request %s refused by PostgreSQL: %s", spec.request_id, reason)
+        raise InvalidRequest("request", f"cannot be stored: {reason}") from error

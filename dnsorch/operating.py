@@ -1,0 +1,108 @@
+"""Operating on accepted requests, shared by the API's routes: read one, steer its workflow.
+
+Every change goes to the request's workflow, never to its row: the workflow decides whether the
+change is allowed in its state (dnsorch/transitions.py) and records it in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from dnsorch.contracts import OperatorAction, RequestStatus, StatusChange, workflow_id_for
+from dnsorch.errors import IllegalTransition, RequestFinished, RequestNotFound, ServiceUnavailable
+from dnsorch.logging import bind_request_id
+from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.repository import request_rows
+from dnsorch.workflow_gateway import ProvisioningGateway, UpdateRefused, WorkflowNotFound
+
+log = logging.getLogger(__name__)
+
+
+async def read_request(engine: Engine, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
+    """The request's row and, once provisioned, its record; RequestNotFound when there is none."""
+
+    def read() -> tuple[DnsRequest, DnsRecord | None] | None:
+        with Session(engine) as session:
+            return request_rows.get_request(session, request_id)
+
+    try:
+        found = await asyncio.to_thread(read)
+    except OperationalError as error:
+        raise ServiceUnavailable("PostgreSQL is unavailable") from error
+    if found is None:
+        raise RequestNotFound(str(request_id))
+    return found
+
+
+class OperateService:
+    def __init__(self, engine: Engine, gateway: ProvisioningGateway) -> None:
+        self.engine = engine
+        self.gateway = gateway
+
+    async def get(self, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
+        return await read_request(self.engine, request_id)
+
+    async def act(self, request_id: uuid.UUID, action: str, note: str, actor: str = "operator") -> str:
+        """An operator action as a Temporal Update: refused synchronously when illegal; returns the status."""
+        request = await self._steerable(request_id)
+        sent = OperatorAction(action=action, actor=actor, note=note)
+        try:
+            result = await self.gateway.act(self._workflow_id(request), sent)
+        except (UpdateRefused, WorkflowNotFound) as error:
+            raise self._refusal(request, error) from error
+        log.info("action %s -> %s", sent, result)
+        return result
+
+    async def set_status(
+        self, request_id: uuid.UUID, status: str, message: str, actor: str = "operator"
+    ) -> str:
+        """API v2's manual status: the action it means, validated by the workflow (see transitions)."""
+        request = await self._steerable(request_id)
+        change = StatusChange(status=status, message=message, actor=actor)
+        try:
+            result = await self.gateway.set_status(self._workflow_id(request), change)
+        except (UpdateRefused, WorkflowNotFound) as error:
+            raise self._refusal(request, error) from error
+        log.info("status %s -> %s", change, result)
+        return result
+
+    async def update_status(
+        self, request_id: uuid.UUID, status: RequestStatus, message: str, actor: str = "operator"
+    ) -> None:
+        """Signal the running workflow (API v1); a finished one cannot change any more (RequestFinished)."""
+        request, _record = await self.get(request_id)
+        if RequestStatus(request.status).is_terminal:  # its workflow may take a moment more to end
+            raise RequestFinished(str(request_id), request.status)
+        bind_request_id(str(request_id))
+        workflow_id = self._workflow_id(request)
+        try:
+            if not await self.gateway.is_running(workflow_id):
+                raise RequestFinished(str(request_id), request.status)
+            await self.gateway.send_status(
+                workflow_id, StatusChange(status=status.value, message=message, actor=actor)
+            )
+        except WorkflowNotFound as gone:
+            raise RequestFinished(str(request_id), request.status) from gone
+        log.info("status %s sent to the workflow by %s", status, actor)
+
+    async def _steerable(self, request_id: uuid.UUID) -> DnsRequest:
+        request, _record = await self.get(request_id)
+        bind_request_id(str(request_id))
+        return request
+
+    @staticmethod
+    def _workflow_id(request: DnsRequest) -> str:
+        return request.workflow_id or workflow_id_for(str(request.id))
+
+    @staticmethod
+    def _refusal(request: DnsRequest, error: UpdateRefused | WorkflowNotFound) -> Exception:
+        """Refused by the workflow's state: IllegalTransition; its workflow has ended: RequestFinished."""
+        if isinstance(error, UpdateRefused):
+            return IllegalTransition(str(request.id), error.reason)
+        return RequestFinished(str(request.id), request.status)

@@ -1,0 +1,81 @@
+"""The records DNS serves for dnsorch (`dns_records`) and the account that owns each managed name.
+
+A name gets its first creating account as owner and loses it with its last managed record; an
+operator's transfer of a name is dnsorch/names.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
+from dnsorch.contracts import RecordRow
+from dnsorch.models import DnsRecord, NameOwner
+
+
+def apply_record(conn: Connection, row: RecordRow) -> bool:
+    """Keep `dns_records` equal to what DNS serves after this request; safe to repeat.
+
+    Older current rows for the name and type are retired (a create or update replaced the
+    record set, a delete removed it); create and update then store this request's row. The name
+    gets the requesting account as its owner if it has none; it loses its owner when its last
+    managed record is deleted.
+    """
+    conn.execute(
+        update(DnsRecord)
+        .where(col(DnsRecord.domain) == row.domain, col(DnsRecord.record_type) == row.record_type)
+        .where(col(DnsRecord.deleted_at).is_(None), col(DnsRecord.request_id) != uuid.UUID(row.request_id))
+        .where(col(DnsRecord.provisioned_at) <= row.provisioned_at)
+        .values(deleted_at=row.provisioned_at)
+    )
+    if row.operation == "delete":
+        _release_unused_name(conn, row.domain)
+        return True
+    if row.account_id:
+        conn.execute(
+            insert(NameOwner)
+            .values(domain=row.domain, account_id=row.account_id, since=row.provisioned_at)
+            .on_conflict_do_nothing(index_elements=["domain"])
+        )
+    statement = (
+        insert(DnsRecord)
+        .values(
+            id=uuid.uuid4(),
+            request_id=uuid.UUID(row.request_id),
+            record_type=row.record_type,
+            domain=row.domain,
+            target=row.target,
+            ttl=row.ttl,
+            priority=row.priority,
+            comment=row.comment,
+            provisioned_at=row.provisioned_at,
+        )
+        .on_conflict_do_nothing(index_elements=["request_id"])
+    )
+    return conn.execute(statement).rowcount == 1
+
+
+def _release_unused_name(conn: Connection, domain: str) -> None:
+    current = select(col(DnsRecord.id)).where(
+        col(DnsRecord.domain) == domain, col(DnsRecord.deleted_at).is_(None)
+    )
+    conn.execute(delete(NameOwner).where(col(NameOwner.domain) == domain, ~current.exists()))
+
+
+def managed_types(conn: Connection, domain: str) -> set[str]:
+    """The record types dnsorch currently manages at `domain`."""
+    found = conn.execute(
+        select(col(DnsRecord.record_type)).where(
+            col(DnsRecord.domain) == domain, col(DnsRecord.deleted_at).is_(None)
+        )
+    )
+    return set(found.scalars())
+
+
+def name_owner(conn: Connection, domain: str) -> str | None:
+    """The account the name belongs to, if dnsorch manages it."""
+    owner = conn.execute(select(col(NameOwner.account_id)).where(col(NameOwner.domain) == domain))
+    return owner.scalar_one_or_none()

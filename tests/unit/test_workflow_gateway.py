@@ -1,0 +1,51 @@
+"""The gateway names the workflow's handlers as strings (the core may not import workflows/): each
+name must exist on `DnsProvisioningWorkflow` with the same kind and types, so renaming a handler, or
+changing what it takes, fails here rather than in a request."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import pytest
+from temporalio import workflow
+
+from dnsorch import workflow_gateway
+from dnsorch.contracts import ProvisioningInput, WorkflowState
+from dnsorch.workflow_gateway import HANDLERS, WORKFLOW_TYPE, Handler
+from workflows.provisioning import DnsProvisioningWorkflow
+
+DEFINITION = workflow._Definition.must_from_class(DnsProvisioningWorkflow)
+
+
+def handlers_of_kind(kind: str) -> dict[str, Any]:
+    return {"signal": DEFINITION.signals, "update": DEFINITION.updates, "query": DEFINITION.queries}[kind]
+
+
+def test_the_gateway_starts_the_workflow_by_its_registered_name_and_input() -> None:
+    assert DEFINITION.name == WORKFLOW_TYPE
+    hints = typing.get_type_hints(DEFINITION.run_fn)
+    assert hints["params"] is ProvisioningInput
+    assert hints["return"] is WorkflowState
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=[h.name for h in HANDLERS])
+def test_every_handler_the_gateway_names_exists_on_the_workflow_with_its_kind_and_types(
+    handler: Handler,
+) -> None:
+    found = handlers_of_kind(handler.kind)
+    assert handler.name in found, f"{WORKFLOW_TYPE} has no {handler.kind} named {handler.name!r}"
+    for other in {"signal", "update", "query"} - {handler.kind}:
+        assert handler.name not in handlers_of_kind(other)
+    hints = typing.get_type_hints(found[handler.name].fn)
+    params = [type_ for name, type_ in hints.items() if name != "return"]
+    assert params == ([] if handler.arg is None else [handler.arg])
+    if handler.kind != "signal":  # a signal's result is never seen
+        assert hints["return"] is handler.result
+
+
+def test_the_gateway_names_each_handler_once_and_lists_them_all() -> None:
+    named = [h.name for h in HANDLERS]
+    assert len(named) == len(set(named))
+    constants = {v.name for v in vars(workflow_gateway).values() if isinstance(v, Handler)}
+    assert constants == set(named)
