@@ -21,8 +21,8 @@ import dns.query
 import pytest
 from sqlalchemy import Engine
 
-from dnsorch import repository
 from dnsorch.contracts import DnsRequestSpec, RecordRow
+from dnsorch.repository import request_rows, served_records
 from tests.e2e.conftest import ProcessStack
 from tests.e2e.hostile_support import (
     ACCOUNT,
@@ -67,8 +67,8 @@ def seed_managed_txt(engine: Engine, domain: str) -> None:
     now = datetime.now(UTC)
     row = RecordRow(spec.request_id, "TXT", domain, "seed", 300, None, None, now, "create", ACCOUNT)
     with engine.begin() as conn:
-        repository.insert_request(conn, spec, now)
-        repository.apply_record(conn, row)
+        request_rows.insert_request(conn, spec, now)
+        served_records.apply_record(conn, row)
 
 
 def stored(detail: dict[str, Any], field: str, sent: str) -> tuple[Any, Any]:
