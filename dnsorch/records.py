@@ -21,6 +21,7 @@ import dns.rdataclass
 import dns.rdatatype
 from dns.rdtypes.ANY.CNAME import CNAME
 from dns.rdtypes.ANY.MX import MX
+from dns.rdtypes.ANY.PTR import PTR
 from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
@@ -246,6 +247,8 @@ def record_rdata(
     host = dns.name.from_text(target)  # stored without the final dot; absolute all the same
     if record_type == "CNAME":
         return CNAME(IN, rdtype, host)
+    if record_type == "PTR":  # written by dnsorch only, for the A/AAAA records it manages (reverse.py)
+        return PTR(IN, rdtype, host)
     if record_type == "MX":
         return MX(IN, rdtype, priority, host)
     if record_type == "SRV":

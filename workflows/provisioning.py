@@ -20,8 +20,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
-from temporalio.workflow import ActivityCancellationType
+from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
@@ -40,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
+    from dnsorch.reverse import ptr_requests
+    from dnsorch.search_attributes import initial_attributes
     from dnsorch.transitions import IllegalTransition
     from workflows.live_dns import LiveDns
     from workflows.name_lock import LockRequest, lock_id_for
@@ -74,6 +76,9 @@ PLAN_BEFORE_APPLY = "plan-before-apply"
 VERIFY_EVERYWHERE = "verify-everywhere"
 # A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
 APPROVAL_DEADLINE = "approval-deadline"
+# An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: one child request
+# per PTR change (source `ptr`), started once the forward change is served everywhere.
+AUTOMATIC_PTR = "automatic-ptr"
 
 
 @workflow.defn
@@ -95,6 +100,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         self._everywhere = False
         self._servers: list[NameServer] | None = None
         self._snapshot: ChangePlan | None = None
+        self._ptr_attempt = 0
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -199,7 +205,46 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
                 if self._params.policy.rollback_on_verify_failure and self._snapshot is not None:
                     await self._undo("workflow", f": {problem}")
                 return
+        problem = await self._keep_ptrs()
+        if problem is not None:
+            self._state.last_error = problem
+            return
         raise Outcome(S.COMPLETED, _serves(result), store_record=True)
+
+    async def _keep_ptrs(self) -> str | None:
+        """Run the PTR requests the change needs, one after the other; what went wrong, if anything."""
+        assert self._request is not None and self._params is not None
+        if not self._params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
+            return None
+        old = list((self._state.plan or {}).get("old_values") or [])
+        self._ptr_attempt += 1
+        for spec in ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt):
+            child = await workflow.start_child_workflow(
+                DnsProvisioningWorkflow.run,
+                ProvisioningInput(request=spec, policy=self._params.policy),
+                id=spec.workflow_id,
+                search_attributes=initial_attributes(
+                    domain=spec.domain,
+                    zone=spec.zone,
+                    record_type=spec.record_type,
+                    operation=spec.operation,
+                    status=S.PENDING.value,
+                    account=spec.account_id,
+                    source=spec.source,
+                ),
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            )
+            workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
+            await self._serve_actions_until(child.done, None)
+            what = f"PTR {spec.domain} ({spec.operation}, request {spec.request_id})"
+            try:
+                state: WorkflowState = await child
+            except ChildWorkflowError as error:
+                return f"{what} failed: {failure_reason(error)}"
+            await self._log(f"{what}: {state.status}", step="ptr")
+            if state.status != S.COMPLETED:
+                return f"{what} ended {state.status}: {state.last_error or state.log[-1]['message']}"
+        return None
 
     async def _undo(self, actor: str, why: str) -> None:
         """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""

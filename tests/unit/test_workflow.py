@@ -76,6 +76,8 @@ class FakeStore:
     behind_serves: list[str] = field(default_factory=lambda: ["192.0.2.99"])
     """What those servers serve instead: a rollback to it is served everywhere."""
     applied: list[DnsChange] = field(default_factory=list)
+    fail_types: dict[str, ApplicationError] = field(default_factory=dict)
+    """Record types whose every apply fails for good with this error."""
     checks: int = 0
 
     def activities(self) -> list[object]:
@@ -133,6 +135,8 @@ class FakeStore:
         async def apply_dns_change(change: DnsChange) -> ApplyResult:
             self.apply_calls += 1
             self.applied.append(change)
+            if change.record_type in self.fail_types:
+                raise self.fail_types[change.record_type]
             self.apply_started_at.append(time.monotonic())
             if self.block_apply:
                 try:
@@ -189,6 +193,7 @@ async def start(
     policy: ApplyPolicy = FAST_POLICY,
     approval_timeout: int = 0,
     attention: str = "",
+    reverse_zones: list[str] | None = None,
 ) -> WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]:
     return await env.client.start_workflow(
         DnsProvisioningWorkflow.run,
@@ -199,6 +204,7 @@ async def start(
             approval_reasons=["a delete (risky)"] if approval else [],
             approval_timeout_seconds=approval_timeout,
             attention_reason=attention,
+            reverse_zones=reverse_zones or [],
         ),
         id=spec.workflow_id,
         task_queue="test-provisioning",

@@ -1,0 +1,71 @@
+"""Automatic PTRs: an A change in a zone whose reverse zone dnsorch manages runs child PTR requests."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from dnsorch.reverse import ptr_requests, reverse_zone_of
+from tests.unit.test_workflow import FakeStore, request_spec, start, worker
+from tests.unit.test_workflow_operators import act, until_status
+from workflows.provisioning import DnsProvisioningWorkflow
+
+REVERSE = ["2.0.192.in-addr.arpa"]
+
+
+def test_the_closest_managed_reverse_zone_holds_the_ptr() -> None:
+    zones = ["example.test", "192.in-addr.arpa", "2.0.192.in-addr.arpa", "8.b.d.0.1.0.0.2.ip6.arpa"]
+    assert reverse_zone_of("192.0.2.10", zones) == ("10.2.0.192.in-addr.arpa", "2.0.192.in-addr.arpa")
+    assert reverse_zone_of("192.0.3.1", zones) == ("1.3.0.192.in-addr.arpa", "192.in-addr.arpa")
+    assert reverse_zone_of("198.51.100.1", zones) is None
+    ptr, zone = reverse_zone_of("2001:db8::1", zones) or ("", "")
+    assert zone == "8.b.d.0.1.0.0.2.ip6.arpa" and ptr.endswith(".8.b.d.0.1.0.0.2.ip6.arpa")
+
+
+def test_an_update_moves_the_ptr_and_a_delete_removes_it() -> None:
+    spec = dataclasses.replace(request_spec("www.example.test"), operation="update", target="192.0.2.20")
+    moved = ptr_requests(spec, ["192.0.2.10"], REVERSE, attempt=1)
+    assert [(p.operation, p.domain, p.target) for p in moved] == [
+        ("restore", "20.2.0.192.in-addr.arpa", "www.example.test"),
+        ("delete", "10.2.0.192.in-addr.arpa", "www.example.test"),
+    ]
+    assert all(
+        p.source == "ptr" and p.account_id == spec.account_id and p.record_type == "PTR" for p in moved
+    )
+    gone = ptr_requests(dataclasses.replace(spec, operation="delete"), ["192.0.2.20"], REVERSE, attempt=1)
+    assert [(p.operation, p.domain) for p in gone] == [("delete", "20.2.0.192.in-addr.arpa")]
+    again = ptr_requests(spec, ["192.0.2.10"], REVERSE, attempt=2)
+    assert {p.request_id for p in again}.isdisjoint({p.request_id for p in moved})  # a retry's are new
+    assert ptr_requests(dataclasses.replace(spec, record_type="TXT"), [], REVERSE, attempt=1) == []
+
+
+async def test_an_a_record_keeps_its_ptr_as_part_of_the_same_request(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    spec = request_spec()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
+        final = await handle.result()
+    assert final.status == "COMPLETED"
+    assert [(c.record_type, c.operation, c.domain, c.values) for c in store.applied] == [
+        ("A", "create", spec.domain, ["192.0.2.10"]),
+        ("PTR", "restore", "10.2.0.192.in-addr.arpa", [spec.domain + "."]),
+    ]
+    assert len(store.records) == 2  # the PTR is a managed record of its own request
+    assert any("PTR 10.2.0.192.in-addr.arpa (restore" in line["message"] for line in final.log)
+
+
+async def test_a_ptr_that_cannot_be_kept_needs_an_operator(time_skipping_env: WorkflowEnvironment) -> None:
+    owned = ApplicationError("the name belongs to another account", type="NameOwnedByAnotherAccount")
+    store = FakeStore(fail_types={"PTR": owned})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), reverse_zones=REVERSE)
+        await until_status(store, "NEEDS_ATTENTION")
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        await act(handle, "fail", "PTR belongs elsewhere")
+    problem = state.last_error or ""
+    assert problem.startswith("PTR 10.2.0.192.in-addr.arpa (restore") and "ended REJECTED" in problem
+    assert [c.record_type for c in store.applied] == ["A", "PTR"]
