@@ -39,7 +39,7 @@ class PlanningActivities:
 
 def _target_hosts(change: DnsChange) -> list[str]:
     """The host names an MX or SRV change points at, absolute (`mail.example.test.`)."""
-    if change.record_type not in ("MX", "SRV") or change.operation == "delete":
+    if change.record_type not in ("MX", "SRV") or change.operation in ("delete", "restore"):
         return []
     hosts = {target_host(rdata) for rdata in parse_values(change.record_type, change.values, change.zone)}
     return sorted(host.to_text() for host in hosts if host is not None)
@@ -54,6 +54,8 @@ def plan_for(
     new_ttl = None if change.operation == "delete" else change.ttl
     plan = ChangePlan("", old_values=values, new_values=list(change.values), old_ttl=ttl, new_ttl=new_ttl)
     same = bool(values) and same_rrset(change.values, values, change.record_type, change.zone)
+    if change.operation == "restore":
+        return _restore_plan(plan, same and ttl == change.ttl)
     if change.operation == "delete":
         plan.action = "delete" if values else "none"
     elif aliased:
@@ -76,4 +78,16 @@ def plan_for(
         plan.conflict = f"{what} does not exist on the DNS server: nothing to update"
     else:
         plan.action = "add" if not values else "replace"
+    return plan
+
+
+def _restore_plan(plan: ChangePlan, same: bool) -> ChangePlan:
+    """A `restore` (a rollback, a drift heal) makes the record set exactly its values whatever is served:
+    it never conflicts, since putting back what dnsorch recorded is its whole point."""
+    if not plan.new_values:
+        plan.action, plan.new_ttl = ("delete" if plan.old_values else "none"), None
+    elif same:
+        plan.action = "unchanged"
+    else:
+        plan.action = "replace" if plan.old_values else "add"
     return plan

@@ -372,7 +372,7 @@ class DriftedRRset:
     """An unfinished request for this record set: it is left to that request, no drift request starts."""
 
     def difference(self) -> str:
-        """`ns2.example.test (127.0.0.2) serves 192.0.2.99 (TTL 300), dnsorch recorded 192.0.2.10 (TTL 300)`."""
+        """`ns2.example.test (127.0.0.2) serves 192.0.2.99 (TTL 300), dnsorch recorded 192.0.2.10 (TTL 60)`"""
         served = "; ".join(s.describe() for s in self.served)
         if self.kind == "unmanaged":
             return f"{served}; dnsorch manages no such record set"
@@ -440,7 +440,8 @@ class ZoneDriftSummary:
     drifted: list[str] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
-    """`<request id> <type> <name>` per request started, or why none was."""
+    """`<request id> <type> <name>: …` per drifted record set: the request started, or why none was."""
+    requests_started: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 

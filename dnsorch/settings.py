@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     """A request in one of these zones, of one of these types or from one of these accounts waits
     in PENDING_APPROVAL for an operator's approve/reject before anything touches DNS."""
 
+    # Drift detection (workflows/drift.py): a Temporal Schedule compares DNS with dns_records
+    drift_policy: Literal["heal", "raise"] = "raise"
+    """A drifted managed record set: re-applied at once (`heal`), or a request waits in NEEDS_ATTENTION
+    for an operator's retry (`raise`). Record sets nobody manages are only reported."""
+    drift_interval_seconds: int = 300
+    """How often the schedule scans; 0: the worker leaves the schedule as it is (neither creates nor
+    updates it; pause or delete it with the Temporal UI or CLI)."""
+    drift_schedule_id: str = "dnsorch-drift-scan"
+    drift_max_requests_per_zone: int = 100
+    """Drift requests one scan starts per zone; more wait for the next scan."""
+
     # Kafka: the second front door (requests in, dead letters and status events out)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_requests_topic: str = "dns_requests"

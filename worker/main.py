@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
+from activities.drift import DriftActivities
 from activities.name_claims import NameClaims
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
@@ -23,6 +24,9 @@ from dnsorch import telemetry, temporal_client
 from dnsorch.db import make_engine
 from dnsorch.settings import Settings
 from dnsorch.temporal_client import ensure_search_attributes
+from dnsorch.workflow_gateway import ProvisioningGateway
+from worker.schedules import ensure_drift_schedule
+from workflows.drift import DriftScanWorkflow
 from workflows.name_lock import DnsNameLockWorkflow
 from workflows.provisioning import DnsProvisioningWorkflow
 
@@ -35,12 +39,13 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
     claims = NameClaims(engine, database.pool)
     ansible = AnsibleActivities(settings, claims=claims)
     verification = VerificationActivities(settings)
+    drift = DriftActivities(engine, settings, ProvisioningGateway(client, settings.temporal_task_queue))
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow],
+        workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow, DriftScanWorkflow],
         activities=[
             database.begin_request,
             database.finish_request,
@@ -52,6 +57,8 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             verification.authoritative_servers,
             verification.check_served,
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request
+            drift.scan_zone,
+            drift.start_requests,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -76,6 +83,7 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = build_worker(client, settings, engine)
+    await ensure_drift_schedule(client, settings)
     log.info(
         "worker polling task queue %s on %s",
         settings.temporal_task_queue,

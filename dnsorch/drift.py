@@ -1,0 +1,172 @@
+"""Drift: what the authoritative servers serve, compared with what dnsorch recorded in `dns_records`.
+
+The comparison is a pure function of two views: the managed record sets (from PostgreSQL) and, per
+server, the record sets it serves (its zone by AXFR, or only the managed ones asked one by one when
+the server refuses the transfer). Values compare as parsed rdata, TTLs exactly. What dnsorch leaves
+alone on adoption (SOA, the zone's own NS and glue, delegations, DNSSEC, other types) is left alone
+here too. A drifted managed record set becomes a `restore` request of its owner (source `drift`),
+healed at once or held in NEEDS_ATTENTION for an operator, per DRIFT_POLICY.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import dns.name
+import dns.rdatatype
+import dns.zone
+
+from dnsorch.adoption import _skip_reason
+from dnsorch.contracts import DnsRequestSpec, DriftedRRset, ManagedRecord, ServedBy
+from dnsorch.records import name_text, parse_values
+
+SOURCE = "drift"
+"""The `source` (and first log line's actor) of a drift request: `dnsorch requests list --source drift`."""
+POLICIES = ("heal", "raise")
+CHANGED, MISSING, UNMANAGED = "changed", "missing", "unmanaged"
+_REQUEST_NAMESPACE = uuid.UUID("5b7e0c52-9d0e-4f61-8a4c-0f3d2c7b9e14")
+
+Key = tuple[dns.name.Name, str]
+"""A record set: its owner name (compared as DNS compares names) and its type."""
+
+
+@dataclass(frozen=True)
+class Served:
+    values: tuple[str, ...]
+    ttl: int | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A managed record set: the values dnsorch makes the servers serve, and the row behind them."""
+
+    values: tuple[str, ...]
+    record: ManagedRecord
+
+
+@dataclass
+class ServerView:
+    """What one server serves. `complete`: its whole zone (AXFR); else only the record sets in `asked`."""
+
+    server: str
+    rrsets: dict[Key, Served] = field(default_factory=dict)
+    complete: bool = True
+    asked: set[Key] = field(default_factory=set)
+
+    def knows(self, key: Key) -> bool:
+        return self.complete or key in self.asked
+
+
+def key(domain: str, record_type: str) -> Key:
+    return dns.name.from_text(domain), record_type.upper()
+
+
+def zone_view(server: str, served: dns.zone.Zone) -> ServerView:
+    """A server's whole zone, without what dnsorch never manages (the adoption's skip rules)."""
+    view = ServerView(server)
+    for name, node in served.nodes.items():
+        for rdataset in node.rdatasets:
+            if _skip_reason(served, name, rdataset):
+                continue
+            rtype = dns.rdatatype.to_text(rdataset.rdtype)
+            values = tuple(sorted(rdata.to_text() for rdata in rdataset))
+            view.rrsets[(name, rtype)] = Served(values, rdataset.ttl)
+    return view
+
+
+def find_drift(
+    zone: str, recorded: Mapping[Key, Recorded], views: Iterable[ServerView]
+) -> tuple[list[DriftedRRset], list[DriftedRRset]]:
+    """(drifted managed record sets, unmanaged record sets), each sorted by name and type.
+
+    A managed record set drifts when a server that could be asked serves other values, another TTL
+    or nothing: `missing` when every server that differs serves nothing, else `changed`. A record
+    set served by any server read whole but managed by nobody is `unmanaged`.
+    """
+    views = list(views)
+    drifted: list[DriftedRRset] = []
+    for (name, rtype), want in sorted(recorded.items(), key=_order):
+        differing = [
+            _served_by(view, (name, rtype))
+            for view in views
+            if view.knows((name, rtype)) and not _same(rtype, want, view.rrsets.get((name, rtype)))
+        ]
+        if differing:
+            kind = MISSING if all(not s.values for s in differing) else CHANGED
+            drifted.append(
+                DriftedRRset(
+                    zone,
+                    name_text(name),
+                    rtype,
+                    kind,
+                    list(want.values),
+                    want.record.ttl,
+                    differing,
+                    want.record,
+                )
+            )
+    unmanaged: dict[Key, list[ServedBy]] = {}
+    for view in views:
+        if view.complete:
+            for found in view.rrsets.keys() - recorded.keys():
+                unmanaged.setdefault(found, []).append(_served_by(view, found))
+    others = [
+        DriftedRRset(zone, name_text(name), rtype, UNMANAGED, served=served)
+        for (name, rtype), served in sorted(unmanaged.items(), key=_order)
+    ]
+    return drifted, others
+
+
+def _same(rtype: str, want: Recorded, served: Served | None) -> bool:
+    if served is None:
+        return False
+    return served.ttl == want.record.ttl and parse_values(rtype, want.values, dns.name.root) == parse_values(
+        rtype, served.values, dns.name.root
+    )
+
+
+def _served_by(view: ServerView, found: Key) -> ServedBy:
+    served = view.rrsets.get(found)
+    return ServedBy(view.server, list(served.values), served.ttl) if served else ServedBy(view.server)
+
+
+def _order(item: tuple[Key, object]) -> tuple[dns.name.Name, str]:
+    return item[0]
+
+
+def request_id_for(zone: str, drift: DriftedRRset, scan_run_id: str) -> str:
+    """One request per record set and scan: a retried start derives the same id, which Temporal refuses
+    to start twice."""
+    return str(
+        uuid.uuid5(_REQUEST_NAMESPACE, f"{zone}\x00{drift.domain}\x00{drift.record_type}\x00{scan_run_id}")
+    )
+
+
+def attention_reason(drift: DriftedRRset) -> str:
+    """Why a raised drift request waits: each server that differs, and what dnsorch recorded."""
+    return f"drift: {drift.difference()}"
+
+
+def restore_spec(drift: DriftedRRset, request_id: str, accepted_at: datetime) -> DnsRequestSpec:
+    """The request that makes the servers serve the record set as recorded again (`restore`: no
+    prerequisite, so a record set deleted behind dnsorch's back is re-created and a changed one replaced)."""
+    record = drift.record
+    assert record is not None, "only a managed record set can be restored"
+    return DnsRequestSpec(
+        request_id=request_id,
+        account_id=record.account_id,
+        source=SOURCE,
+        record_type=drift.record_type,
+        domain=drift.domain,
+        zone=drift.zone,
+        target=record.target,
+        ttl=record.ttl,
+        priority=record.priority,
+        comment=record.comment,
+        extra_config=dict(record.extra_config),
+        operation="restore",
+        accepted_at=accepted_at,
+    )
