@@ -24,7 +24,8 @@ from typing import NoReturn
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 
-from dnsorch import managed
+from dnsorch import approval, managed
+from dnsorch.approval import ZoneFacts
 from dnsorch.contracts import ApplyPolicy, DnsRequestSpec, ProvisioningInput, RequestStatus, workflow_id_for
 from dnsorch.errors import (
     IdempotencyConflict,
@@ -36,9 +37,11 @@ from dnsorch.logging import bind_request_id
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.operating import read_request
 from dnsorch.repository import request_rows
+from dnsorch.repository.zone_facts import zone_facts
+from dnsorch.reverse import is_reverse_zone
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
-from dnsorch.validation import build_spec, needs_approval, request_hash
+from dnsorch.validation import build_spec, request_hash
 from dnsorch.workflow_gateway import ProvisioningGateway, WorkflowNotFound
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,9 @@ def apply_policy(settings: Settings) -> ApplyPolicy:
         timeout_seconds=settings.ansible_timeout_seconds,
         heartbeat_seconds=settings.ansible_heartbeat_seconds,
         attention_timeout_seconds=settings.attention_timeout_seconds,
+        propagation_timeout_seconds=settings.dns_propagation_timeout_seconds,
+        propagation_interval_seconds=settings.dns_propagation_interval_seconds,
+        rollback_on_verify_failure=settings.dns_verify_failure == "rollback",
     )
 
 
@@ -80,6 +86,7 @@ class AcceptService:
         self.engine = engine
         self.gateway = gateway
         self.settings = settings
+        self._reverse_zones = [zone for zone in settings.dns_zones if is_reverse_zone(zone)]
 
     async def create(
         self,
@@ -111,12 +118,16 @@ class AcceptService:
         spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         spec.dry_run = dry_run
-        await self._check_against_managed(spec, require_row)
+        facts = await self._check_against_managed(spec, require_row)
+        held = approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(
             ProvisioningInput(
                 request=spec,
                 policy=apply_policy(self.settings),
-                approval_required=needs_approval(spec, self.settings) and not spec.dry_run,
+                approval_required=held.required,
+                approval_reasons=held.reasons,
+                approval_timeout_seconds=self.settings.approval_timeout_seconds if held.required else 0,
+                reverse_zones=self._reverse_zones,
             )
         )
         if created:
@@ -148,25 +159,28 @@ class AcceptService:
             )
             return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
 
-    async def _check_against_managed(self, spec: DnsRequestSpec, required: bool) -> None:
-        """Refuse at once what the managed records already rule out (dnsorch/managed.py).
+    async def _check_against_managed(self, spec: DnsRequestSpec, required: bool) -> ZoneFacts:
+        """Refuse at once what the managed records already rule out (dnsorch/managed.py); answer
+        what the approval policy needs to know about the zone (dnsorch/approval.py).
 
         With PostgreSQL down the API accepts anyway (the checks in the workflow and the DNS
-        server's prerequisites decide); `required` callers (the consumer) hold back instead.
+        server's prerequisites decide; the approval policy judges on the request alone);
+        `required` callers (the consumer) hold back instead.
         """
 
-        def read() -> managed.ManagedState:
+        def read() -> tuple[managed.ManagedState, ZoneFacts]:
             with self.engine.connect() as conn:
-                return managed.read_state(conn, spec)
+                return managed.read_state(conn, spec, self._reverse_zones), zone_facts(conn, spec)
 
         try:
-            state = await asyncio.to_thread(read)
+            state, facts = await asyncio.to_thread(read)
         except OperationalError as error:
             if required:
                 raise ServiceUnavailable("PostgreSQL is unavailable") from error
             log.warning("%s not checked against managed records: PostgreSQL is unavailable", spec.domain)
-            return
+            return ZoneFacts()
         managed.check(spec, state)
+        return facts
 
     async def _existing(self, request_id: str, fingerprint: str) -> Accepted | None:
         """The request already accepted under this id, if its body matches; else IdempotencyConflict."""

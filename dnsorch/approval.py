@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import dns.exception
+import dns.name
+
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.settings import Settings
 
@@ -49,7 +52,8 @@ def verdict(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> Verdi
 
 def _listed(spec: DnsRequestSpec, settings: Settings) -> list[str]:
     reasons = []
-    if spec.zone in {z.strip(".").lower() for z in settings.approval_zones}:
+    zone = dns.name.from_text(spec.zone)
+    if any(zone == listed for listed in _names(settings.approval_zones)):
         reasons.append(f"zone {spec.zone} is listed in APPROVAL_ZONES")
     if spec.record_type in {t.upper() for t in settings.approval_record_types}:
         reasons.append(f"record type {spec.record_type} is listed in APPROVAL_RECORD_TYPES")
@@ -92,3 +96,15 @@ def _zone_share(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> l
         f"{touched} of the {total} record sets in {spec.zone} would change at once"
         f" (more than {share:.0%} of the zone)"
     ]
+
+
+def _names(texts: list[str]) -> list[dns.name.Name]:
+    """Configured zones, compared as names (`Example.Test.` is `example.test`); one that does not
+    parse cannot match a request's zone anyway."""
+    names = []
+    for text in texts:
+        try:
+            names.append(dns.name.from_text(text))
+        except dns.exception.DNSException:
+            continue
+    return names

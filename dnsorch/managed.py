@@ -24,6 +24,7 @@ from dnsorch.errors import (
     RecordMissing,
 )
 from dnsorch.repository import served_records
+from dnsorch.reverse import FORWARD_TYPES, reverse_zone_of
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
 
@@ -35,14 +36,25 @@ class ManagedState:
     owner: str | None = None
     types: set[str] = field(default_factory=set)
     target_is_cname: bool = False
+    ptr: str | None = None
+    """The PTR name an A/AAAA create or update keeps (dnsorch/reverse.py), if a managed zone holds it."""
+    ptr_owner: str | None = None
 
 
-def read_state(conn: Connection, spec: DnsRequestSpec) -> ManagedState:
+def read_state(
+    conn: Connection, spec: DnsRequestSpec, reverse_zones: list[str] | None = None
+) -> ManagedState:
     target_types: set[str] = set()
     if spec.record_type in _TARGETS_THAT_MUST_NOT_BE_ALIASES and spec.operation != "delete":
         target = records.name_text(dns.name.from_text(spec.target))  # as names are stored
         target_types = served_records.managed_types(conn, target)
+    ptr = None
+    if spec.record_type in FORWARD_TYPES and spec.operation != "delete" and reverse_zones:
+        found = reverse_zone_of(spec.target, reverse_zones)
+        ptr = found[0] if found else None
     return ManagedState(
+        ptr=ptr,
+        ptr_owner=served_records.name_owner(conn, ptr) if ptr else None,
         owner=served_records.name_owner(conn, spec.domain),
         types=served_records.managed_types(conn, spec.domain),
         target_is_cname="CNAME" in target_types,
@@ -54,6 +66,8 @@ def check(spec: DnsRequestSpec, state: ManagedState) -> None:
     what = f"{spec.record_type} {spec.domain}"
     if state.owner is not None and state.owner != spec.account_id:
         raise NameOwnedByAnotherAccount(spec.domain, state.owner)
+    if state.ptr and state.ptr_owner is not None and state.ptr_owner != spec.account_id:
+        raise NameOwnedByAnotherAccount(state.ptr, state.ptr_owner)  # its PTR would be another's
     if spec.operation == "create" and spec.record_type in state.types:
         raise RecordExists(f"{what} already exists: send an update to change it")
     if spec.operation in ("update", "delete") and spec.record_type not in state.types:

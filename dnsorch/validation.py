@@ -6,14 +6,10 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-import dns.exception
-import dns.name
-
 from dnsorch import records
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
-from dnsorch.settings import Settings
 
 OPERATIONS = ("create", "update", "delete")
 
@@ -57,25 +53,6 @@ def build_spec(
         operation=operation,
         accepted_at=datetime.now(UTC),
     )
-
-
-def needs_approval(spec: DnsRequestSpec, settings: Settings) -> bool:
-    """The approval policy: any match of zone, record type or account."""
-    types = {t.upper() for t in settings.approval_record_types}
-    zone = dns.name.from_text(spec.zone)
-    in_zone = any(zone == approval for approval in _names(settings.approval_zones))
-    return in_zone or spec.record_type in types or spec.account_id in settings.approval_accounts
-
-
-def _names(texts: list[str]) -> list[dns.name.Name]:
-    """Configured names that parse; one that does not cannot match a request's zone anyway."""
-    names = []
-    for text in texts:
-        try:
-            names.append(dns.name.from_text(text))
-        except dns.exception.DNSException:
-            continue
-    return names
 
 
 def request_hash(body: CreateDnsRequest, operation: str) -> str:

@@ -28,8 +28,11 @@ from dnsorch.contracts import (
     DnsChange,
     DnsRequestSpec,
     LogStep,
+    NameServer,
     OperatorAction,
     ProvisioningInput,
+    ServedCheck,
+    ServerAnswer,
     WorkflowState,
 )
 from dnsorch.repository import name_claims, request_rows
@@ -82,6 +85,18 @@ class HeldPlaybook:
 @activity.defn(name="plan_change")
 async def plan_as_add(change: DnsChange) -> ChangePlan:
     return ChangePlan("add", new_values=change.values, new_ttl=change.ttl)
+
+
+@activity.defn(name="authoritative_servers")
+async def one_server(zone: str) -> list[NameServer]:
+    return [NameServer(f"ns1.{zone}", "127.0.0.1", 53)]
+
+
+@activity.defn(name="check_served")
+async def served_at_once(check: ServedCheck) -> list[ServerAnswer]:
+    return [
+        ServerAnswer(server, serves=True, served=check.change.values, seconds=0.0) for server in check.servers
+    ]
 
 
 @dataclass
@@ -165,6 +180,8 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
             database.ensure_request_row,
             playbook.apply,
             plan_as_add,
+            one_server,
+            served_at_once,
         ],
     )
     async with worker:

@@ -14,11 +14,11 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from dnsorch.approval import ZoneFacts, verdict
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import InvalidRequest
 from dnsorch.records import parse_values, rdata_values, record_rdata, target_host
 from dnsorch.settings import Settings
-from dnsorch.validation import needs_approval
 from tests.unit.test_validation import ZONES, spec
 
 # Written by dnsorch/records.py as it was before dnspython built the values (commit 8bd5448): each
@@ -169,13 +169,14 @@ def test_zones_are_compared_as_names_and_the_closest_enclosing_one_wins() -> Non
 def test_an_approval_zone_matches_however_it_is_spelled(configured: str) -> None:
     accepted: DnsRequestSpec = spec("A", "www.example.test", "192.0.2.1")
     settings = Settings(dns_zones=ZONES, approval_zones=[configured])
-    assert needs_approval(accepted, settings)
+    assert verdict(accepted, settings, ZoneFacts()).required
 
 
 @pytest.mark.parametrize("configured", ["sub.example.test", "test", "example..test"])
 def test_an_approval_zone_matches_only_that_zone(configured: str) -> None:
     accepted: DnsRequestSpec = spec("A", "www.example.test", "192.0.2.1")
-    assert not needs_approval(accepted, Settings(dns_zones=ZONES, approval_zones=[configured]))
+    listed = Settings(dns_zones=ZONES, approval_zones=[configured], approval_risks=[])
+    assert not verdict(accepted, listed, ZoneFacts()).required
 
 
 def test_an_mx_or_srv_target_is_read_back_absolute_whatever_the_origin() -> None:

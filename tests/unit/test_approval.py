@@ -1,0 +1,93 @@
+"""The approval policy: risky changes wait for a person, routine ones do not, and each verdict says why."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dnsorch.approval import ZoneFacts, verdict
+from dnsorch.contracts import DnsRequestSpec
+from dnsorch.settings import Settings
+
+SETTINGS = Settings(dns_zones=["example.test"])
+
+
+def spec(**fields: object) -> DnsRequestSpec:
+    base = DnsRequestSpec(
+        request_id="00000000-0000-0000-0000-000000000001",
+        account_id="acct-1",
+        source="api",
+        record_type="A",
+        domain="www.example.test",
+        zone="example.test",
+        target="192.0.2.10",
+        ttl=3600,
+        operation="create",
+    )
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+def test_a_routine_create_does_not_wait() -> None:
+    held = verdict(spec(), SETTINGS, ZoneFacts(zone_record_sets=50))
+    assert not held.required and held.reasons == []
+    assert held.describe() == "routine change: no approval needed"
+
+
+@pytest.mark.parametrize(
+    ("fields", "facts", "reason"),
+    [
+        ({"operation": "delete"}, ZoneFacts(), "a delete"),
+        ({"domain": "example.test", "record_type": "TXT", "target": "v=spf1 -all"}, ZoneFacts(), "apex"),
+        ({"record_type": "MX", "target": "mail.example.test", "priority": 10}, ZoneFacts(), "MX change"),
+        ({"operation": "update", "ttl": 60}, ZoneFacts(current_ttl=3600), "TTL drops from 3600 to 60"),
+        (
+            {"operation": "update"},
+            ZoneFacts(current_ttl=3600, zone_record_sets=10, zone_changes_in_flight=3),
+            "4 of the 10 record sets",
+        ),
+    ],
+)
+def test_each_risk_waits_and_says_why(fields: dict[str, object], facts: ZoneFacts, reason: str) -> None:
+    held = verdict(spec(**fields), SETTINGS, facts)
+    assert held.required
+    assert any(reason in text for text in held.reasons), held.reasons
+
+
+@pytest.mark.parametrize(
+    ("fields", "facts"),
+    [
+        ({"operation": "update", "ttl": 60}, ZoneFacts(current_ttl=30)),  # raised, not dropped
+        ({"operation": "update", "ttl": 300}, ZoneFacts(current_ttl=3600)),  # at the floor
+        ({"operation": "create", "ttl": 60}, ZoneFacts()),  # nothing to drop from
+        ({"operation": "update"}, ZoneFacts(current_ttl=3600, zone_record_sets=10, zone_changes_in_flight=2)),
+        ({"operation": "update"}, ZoneFacts(current_ttl=3600, zone_record_sets=3, zone_changes_in_flight=2)),
+    ],
+)
+def test_what_is_not_a_risk(fields: dict[str, object], facts: ZoneFacts) -> None:
+    assert not verdict(spec(**fields), SETTINGS, facts).required
+
+
+def test_a_risk_the_operator_turned_off_does_not_wait_and_a_dry_run_never_does() -> None:
+    deletes_allowed = Settings(dns_zones=["example.test"], approval_risks=["mx"])
+    assert not verdict(spec(operation="delete"), deletes_allowed, ZoneFacts()).required
+    assert not verdict(spec(operation="delete", dry_run=True), SETTINGS, ZoneFacts()).required
+
+
+def test_listed_zones_types_and_accounts_still_wait() -> None:
+    listed = Settings(
+        dns_zones=["example.test"],
+        approval_record_types=["TXT"],
+        approval_accounts=["acct-1"],
+        approval_risks=[],
+    )
+    held = verdict(spec(record_type="TXT", target="hello"), listed, ZoneFacts())
+    assert held.reasons == [
+        "record type TXT is listed in APPROVAL_RECORD_TYPES",
+        "account acct-1 is listed in APPROVAL_ACCOUNTS",
+    ]
+
+
+def test_an_unknown_risk_is_a_settings_error() -> None:
+    with pytest.raises(ValueError, match="unknown approval risk"):
+        Settings(approval_risks=["deletes"])
