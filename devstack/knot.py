@@ -83,6 +83,16 @@ class KnotServer(DnsServerProcess):
         if not self.primary:
             self._control("zone-refresh")
 
+    def freeze(self, zone: str) -> None:
+        """Stop taking changes to `zone` (NOTIFY and transfers wait) while still serving it: a
+        secondary that lags behind its primary, for the tests of verification and rollback."""
+        self._control("zone-freeze", zone)
+
+    def thaw(self, zone: str) -> None:
+        """Take changes again, and ask the primary for what was missed at once."""
+        self._control("zone-thaw", zone)
+        self._control("zone-refresh", zone)
+
     def _control(self, *args: str) -> None:
         knotc = find_sbin("knotc")
         if knotc is None:
