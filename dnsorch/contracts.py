@@ -175,6 +175,8 @@ class LogStep:
     previous: str | None = None
     plan: dict[str, Any] | None = None
     """The change's plan (ChangePlan as a dict), kept on the log line that reports it."""
+    propagation: dict[str, float] | None = None
+    """Seconds each authoritative server took to serve the change, on the line that reports it."""
 
 
 @dataclass

@@ -84,6 +84,7 @@ class RequestBookkeeping:
         begin: bool = False,
         record: RecordRow | None = None,
         plan: dict[str, Any] | None = None,
+        propagation: dict[str, float] | None = None,
     ) -> None:
         assert self._request is not None
         entry = LogStep(
@@ -96,6 +97,7 @@ class RequestBookkeeping:
             actor=actor,
             previous=previous,
             plan=plan,
+            propagation=propagation,
         )
         self._state.log.append(
             {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}

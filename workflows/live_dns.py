@@ -76,7 +76,9 @@ class LiveDns(RequestBookkeeping):
             if not behind:
                 self._state.propagation = times
                 served = ", ".join(f"{label} after {seconds:.2f}s" for label, seconds in times.items())
-                await self._log(f"served by every authoritative server: {served}", step="verify")
+                await self._log(
+                    f"served by every authoritative server: {served}", step="verify", propagation=times
+                )
                 return None
             if workflow.now() >= deadline:
                 self._state.propagation = times

@@ -82,6 +82,8 @@ class RequestDetail(RequestSummary):
     plan: dict[str, Any] | None = None
     """What applying the change does (or did) to what the server served: the latest plan."""
     dry_run: bool = False
+    propagation: dict[str, float] | None = None
+    """Seconds each authoritative server took to serve the change (`name (address)`), once verified."""
 
     @classmethod
     def of_row(cls, row: DnsRequest, record: DnsRecord | None) -> RequestDetail:
@@ -95,6 +97,9 @@ class RequestDetail(RequestSummary):
             timeline=row.log_messages,
             plan=next((entry["plan"] for entry in reversed(row.log_messages) if "plan" in entry), None),
             dry_run=bool(row.config.get("dry_run")),
+            propagation=next(
+                (entry["propagation"] for entry in reversed(row.log_messages) if "propagation" in entry), None
+            ),
         )
 
 

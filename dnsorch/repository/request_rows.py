@@ -34,6 +34,7 @@ def log_entry(
     step: str = "",
     actor: str = "workflow",
     plan: dict[str, Any] | None = None,
+    propagation: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": entry_id,
@@ -46,6 +47,8 @@ def log_entry(
         entry["status"] = status
     if plan is not None:
         entry["plan"] = plan
+    if propagation is not None:
+        entry["propagation"] = propagation
     return entry
 
 
@@ -133,6 +136,7 @@ def append_step(conn: Connection, step: LogStep) -> bool:
         step=step.step,
         actor=step.actor,
         plan=step.plan,
+        propagation=step.propagation,
     )
     result = conn.execute(
         _APPEND_LOG,
