@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-apply bench-latency bench-kafka bench-adopt clean-state
+.PHONY: run test lint format bench bench-apply bench-latency bench-kafka bench-adopt bench-drift clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,3 +52,8 @@ bench-kafka: $(STAMP)
 # Starts its own BIND and PostgreSQL; adopts a zone of N record sets (AXFR, plan, write timed apart).
 bench-adopt: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/adoption.py -n $(or $(N),1000)
+
+# Starts its own BIND (with a Knot secondary where knotd is installed) and PostgreSQL; times a drift
+# scan of a zone of N record sets, by AXFR and record set by record set.
+bench-drift: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/drift.py -n $(or $(N),1000)

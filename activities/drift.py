@@ -60,6 +60,7 @@ class DriftActivities:
         state = await asyncio.to_thread(self._read_state, scan.zone)
         readable = [view for view in views if isinstance(view, drift.ServerView)]
         drifted, unmanaged = drift.find_drift(scan.zone, state.recorded, readable)
+        unmanaged = [u for u in unmanaged if _key(u) not in state.pending]  # a create being applied
         settled_before = read_from - SETTLE
         settled = [d for d in drifted if state.provisioned_at[_key(d)] < settled_before]
         for found in settled:
