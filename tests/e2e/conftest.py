@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch import keys
 from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import eventually_sync
 
 
 class ProcessStack:
@@ -84,16 +85,30 @@ class ProcessStack:
             self._http = None
 
     def wait_for_status(self, request_id: str, wanted: set[str], timeout: float = 90.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        body: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            response = self.http.get(f"/api/v1/dns/{request_id}", timeout=10)
-            if response.status_code == 200:
-                body = response.json()
-                if body["status"] in wanted:
-                    return body
-            time.sleep(0.3)
-        raise AssertionError(f"request {request_id} never reached {wanted}; last seen: {body}")
+        """The v1 detail of the request once its status is one of `wanted`."""
+        seen = eventually_sync(
+            lambda: answer_of(self.http.get(f"/api/v1/dns/{request_id}", timeout=10)),
+            lambda seen: seen.code == 200 and seen.body["status"] in wanted,
+            timeout=timeout,
+            interval=0.3,
+            what=f"request {request_id} in {sorted(wanted)}",
+        )
+        return dict(seen.body)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer as a wait reports it when it times out: the code and the body."""
+
+    code: int
+    body: Any
+
+
+def answer_of(response: httpx.Response) -> Answer:
+    try:
+        return Answer(response.status_code, response.json())
+    except ValueError:  # not JSON
+        return Answer(response.status_code, response.text[:500])
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +19,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.e2e.conftest import ProcessStack
+from tests.e2e.conftest import ProcessStack, answer_of
 from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import eventually_sync
 
 HOSTILE: dict[str, str] = {
     "jinja-lookup": "{{ lookup('pipe','id') }}",
@@ -150,15 +150,14 @@ def detail_of(stack: ProcessStack, request_id: str) -> dict[str, Any]:
 
 
 def wait_v2(stack: ProcessStack, request_id: str, wanted: set[str], timeout: float = 90) -> dict[str, Any]:
-    deadline, seen = time.monotonic() + timeout, {}
-    while time.monotonic() < deadline:
-        response = stack.http.get(f"/api/v2/dns/requests/{request_id}", timeout=10)
-        if response.status_code == 200:
-            seen = response.json()
-            if seen["status"] in wanted:
-                return dict(seen)
-        time.sleep(0.2)
-    raise AssertionError(f"{request_id} never reached {wanted}: {seen}")
+    """The v2 detail of the request once its status is one of `wanted`."""
+    seen = eventually_sync(
+        lambda: answer_of(stack.http.get(f"/api/v2/dns/requests/{request_id}", timeout=10)),
+        lambda seen: seen.code == 200 and seen.body["status"] in wanted,
+        timeout=timeout,
+        what=f"{request_id} in {sorted(wanted)}",
+    )
+    return dict(seen.body)
 
 
 def waiting_request(stack: ProcessStack) -> str:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ import pytest
 
 from devstack.bind import ensure_tsig_key
 from tests.e2e.conftest import ProcessStack
+from tests.e2e.hostile_support import wait_v2
+from tests.fixtures.dns import served
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -42,41 +43,21 @@ def create(stack: ProcessStack, payload: dict[str, Any], key: str | None = None)
     return stack.http.post("/api/v2/dns/requests", json=payload, headers=headers, timeout=30)
 
 
-def wait_v2(stack: ProcessStack, request_id: str, wanted: set[str], timeout: float = 90) -> dict[str, Any]:
-    deadline, seen = time.monotonic() + timeout, {}
-    while time.monotonic() < deadline:
-        seen = stack.http.get(f"/api/v2/dns/requests/{request_id}", timeout=10).json()
-        if seen.get("status") in wanted:
-            return seen
-        time.sleep(0.3)
-    raise AssertionError(f"{request_id} never reached {wanted}: {seen}")
-
-
-def dig(bind_server: Any, name: str, rtype: str = "A") -> list[str]:
-    return subprocess.run(
-        ["dig", f"@{bind_server.host}", "-p", str(bind_server.port), name, rtype, "+short"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    ).stdout.split()
-
-
 def test_update_and_delete_change_what_bind_answers(stack: ProcessStack, bind_server: Any) -> None:
     created = create(stack, body("life.example.test", "192.0.2.50")).json()
     assert wait_v2(stack, created["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
-    assert dig(bind_server, "life.example.test") == ["192.0.2.50"]
+    assert served(bind_server, "life.example.test") == ["192.0.2.50"]
 
     updated = create(stack, body("life.example.test", "192.0.2.51", operation="update", ttl=600)).json()
     assert updated["operation"] == "update"
     assert wait_v2(stack, updated["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
-    assert dig(bind_server, "life.example.test") == ["192.0.2.51"]
+    assert served(bind_server, "life.example.test") == ["192.0.2.51"]
     current = stack.http.get("/api/v2/dns/records", params={"domain": "life.example.test"}).json()
     assert [(r["target"], r["ttl"]) for r in current["items"]] == [("192.0.2.51", 600)]
 
     deleted = create(stack, body("life.example.test", operation="delete")).json()
     assert wait_v2(stack, deleted["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
-    assert dig(bind_server, "life.example.test") == []
+    assert served(bind_server, "life.example.test") == []
     current = stack.http.get("/api/v2/dns/records", params={"domain": "life.example.test"}).json()
     assert current["items"] == []
 
@@ -147,7 +128,7 @@ def test_refused_change_waits_for_an_operator_then_retry_completes(
         stuck = wait_v2(processes, created["request_id"], {"NEEDS_ATTENTION", "COMPLETED"})
         assert stuck["status"] == "NEEDS_ATTENTION"
         assert any("TSIG" in entry["message"] for entry in stuck["timeline"])
-        assert dig(bind_server, "attention.example.test") == []
+        assert served(bind_server, "attention.example.test") == []
 
         listed = cli(processes, "list", "--status", "needs_attention", "--json")
         assert created["request_id"] in [i["request_id"] for i in json.loads(listed)["items"]]
@@ -158,7 +139,7 @@ def test_refused_change_waits_for_an_operator_then_retry_completes(
         cli(processes, "retry", created["request_id"], "--note", "key rotated")
         done = wait_v2(processes, created["request_id"], {"COMPLETED", "NEEDS_ATTENTION"}, timeout=120)
         assert done["status"] == "COMPLETED"
-        assert dig(bind_server, "attention.example.test") == ["192.0.2.80"]
+        assert served(bind_server, "attention.example.test") == ["192.0.2.80"]
         retry = [e for e in done["timeline"] if "key rotated" in e["message"]]
         assert retry and retry[0]["actor"] == "e2e-admin (admin)"
     finally:

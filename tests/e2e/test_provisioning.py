@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from typing import Any
@@ -12,6 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.e2e.conftest import ProcessStack
+from tests.fixtures.dns import served
+from tests.fixtures.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +28,6 @@ def create_body(domain: str, target: str, record_type: str = "A", **config: Any)
             "config": {"ttl": 300, "priority": None, "extra_config": {}, **config},
         },
     }
-
-
-def dig(bind_server: Any, name: str, rtype: str = "A") -> list[str]:
-    out = subprocess.run(
-        ["dig", f"@{bind_server.host}", "-p", str(bind_server.port), name, rtype, "+short"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    )
-    return out.stdout.split()
 
 
 def post_create(stack: ProcessStack, body: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +51,7 @@ def test_created_record_is_served_by_bind_and_reported_completed(
     assert statuses == ["PENDING", "IN_PROGRESS", "COMPLETED"]
     assert all(entry["at"] for entry in done["log_messages"])
     assert done["record"]["target"] == "192.0.2.10"
-    assert dig(bind_server, "www.example.test") == ["192.0.2.10"]
+    assert served(bind_server, "www.example.test") == ["192.0.2.10"]
 
 
 def test_status_update_on_a_finished_request_is_refused_with_409(stack: ProcessStack) -> None:
@@ -116,10 +106,9 @@ def _ansible_running_under(pid: int) -> bool:
 
 
 def wait_for_playbook(worker_pid: int) -> None:
-    deadline = time.monotonic() + 60
-    while not _ansible_running_under(worker_pid):
-        assert time.monotonic() < deadline, "the playbook never started"
-        time.sleep(0.1)
+    eventually_sync(
+        lambda: _ansible_running_under(worker_pid), timeout=60, interval=0.1, what="the playbook started"
+    )
 
 
 def test_worker_killed_during_the_ansible_step_still_completes_once(
@@ -129,12 +118,12 @@ def test_worker_killed_during_the_ansible_step_still_completes_once(
     accepted = post_create(slow_stack, create_body("crash.example.test", "192.0.2.77"))
     wait_for_playbook(slow_stack.procs["worker"].pid)
     slow_stack.kill("worker")
-    assert dig(bind_server, "crash.example.test") == []
+    assert served(bind_server, "crash.example.test") == []
 
     slow_stack.start("worker", name="worker-2")
     done = slow_stack.wait_for_status(accepted["request_id"], {"COMPLETED", "FAILED"}, timeout=120)
     assert done["status"] == "COMPLETED", done["log_messages"]
-    assert dig(bind_server, "crash.example.test") == ["192.0.2.77"]
+    assert served(bind_server, "crash.example.test") == ["192.0.2.77"]
     with engine.connect() as conn:
         records = conn.execute(
             text("SELECT count(*) FROM dns_records WHERE request_id = :id"), {"id": accepted["request_id"]}
@@ -159,8 +148,10 @@ def test_manual_failed_status_stops_a_running_request(slow_stack: ProcessStack, 
     manual = [e for e in done["log_messages"] if e.get("actor") == "e2e-admin (admin)"]
     assert len(manual) == 1 and "wrong address, cancelling" in manual[0]["message"]
     assert done["record"] is None
-    deadline = time.monotonic() + 15
-    while _ansible_running_under(slow_stack.procs["worker"].pid):
-        assert time.monotonic() < deadline, "the playbook was not killed"
-        time.sleep(0.2)
-    assert dig(bind_server, "stopped.example.test") == []
+    eventually_sync(
+        lambda: _ansible_running_under(slow_stack.procs["worker"].pid),
+        lambda running: not running,
+        timeout=15,
+        what="the playbook killed",
+    )
+    assert served(bind_server, "stopped.example.test") == []

@@ -28,6 +28,7 @@ from dnsorch.settings import Settings
 from tests.fixtures.bind import TEST_ZONE, BindInfo, bind_settings
 from tests.fixtures.dns import served
 from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -157,9 +158,9 @@ async def test_txt_values_are_served_literally(
 
     result = await apply(dns_settings, change(name, "TXT", values))
 
-    served = await query_rrset(bind_server.host, bind_server.port, name, "TXT")
-    assert len(served) == 1 and result.served == served
-    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, served[0])
+    answer = await query_rrset(bind_server.host, bind_server.port, name, "TXT")
+    assert len(answer) == 1 and result.served == answer
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, answer[0])
     assert isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
     assert b"".join(rdata.strings) == text.encode()  # exact bytes: nothing was templated
     assert "uid=" not in " ".join(served(bind_server, name, "TXT"))
@@ -293,14 +294,17 @@ async def test_cancel_kills_the_running_playbook(bind_server: BindInfo, tmp_path
     env.on_heartbeat = lambda *details: heartbeats.append(details)
     task = asyncio.create_task(env.run(AnsibleActivities(settings).apply_dns_change, dns_change))
 
-    pids: set[int] = set()
-    deadline = time.monotonic() + 30
-    while not any("sleep 30" in _processes().get(p, (0, "", ""))[2] for p in pids):
-        assert time.monotonic() < deadline, "the slow playbook never started its sleep"
-        assert not task.done()
-        await asyncio.sleep(0.2)
-        pids = _run_processes(marker)
-    await asyncio.sleep(1.5)  # long enough for at least one heartbeat
+    def run_processes() -> set[int]:
+        assert not task.done(), "the activity ended before its playbook slept"
+        return _run_processes(marker)
+
+    pids = await eventually(
+        run_processes,
+        lambda pids: any("sleep 30" in _processes().get(p, (0, "", ""))[2] for p in pids),
+        timeout=30,
+        what="the slow playbook sleeping",
+    )
+    await eventually(lambda: list(heartbeats), timeout=10, interval=0.1, what="a heartbeat")
 
     cancelled_at = time.monotonic()
     env.cancel()
@@ -310,9 +314,12 @@ async def test_cancel_kills_the_running_playbook(bind_server: BindInfo, tmp_path
 
     assert took < 5, f"cancellation took {took:.1f}s"
     assert heartbeats
-    deadline = time.monotonic() + 3  # SIGKILL was sent; give the kernel a moment
-    while _alive(pids) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert _alive(pids) == set(), "ansible-playbook or its children outlived the activity"
+    await eventually(  # SIGKILL was sent; give the kernel a moment
+        lambda: _alive(pids),
+        lambda alive: alive == set(),
+        timeout=3,
+        interval=0.1,
+        what="ansible-playbook and its children gone with the activity",
+    )
     assert _run_processes(marker) == set()
     assert list((settings.state_dir / "ansible-runs").iterdir()) == []

@@ -8,7 +8,6 @@ redelivery and events tests, which run on both brokers.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,12 @@ from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.db import make_engine
-from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes, workflow_ids
+from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for, until_workflows
 from tests.fixtures.servers import free_port
-from tests.integration.test_kafka_ingest import rows_for
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
+HELD_BACK = " held back ("  # consumer/ingest.py's line for a message it could not accept yet
 
 
 def stream(run: KafkaRun, n: int, start: int = 0) -> tuple[list[bytes], set[str]]:
@@ -35,10 +35,6 @@ def stream(run: KafkaRun, n: int, start: int = 0) -> tuple[list[bytes], set[str]
         for i, request_id in enumerate(ids)
     ]
     return values, set(ids)
-
-
-async def all_zero_lag(run: KafkaRun) -> bool:
-    return await run.committed_lag() == 0
 
 
 async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
@@ -58,25 +54,20 @@ async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
         await run.produce(first)
         run.start_consumer("a")
         run.start_consumer("b")
-        assert await eventually(lambda: len(rows_for(engine, run.account)) >= 30, timeout=90)
+        await run.until_rows(engine, 30, exact=False, timeout=90)
         run.kill("a")
         second, second_ids = stream(run, 100, start=100)
         await run.produce(second)
         expected = first_ids | second_ids
-        assert await eventually(lambda: len(rows_for(engine, run.account)) >= len(expected), timeout=120)
-        assert await eventually(lambda: all_zero_lag(run), timeout=60)
+        await run.until_rows(engine, len(expected), exact=False, timeout=120)
+        await run.until_caught_up()
         assert run.stop("b") == 0
         assert sorted(rows_for(engine, run.account)) == sorted(expected)
         client = await Client.connect(temporal_server.address)
-        ids = await eventually(lambda: _exactly(workflow_ids(client, run.account), len(expected)))
-        assert ids and sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
+        ids = await until_workflows(client, run.account, len(expected))
+        assert sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
     finally:
         run.stop_all()
-
-
-async def _exactly(ids: Any, n: int) -> list[str] | None:
-    found = await ids
-    return found if len(found) >= n else None
 
 
 @pytest.mark.parametrize("outage", ["postgresql", "temporal"])
@@ -105,12 +96,20 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
         before, before_ids = stream(run, 30)
         await run.produce(before)
         run.start_consumer()
-        assert await eventually(lambda: len(rows_for(engine, run.account)) == 30, timeout=90)
+        await run.until_rows(engine, 30, timeout=90)
+        await run.until_caught_up()  # so any lag from here on is the outage's
 
+        held_before = run.log_text().count(HELD_BACK)
         (postgres if outage == "postgresql" else temporal).stop()
         during, during_ids = stream(run, 30, start=30)
         await run.produce(during)
-        await asyncio.sleep(6)  # messages arrive while the service is down
+        # The consumer met the outage: it could not accept a message and holds it back.
+        await eventually(
+            run.log_text,
+            lambda log: log.count(HELD_BACK) > held_before,
+            timeout=60,
+            what="the consumer holding a message back",
+        )
         assert await run.committed_lag() > 0, "offsets advanced past requests that were not accepted"
         if outage == "postgresql":
             postgres.start()
@@ -118,12 +117,12 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
             temporal.start()
 
         expected = before_ids | during_ids
-        assert await eventually(lambda: len(rows_for(engine, run.account)) == 60, timeout=120)
-        assert await eventually(lambda: all_zero_lag(run), timeout=60)
+        await run.until_rows(engine, 60, timeout=120)
+        await run.until_caught_up()
         assert sorted(rows_for(engine, run.account)) == sorted(expected)
         client = await Client.connect(temporal.address)
-        ids = await eventually(lambda: _exactly(workflow_ids(client, run.account), 60), timeout=30)
-        assert ids and sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
+        ids = await until_workflows(client, run.account, 60, timeout=30)
+        assert sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
     finally:
         run.stop_all()
         engine.dispose()

@@ -19,7 +19,14 @@ from temporalio.client import Client
 
 from consumer.dead_letter import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON
 from devstack.temporal import TemporalDevServer
-from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes, workflow_ids
+from tests.fixtures.kafka_tools import (
+    KafkaRun,
+    create_message,
+    json_bytes,
+    rows_for,
+    until_workflows,
+    workflow_ids,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,16 +75,6 @@ def _run_on(broker: Any, database_url: str, temporal_server: TemporalDevServer, 
         run.stop_all()
 
 
-def rows_for(engine: Engine, account: str) -> list[str]:
-    with engine.connect() as conn:
-        return [
-            str(r)
-            for r in conn.execute(
-                text("SELECT id FROM dns_requests WHERE account_id = :a"), {"a": account}
-            ).scalars()
-        ]
-
-
 def build_stream(account: str, n: int = 500) -> tuple[list[bytes], set[str], list[bytes]]:
     """~5% poison, ~5% exact duplicates of earlier valid messages, the rest unique requests."""
     rng = random.Random(42)
@@ -114,24 +111,22 @@ async def test_500_messages_with_poison_and_duplicates_survive_two_consumer_kill
 
     await kafka_run.produce(chunks[0])
     kafka_run.start_consumer("c1")
-    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) >= 60, timeout=90)
+    await kafka_run.until_rows(engine, 60, exact=False, timeout=90)
     await kafka_run.produce(chunks[1])
     kafka_run.kill("c1")
 
     kafka_run.start_consumer("c2")
-    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) >= 220, timeout=90)
+    await kafka_run.until_rows(engine, 220, exact=False, timeout=90)
     await kafka_run.produce(chunks[2])
     kafka_run.kill("c2")
 
     kafka_run.start_consumer("c3")
-    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) >= len(valid_ids), timeout=120)
-    assert await eventually(lambda: _zero(kafka_run.committed_lag()), timeout=60), (
-        "offsets never reached the end"
-    )
+    await kafka_run.until_rows(engine, len(valid_ids), exact=False, timeout=120)
+    await kafka_run.until_caught_up()
     assert kafka_run.stop("c3") == 0
 
     assert sorted(rows_for(engine, kafka_run.account)) == sorted(valid_ids)
-    ids = await eventually(lambda: _at_least(workflow_ids(client, kafka_run.account), len(valid_ids)))
+    ids = await until_workflows(client, kafka_run.account, len(valid_ids))
     assert sorted(ids) == sorted(f"dns-request-{i}" for i in valid_ids)
 
     dead = await kafka_run.read_all(kafka_run.dlq_topic, expected=len(poison))
@@ -140,15 +135,6 @@ async def test_500_messages_with_poison_and_duplicates_survive_two_consumer_kill
     assert set(origins.values()) == {1}, f"dead-lettered more than once: {origins.most_common(3)}"
     assert Counter(r.value for r in dead) == Counter(poison)
     assert all(dict(r.headers)[HEADER_REASON] for r in dead)
-
-
-async def _zero(lag: Any) -> bool:
-    return (await lag) == 0
-
-
-async def _at_least(ids: Any, n: int) -> list[str] | None:
-    found = await ids
-    return found if len(found) >= n else None
 
 
 async def test_a_redelivered_message_creates_no_second_row_or_workflow(
@@ -161,14 +147,14 @@ async def test_a_redelivered_message_creates_no_second_row_or_workflow(
     ]
     await kafka_run.produce(values, keys=[f"key-{i}".encode() for i in range(20)])
     kafka_run.start_consumer("first")
-    assert await eventually(lambda: len(rows_for(engine, kafka_run.account)) == 20)
-    assert await eventually(lambda: _zero(kafka_run.committed_lag()))
+    await kafka_run.until_rows(engine, 20)
+    await kafka_run.until_caught_up()
     assert kafka_run.stop("first") == 0
 
     # Replay everything from the start with a new group: the same offsets, the same ids.
     kafka_run.env["KAFKA_GROUP_ID"] += "-replay"
     kafka_run.start_consumer("replay")
-    assert await eventually(lambda: _zero(kafka_run.committed_lag()))
+    await kafka_run.until_caught_up()
     assert kafka_run.stop("replay") == 0
     assert len(rows_for(engine, kafka_run.account)) == 20
     client = await Client.connect(temporal_server.address)
@@ -199,7 +185,7 @@ async def test_events_topic_carries_each_status_change_in_order_even_across_a_cr
         [json_bytes(create_message("ev.example.test", "192.0.2.9", kafka_run.account, request_id))]
     )
     kafka_run.start_consumer("c1")
-    assert await eventually(lambda: rows_for(engine, kafka_run.account))
+    await kafka_run.until_rows(engine, 1)
     acts, env = DatabaseActivities(engine), ActivityEnvironment()
     await env.run(
         acts.record_step,
@@ -248,7 +234,7 @@ async def test_a_message_naming_an_account_the_topic_does_not_act_for_is_dead_le
     elsewhere = json_bytes(create_message("other.example.test", "192.0.2.9", f"{run.account}-other"))
     await run.produce([allowed[0], elsewhere, *allowed[1:]])
     run.start_consumer("bound", KAFKA_REQUESTS_ACCOUNTS=f"{run.account},acct-unused")
-    assert await eventually(lambda: len(rows_for(engine, run.account)) == 3)
+    await run.until_rows(engine, 3)
     dead = await run.read_all(run.dlq_topic, expected=1)
     assert [r.value for r in dead] == [elsewhere]
     reason = dict(dead[0].headers)[HEADER_REASON].decode()
@@ -271,7 +257,7 @@ async def test_a_message_for_a_name_another_account_owns_is_dead_lettered(
     takeover = json_bytes(create_message(owned, "203.0.113.66", run.account))
     await run.produce([takeover, json_bytes(create_message(f"free-{owned}", "192.0.2.9", run.account))])
     run.start_consumer("owners")
-    assert await eventually(lambda: len(rows_for(engine, run.account)) == 1)
+    await run.until_rows(engine, 1)
     dead = await run.read_all(run.dlq_topic, expected=1)
     assert [r.value for r in dead] == [takeover]
     assert f"{owned} belongs to another account" in dict(dead[0].headers)[HEADER_REASON].decode()

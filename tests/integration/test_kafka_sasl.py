@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from devstack.kafka import ensure_topics
 from devstack.kafka_apache import ApacheKafkaBroker
 from devstack.temporal import TemporalDevServer
 from dnsorch.kafka_client import security_options
 from dnsorch.settings import Settings
-from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually
+from tests.fixtures.kafka_tools import KafkaRun, create_message
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -85,12 +85,7 @@ async def test_the_consumer_logs_in_with_sasl_and_an_anonymous_client_is_refused
         finally:
             await producer.stop()
 
-        def stored() -> bool:
-            with engine.connect() as conn:
-                query = text("SELECT count(*) FROM dns_requests WHERE account_id = :a")
-                return conn.execute(query, {"a": run.account}).scalar_one() == 1
-
-        assert await eventually(stored, timeout=90), run.log_text()[-3000:]
+        await run.until_rows(engine, 1, timeout=90)
 
         anonymous = AIOKafkaProducer(bootstrap_servers=sasl_kafka.bootstrap, request_timeout_ms=5_000)
         with pytest.raises(KafkaError):

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from devstack.temporal import TemporalDevServer
-from tests.fixtures.kafka_tools import KafkaRun, create_message, eventually, json_bytes
+from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes
 from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -73,15 +74,16 @@ async def test_consumer_metrics_count_the_stream_and_lag_drains_to_zero(kafka_ru
     port = free_port()
     kafka_run.start_consumer("c1", CONSUMER_METRICS_PORT=str(port))
 
-    def done() -> Figures | None:
-        figures = scrape(port)
+    def drained(figures: Figures) -> bool:
         consumed = figures.get(("dnsorch_kafka_consumed_total", ()), 0)
-        drained = lags(figures) and not any(lags(figures).values())
-        return figures if consumed >= 4 and drained else None
+        return consumed >= 4 and bool(lags(figures)) and not any(lags(figures).values())
 
-    figures = await eventually(done, timeout=90)
-    assert figures, (
-        f"never consumed everything with zero lag; last: {scrape(port)}\n{kafka_run.log_text()[-3000:]}"
+    figures = await eventually(
+        lambda: scrape(port),
+        drained,
+        timeout=90,
+        what="all 4 consumed and every lag 0",
+        explain=kafka_run.log_tail,
     )
     assert figures[("dnsorch_kafka_consumed_total", ())] == 4
     assert figures[("dnsorch_kafka_accepted_total", ())] == 2
@@ -89,15 +91,23 @@ async def test_consumer_metrics_count_the_stream_and_lag_drains_to_zero(kafka_ru
     assert figures[("dnsorch_kafka_dead_lettered_total", ())] == 1
     assert figures[("dnsorch_kafka_retries_total", ())] == 0
     assert set(lags(figures)) == {"0", "1", "2", "3"}  # every partition of the topic, by label
-    assert await eventually(
-        lambda: scrape(port).get(("dnsorch_events_published_total", ()), 0) >= 2, timeout=30
+    await eventually(
+        lambda: scrape(port).get(("dnsorch_events_published_total", ()), 0),
+        lambda published: published >= 2,
+        timeout=30,
+        what="2 events published",
     )
     assert kafka_run.stop("c1") == 0
 
     # A new consumer knows the group's committed offsets before it commits anything itself.
     port = free_port()
     kafka_run.start_consumer("c2", CONSUMER_METRICS_PORT=str(port))
-    figures = await eventually(lambda: len(lags(scrape(port))) == 4 and scrape(port), timeout=60)
-    assert figures, kafka_run.log_text()[-3000:]
+    figures = await eventually(
+        lambda: scrape(port),
+        lambda seen: len(lags(seen)) == 4,
+        timeout=60,
+        what="a lag for each partition",
+        explain=kafka_run.log_tail,
+    )
     assert lags(figures) == {"0": 0, "1": 0, "2": 0, "3": 0}
     assert figures[("dnsorch_kafka_consumed_total", ())] == 0
