@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,9 @@ from confluent_kafka import Producer
 from sqlalchemy import Engine, text
 
 from tests.e2e.conftest import ProcessStack
-from tests.fixtures.kafka_tools import KafkaRun, eventually
+from tests.fixtures.dns import served
+from tests.fixtures.kafka_tools import KafkaRun
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -50,17 +51,15 @@ async def test_librdkafka_message_with_key_and_headers_provisions_a_record(
     assert producer.flush(30) == 0
     try:
         run.start_consumer()
-        done = await eventually(lambda: _status(engine, request_id) in {"COMPLETED", "FAILED"}, timeout=120)
-        assert done, run.log_text()[-3000:]
-        assert _status(engine, request_id) == "COMPLETED"
-        answer = subprocess.run(
-            ["dig", f"@{bind_server.host}", "-p", str(bind_server.port), domain, "A", "+short"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.split()
-        assert answer == ["192.0.2.20"]
+        status = await eventually(
+            lambda: _status(engine, request_id),
+            lambda status: status in {"COMPLETED", "FAILED"},
+            timeout=120,
+            what=f"request {request_id} final",
+            explain=run.log_tail,
+        )
+        assert status == "COMPLETED"
+        assert served(bind_server, domain) == ["192.0.2.20"]
         with engine.connect() as conn:
             key, source = conn.execute(
                 text("SELECT message_key, source FROM dns_requests WHERE id = :id"), {"id": request_id}

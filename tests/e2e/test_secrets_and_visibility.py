@@ -14,6 +14,7 @@ from temporalio.client import Client
 from devstack.temporal import TemporalDevServer
 from dnsorch import keys
 from tests.e2e.conftest import ProcessStack
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +42,11 @@ async def test_operators_can_filter_workflows_by_domain_type_status_and_account(
         'DnsDomain="findme.example.test" AND DnsRecordType="A" AND DnsStatus="COMPLETED" '
         'AND DnsAccount="acct-visible" AND DnsZone="example.test" AND DnsSource="api"'
     )
-    found: list[str] = []
-    for _ in range(50):  # visibility is eventually consistent
-        found = [wf.id async for wf in client.list_workflows(query)]
-        if found:
-            break
-        await asyncio.sleep(0.2)
+
+    async def matching() -> list[str]:
+        return [wf.id async for wf in client.list_workflows(query)]
+
+    found = await eventually(matching, timeout=10, what="the workflow found by its search attributes")
     assert found == [f"dns-request-{request_id}"]
     description = await client.get_workflow_handle(found[0]).describe()
     assert description.workflow_type == "DnsProvisioningWorkflow"
