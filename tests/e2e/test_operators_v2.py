@@ -56,6 +56,9 @@ def test_update_and_delete_change_what_bind_answers(stack: ProcessStack, bind_se
     assert [(r["target"], r["ttl"]) for r in current["items"]] == [("192.0.2.51", 600)]
 
     deleted = create(stack, body("life.example.test", operation="delete")).json()
+    wait_v2(stack, deleted["request_id"], {"PENDING_APPROVAL"})  # a delete is held for an operator
+    approve = f"/api/v2/dns/requests/{deleted['request_id']}/actions/approve"
+    assert stack.http.post(approve, json={"note": "retire it"}, timeout=30).status_code == 200
     assert wait_v2(stack, deleted["request_id"], {"COMPLETED", "NEEDS_ATTENTION"})["status"] == "COMPLETED"
     assert served(bind_server, "life.example.test") == []
     current = stack.http.get("/api/v2/dns/records", params={"domain": "life.example.test"}).json()
