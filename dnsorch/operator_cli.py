@@ -24,6 +24,7 @@ ACTIONS = {
     "resolve": "mark a NEEDS_ATTENTION request COMPLETED by hand (fixed outside)",
     "fail": "mark a NEEDS_ATTENTION request FAILED",
     "cancel": "stop a request before it is applied",
+    "rollback": "undo a NEEDS_ATTENTION request: DNS serves again what its plan saw before",
 }
 LIST_FILTERS = ("status", "domain", "zone", "account_id", "source", "limit", "cursor")
 LIST_COLUMNS = ("ID", "STATUS", "OP", "TYPE", "DOMAIN", "TARGET", "ACCOUNT", "UPDATED")

@@ -29,7 +29,7 @@ from dnsorch.errors import NameNotManaged
 from dnsorch.schemas import ProvisionedRecord, StatusUpdate
 
 router = APIRouter(prefix="/dns")
-ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel"]
+ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel", "rollback"]
 FilterText = Annotated[str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A list filter: printable text (a NUL or control character is a 422 naming the parameter)."""
 DomainPath = Annotated[str, Path(min_length=1, max_length=254, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -89,7 +89,7 @@ async def act_on_request(
     caller: Operator,
     body: ActionBody | None = None,
 ) -> ActionResult:
-    """approve/reject (PENDING_APPROVAL), retry/resolve/fail (NEEDS_ATTENTION), cancel (before done).
+    """approve/reject (PENDING_APPROVAL), retry/resolve/fail/rollback (NEEDS_ATTENTION), cancel (before done).
 
     Refused with 409 when the request's state does not allow it; nothing is recorded then.
     """

@@ -6,7 +6,8 @@ named after the release's newest patch), which tests/unit/test_replay.py replays
 with what the scenarios need:
 
     STATE_DIR=/tmp/rec DEV_KAFKA=none APPROVAL_ACCOUNTS=acct-approval ANSIBLE_MAX_ATTEMPTS=2 \\
-      ANSIBLE_INITIAL_RETRY_SECONDS=1 DNS_VERIFY_TIMEOUT_SECONDS=2 dnsorch dev
+      ANSIBLE_INITIAL_RETRY_SECONDS=1 DNS_VERIFY_TIMEOUT_SECONDS=2 DNS_PROPAGATION_TIMEOUT_SECONDS=3 \\
+      APPROVAL_TIMEOUT_SECONDS=20 dnsorch dev
 
 Re-record only after a deliberate, versioned (`workflow.patched`) change; never to make a failing
 replay test pass. Older recordings stay: they are the workflows already running in production.
@@ -28,7 +29,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 LIVE = Path(__file__).parent / "histories" / "live"
-FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED"}
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
 
 
 class Stack:
@@ -76,6 +77,16 @@ class Stack:
         pid = int((self.state_dir / "bind" / "named.pid").read_text())
         os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
+    def pause_secondary(self, paused: bool) -> None:
+        pid = int((self.state_dir / "knot" / "run" / "knot.pid").read_text())
+        os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
+    def ptr_child(self, request_id: str) -> str:
+        """The PTR request a forward request started (its id is on the forward request's timeline)."""
+        timeline = self.http.get(f"/api/v2/dns/requests/{request_id}").json()["timeline"]
+        line = next(entry["message"] for entry in timeline if entry["message"].startswith("PTR "))
+        return str(line.split("request ", 1)[1].split(")", 1)[0])
+
 
 def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     """Each scenario's request id; the last ones leave their name-lock workflow with a history."""
@@ -86,7 +97,10 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     stack.wait(ids["create_completed"], FINAL)
     ids["update_completed"] = stack.create("acct-live", "A", f"live-{tag}.{zone}", "192.0.2.62", "update")
     stack.wait(ids["update_completed"], FINAL)
+    ids["ptr_child_completed"] = stack.ptr_child(ids["create_completed"])
     ids["delete_completed"] = stack.create("acct-live", "A", f"live-{tag}.{zone}", "", "delete")
+    if stack.wait(ids["delete_completed"], FINAL | {"PENDING_APPROVAL"}) == "PENDING_APPROVAL":
+        stack.act(ids["delete_completed"], "approve")  # a delete is risky: it waits for approval
     stack.wait(ids["delete_completed"], FINAL)
 
     rejected = stack.create("acct-approval", "A", f"appr-{tag}.{zone}", "192.0.2.63")
@@ -125,6 +139,20 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     finally:
         stack.pause_bind(False)
     stack.wait(ids["attention_then_retry"], FINAL)
+
+    # The secondary paused: the change is not served everywhere, an operator rolls it back.
+    stack.pause_secondary(True)
+    try:
+        ids["attention_then_rollback"] = stack.create("acct-live", "TXT", f"lag-{tag}.{zone}", "lagging")
+        stack.wait(ids["attention_then_rollback"], {"NEEDS_ATTENTION"})
+    finally:
+        stack.pause_secondary(False)
+    stack.act(ids["attention_then_rollback"], "rollback")
+    stack.wait(ids["attention_then_rollback"], FINAL)
+
+    # Approval has a deadline.
+    ids["approval_timed_out"] = stack.create("acct-approval", "TXT", f"late-{tag}.{zone}", "nobody came")
+    stack.wait(ids["approval_timed_out"], FINAL)
 
     # Plan before apply: a dry run ends after its plan.
     ids["dry_run_completed"] = stack.create("acct-live", "A", f"dry-{tag}.{zone}", "192.0.2.66", dry_run=True)

@@ -38,11 +38,14 @@ def test_histories_cover_the_main_paths() -> None:
 
 def test_live_histories_cover_every_workflow_type_and_every_release() -> None:
     names = {(p.parent.name, p.stem) for p in LIVE}
-    for release in ("wait-for-apply-to-stop", "lean-request", "plan-before-apply"):
+    for release in ("wait-for-apply-to-stop", "lean-request", "plan-before-apply", "automatic-ptr"):
         for path in ("create_completed", "approved_completed", "fail_during_apply", "attention_then_retry"):
             assert (release, path) in names
     assert any(stem.startswith("name_lock_") for _, stem in names)
     assert ("plan-before-apply", "dry_run_completed") in names
+    # verify-everywhere, approval-deadline and automatic-ptr shipped together (set: automatic-ptr)
+    for path in ("ptr_child_completed", "attention_then_rollback", "approval_timed_out"):
+        assert ("automatic-ptr", path) in names
 
 
 async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
@@ -53,6 +56,29 @@ async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
         "lean", (REPLAY / "live" / "lean-request" / "create_completed.json").read_text()
     )
     monkeypatch.setattr(workflow, "patched", lambda _id: False)
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+
+
+@pytest.mark.parametrize(
+    ("patch", "recorded"),
+    [
+        ("verify-everywhere", "create_completed"),
+        ("automatic-ptr", "create_completed"),
+        ("approval-deadline", "approval_timed_out"),
+    ],
+)
+async def test_each_new_patch_is_what_keeps_its_history_replaying(
+    monkeypatch: pytest.MonkeyPatch, patch: str, recorded: str
+) -> None:
+    """Without its patch (that one branch taken as for old workflows), the recording no longer fits:
+    the patch, not luck, separates the old behaviour from the new."""
+    history = WorkflowHistory.from_json(
+        recorded, (REPLAY / "live" / "automatic-ptr" / f"{recorded}.json").read_text()
+    )
+    real = workflow.patched
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: False if patch_id == patch else real(patch_id))
     replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
