@@ -1,7 +1,8 @@
 """Live DNS, for DnsProvisioningWorkflow: a change counts once every authoritative server of its zone
-serves it, and a change that must not stay is rolled back to the plan's snapshot. Deterministic code
-only: the servers are asked in local activities, and between two checks the workflow sleeps on
-durable timers, so a worker restart neither loses nor repeats a wait."""
+serves it, a change that must not stay is rolled back to the plan's snapshot, and an A or AAAA record
+keeps its PTR through child requests. Deterministic code only: the servers are asked in local
+activities, and between two checks the workflow sleeps on durable timers, so a worker restart
+neither loses nor repeats a wait."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.verification import VerificationActivities
@@ -19,11 +21,15 @@ with workflow.unsafe.imports_passed_through():
         DnsChange,
         NameServer,
         ProvisioningInput,
+        RequestStatus,
         ServedCheck,
         ServerAnswer,
         WorkflowState,
     )
+    from dnsorch.reverse import ptr_requests
+    from dnsorch.search_attributes import initial_attributes
     from workflows.bookkeeping import RequestBookkeeping
+    from workflows.outcome import Outcome
     from workflows.policy import (
         CHECK_RETRY,
         CHECK_TIMEOUT,
@@ -35,6 +41,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+S = RequestStatus
+# One child request per PTR change (source `ptr`), once the forward change is served everywhere.
+AUTOMATIC_PTR = "automatic-ptr"
+
+
 class LiveDns(RequestBookkeeping):
     """Verification at every authoritative server, and the rollback that undoes a change."""
 
@@ -44,6 +55,8 @@ class LiveDns(RequestBookkeeping):
     _snapshot: ChangePlan | None
     _apply_change: Callable[[DnsChange], Awaitable[ApplyResult | None]]
     _change: Callable[[], DnsChange]
+    _serve_actions_until: Callable[..., Awaitable[None]]
+    _ptr_attempt: int
 
     async def _verify_everywhere(self, change: DnsChange, served_at: datetime | None) -> str | None:
         """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
@@ -98,3 +111,56 @@ class LiveDns(RequestBookkeeping):
             return f"rollback failed: {self._state.last_error}"
         problem = await self._verify_everywhere(change, result.served_at)
         return f"rollback {problem}" if problem else None
+
+    async def _keep_ptrs(self) -> str | None:
+        """Run the PTR requests the change needs, one after the other; what went wrong, if anything."""
+        assert self._request is not None and self._params is not None
+        if not self._params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
+            return None
+        old = list((self._state.plan or {}).get("old_values") or [])
+        self._ptr_attempt += 1
+        for spec in ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt):
+            child = await workflow.start_child_workflow(
+                workflow.info().workflow_type,  # a PTR request is a request like this one
+                ProvisioningInput(request=spec, policy=self._params.policy),
+                id=spec.workflow_id,
+                search_attributes=initial_attributes(
+                    domain=spec.domain,
+                    zone=spec.zone,
+                    record_type=spec.record_type,
+                    operation=spec.operation,
+                    status=S.PENDING.value,
+                    account=spec.account_id,
+                    source=spec.source,
+                ),
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                result_type=WorkflowState,
+            )
+            workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
+            await self._serve_actions_until(child.done, None)
+            what = f"PTR {spec.domain} ({spec.operation}, request {spec.request_id})"
+            try:
+                state: WorkflowState = await child
+            except ChildWorkflowError as error:
+                return f"{what} failed: {failure_reason(error)}"
+            await self._log(f"{what}: {state.status}", step="ptr")
+            if state.status != S.COMPLETED:
+                return f"{what} ended {state.status}: {state.last_error or state.log[-1]['message']}"
+        return None
+
+    async def _undo(self, actor: str, why: str) -> None:
+        """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""
+        assert self._snapshot is not None
+        before = ", ".join(self._snapshot.old_values) or "nothing"
+        message = f"rolling back{why}, to what DNS served before: {before}"
+        if self._state.status == S.IN_PROGRESS:
+            await self._log(message, step="rollback", actor=actor)
+        else:
+            await self._transition(S.IN_PROGRESS, message, step="rollback", actor=actor)
+        problem = await self._roll_back()
+        if problem is not None:
+            self._state.last_error = problem
+            return
+        raise Outcome(
+            S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor
+        )

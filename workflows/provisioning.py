@@ -20,8 +20,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ChildWorkflowError
-from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
@@ -40,8 +40,6 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
-    from dnsorch.reverse import ptr_requests
-    from dnsorch.search_attributes import initial_attributes
     from dnsorch.transitions import IllegalTransition
     from workflows.live_dns import LiveDns
     from workflows.name_lock import LockRequest, lock_id_for
@@ -76,9 +74,8 @@ PLAN_BEFORE_APPLY = "plan-before-apply"
 VERIFY_EVERYWHERE = "verify-everywhere"
 # A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
 APPROVAL_DEADLINE = "approval-deadline"
-# An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: one child request
-# per PTR change (source `ptr`), started once the forward change is served everywhere.
-AUTOMATIC_PTR = "automatic-ptr"
+# An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: AUTOMATIC_PTR in
+# workflows/live_dns.py.
 
 
 @workflow.defn
@@ -210,58 +207,6 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
             self._state.last_error = problem
             return
         raise Outcome(S.COMPLETED, _serves(result), store_record=True)
-
-    async def _keep_ptrs(self) -> str | None:
-        """Run the PTR requests the change needs, one after the other; what went wrong, if anything."""
-        assert self._request is not None and self._params is not None
-        if not self._params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
-            return None
-        old = list((self._state.plan or {}).get("old_values") or [])
-        self._ptr_attempt += 1
-        for spec in ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt):
-            child = await workflow.start_child_workflow(
-                DnsProvisioningWorkflow.run,
-                ProvisioningInput(request=spec, policy=self._params.policy),
-                id=spec.workflow_id,
-                search_attributes=initial_attributes(
-                    domain=spec.domain,
-                    zone=spec.zone,
-                    record_type=spec.record_type,
-                    operation=spec.operation,
-                    status=S.PENDING.value,
-                    account=spec.account_id,
-                    source=spec.source,
-                ),
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-            )
-            workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
-            await self._serve_actions_until(child.done, None)
-            what = f"PTR {spec.domain} ({spec.operation}, request {spec.request_id})"
-            try:
-                state: WorkflowState = await child
-            except ChildWorkflowError as error:
-                return f"{what} failed: {failure_reason(error)}"
-            await self._log(f"{what}: {state.status}", step="ptr")
-            if state.status != S.COMPLETED:
-                return f"{what} ended {state.status}: {state.last_error or state.log[-1]['message']}"
-        return None
-
-    async def _undo(self, actor: str, why: str) -> None:
-        """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""
-        assert self._snapshot is not None
-        before = ", ".join(self._snapshot.old_values) or "nothing"
-        message = f"rolling back{why}, to what DNS served before: {before}"
-        if self._state.status == S.IN_PROGRESS:
-            await self._log(message, step="rollback", actor=actor)
-        else:
-            await self._transition(S.IN_PROGRESS, message, step="rollback", actor=actor)
-        problem = await self._roll_back()
-        if problem is not None:
-            self._state.last_error = problem
-            return
-        raise Outcome(
-            S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor
-        )
 
     def _change(self) -> DnsChange:
         assert self._request is not None
