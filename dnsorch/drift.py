@@ -20,7 +20,8 @@ import dns.rdatatype
 import dns.zone
 
 from dnsorch.adoption import _skip_reason
-from dnsorch.contracts import DnsRequestSpec, DriftedRRset, ManagedRecord, ServedBy
+from dnsorch.contracts import DnsRequestSpec
+from dnsorch.drift_contracts import DriftedRRset, ManagedRecord, ServedBy
 from dnsorch.records import name_text, parse_values
 
 SOURCE = "drift"

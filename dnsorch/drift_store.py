@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlmodel import col
 
-from dnsorch.contracts import ManagedRecord, RequestStatus
+from dnsorch.contracts import RequestStatus
 from dnsorch.drift import Key, Recorded, key
+from dnsorch.drift_contracts import ManagedRecord
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner
 from dnsorch.records import rdata_values
 

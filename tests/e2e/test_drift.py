@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.temporal import TemporalDevServer
-from dnsorch.contracts import DriftScanSummary
+from dnsorch.drift_contracts import DriftScanSummary
 from dnsorch.zone_transfer import tsig_key
 from tests.e2e.conftest import ProcessStack
 from tests.fixtures.bind import BindInfo, require_servers

@@ -9,8 +9,9 @@ import pytest
 
 from activities.planning import plan_for
 from dnsorch import drift
-from dnsorch.contracts import DnsChange, ManagedRecord
+from dnsorch.contracts import DnsChange
 from dnsorch.drift import Recorded, Served, ServerView, find_drift, key
+from dnsorch.drift_contracts import ManagedRecord
 
 ZONE = "example.test"
 NS1, NS2 = "ns1.example.test (127.0.0.1)", "ns2.example.test (127.0.0.2)"
