@@ -9,7 +9,6 @@ path, so neither templating nor artifacts can leak or execute them.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
@@ -19,10 +18,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import ansible_runner
 from temporalio import activity
@@ -31,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 from activities import metrics
 from activities.batching import Batch, ChangeOutcome, ZoneBatcher
 from activities.dns_check import NotServed, wait_until_served
+from activities.heartbeats import heartbeating
 from activities.name_claims import NameClaims, NameOwned
 from activities.playbook_runs import (
     REJECTED,
@@ -44,8 +42,6 @@ from activities.playbook_runs import (
 from activities.pools import ThreadPool
 from dnsorch.contracts import ApplyResult, DnsChange
 from dnsorch.settings import Settings
-
-T = TypeVar("T")
 
 NOT_SERVED = "DnsChangeNotServed"
 NAME_OWNED = "NameOwnedByAnotherAccount"
@@ -94,7 +90,9 @@ class AnsibleActivities:
         self._check_config()
         if self._claims is not None:
             try:
-                await self._heartbeating(self._claims.wait_for_turn(change, on_wait=self._waiting_for))
+                await heartbeating(
+                    self._heartbeat_every, self._claims.wait_for_turn(change, on_wait=self._waiting_for)
+                )
             except NameOwned as owned:
                 raise ApplicationError(str(owned), type=NAME_OWNED, non_retryable=True) from None
         log.info(
@@ -108,7 +106,7 @@ class AnsibleActivities:
         )
         # Not interrupted on cancel once its batch runs (other requests' changes ride on it): the
         # cancellation takes effect when the batch is done (see ZoneBatcher.submit).
-        outcome = await self._heartbeating(self._batcher.submit(change))
+        outcome = await heartbeating(self._heartbeat_every, self._batcher.submit(change))
         if outcome.status != "applied":
             if outcome.status in ("refused", "conflict"):
                 kind = CONFLICT if outcome.status == "conflict" else REJECTED
@@ -119,7 +117,7 @@ class AnsibleActivities:
                 "request %s attempt %d: %s: %s", change.request_id, attempt, error.type, error.message
             )
             raise error
-        served = await self._heartbeating(self._verify(change))
+        served = await heartbeating(self._heartbeat_every, self._verify(change))
         return ApplyResult(served=served, changed=True, served_at=datetime.now(UTC))
 
     @staticmethod
@@ -260,34 +258,6 @@ class AnsibleActivities:
             )
         except NotServed as exc:
             raise ApplicationError(f"change applied but not served: {exc}", type=NOT_SERVED) from None
-
-    async def _heartbeating(self, work: Awaitable[T]) -> T:
-        """Await `work` while heartbeating, so Temporal can deliver a cancellation to us.
-
-        On cancellation `work` is cancelled and still awaited until it has ended (a change whose
-        batch runs waits for the run: see ZoneBatcher.submit). The cancellation is then re-raised,
-        unless `work` finished all the same (its change was applied): then its result is returned.
-        """
-        task = asyncio.ensure_future(work)
-        started = time.monotonic()
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=self._heartbeat_every)
-                if done:
-                    return task.result()
-                activity.heartbeat({"elapsed_seconds": round(time.monotonic() - started)})
-        except asyncio.CancelledError:
-            task.cancel()
-            while not task.done():
-                try:
-                    await asyncio.wait({task})
-                except asyncio.CancelledError:
-                    continue  # a second cancel changes nothing: the work is stopping
-            if not task.cancelled() and task.exception() is None:
-                activity.logger.info("cancel came too late: the change was applied; reporting it")
-                return task.result()
-            activity.logger.info("cancelled after %.1fs", time.monotonic() - started)
-            raise
 
     def _redact(self, message: str) -> str:
         """Belt and braces for an operator's playbook that might echo the key file."""
