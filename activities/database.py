@@ -70,6 +70,21 @@ class DatabaseActivities:
         await self.pool.run(write)
         activity.logger.info("%s: %s", finish.step.status, finish.step.message)
 
+    @activity.defn(name="superseded")
+    async def superseded(self, spec: DnsRequestSpec) -> str:
+        """Local activity, for a request that restores recorded values (drift): why it must no longer
+        apply them (dnsorch has recorded another value since it was raised), or "" when it still may."""
+
+        def read() -> tuple[str, int, int | None] | None:
+            with self.engine.connect() as conn:
+                return served_records.recorded(conn, spec.domain, spec.record_type)
+
+        now = await self.pool.run(read)
+        if now == (spec.target, spec.ttl, spec.priority):
+            return ""
+        shown = f"{now[0]} (TTL {now[1]})" if now else "nothing"
+        return f"superseded: dnsorch now records {shown} for {spec.record_type} {spec.domain}"
+
     @activity.defn(name="record_step")
     async def record_step(self, step: LogStep) -> bool:
         """Append one log line (and maybe a status) exactly once."""

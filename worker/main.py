@@ -52,6 +52,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             database.ensure_request_row,
             database.record_step,
             database.store_record,
+            database.superseded,
             ansible.apply_dns_change,
             PlanningActivities(settings).plan_change,
             verification.authoritative_servers,

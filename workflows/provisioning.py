@@ -40,12 +40,15 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
+    from dnsorch.drift import SOURCE as DRIFT_SOURCE
     from dnsorch.transitions import IllegalTransition
     from workflows.live_dns import LiveDns
     from workflows.name_lock import LockRequest, lock_id_for
     from workflows.operators import OperatorHandlers
     from workflows.outcome import Outcome, note
     from workflows.policy import (
+        DB_RETRY,
+        DB_TIMEOUT,
         PLAN_RETRY,
         PLAN_TIMEOUT,
         apply_retry,
@@ -188,6 +191,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         """Plan, apply and verify the change; returns (with `last_error` set) when it needs an operator."""
         if self._state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
             await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
+        if self._request is not None and self._request.source == DRIFT_SOURCE:
+            await self._check_not_superseded()
         if self._plan_first:
             await self._plan()
         result = await self._apply_change(self._change())
@@ -207,6 +212,19 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
             self._state.last_error = problem
             return
         raise Outcome(S.COMPLETED, _serves(result), store_record=True)
+
+    async def _check_not_superseded(self) -> None:
+        """A drift request restores what dnsorch recorded when it was raised; if the record set has been
+        changed through dnsorch since (an operator retrying it later), restoring would undo that."""
+        assert self._request is not None
+        why = await workflow.execute_local_activity_method(
+            DatabaseActivities.superseded,
+            self._request,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        if why:
+            raise Outcome(S.CANCELLED, why)
 
     def _change(self) -> DnsChange:
         assert self._request is not None

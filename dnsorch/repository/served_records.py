@@ -79,3 +79,15 @@ def name_owner(conn: Connection, domain: str) -> str | None:
     """The account the name belongs to, if dnsorch manages it."""
     owner = conn.execute(select(col(NameOwner.account_id)).where(col(NameOwner.domain) == domain))
     return owner.scalar_one_or_none()
+
+
+def recorded(conn: Connection, domain: str, record_type: str) -> tuple[str, int, int | None] | None:
+    """What dnsorch records now for the record set: (target, TTL, priority) of its current row."""
+    row = conn.execute(
+        select(col(DnsRecord.target), col(DnsRecord.ttl), col(DnsRecord.priority))
+        .where(col(DnsRecord.domain) == domain, col(DnsRecord.record_type) == record_type)
+        .where(col(DnsRecord.deleted_at).is_(None))
+        .order_by(col(DnsRecord.provisioned_at).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -220,3 +221,33 @@ async def test_the_first_completed_create_owns_the_name_until_its_last_record_is
     assert owner() == "acct-first"
     await complete("acct-first", "delete", "MX")
     assert owner() is None, "a name with no managed record left must be free for any account"
+
+
+async def test_a_drift_request_is_superseded_once_dnsorch_records_another_value(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    made = request_spec()
+    await env.run(acts.ensure_request_row, made)
+    with engine.begin() as conn:
+        served_records.apply_record(conn, _row_of(made))
+    restore = dataclasses.replace(made, request_id=str(uuid.uuid4()), source="drift", operation="restore")
+    assert await env.run(acts.superseded, restore) == ""
+    moved = dataclasses.replace(restore, target="192.0.2.99")
+    assert await env.run(acts.superseded, moved) == (
+        f"superseded: dnsorch now records 192.0.2.10 (TTL 300) for A {made.domain}"
+    )
+    gone = dataclasses.replace(restore, domain=f"gone-{made.domain}")
+    assert (await env.run(acts.superseded, gone)).startswith("superseded: dnsorch now records nothing")
+
+
+def _row_of(spec: DnsRequestSpec) -> RecordRow:
+    return RecordRow(
+        request_id=spec.request_id,
+        record_type=spec.record_type,
+        domain=spec.domain,
+        target=spec.target,
+        ttl=spec.ttl,
+        priority=spec.priority,
+        comment=None,
+        provisioned_at=datetime.now(UTC),
+        account_id=spec.account_id,
+    )

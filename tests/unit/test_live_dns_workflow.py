@@ -162,3 +162,29 @@ async def test_a_request_approved_in_time_goes_ahead(time_skipping_env: Workflow
         await act(handle, "approve")
         final = await handle.result()
     assert final.status == "COMPLETED"
+
+
+async def test_a_drift_request_retried_after_the_record_changed_through_dnsorch_applies_nothing(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(superseded_by="192.0.2.55 (TTL 300)")
+    spec = dataclasses.replace(request_spec(), source="drift", operation="restore")
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, attention="drift: ns2 serves 192.0.2.99")
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        while state.status != "NEEDS_ATTENTION":
+            state = await handle.query(DnsProvisioningWorkflow.state)
+        await act(handle, "retry", "heal it")
+        final = await handle.result()
+    assert final.status == "CANCELLED" and store.apply_calls == 0
+    assert final.log[-1]["message"].endswith("superseded: dnsorch now records 192.0.2.55 (TTL 300)")
+
+
+async def test_a_drift_request_whose_values_are_still_recorded_is_applied(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    spec = dataclasses.replace(request_spec(), source="drift", operation="restore")
+    async with worker(time_skipping_env, store):
+        final = await (await start(time_skipping_env, spec)).result()
+    assert final.status == "COMPLETED" and store.apply_calls == 1

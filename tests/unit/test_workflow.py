@@ -77,6 +77,8 @@ class FakeStore:
     """What those servers serve instead: a rollback to it is served everywhere."""
     applied: list[DnsChange] = field(default_factory=list)
     fail_types: dict[str, ApplicationError] = field(default_factory=dict)
+    superseded_by: str = ""
+    """What dnsorch records now, when a drift request's values are no longer the recorded ones."""
     """Record types whose every apply fails for good with this error."""
     checks: int = 0
 
@@ -116,6 +118,10 @@ class FakeStore:
         @activity.defn(name="plan_change")
         async def plan_change(change: DnsChange) -> ChangePlan:
             return self.plan or ChangePlan("add", new_values=change.values, new_ttl=change.ttl)
+
+        @activity.defn(name="superseded")
+        async def superseded(spec: DnsRequestSpec) -> str:
+            return f"superseded: dnsorch now records {self.superseded_by}" if self.superseded_by else ""
 
         @activity.defn(name="authoritative_servers")
         async def authoritative_servers(zone: str) -> list[NameServer]:
@@ -164,6 +170,7 @@ class FakeStore:
             apply_dns_change,
             authoritative_servers,
             check_served,
+            superseded,
         ]
 
     def statuses(self) -> list[str]:
