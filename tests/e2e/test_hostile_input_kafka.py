@@ -91,7 +91,13 @@ async def _dead_letters_by_key(
         stored = _rows(engine, rows)
         return all(key in found or request_id in stored for key, request_id in zip(keys, rows, strict=True))
 
-    assert await eventually(settled, timeout=120, interval=1), run.log_text()[-3000:]
+    await eventually(
+        settled,
+        timeout=120,
+        interval=1,
+        what="every hostile message dead-lettered or stored",
+        explain=lambda: run.log_text()[-3000:],
+    )
     return found
 
 
@@ -174,7 +180,11 @@ async def test_kafka_poison_is_dead_lettered_and_the_partition_moves_on(
     )
     try:
         consumer = run.start_consumer()
-        await eventually(lambda: _rows(engine, [after_id]) or consumer.poll() is not None, timeout=60)
+        await eventually(
+            lambda: _rows(engine, [after_id]) or consumer.poll() is not None,
+            timeout=60,
+            what="the message after the poison stored (or the consumer gone)",
+        )
         dead = await run.read_all(run.dlq_topic, expected=len(POISON), timeout=10)
         alive = consumer.poll() is None
     finally:

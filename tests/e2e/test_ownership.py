@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 
 from dnsorch import keys
 from tests.e2e.conftest import ProcessStack
-from tests.e2e.test_operators_v2 import body, dig
+from tests.e2e.test_operators_v2 import body
+from tests.fixtures.dns import served
 
 pytestmark = pytest.mark.e2e
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION"}
@@ -50,11 +51,11 @@ def test_another_account_can_neither_take_over_nor_remove_a_name(
     v1 = as_account(body(name, "203.0.113.66"), "acct-shop-b")
     del v1["operation"]
     assert_owned_elsewhere(stack.http.post("/api/v1/dns/create", json=v1, timeout=30))
-    assert dig(bind_server, name) == ["192.0.2.50"]
+    assert served(bind_server, name) == ["192.0.2.50"]
 
     update = post_v2(stack, as_account(body(name, "192.0.2.51", "update"), "acct-shop-a")).json()
     assert stack.wait_for_status(update["request_id"], FINAL)["status"] == "COMPLETED"
-    assert dig(bind_server, name) == ["192.0.2.51"]
+    assert served(bind_server, name) == ["192.0.2.51"]
 
 
 def test_of_two_accounts_racing_for_a_new_name_exactly_one_wins(
@@ -78,7 +79,7 @@ def test_of_two_accounts_racing_for_a_new_name_exactly_one_wins(
     winner = next(account for account, detail in finals.items() if detail["status"] == "COMPLETED")
     loser = next(detail for detail in finals.values() if detail["status"] == "REJECTED")
     assert any("belongs to another account" in entry["message"] for entry in loser["log_messages"]), loser
-    assert dig(bind_server, name) == [contenders[winner]]
+    assert served(bind_server, name) == [contenders[winner]]
 
 
 def test_create_means_create_and_a_conflict_is_refused_at_once(stack: ProcessStack, bind_server: Any) -> None:
@@ -95,8 +96,8 @@ def test_create_means_create_and_a_conflict_is_refused_at_once(stack: ProcessSta
         answer = post_v2(stack, as_account(payload, "acct-once"))
         assert answer.status_code == 409, answer.text
         assert answer.json()["error"]["code"] == code
-    assert dig(bind_server, name) == ["192.0.2.80"]
-    assert dig(bind_server, name, "CNAME") == []
+    assert served(bind_server, name) == ["192.0.2.80"]
+    assert served(bind_server, name, "CNAME") == []
 
 
 def test_an_operator_transfers_a_name_and_only_the_new_owner_may_change_it(
@@ -151,4 +152,4 @@ def test_an_operator_transfers_a_name_and_only_the_new_owner_may_change_it(
     )
     assert update.status_code == 202, update.text
     assert stack.wait_for_status(update.json()["request_id"], FINAL)["status"] == "COMPLETED"
-    assert dig(bind_server, name) == ["192.0.2.92"]
+    assert served(bind_server, name) == ["192.0.2.92"]

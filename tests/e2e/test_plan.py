@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ProcessStack
-from tests.e2e.test_operators_v2 import body, dig
+from tests.e2e.test_operators_v2 import body
 from tests.e2e.test_ownership import FINAL, as_account, post_v2
+from tests.fixtures.dns import served
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +49,12 @@ def test_a_dry_run_shows_the_diff_and_changes_nothing(stack: ProcessStack, bind_
     assert (plan["old_ttl"], plan["new_ttl"]) == (300, 900)
     assert any(entry["message"].startswith("plan: replace A ") for entry in seen["timeline"])
     assert seen["record"] is None
-    assert dig(bind_server, name) == ["192.0.2.30"], "a dry run changed DNS"
+    assert served(bind_server, name) == ["192.0.2.30"], "a dry run changed DNS"
 
     real = post_v2(stack, payload).json()
     applied = detail(stack, real["request_id"])
     assert applied["status"] == "COMPLETED" and applied["plan"]["action"] == "replace"
-    assert dig(bind_server, name) == ["192.0.2.31"]
+    assert served(bind_server, name) == ["192.0.2.31"]
 
 
 def test_a_name_made_behind_dnsorchs_back_is_not_taken_over(stack: ProcessStack, bind_server: Any) -> None:
@@ -68,4 +69,4 @@ def test_a_name_made_behind_dnsorchs_back_is_not_taken_over(stack: ProcessStack,
     assert (
         "exists on the DNS server (198.51.100.9) but dnsorch does not manage it" in seen["plan"]["conflict"]
     )
-    assert dig(bind_server, name) == ["198.51.100.9"]
+    assert served(bind_server, name) == ["198.51.100.9"]
