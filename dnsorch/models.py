@@ -163,7 +163,7 @@ class NameClaim(SQLModel, table=True):
     """Which request may change a DNS name right now: one row per name, at most one holder.
 
     Taken by the apply activity before its change joins a batch, kept across the activity's
-    retries, and deleted in the same transaction as the holder's next status (repository.append_step).
+    retries, and deleted in the same transaction as the holder's next status (request_rows.append_step).
     """
 
     __tablename__ = "name_claims"
