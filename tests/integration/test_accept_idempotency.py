@@ -21,6 +21,7 @@ from dnsorch.errors import IdempotencyConflict
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.workflow_gateway import ProvisioningGateway
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "acct-idem"
@@ -67,12 +68,13 @@ async def test_two_bodies_under_one_key_never_both_accepted(
     try:
         accepting_a = asyncio.create_task(first.create(body("192.0.2.1"), idempotency_key=key))
         handle = client.get_workflow_handle(f"dns-request-{request_id}")
-        for _ in range(200):  # until the first caller's workflow exists
-            try:
-                await handle.describe()
-                break
-            except RPCError:  # not found yet
-                await asyncio.sleep(0.05)
+        await eventually(
+            lambda: handle.describe(),
+            timeout=10,
+            interval=0.05,
+            ignoring=(RPCError,),
+            what="the first caller's workflow",
+        )
 
         with pytest.raises(IdempotencyConflict):  # B is refused even before A's row is written
             await second.create(body("203.0.113.9"), idempotency_key=key)

@@ -3,7 +3,6 @@ kept in the database (dead letters, unpublished events), read at scrape time."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import Engine, event, text
 
 from api.main import create_app
 from dnsorch.settings import Settings
+from tests.fixtures.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -86,8 +86,8 @@ def test_scrapes_however_frequent_read_postgresql_at_most_once_per_cache_period(
         for _ in range(100):
             assert figures(api)[key] == 1  # served from the cache
         assert len(grouped) == 1
-        deadline = time.monotonic() + 10
-        while figures(api)[key] != 2:  # and fresh again once the period has passed
-            assert time.monotonic() < deadline, "figures never refreshed"
-            time.sleep(0.2)
+        # ... and fresh again once the period has passed
+        eventually_sync(
+            lambda: figures(api)[key], lambda seen: seen == 2, timeout=10, what="figures refreshed"
+        )
         assert len(grouped) == 2
