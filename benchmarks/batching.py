@@ -77,7 +77,7 @@ async def burst(
                 "resource": {
                     "record_type": "A",
                     "domain": f"{label}-{i}.example.test",
-                    "target": "192.0.2.9",
+                    "target": f"192.0.2.{1 + i % 254}",  # its own address, so its own PTR (--ptr)
                 },
             }
             async with gate:
@@ -162,6 +162,7 @@ async def main() -> None:
     parser.add_argument("--json", type=Path, default=Path(".dnsorch/bench-batching.json"))
     parser.add_argument("--modes", default="off,on", help="which modes to run, in order")
     parser.add_argument("--log-level", default="WARNING", help="of the roles (INFO shows each batch)")
+    parser.add_argument("--ptr", action="store_true", help="manage 2.0.192.in-addr.arpa: A records keep PTRs")
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="dnsorch-bench-", dir="/tmp"))
     args.dns_port, api_port = free_port(), free_port()
@@ -174,6 +175,7 @@ async def main() -> None:
             "DNS_PORT": str(args.dns_port),
             "API_PORT": str(api_port),
             "DEV_KAFKA": "none",
+            "DNS_ZONES": "example.test,2.0.192.in-addr.arpa" if args.ptr else "example.test",
             "WORKER_METRICS_PORT": "0",
             "API_RATE_PER_SECOND": "100000",
             "API_RATE_BURST": "100000",
