@@ -36,11 +36,11 @@ from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import DnsorchError, InvalidRequest
 from dnsorch.schemas import CreateDnsRequest, RequestContext
 from dnsorch.settings import Settings
+from dnsorch.zone_contents import served_rrsets, skip_reason
 from dnsorch.zone_transfer import read_zone
 
 SOURCE = "adoption"
 """The `source` of an adopted record's request (`dnsorch requests list --source adoption`)."""
-_DNSSEC_TYPES = {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "DS", "TYPE65534"}
 
 
 class Action(StrEnum):
@@ -149,61 +149,16 @@ def classify(
     assert origin is not None
     zone = origin.to_text(omit_final_dot=True).lower()
     subtree = dns.name.from_text(under) if under else origin
-    rrsets = _served_rrsets(served, subtree)
+    rrsets = served_rrsets(served, subtree)
     plan = AdoptionPlan(zone, owner)
     state = read_managed(conn, zone, _targets(rrsets))
     zone_cnames = {_text(name) for name, rds in rrsets if rds.rdtype == dns.rdatatype.CNAME}
     for name, rdataset in rrsets:
-        planned = _plan_one(settings, owner, name, rdataset, _skip_reason(served, name, rdataset))
+        planned = _plan_one(settings, owner, name, rdataset, skip_reason(served, name, rdataset))
         if planned.spec is not None:
             _against_managed(planned, planned.spec, state, zone_cnames)
         plan.rrsets.append(planned)
     return plan
-
-
-def _served_rrsets(
-    served: dns.zone.Zone, subtree: dns.name.Name
-) -> list[tuple[dns.name.Name, dns.rdataset.Rdataset]]:
-    return [
-        (name, rdataset)
-        for name, node in sorted(served.nodes.items())
-        if name.is_subdomain(subtree)
-        for rdataset in sorted(node.rdatasets, key=lambda r: r.rdtype)
-    ]
-
-
-def _skip_reason(served: dns.zone.Zone, name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> str:
-    """Why dnsorch leaves this record set alone, or "" when it is one it could manage."""
-    origin = served.origin
-    assert origin is not None
-    rtype = dns.rdatatype.to_text(rdataset.rdtype)
-    apex_ns = served.get_rdataset(origin, dns.rdatatype.NS)
-    name_servers = {rd.target for rd in apex_ns} if apex_ns is not None else set()
-    if rtype == "SOA":
-        return "the zone's SOA"
-    if rtype == "NS" and name == origin:
-        return "the zone's own name servers"
-    cut = _delegation_above(served, name)
-    if cut is not None:
-        return f"delegated to another zone at {_text(cut)}"
-    if rtype in ("A", "AAAA") and name in name_servers:
-        return "address (glue) of the zone's own name server"
-    if rtype in _DNSSEC_TYPES:
-        return "DNSSEC data: the signer maintains it"
-    if rtype not in records.SUPPORTED_TYPES:
-        return f"{rtype} is not a type dnsorch manages"
-    return ""
-
-
-def _delegation_above(served: dns.zone.Zone, name: dns.name.Name) -> dns.name.Name | None:
-    """The zone cut at or above `name` (below the apex), if any: data there belongs to a child zone."""
-    origin = served.origin
-    assert origin is not None
-    while name != origin and name.is_subdomain(origin):
-        if served.get_rdataset(name, dns.rdatatype.NS) is not None:
-            return name
-        name = name.parent()
-    return None
 
 
 def _plan_one(

@@ -19,10 +19,10 @@ import dns.name
 import dns.rdatatype
 import dns.zone
 
-from dnsorch.adoption import _skip_reason
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.drift_contracts import DriftedRRset, ManagedRecord, ServedBy
 from dnsorch.records import name_text, parse_values
+from dnsorch.zone_contents import skip_reason
 
 SOURCE = "drift"
 """The `source` (and first log line's actor) of a drift request: `dnsorch requests list --source drift`."""
@@ -70,7 +70,7 @@ def zone_view(server: str, served: dns.zone.Zone) -> ServerView:
     view = ServerView(server)
     for name, node in served.nodes.items():
         for rdataset in node.rdatasets:
-            if _skip_reason(served, name, rdataset):
+            if skip_reason(served, name, rdataset):
                 continue
             rtype = dns.rdatatype.to_text(rdataset.rdtype)
             values = tuple(sorted(rdata.to_text() for rdata in rdataset))
