@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
+    from dnsorch.drift import SOURCE as DRIFT_SOURCE
     from workflows.policy import DB_RETRY, DB_TIMEOUT
 
 
@@ -87,6 +88,8 @@ class RequestBookkeeping:
         propagation: dict[str, float] | None = None,
     ) -> None:
         assert self._request is not None
+        if actor == "workflow" and self._request.source == DRIFT_SOURCE:
+            actor = DRIFT_SOURCE  # what a drift request does, drift detection does (not a person)
         entry = LogStep(
             request_id=self._request.request_id,
             entry_id=str(workflow.uuid4()),

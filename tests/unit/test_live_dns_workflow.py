@@ -188,3 +188,4 @@ async def test_a_drift_request_whose_values_are_still_recorded_is_applied(
     async with worker(time_skipping_env, store):
         final = await (await start(time_skipping_env, spec)).result()
     assert final.status == "COMPLETED" and store.apply_calls == 1
+    assert {step.actor for step in store.steps.values()} == {"drift"}  # the timeline says who acted
