@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from devstack.kafka_apache import INSTALL_HINT, find_java, jars_ready, java_major
+from devstack.kafka_jars import INSTALL_HINT, find_java, jars_ready, java_major
 from dnsorch.settings import Settings
 
 DevKafka = Literal["tansu", "apache", "none"]

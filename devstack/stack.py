@@ -196,7 +196,7 @@ class DevStack:
 def broker_label(kind: BrokerKind, state_dir: Path) -> str:
     """The broker as the startup log names it, with what a developer should know about it."""
     if kind == "apache":
-        from devstack.kafka_apache import kafka_version
+        from devstack.kafka_jars import kafka_version
 
         return f"Apache Kafka {kafka_version()} (KRaft, data in {state_dir / 'kafka' / 'data'})"
     return (

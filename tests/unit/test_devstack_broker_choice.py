@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devstack.broker_choice import choose_broker, requested_kafka
-from devstack.kafka_apache import MARKER, kafka_version
+from devstack.kafka_jars import MARKER, kafka_version
 from dnsorch.settings import Settings
 
 
