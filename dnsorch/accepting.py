@@ -127,6 +127,7 @@ class AcceptService:
                 approval_required=held.required,
                 approval_reasons=held.reasons,
                 approval_timeout_seconds=self.settings.approval_timeout_seconds if held.required else 0,
+                approval_verdict="" if held.required else f"approval policy: {held.describe()}",
                 reverse_zones=self._reverse_zones,
             )
         )

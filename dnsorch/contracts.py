@@ -306,6 +306,9 @@ class ProvisioningInput:
     """Why the approval policy holds the request (dnsorch/approval.py)."""
     approval_timeout_seconds: int = 0
     """How long it waits for approval before it ends REJECTED; 0: no deadline."""
+    approval_verdict: str = ""
+    """The approval policy's verdict on a request it lets through (e.g. "routine change: no approval
+    needed"), kept on the request's first status line."""
     reverse_zones: list[str] = field(default_factory=list)
     """The managed reverse zones: an A or AAAA change keeps its PTR there (dnsorch/reverse.py)."""
     attention_reason: str = ""

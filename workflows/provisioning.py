@@ -120,7 +120,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
                     S.NEEDS_ATTENTION, _needs(params.attention_reason), step="attention", begin=True
                 )
             else:
-                await self._transition(S.IN_PROGRESS, _STARTED, step="apply", begin=True)
+                await self._transition(S.IN_PROGRESS, _started(params), step="apply", begin=True)
         else:
             await self._call(DatabaseActivities.ensure_request_row, params.request)
         self._row_ready = True
@@ -363,6 +363,13 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
 
 
 _STARTED = "provisioning started"
+
+
+def _started(params: ProvisioningInput) -> str:
+    """The first IN_PROGRESS line: with the approval policy's verdict when the request carries one."""
+    return f"{_STARTED} ({params.approval_verdict})" if params.approval_verdict else _STARTED
+
+
 _AWAITING_APPROVAL = "waiting for an operator's approval"
 
 

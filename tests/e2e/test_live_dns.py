@@ -115,6 +115,10 @@ def test_a_change_counts_once_both_servers_serve_it_and_its_ptr_follows(live: Li
         live.attention, request(live.attention, domain, "192.0.2.77"), "COMPLETED", "NEEDS_ATTENTION"
     )
     assert done["status"] == "COMPLETED", messages(done)
+    assert any(
+        m.endswith("provisioning started (approval policy: routine change: no approval needed)")
+        for m in messages(done)
+    )
     assert set(done["propagation"]) == {"ns1.example.test (127.0.0.1)", "ns2.example.test (127.0.0.2)"}
     verified = next(m for m in messages(done) if m.startswith("served by every authoritative server"))
     assert (
