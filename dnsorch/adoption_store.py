@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -23,6 +23,7 @@ from dnsorch.contracts import DnsRequestSpec, RequestStatus
 from dnsorch.errors import DnsorchError
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner, NameTransfer
 from dnsorch.repository.request_rows import log_entry, request_values
+from dnsorch.repository.served_records import in_zone
 
 ADOPTION_ACTOR = "adoption"
 
@@ -51,10 +52,6 @@ def hold_records(conn: Connection) -> None:
     conn.execute(text("LOCK TABLE dns_records IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def _in_zone(column: Any, zone: str) -> Any:
-    return or_(col(column) == zone, col(column).endswith("." + zone, autoescape=True))
-
-
 def read_managed(conn: Connection, zone: str, targets: Iterable[str]) -> ManagedZone:
     rows = conn.execute(
         select(
@@ -66,14 +63,14 @@ def read_managed(conn: Connection, zone: str, targets: Iterable[str]) -> Managed
             col(DnsRequest.config),
         )
         .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
-        .where(col(DnsRecord.deleted_at).is_(None), _in_zone(DnsRecord.domain, zone))
+        .where(col(DnsRecord.deleted_at).is_(None), in_zone(DnsRecord.domain, zone))
     ).all()
     managed = {
         (domain, rtype): (_served_values(rtype, target, priority, config), ttl)
         for domain, rtype, target, ttl, priority, config in rows
     }
     owned = conn.execute(
-        select(col(NameOwner.domain), col(NameOwner.account_id)).where(_in_zone(NameOwner.domain, zone))
+        select(col(NameOwner.domain), col(NameOwner.account_id)).where(in_zone(NameOwner.domain, zone))
     ).all()
     cnames = conn.execute(
         select(col(DnsRecord.domain)).where(

@@ -38,6 +38,8 @@ TERMINAL_STATUSES = frozenset(
         RequestStatus.ROLLED_BACK,
     }
 )
+UNFINISHED_STATUSES = tuple(status.value for status in RequestStatus if status not in TERMINAL_STATUSES)
+"""Statuses of a request still under way (its workflow may yet change DNS)."""
 
 
 class Action(StrEnum):

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 from sqlmodel import col
 
-from dnsorch.contracts import RequestStatus
+from dnsorch.contracts import UNFINISHED_STATUSES
 from dnsorch.drift import Key, Recorded, key
 from dnsorch.drift_contracts import ManagedRecord
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner
 from dnsorch.records import rdata_values
-
-UNFINISHED = tuple(s.value for s in RequestStatus if not s.is_terminal)
+from dnsorch.repository.served_records import in_zone
 
 
 @dataclass
@@ -25,11 +23,6 @@ class ManagedZone:
     provisioned_at: dict[Key, datetime]
     pending: dict[Key, str]
     """Record sets with an unfinished request (any source), and that request's id."""
-
-
-def _in_zone(column: Any, zone: str) -> Any:
-    """The zone's apex or a name below it (compared on the tail: `_` in a LIKE pattern is a wildcard)."""
-    return (column == zone) | (func.right(column, len(zone) + 1) == "." + zone)
 
 
 def read_zone_state(conn: Connection, zone: str) -> ManagedZone:
@@ -47,7 +40,7 @@ def read_zone_state(conn: Connection, zone: str) -> ManagedZone:
         )
         .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
         .outerjoin(NameOwner, col(NameOwner.domain) == col(DnsRecord.domain))
-        .where(col(DnsRecord.deleted_at).is_(None), _in_zone(col(DnsRecord.domain), zone))
+        .where(col(DnsRecord.deleted_at).is_(None), in_zone(col(DnsRecord.domain), zone))
     ).all()
     state = ManagedZone({}, {}, {})
     for domain, rtype, target, ttl, priority, comment, provisioned_at, config, owner in rows:
@@ -65,7 +58,7 @@ def unfinished_requests(conn: Connection, zone: str) -> dict[Key, str]:
     """Record sets of the zone that a request not yet finished is about to change (or waits on)."""
     rows = conn.execute(
         select(col(DnsRequest.domain), col(DnsRequest.record_type), col(DnsRequest.id))
-        .where(col(DnsRequest.status).in_(UNFINISHED), _in_zone(col(DnsRequest.domain), zone))
+        .where(col(DnsRequest.status).in_(UNFINISHED_STATUSES), in_zone(col(DnsRequest.domain), zone))
         .order_by(col(DnsRequest.created_at))
     ).all()
     return {key(domain, rtype): str(request_id) for domain, rtype, request_id in rows}

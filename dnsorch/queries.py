@@ -7,11 +7,12 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, or_, tuple_
+from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
 from dnsorch.errors import InvalidRequest
 from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.repository.served_records import in_zone
 
 MAX_PAGE = 200
 
@@ -76,8 +77,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def _in_zone(column: object, zone: str) -> object:
-    zone = zone.strip().rstrip(".").lower()
-    return or_(col(column) == zone, col(column).endswith("." + zone, autoescape=True))  # type: ignore[arg-type]
+    return in_zone(column, zone.strip().rstrip(".").lower())  # the filter as a client typed it
 
 
 def list_requests(

@@ -25,12 +25,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from dnsorch.contracts import (
     OperatorAction,
     ProvisioningInput,
-    RequestStatus,
     StatusChange,
     WorkflowState,
 )
 from dnsorch.errors import ServiceUnavailable
-from dnsorch.search_attributes import initial_attributes
+from dnsorch.search_attributes import request_attributes
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = timedelta(seconds=10)
@@ -122,15 +121,7 @@ class ProvisioningGateway:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=initial_attributes(
-                    domain=spec.domain,
-                    zone=spec.zone,
-                    record_type=spec.record_type,
-                    operation=spec.operation,
-                    status=RequestStatus.PENDING.value,
-                    account=spec.account_id,
-                    source=spec.source,
-                ),
+                search_attributes=request_attributes(spec),
                 static_summary=spec.summary,
                 static_details=f"Request {spec.request_id} from {spec.source}",
                 # Fail fast while Temporal is down, so the caller answers 503 or holds back.

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowState,
     )
     from dnsorch.reverse import ptr_requests
-    from dnsorch.search_attributes import initial_attributes
+    from dnsorch.search_attributes import request_attributes
     from workflows.bookkeeping import RequestBookkeeping
     from workflows.outcome import Outcome
     from workflows.policy import (
@@ -124,15 +124,7 @@ class LiveDns(RequestBookkeeping):
                 workflow.info().workflow_type,  # a PTR request is a request like this one
                 ProvisioningInput(request=spec, policy=self._params.policy),
                 id=spec.workflow_id,
-                search_attributes=initial_attributes(
-                    domain=spec.domain,
-                    zone=spec.zone,
-                    record_type=spec.record_type,
-                    operation=spec.operation,
-                    status=S.PENDING.value,
-                    account=spec.account_id,
-                    source=spec.source,
-                ),
+                search_attributes=request_attributes(spec),
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 result_type=WorkflowState,
             )

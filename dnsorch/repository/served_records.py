@@ -7,8 +7,9 @@ operator's transfer of a name is dnsorch/names.py.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -91,3 +92,9 @@ def recorded(conn: Connection, domain: str, record_type: str) -> tuple[str, int,
         .limit(1)
     ).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+def in_zone(column: Any, zone: str) -> Any:
+    """`column` (a domain) is the zone's apex or a name below it; the suffix is matched literally
+    (`_` would be a wildcard in a LIKE pattern)."""
+    return or_(col(column) == zone, col(column).endswith("." + zone, autoescape=True))

@@ -9,10 +9,9 @@ from sqlalchemy import Connection, func, select
 from sqlmodel import col
 
 from dnsorch.approval import ZoneFacts
-from dnsorch.contracts import DnsRequestSpec
+from dnsorch.contracts import UNFINISHED_STATUSES, DnsRequestSpec
 from dnsorch.models import DnsRecord, DnsRequest
-
-_UNFINISHED = ("PENDING", "PENDING_APPROVAL", "IN_PROGRESS", "NEEDS_ATTENTION")
+from dnsorch.repository.served_records import in_zone
 
 
 def zone_facts(conn: Connection, spec: DnsRequestSpec) -> ZoneFacts:
@@ -24,22 +23,17 @@ def zone_facts(conn: Connection, spec: DnsRequestSpec) -> ZoneFacts:
         .limit(1)
     ).scalar()
     record_sets = select(col(DnsRecord.domain), col(DnsRecord.record_type)).where(
-        current, _in_zone(col(DnsRecord.domain), spec.zone)
+        current, in_zone(col(DnsRecord.domain), spec.zone)
     )
     count = conn.execute(select(func.count()).select_from(record_sets.distinct().subquery())).scalar_one()
     in_flight = conn.execute(
         select(func.count())
         .select_from(DnsRequest)
         .where(
-            col(DnsRequest.status).in_(_UNFINISHED),
+            col(DnsRequest.status).in_(UNFINISHED_STATUSES),
             col(DnsRequest.operation).in_(("update", "delete")),
-            _in_zone(col(DnsRequest.domain), spec.zone),
+            in_zone(col(DnsRequest.domain), spec.zone),
             col(DnsRequest.id) != uuid.UUID(spec.request_id),
         )
     ).scalar_one()
     return ZoneFacts(current_ttl=ttl, zone_record_sets=count, zone_changes_in_flight=in_flight)
-
-
-def _in_zone(domain, zone: str):  # type: ignore[no-untyped-def]
-    """The zone's apex or a name below it (compared on the tail: `_` in a LIKE pattern is a wildcard)."""
-    return (domain == zone) | (func.right(domain, len(zone) + 1) == "." + zone)
