@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import health
-from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import authenticate, install_security
@@ -72,19 +72,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # /docs is Swagger UI 5 (it reads FastAPI's OpenAPI 3.1) with its assets served from the
+    # fastapi-offline package, never from a CDN: it works in a closed network.
+    app = FastAPIOffline(
         title="dnsorch",
         description="DNS provisioning orchestrator: each request is a durable Temporal workflow.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url=None,  # served by install_docs, from the package instead of a CDN
-        redoc_url=None,
+        static_url="/docs/assets",
+        redoc_url=None,  # one docs page: the one tests/e2e/test_docs_browser.py renders in a browser
     )
     install_error_handlers(app)
     install_security(app, settings.api_rate_per_second, settings.api_rate_burst, settings.api_max_body_bytes)
     install_metrics(app, settings.metrics_cache_seconds)
     telemetry.instrument_fastapi(app, settings)
-    install_docs(app)
     app.include_router(health.router)
     versions = include_versioned_routers(app)
     log.info("API versions mounted: %s", ", ".join(versions))

@@ -1,4 +1,5 @@
-"""`/docs` works on a machine without internet access: every asset it references is served by dnsorch."""
+"""`/docs` works on a machine without internet access: every asset it references is served by dnsorch.
+That a browser renders it is tests/e2e/test_docs_browser.py's part."""
 
 from __future__ import annotations
 
@@ -24,4 +25,4 @@ def test_docs_page_references_only_assets_dnsorch_serves() -> None:
             response = client.get(url)
             assert response.status_code == 200, f"{url} is not served by dnsorch"
             assert response.content
-        assert client.get("/redoc").status_code == 404  # not offered: it would need a CDN
+        assert client.get("/redoc").status_code == 404  # one docs page: the one a browser renders in e2e
