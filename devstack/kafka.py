@@ -1,8 +1,8 @@
 """Kafka-protocol brokers the project starts itself: the embedded Tansu here, Apache Kafka in `kafka_apache`.
 
 Both are used by `dnsorch dev` (DEV_KAFKA=tansu|apache) and by the test fixtures. What the two
-share lives here too: waiting until a metadata request works, stopping a process, and creating
-the topics we need.
+share lives here too: waiting until a metadata request works, stopping a process, creating the
+topics we need, and waiting until a consumer group's coordinator answers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, NoError, TopicAlreadyExistsError, for_code
 
 from devstack.temporal import wait_for_port
 
@@ -220,6 +220,43 @@ async def _wait_for_leaders(
         await asyncio.sleep(0.2)
 
 
+async def wait_for_group_coordinator(
+    bootstrap: str, group_id: str, max_wait: float = 60.0, security: dict[str, Any] | None = None
+) -> None:
+    """Return once the broker's coordinator for `group_id` answers for that group.
+
+    Metadata alone does not mean a consumer can join. Apache Kafka creates `__consumer_offsets` on
+    the first FindCoordinator and then loads its partitions (≈1.5 s on a fresh broker, also after a
+    restart); a consumer starting meanwhile logs GroupCoordinatorNotAvailableError at ERROR and
+    "Marking the coordinator dead" at WARNING until they are loaded. DescribeGroups, sent to the
+    coordinator FindCoordinator names, succeeds only once the group's partition is loaded, and it
+    neither joins nor disturbs the group (on Tansu every join costs half a session timeout).
+    Retriable errors mean "not yet"; any other fails at once.
+    """
+    deadline = time.monotonic() + max_wait
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000, **(security or {}))
+    await admin.start()
+    try:
+        while True:
+            try:
+                [response] = await admin.describe_consumer_groups([group_id])
+                error = for_code(response.groups[0][0])
+                if error is NoError:
+                    return
+                problem: KafkaError = error()
+            except KafkaError as exc:  # FindCoordinator's error, or the connection's
+                problem = exc
+            if not problem.retriable:
+                raise RuntimeError(f"the coordinator of group {group_id} on {bootstrap}: {problem!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no coordinator for group {group_id} on {bootstrap} after {max_wait:.0f}s: {problem!r}"
+                )
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
 def split_bootstrap(bootstrap: str) -> tuple[str, int]:
     """`host:port` of the first server in a bootstrap list."""
     host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
@@ -255,5 +292,6 @@ __all__ = [
     "split_bootstrap",
     "start_broker",
     "stop_process",
+    "wait_for_group_coordinator",
     "wait_for_metadata",
 ]

@@ -1,7 +1,8 @@
 """Real Apache Kafka as a single-node KRaft broker, from the jars on Maven Central (no tarball, no Docker).
 
 `python -m devstack.kafka_apache` runs it in the foreground on KAFKA_BOOTSTRAP_SERVERS with
-its data under `<state_dir>/kafka` and creates the project's topics (what `scripts/kafka-apache` does).
+its data under `<state_dir>/kafka`, creates the project's topics and waits for the consumer group's
+coordinator (what `scripts/kafka-apache` does).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from devstack.kafka import (
     run_coroutine_sync,
     split_bootstrap,
     stop_process,
+    wait_for_group_coordinator,
     wait_for_metadata,
 )
 from devstack.kafka_jars import DEFAULT_LIBS_DIR, INSTALL_HINT, ensure_kafka_jars, find_java, kafka_version
@@ -256,6 +258,7 @@ def main() -> None:
         broker.start()
         topics = [settings.kafka_requests_topic, settings.kafka_dlq_topic, settings.kafka_events_topic]
         run_coroutine_sync(ensure_topics(broker.bootstrap, topics, settings.kafka_topic_partitions))
+        run_coroutine_sync(wait_for_group_coordinator(broker.bootstrap, settings.kafka_group_id))
         log.info(
             "Apache Kafka %s on %s (data in %s, log in %s); Ctrl-C stops it",
             kafka_version(),

