@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from activities.pools import ThreadPool
 from dnsorch.contracts import DnsChange
-from dnsorch.repository import name_claims, served_records
+from dnsorch.repository import name_claims
+from dnsorch.store import owners
 
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 3600.0
@@ -40,7 +41,7 @@ class NameClaims:
         """
         told: str | None = None
         while True:
-            holder, owner = await self._pool.run(self._claim, change.domain, change.request_id)
+            holder, owner = await self._pool.run(self._claim, change)
             if holder == change.request_id:
                 if owner is not None and change.account_id and owner != change.account_id:
                     raise NameOwned(
@@ -52,7 +53,8 @@ class NameClaims:
                 told = holder
             await asyncio.sleep(POLL_SECONDS)
 
-    def _claim(self, domain: str, request_id: str) -> tuple[str, str | None]:
+    def _claim(self, change: DnsChange) -> tuple[str, str | None]:
         with self._engine.begin() as conn:
-            holder = name_claims.claim_name(conn, domain, request_id, self.lease_seconds)
-            return holder, served_records.name_owner(conn, domain)
+            holder = name_claims.claim_name(conn, change.domain, change.request_id, self.lease_seconds)
+            owner = owners.owner_of(conn, change.domain, change.zone)
+            return holder, owner.account_id if owner else None

@@ -7,8 +7,10 @@ from __future__ import annotations
 import dns.exception
 from temporalio import activity
 
-from activities.dns_check import read_rrset, same_rrset
+from activities.dns_check import query_rrset, read_rrset, same_rrset
 from dnsorch.contracts import ChangePlan, DnsChange
+from dnsorch.dns import protected_reason
+from dnsorch.dns_query import zone_cut_above
 from dnsorch.records import parse_values, target_host
 from dnsorch.settings import Settings
 
@@ -21,6 +23,8 @@ class PlanningActivities:
     async def plan_change(self, change: DnsChange) -> ChangePlan:
         """Local activity: a few queries to the primary; never fails (`unknown` if unanswered)."""
         try:
+            if (refused := await self._protected(change)) is not None:
+                return ChangePlan("", new_values=change.values, new_ttl=change.ttl, conflict=refused)
             values, ttl = await read_rrset(self._server, self._port, change.domain, change.record_type)
             cname: list[str] = []
             if change.operation == "create" and change.record_type != "CNAME":
@@ -35,6 +39,22 @@ class PlanningActivities:
                 "unknown", new_values=change.values, new_ttl=change.ttl, note=type(error).__name__
             )
         return plan_for(change, values, ttl, cname, aliased)
+
+    async def _protected(self, change: DnsChange) -> str | None:
+        """Checked at the name's turn against what the primary serves now (accept checked what it
+        could without asking DNS): the zone's name servers and zone cuts are not a submitter's.
+        A restore puts back what was served before, so it is never refused."""
+        if change.operation == "restore":
+            return None
+        if (early := protected_reason(change.domain, change.zone, source=change.source)) is not None:
+            return early
+        return protected_reason(
+            change.domain,
+            change.zone,
+            source=change.source,
+            ns_targets=await query_rrset(self._server, self._port, change.zone, "NS"),
+            zone_cut=await zone_cut_above(self._server, self._port, change.domain, change.zone),
+        )
 
 
 def _target_hosts(change: DnsChange) -> list[str]:

@@ -104,6 +104,9 @@ class DnsChange:
     ttl: int
     account_id: str = ""
     """Whose request it is: the name must not belong to another account (empty: not checked)."""
+    source: str = ""
+    """The door the request came through (api, kafka, ptr, drift, adoption): the zone's own names
+    are closed to submitters (dnsorch/dns/protected.py)."""
 
 
 @dataclass
@@ -225,6 +228,9 @@ class RecordRow:
     operation: str = "create"
     account_id: str = ""
     """The requesting account, which a create or update makes the name's owner if it has none."""
+    zone: str = ""
+    """The record's zone: ownership follows the tree of names below its apex (empty: the name alone,
+    as rows written before zone-aware ownership were)."""
 
 
 @dataclass

@@ -113,3 +113,27 @@ def _host_port(spec: str, port: int) -> tuple[str, int]:
         host, given = spec.split(":")
         return host, int(given)
     return spec, port
+
+
+async def zone_cut_above(
+    server: str,
+    port: int,
+    name: str,
+    zone: str,
+    timeout: float = 2.0,  # noqa: ASYNC109 - per query, handed to dnspython
+) -> str | None:
+    """The delegation point at or above `name` inside `zone`, if another zone's servers serve it.
+
+    Asked of the primary without recursion: for a name at or below a zone cut it answers with a
+    referral (no AA flag, the child's NS RRset in the authority section, RFC 1034 §4.3.2).
+    """
+    qname, apex = dns.name.from_text(name), dns.name.from_text(zone)
+    query = dns.message.make_query(qname, dns.rdatatype.NS)
+    query.flags &= ~dns.flags.RD
+    response = await dns.asyncquery.udp(query, server, port=port, timeout=timeout)
+    if response.flags & dns.flags.AA:
+        return None
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.NS and rrset.name != apex and rrset.name.is_subdomain(apex):
+            return str(rrset.name.to_text(omit_final_dot=True))
+    return None

@@ -83,6 +83,13 @@ class RecordMissing(RecordConflict):
     code = "record_does_not_exist"
 
 
+class ProtectedName(RecordConflict):
+    """The name is the zone's own (a name server, a zone cut) or a reverse zone's (HTTP 409);
+    dnsorch/dns/protected.py says which."""
+
+    code = "protected_name"
+
+
 class IdempotencyConflict(DnsorchError):
     """The Idempotency-Key was used before for a different request body (HTTP 409)."""
 

@@ -17,14 +17,17 @@ from sqlalchemy import Connection
 
 from dnsorch import records
 from dnsorch.contracts import DnsRequestSpec
+from dnsorch.dns import protected_reason
 from dnsorch.errors import (
     NameOwnedByAnotherAccount,
+    ProtectedName,
     RecordConflict,
     RecordExists,
     RecordMissing,
 )
 from dnsorch.repository import served_records
 from dnsorch.reverse import FORWARD_TYPES, reverse_zone_of
+from dnsorch.store import owners
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
 
@@ -48,17 +51,26 @@ def read_state(
     if spec.record_type in _TARGETS_THAT_MUST_NOT_BE_ALIASES and spec.operation != "delete":
         target = records.name_text(dns.name.from_text(spec.target))  # as names are stored
         target_types = served_records.managed_types(conn, target)
-    ptr = None
+    ptr, found = None, None
     if spec.record_type in FORWARD_TYPES and spec.operation != "delete" and reverse_zones:
         found = reverse_zone_of(spec.target, reverse_zones)
         ptr = found[0] if found else None
+    ptr_owner = owners.owner_of(conn, ptr, found[1]) if ptr and found else None
+    owner = owners.owner_of(conn, spec.domain, spec.zone)
     return ManagedState(
         ptr=ptr,
-        ptr_owner=served_records.name_owner(conn, ptr) if ptr else None,
-        owner=served_records.name_owner(conn, spec.domain),
+        ptr_owner=ptr_owner.account_id if ptr_owner else None,
+        owner=owner.account_id if owner else None,
         types=served_records.managed_types(conn, spec.domain),
         target_is_cname="CNAME" in target_types,
     )
+
+
+def check_protected(spec: DnsRequestSpec) -> None:
+    """What accept can tell without DNS: reverse zones are closed to submitters. The zone's name
+    servers and cuts are known from DNS, so the plan checks them at the name's turn."""
+    if (reason := protected_reason(spec.domain, spec.zone, source=spec.source)) is not None:
+        raise ProtectedName(reason)
 
 
 def check(spec: DnsRequestSpec, state: ManagedState) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -190,6 +192,8 @@ class NameOwner(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+    granted: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    """An operator granted the subtree: it stays with its account when its last record goes."""
 
 
 class NameTransfer(SQLModel, table=True):

@@ -47,6 +47,7 @@ class RequestBookkeeping:
             provisioned_at=workflow.now(),
             operation=request.operation,
             account_id=request.account_id,
+            zone=request.zone,
         )
 
     async def _transition(

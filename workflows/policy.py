@@ -69,6 +69,7 @@ def change_for(request: DnsRequestSpec) -> DnsChange:
         values=values,
         ttl=request.ttl,
         account_id=request.account_id,
+        source=request.source,
     )
 
 

@@ -1,7 +1,7 @@
 """The records DNS serves for dnsorch (`dns_records`) and the account that owns each managed name.
 
-A name gets its first creating account as owner and loses it with its last managed record; an
-operator's transfer of a name is dnsorch/names.py.
+Who owns a name is dnsorch/store/owners.py (ownership follows the tree of names); an operator's
+transfer or grant of a name is dnsorch/names.py.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch.contracts import RecordRow
-from dnsorch.models import DnsRecord, NameOwner
+from dnsorch.models import DnsRecord
+from dnsorch.store import owners
 
 
 def apply_record(conn: Connection, row: RecordRow) -> bool:
@@ -33,14 +34,10 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
         .values(deleted_at=row.provisioned_at)
     )
     if row.operation == "delete":
-        _release_unused_name(conn, row.domain)
+        owners.release(conn, row.domain, row.zone)
         return True
     if row.account_id:
-        conn.execute(
-            insert(NameOwner)
-            .values(domain=row.domain, account_id=row.account_id, since=row.provisioned_at)
-            .on_conflict_do_nothing(index_elements=["domain"])
-        )
+        owners.claim(conn, row.domain, row.zone, row.account_id, row.provisioned_at)
     statement = (
         insert(DnsRecord)
         .values(
@@ -59,13 +56,6 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
     return conn.execute(statement).rowcount == 1
 
 
-def _release_unused_name(conn: Connection, domain: str) -> None:
-    current = select(col(DnsRecord.id)).where(
-        col(DnsRecord.domain) == domain, col(DnsRecord.deleted_at).is_(None)
-    )
-    conn.execute(delete(NameOwner).where(col(NameOwner.domain) == domain, ~current.exists()))
-
-
 def managed_types(conn: Connection, domain: str) -> set[str]:
     """The record types dnsorch currently manages at `domain`."""
     found = conn.execute(
@@ -74,12 +64,6 @@ def managed_types(conn: Connection, domain: str) -> set[str]:
         )
     )
     return set(found.scalars())
-
-
-def name_owner(conn: Connection, domain: str) -> str | None:
-    """The account the name belongs to, if dnsorch manages it."""
-    owner = conn.execute(select(col(NameOwner.account_id)).where(col(NameOwner.domain) == domain))
-    return owner.scalar_one_or_none()
 
 
 def recorded(conn: Connection, domain: str, record_type: str) -> tuple[str, int, int | None] | None:

@@ -17,6 +17,7 @@ from activities.database import DatabaseActivities
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.repository import served_records
+from dnsorch.store import owners
 from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration
@@ -202,13 +203,15 @@ async def test_the_first_completed_create_owns_the_name_until_its_last_record_is
         spec = new_spec(domain=domain, account_id=account, operation=operation, record_type=record_type)
         await env.run(acts.begin_request, BeginRequest(spec, step_for(spec, "started", "IN_PROGRESS")))
         row = RecordRow(
-            spec.request_id, record_type, domain, "v", 300, None, None, datetime.now(UTC), operation, account
-        )
+            spec.request_id, record_type, domain, "v", 300, None, None, datetime.now(UTC), operation, account,
+            zone=spec.zone,
+        )  # fmt: skip
         await env.run(acts.finish_request, FinishRequest(step_for(spec, "done", "COMPLETED"), row))
 
     def owner() -> str | None:
         with engine.connect() as conn:
-            return served_records.name_owner(conn, domain)
+            found = owners.owner_of(conn, domain, "example.test")
+            return found.account_id if found else None
 
     assert owner() is None
     await complete("acct-first", "create")

@@ -1,0 +1,96 @@
+"""Ownership follows the tree of names, as PostgreSQL keeps it (dnsorch/store/owners.py): what a
+completed create claims, what a delete releases, what an operator's grant keeps."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+from dnsorch.contracts import DnsRequestSpec, RecordRow
+from dnsorch.repository.request_rows import insert_request
+from dnsorch.repository.served_records import apply_record
+from dnsorch.store import owners
+from tests.fixtures.specs import ZONE, fresh_name, request_spec
+
+pytestmark = pytest.mark.integration
+
+
+def completed(conn: Connection, spec: DnsRequestSpec) -> None:
+    """The request's row and what its completion stores."""
+    now = datetime.now(UTC)
+    insert_request(conn, spec, now)
+    row = RecordRow(
+        spec.request_id, spec.record_type, spec.domain, spec.target, spec.ttl, spec.priority, None, now,
+        spec.operation, spec.account_id, zone=spec.zone,
+    )  # fmt: skip
+    apply_record(conn, row)
+
+
+def change(domain: str, account: str, operation: str = "create", rtype: str = "TXT") -> DnsRequestSpec:
+    return request_spec(
+        domain=domain, account_id=account, operation=operation, record_type=rtype, target="v=1"
+    )
+
+
+def owner(conn: Connection, domain: str) -> str | None:
+    found = owners.owner_of(conn, domain, ZONE)
+    return found.account_id if found else None
+
+
+def test_a_first_create_owns_its_subtree_and_underscore_names(engine: Engine) -> None:
+    web = fresh_name("web")
+    with engine.begin() as conn:
+        completed(conn, change(web, "acct-a"))
+        for name in (web, f"api.{web}", f"_acme-challenge.{web}", f"sel._domainkey.{web}", f"a.b.{web}"):
+            assert owner(conn, name) == "acct-a", name
+        completed(conn, change(f"api.{web}", "acct-a"))  # below an owned name: no row of its own
+        assert owners.owner_of(conn, f"api.{web}", ZONE) == owners.Owner("acct-a", web)
+
+
+def test_an_underscore_first_create_owns_the_name_it_attaches_to(engine: Engine) -> None:
+    new = fresh_name("new")
+    with engine.begin() as conn:
+        completed(conn, change(f"_acme-challenge.{new}", "acct-b"))
+        assert owner(conn, new) == "acct-b"
+        assert owner(conn, f"www.{new}") == "acct-b"
+
+
+def test_the_owner_row_goes_with_the_last_record_of_its_subtree(engine: Engine) -> None:
+    web = fresh_name("rel")
+    with engine.begin() as conn:
+        completed(conn, change(web, "acct-a"))
+        completed(conn, change(f"api.{web}", "acct-a"))
+        completed(conn, change(web, "acct-a", "delete"))
+        assert owner(conn, f"api.{web}") == "acct-a", "a record is left below the owned name"
+        assert owner(conn, web) == "acct-a"
+        completed(conn, change(f"api.{web}", "acct-a", "delete"))
+        assert owner(conn, web) is None
+
+
+def test_a_grant_starts_another_accounts_subtree_and_outlives_its_records(engine: Engine) -> None:
+    web = fresh_name("grant")
+    lab = f"lab.{web}"
+    with engine.begin() as conn:
+        completed(conn, change(web, "acct-a"))
+        owners.grant(conn, lab, "acct-c", datetime.now(UTC))
+        assert owner(conn, f"x.{lab}") == "acct-c"
+        assert owner(conn, f"_dmarc.{lab}") == "acct-c"
+        assert owner(conn, f"api.{web}") == "acct-a"
+        completed(conn, change(f"x.{lab}", "acct-c"))
+        completed(conn, change(f"x.{lab}", "acct-c", "delete"))
+        assert owner(conn, lab) == "acct-c", "a granted subtree stays when its last record goes"
+
+
+def test_the_apex_owner_does_not_own_the_zone(engine: Engine) -> None:
+    zone = f"z{uuid.uuid4().hex[:8]}.test"
+    with engine.begin() as conn:
+        apex = dataclasses.replace(
+            change(zone, "acct-mail", rtype="MX"), zone=zone, target="10 mx.example.test."
+        )
+        completed(conn, apex)
+        assert owners.owner_of(conn, f"_dmarc.{zone}", zone) == owners.Owner("acct-mail", zone)
+        assert owners.owner_of(conn, f"web.{zone}", zone) is None
