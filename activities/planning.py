@@ -52,6 +52,7 @@ class PlanningActivities:
             change.domain,
             change.zone,
             source=change.source,
+            record_type=change.record_type,
             ns_targets=await query_rrset(self._server, self._port, change.zone, "NS"),
             zone_cut=await zone_cut_above(self._server, self._port, change.domain, change.zone),
         )

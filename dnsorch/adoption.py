@@ -226,7 +226,11 @@ def _against_managed(
     planned: PlannedRRset, spec: DnsRequestSpec, state: ManagedZone, zone_cnames: set[str]
 ) -> None:
     """Decide adopt / already_managed / conflict from what dnsorch manages (and the zone's CNAMEs)."""
-    owner = state.owners.get(spec.domain)
+    if (spec.domain, spec.record_type) in state.under_way:
+        planned.action, planned.spec = Action.CONFLICT, None
+        planned.reason = "a request for it is under way; adopt again once it has finished"
+        return
+    owner = state.owner_of(spec.domain, spec.zone)
     if owner is not None and owner != spec.account_id:
         planned.action, planned.reason = Action.CONFLICT, f"the name belongs to account {owner}"
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch import records
-from dnsorch.contracts import DnsRequestSpec, RequestStatus
+from dnsorch.contracts import UNFINISHED_STATUSES, DnsRequestSpec, RequestStatus
+from dnsorch.dns.ownership import closest_owner, owner_candidates
 from dnsorch.errors import DnsorchError
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner, NameTransfer
 from dnsorch.repository.request_rows import log_entry, request_values
@@ -41,6 +42,13 @@ class ManagedZone:
     """(name, type) → the values it serves in presentation format, and its TTL."""
     cnames: set[str]
     """Managed CNAME names among the zone's MX and SRV targets (which may lie in another zone)."""
+    under_way: set[tuple[str, str]] = field(default_factory=set)
+    """(name, type) of record sets an unfinished request is about to change: left to it."""
+
+    def owner_of(self, domain: str, zone: str) -> str | None:
+        """Who owns `domain`, the way every other path reads it (ownership follows the tree)."""
+        found = closest_owner(owner_candidates(domain, zone), self.owners)
+        return found[1] if found else None
 
     def types_at(self, domain: str) -> set[str]:
         return {rtype for name, rtype in self.records if name == domain}
@@ -79,7 +87,17 @@ def read_managed(conn: Connection, zone: str, targets: Iterable[str]) -> Managed
             col(DnsRecord.domain).in_(sorted(targets)),
         )
     ).scalars()
-    return ManagedZone({domain: account for domain, account in owned}, managed, set(cnames))
+    under_way = conn.execute(
+        select(col(DnsRequest.domain), col(DnsRequest.record_type)).where(
+            col(DnsRequest.status).in_(UNFINISHED_STATUSES), in_zone(DnsRequest.domain, zone)
+        )
+    ).all()
+    return ManagedZone(
+        {domain: account for domain, account in owned},
+        managed,
+        set(cnames),
+        {(domain, rtype) for domain, rtype in under_way},
+    )
 
 
 def _served_values(rtype: str, target: str, priority: int | None, config: dict[str, Any]) -> list[str]:

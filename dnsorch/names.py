@@ -1,4 +1,9 @@
-"""Managed names and their owners: who owns a name, and an operator's transfer of it to another account."""
+"""Managed names and their owners: who owns a name, and an operator's transfer or grant of it.
+
+Ownership follows the tree of names (dnsorch/dns/ownership.py): a transfer moves a name with what
+is below it; a grant gives a subtree to an account for good, whether or not it holds records yet.
+Both are logged in `name_transfers` with the operator and the reason.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlmodel import col
 
 from dnsorch.errors import NameNotManaged
 from dnsorch.models import NameOwner, NameTransfer
+from dnsorch.store import owners
 
 
 @dataclass
@@ -43,6 +49,25 @@ def get(engine: Engine, domain: str) -> ManagedName:
     return ManagedName(domain, owner.account_id, owner.since, transfers)
 
 
+def grant(engine: Engine, subtree: str, to_account: str, actor: str, note: str = "") -> ManagedName:
+    """Give `subtree` (the name and everything below it, down to other grants) to `to_account`."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        before = owners.grant(conn, subtree, to_account, now)
+        if before != to_account:
+            conn.execute(
+                insert(NameTransfer).values(
+                    domain=subtree,
+                    from_account=before or "",
+                    to_account=to_account,
+                    actor=actor,
+                    note=f"grant: {note}" if note else "grant",
+                    at=now,
+                )
+            )
+    return get(engine, subtree)
+
+
 def transfer(engine: Engine, domain: str, to_account: str, actor: str, note: str = "") -> ManagedName:
     """Give the name to `to_account`, logged with the operator and the reason, in one transaction."""
     now = datetime.now(UTC)
@@ -63,4 +88,6 @@ def transfer(engine: Engine, domain: str, to_account: str, actor: str, note: str
                     domain=domain, from_account=owner, to_account=to_account, actor=actor, note=note, at=now
                 )
             )
+            owners.move_below(conn, domain, owner, to_account, now)
+            owners.move_ptrs(conn, domain, owner, to_account, now)
     return get(engine, domain)

@@ -78,6 +78,7 @@ def grant(conn: Connection, subtree: str, account_id: str, at: datetime) -> str 
     )
     if before is not None and before != account_id:
         move_below(conn, subtree, before, account_id, at)
+        move_ptrs(conn, subtree, before, account_id, at)
     return before
 
 
@@ -87,6 +88,21 @@ def move_below(conn: Connection, subtree: str, from_account: str, to_account: st
         update(NameOwner)
         .where(col(NameOwner.domain).endswith("." + subtree, autoescape=True))
         .where(col(NameOwner.account_id) == from_account, ~col(NameOwner.granted))
+        .values(account_id=to_account, since=at)
+    )
+
+
+def move_ptrs(conn: Connection, subtree: str, from_account: str, to_account: str, at: datetime) -> None:
+    """The PTRs dnsorch keeps for names at or below `subtree` belong to their forward record's owner:
+    they move with it, so the new owner's later A/AAAA changes can keep them."""
+    kept = select(col(DnsRecord.domain)).where(
+        col(DnsRecord.record_type) == "PTR",
+        col(DnsRecord.deleted_at).is_(None),
+        _at_or_below(DnsRecord.target, subtree),
+    )
+    conn.execute(
+        update(NameOwner)
+        .where(col(NameOwner.domain).in_(kept), col(NameOwner.account_id) == from_account)
         .values(account_id=to_account, since=at)
     )
 

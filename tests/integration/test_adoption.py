@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from devstack.bind import BindServer, ensure_tsig_key
 from devstack.temporal import TemporalDevServer
 from dnsorch import adoption, keys, names, queries
 from dnsorch.models import DnsRecord
+from dnsorch.repository.request_rows import insert_request
 from dnsorch.settings import Settings
 from dnsorch.zone_transfer import tsig_key
 from tests.e2e.conftest import ProcessStack
 from tests.fixtures.dns import served
 from tests.fixtures.servers import free_port
+from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration
 
@@ -341,3 +344,27 @@ def test_the_owner_changes_an_adopted_record_through_the_api_and_nobody_else_can
         assert served(adoption_bind, name) == expected
     current = queries.list_records(engine, domain=None, zone=API_ZONE, record_type=None, account_id=None)
     assert [(r.domain, r.target, q.source) for r, q in current] == [(app, "192.0.2.130", "api")]
+
+
+def test_adoption_reads_owners_down_the_tree_and_leaves_record_sets_under_way_alone(
+    adoption_bind: AdoptionBind, settings: Settings, engine: Engine
+) -> None:
+    granted, busy = f"tree.{API_ZONE}", f"busy.{API_ZONE}"
+    names.grant(engine, granted, "acct-tree", "op", "their subtree")
+    adoption_bind.load(
+        API_ZONE,
+        [
+            ("x.tree", "A", "192.0.2.120"),
+            ("_acme-challenge.tree", "TXT", '"token"'),
+            ("busy", "A", "192.0.2.121"),
+        ],
+    )
+    with engine.begin() as conn:
+        insert_request(
+            conn, request_spec(domain=busy, zone=API_ZONE, target="192.0.2.122"), datetime.now(UTC)
+        )
+
+    conflicts = by_name(adoption.plan_adoption(engine, settings, API_ZONE, OWNER), adoption.Action.CONFLICT)
+    assert conflicts[(f"x.{granted}", "A")] == "the name belongs to account acct-tree"
+    assert conflicts[(f"_acme-challenge.{granted}", "TXT")] == "the name belongs to account acct-tree"
+    assert conflicts[(busy, "A")] == "a request for it is under way; adopt again once it has finished"

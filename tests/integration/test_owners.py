@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Connection, Engine
 
+from dnsorch import names
 from dnsorch.contracts import DnsRequestSpec, RecordRow
 from dnsorch.repository.request_rows import insert_request
 from dnsorch.repository.served_records import apply_record
@@ -94,3 +95,19 @@ def test_the_apex_owner_does_not_own_the_zone(engine: Engine) -> None:
         completed(conn, apex)
         assert owners.owner_of(conn, f"_dmarc.{zone}", zone) == owners.Owner("acct-mail", zone)
         assert owners.owner_of(conn, f"web.{zone}", zone) is None
+
+
+def test_a_transfer_moves_the_names_ptrs_with_it(engine: Engine) -> None:
+    web = fresh_name("ptrmove")
+    reverse = f"{uuid.uuid4().int % 250}.2.0.192.in-addr.arpa"
+    with engine.begin() as conn:
+        completed(conn, change(web, "acct-from", rtype="A"))
+        ptr = dataclasses.replace(
+            change(reverse, "acct-from", rtype="PTR"), zone="2.0.192.in-addr.arpa", target=web, source="ptr"
+        )
+        completed(conn, ptr)
+        assert owners.owner_of(conn, reverse, "2.0.192.in-addr.arpa") == owners.Owner("acct-from", reverse)
+    names.transfer(engine, web, "acct-to", actor="op", note="team split")
+    with engine.connect() as conn:
+        assert owner(conn, web) == "acct-to"
+        assert owners.owner_of(conn, reverse, "2.0.192.in-addr.arpa") == owners.Owner("acct-to", reverse)

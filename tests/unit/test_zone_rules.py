@@ -71,6 +71,12 @@ def test_name_servers_and_zone_cuts_are_protected_for_submitters() -> None:
     targets = ["ns1.example.test.", "ns2.example.test."]
     assert "name server" in str(protected_reason("NS1.example.test", ZONE, source="api", ns_targets=targets))
     assert protected_reason("ns3.example.test", ZONE, source="api", ns_targets=targets) is None
+    assert (
+        protected_reason("ns1.example.test", ZONE, source="api", record_type="TXT", ns_targets=targets)
+        is None
+    )
+    for rtype in ("A", "AAAA", "CNAME"):
+        assert protected_reason("ns2.example.test", ZONE, source="api", record_type=rtype, ns_targets=targets)
     cut = protected_reason("www.child.example.test", ZONE, source="kafka", zone_cut="child.example.test")
     assert cut is not None and "zone cut child.example.test" in cut
     assert protected_reason("ns1.example.test", ZONE, source="drift", ns_targets=targets) is None
