@@ -148,7 +148,7 @@ class DriftActivities:
 
     def _read_state(self, zone: str) -> ManagedZone:
         with self._engine.connect() as conn:
-            return read_zone_state(conn, zone)
+            return read_zone_state(conn, zone, self._settings.dns_zones)
 
     def _pending(self, zone: str) -> dict[drift.Key, str]:
         with self._engine.connect() as conn:

@@ -4,8 +4,10 @@ The comparison is a pure function of two views: the managed record sets (from Po
 server, the record sets it serves (its zone by AXFR, or only the managed ones asked one by one when
 the server refuses the transfer). Values compare as parsed rdata, TTLs exactly. What dnsorch leaves
 alone on adoption (SOA, the zone's own NS and glue, delegations, DNSSEC, other types) is left alone
-here too. A drifted managed record set becomes a `restore` request of its owner (source `drift`),
-healed at once or held in NEEDS_ATTENTION for an operator, per DRIFT_POLICY.
+here too, but for the PTRs of reverse zones: dnsorch keeps those of its own A and AAAA records, so a
+kept PTR served as recorded is no drift, one changed by hand is, and one nobody keeps is unmanaged.
+A drifted managed record set becomes a `restore` request of its owner (source `drift`; a PTR's owner
+is its forward record's), healed at once or held in NEEDS_ATTENTION for an operator, per DRIFT_POLICY.
 """
 
 from __future__ import annotations
@@ -66,11 +68,12 @@ def key(domain: str, record_type: str) -> Key:
 
 
 def zone_view(server: str, served: dns.zone.Zone) -> ServerView:
-    """A server's whole zone, without what dnsorch never manages (the adoption's skip rules)."""
+    """A server's whole zone, without what dnsorch never manages (the adoption's skip rules, but for
+    the PTRs that dnsorch keeps in reverse zones)."""
     view = ServerView(server)
     for name, node in served.nodes.items():
         for rdataset in node.rdatasets:
-            if skip_reason(served, name, rdataset):
+            if skip_reason(served, name, rdataset, kept_ptrs=True):
                 continue
             rtype = dns.rdatatype.to_text(rdataset.rdtype)
             values = tuple(sorted(rdata.to_text() for rdata in rdataset))

@@ -1,19 +1,24 @@
-"""PostgreSQL side of a drift scan: the managed record sets of a zone as dnsorch recorded them, and the
-requests still under way there (a record set one of them is changing is left to it)."""
+"""PostgreSQL side of a drift scan: the managed record sets of a zone as dnsorch recorded them (the
+PTRs it keeps included), and the requests still under way there (a record set one of them is
+changing is left to it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+import dns.name
+from sqlalchemy import Connection, select
 from sqlmodel import col
 
 from dnsorch.contracts import UNFINISHED_STATUSES
+from dnsorch.dns.ownership import closest_owner, owner_candidates
 from dnsorch.drift import Key, Recorded, key
 from dnsorch.drift_contracts import ManagedRecord
+from dnsorch.errors import InvalidRequest
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner
-from dnsorch.records import rdata_values
+from dnsorch.records import rdata_values, zone_of
 from dnsorch.repository.served_records import in_zone
 
 
@@ -25,7 +30,11 @@ class ManagedZone:
     """Record sets with an unfinished request (any source), and that request's id."""
 
 
-def read_zone_state(conn: Connection, zone: str) -> ManagedZone:
+def read_zone_state(conn: Connection, zone: str, zones: Iterable[str] = ()) -> ManagedZone:
+    """The zone's current records, each with the account a restore would act for: the owner of its
+    name as ownership reads it (dnsorch/dns/ownership.py), for a PTR the owner of the forward record
+    it names (dnsorch keeps the PTR for that record), else the account that requested it.
+    `zones`: the managed zones, where a PTR's forward name is looked for."""
     rows = conn.execute(
         select(
             col(DnsRecord.domain),
@@ -36,22 +45,52 @@ def read_zone_state(conn: Connection, zone: str) -> ManagedZone:
             col(DnsRecord.comment),
             col(DnsRecord.provisioned_at),
             col(DnsRequest.config),
-            func.coalesce(col(NameOwner.account_id), col(DnsRequest.account_id)),
+            col(DnsRequest.account_id),
         )
         .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
-        .outerjoin(NameOwner, col(NameOwner.domain) == col(DnsRecord.domain))
         .where(col(DnsRecord.deleted_at).is_(None), in_zone(col(DnsRecord.domain), zone))
     ).all()
+    zones = list(zones)
+    deciding = {(row[0], row[1]): _deciding_names(row[0], row[1], row[2], zone, zones) for row in rows}
+    owners = _owners(conn, {name for names in deciding.values() for name in names})
     state = ManagedZone({}, {}, {})
-    for domain, rtype, target, ttl, priority, comment, provisioned_at, config, owner in rows:
+    for domain, rtype, target, ttl, priority, comment, provisioned_at, config, requester in rows:
         extra = config.get("extra_config") if isinstance(config, dict) else None
         extra = extra if isinstance(extra, dict) else {}
-        record = ManagedRecord(owner, target, ttl, priority, comment, extra)
+        owner = closest_owner(deciding[(domain, rtype)], owners)
+        record = ManagedRecord(owner[1] if owner else requester, target, ttl, priority, comment, extra)
         values = tuple(rdata_values(rtype, target, priority, extra))
         state.recorded[key(domain, rtype)] = Recorded(values, record)
         state.provisioned_at[key(domain, rtype)] = provisioned_at
     state.pending = unfinished_requests(conn, zone)
     return state
+
+
+def _deciding_names(domain: str, rtype: str, target: str, zone: str, zones: list[str]) -> list[str]:
+    """The names whose owner row decides who owns the record set, closest first, each below the
+    managed zone that holds it (as accept reads it): for a PTR, its forward name's before its own."""
+    own = owner_candidates(domain, _zone_of(domain, zones) or zone)
+    forward_zone = _zone_of(target, zones) if rtype == "PTR" else None
+    if forward_zone is None:  # not a PTR, or its forward record's zone is no longer managed
+        return own
+    return [*owner_candidates(target, forward_zone), *own]
+
+
+def _zone_of(name: str, zones: list[str]) -> dns.name.Name | None:
+    try:
+        return zone_of(dns.name.from_text(name), zones)
+    except InvalidRequest:
+        return None
+
+
+def _owners(conn: Connection, names: set[str]) -> dict[str, str]:
+    """The owner rows at `names`: {name: account}."""
+    if not names:
+        return {}
+    rows = conn.execute(
+        select(col(NameOwner.domain), col(NameOwner.account_id)).where(col(NameOwner.domain).in_(names))
+    )
+    return {name: account for name, account in rows}
 
 
 def unfinished_requests(conn: Connection, zone: str) -> dict[Key, str]:

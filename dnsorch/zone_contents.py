@@ -1,6 +1,7 @@
 """What in a served zone dnsorch manages: every record set but the zone's SOA, its own name servers and
 their glue, what lies at or below a delegation, DNSSEC data and types dnsorch does not handle. Adoption
-and drift detection read a zone through the same rules."""
+and drift detection read a zone through the same rules; drift also counts the PTRs of reverse zones,
+which dnsorch keeps for its own A and AAAA records."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import dns.rdatatype
 import dns.zone
 
 from dnsorch import records
+from dnsorch.reverse import is_reverse_zone
 
 _DNSSEC_TYPES = {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "DS", "TYPE65534"}
 
@@ -26,8 +28,15 @@ def served_rrsets(
     ]
 
 
-def skip_reason(served: dns.zone.Zone, name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> str:
-    """Why dnsorch leaves this record set alone, or "" when it is one it could manage."""
+def skip_reason(
+    served: dns.zone.Zone, name: dns.name.Name, rdataset: dns.rdataset.Rdataset, *, kept_ptrs: bool = False
+) -> str:
+    """Why dnsorch leaves this record set alone, or "" when it is one it could manage.
+
+    `kept_ptrs`: a PTR in a reverse zone is one, as drift reads a zone: dnsorch keeps there the PTRs
+    of the A and AAAA records it manages (dnsorch/reverse.py), so it must see what the servers serve.
+    Adoption leaves PTRs alone: a PTR is kept through its forward record, never adopted on its own.
+    """
     origin = served.origin
     assert origin is not None
     rtype = dns.rdatatype.to_text(rdataset.rdtype)
@@ -44,6 +53,8 @@ def skip_reason(served: dns.zone.Zone, name: dns.name.Name, rdataset: dns.rdatas
         return "address (glue) of the zone's own name server"
     if rtype in _DNSSEC_TYPES:
         return "DNSSEC data: the signer maintains it"
+    if rtype == "PTR" and kept_ptrs and is_reverse_zone(origin.to_text()):
+        return ""
     if rtype not in records.SUPPORTED_TYPES:
         return f"{rtype} is not a type dnsorch manages"
     return ""

@@ -2,12 +2,13 @@
 BIND, which its Knot secondary follows) is healed by the drift schedule within one period, or raised
 for an operator whose retry heals it; a record nobody manages is reported and left alone.
 
-The zone `drift.test` has a BIND primary and a Knot secondary of its own, so the schedule's scans
-touch nothing the session's other tests use."""
+The zone `drift.test` and its reverse zone have a BIND primary and a Knot secondary of their own, so
+the schedule's scans touch nothing the session's other tests use."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from tests.fixtures.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e
 ZONE = "drift.test"
+REVERSE = "100.51.198.in-addr.arpa"
+"""198.51.100.0/24's PTRs; managed (in DNS_ZONES) only by the test of PTRs."""
 PERIOD = 3
 """DRIFT_INTERVAL_SECONDS of the test's worker: "within one period" is a few of these, with the apply."""
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION"}
@@ -42,18 +45,19 @@ FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION"}
 
 @pytest.fixture(scope="module")
 def drift_dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindInfo]:
-    """A BIND primary for drift.test with its Knot secondary; the NS RRset names both."""
+    """A BIND primary for drift.test and its reverse zone with their Knot secondary; NS RRsets name both."""
     require_servers()
     workdir = tmp_path_factory.mktemp("drift-dns")
     key_file = workdir / "tsig.key"
     ensure_tsig_key(key_file)
     port = free_port(also_on=(SECONDARY_HOST,))
-    primary = BindServer(workdir, [ZONE], port, key_file, secondaries=[SECONDARY_HOST])
-    secondary = KnotServer(workdir / "knot", [ZONE], port, key_file, primary_host=primary.host)
+    zones = [ZONE, REVERSE]
+    primary = BindServer(workdir, zones, port, key_file, secondaries=[SECONDARY_HOST])
+    secondary = KnotServer(workdir / "knot", zones, port, key_file, primary_host=primary.host)
     try:
         primary.start()
         secondary.start()
-        yield BindInfo(primary.host, port, key_file, [ZONE], workdir, primary, secondary.host, secondary)
+        yield BindInfo(primary.host, port, key_file, zones, workdir, primary, secondary.host, secondary)
     finally:
         secondary.stop()
         primary.stop()
@@ -77,16 +81,21 @@ def schedule_id(temporal_server: TemporalDevServer) -> Iterator[str]:
 
 
 def drift_stack(
-    stack_env: dict[str, str], dns: BindInfo, schedule: str, policy: str, log_dir: Path
+    stack_env: dict[str, str],
+    dns: BindInfo,
+    schedule: str,
+    policy: str,
+    log_dir: Path,
+    zones: tuple[str, ...] = (ZONE,),
 ) -> ProcessStack:
-    """An API and a worker for drift.test whose worker creates (or updates) the drift schedule."""
+    """An API and a worker for `zones` whose worker creates (or updates) the drift schedule."""
     env = {
         **stack_env,
         "TEMPORAL_TASK_QUEUE": f"{schedule}-queue",
         "API_PORT": str(free_port()),
         "DNS_SERVER": dns.host,
         "DNS_PORT": str(dns.port),
-        "DNS_ZONES": ZONE,
+        "DNS_ZONES": ",".join(zones),
         "TSIG_KEY_FILE": str(dns.key_file),
         "DRIFT_SCHEDULE_ID": schedule,
         "DRIFT_INTERVAL_SECONDS": str(PERIOD),
@@ -98,9 +107,9 @@ def drift_stack(
     return processes
 
 
-def by_hand(servers: BindInfo, name: str, rtype: str, value: str, ttl: int = 300) -> None:
+def by_hand(servers: BindInfo, name: str, rtype: str, value: str, ttl: int = 300, zone: str = ZONE) -> None:
     """What an operator's `nsupdate` does: a TSIG-signed UPDATE on the primary, dnsorch unaware."""
-    update = dns.update.Update(ZONE, keyring=tsig_key(servers.key_file))
+    update = dns.update.Update(zone, keyring=tsig_key(servers.key_file))
     update.replace(name + ".", ttl, rtype, value)
     response = dns.query.tcp(update, servers.host, port=servers.port, timeout=5)
     assert response.rcode() == 0, response
@@ -237,5 +246,51 @@ def test_raised_drift_waits_for_an_operator_whose_retry_heals_it(
         assert retried.status_code == 200, retried.text
         assert stack.wait_for_status(raised["request_id"], FINAL, timeout=60)["status"] == "COMPLETED"
         assert both_serve(drift_dns, name, ["192.0.2.11"])
+    finally:
+        stack.stop_all()
+
+
+def test_a_kept_ptr_is_no_drift_and_one_changed_by_hand_is_restored_for_its_owner(
+    stack_env: dict[str, str],
+    drift_dns: BindInfo,
+    schedule_id: str,
+    temporal_server: TemporalDevServer,
+    tmp_path: Path,
+) -> None:
+    stack = drift_stack(stack_env, drift_dns, schedule_id, "heal", tmp_path, zones=(ZONE, REVERSE))
+    try:
+        name, host = f"ptr-{uuid.uuid4().hex[:6]}.{ZONE}", random.randrange(1, 255)
+        ptr_name = f"{host}.{REVERSE}"
+        done = create(stack, name, f"198.51.100.{host}")
+        assert done["status"] == "COMPLETED", done["log_messages"]
+        assert both_serve(drift_dns, ptr_name, [f"{name}."], "PTR"), "the A's PTR, kept by dnsorch"
+
+        # Scans whose read began after the PTR settled (drift leaves a record set younger than 2 s).
+        settled = datetime.fromisoformat(done["updated_at"]).timestamp() + 3
+        later = eventually_sync(
+            lambda: [
+                zone
+                for s in scans(temporal_server.address, schedule_id)
+                if s.started_at.timestamp() > settled
+                for zone in s.zones
+                if zone.zone == REVERSE
+            ],
+            timeout=PERIOD * 5,
+            what=f"a scan of {REVERSE} after the PTR settled",
+        )
+        assert all(zone.errors == [] and zone.record_sets >= 1 for zone in later), later
+        assert [zone.drifted for zone in later if zone.drifted_count] == []
+        assert drift_requests(stack, ptr_name) == [], "dnsorch's own PTR served as recorded is no drift"
+
+        by_hand(drift_dns, ptr_name, "PTR", f"hand.{ZONE}.", zone=REVERSE)
+        [healing] = eventually_sync(
+            lambda: drift_requests(stack, ptr_name),
+            timeout=PERIOD * 3,
+            what=f"a drift request for {ptr_name}",
+        )
+        healed = stack.wait_for_status(healing["request_id"], FINAL, timeout=60)
+        assert healed["status"] == "COMPLETED", healed
+        assert (healed["record_type"], healed["account_id"]) == ("PTR", "acct-drift"), "its A's owner's"
+        assert both_serve(drift_dns, ptr_name, [f"{name}."], "PTR"), "both serve the PTR as kept again"
     finally:
         stack.stop_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import dns.name
 import dns.zone
 import pytest
 
@@ -12,6 +13,8 @@ from dnsorch import drift
 from dnsorch.contracts import DnsChange
 from dnsorch.drift import Recorded, Served, ServerView, find_drift, key
 from dnsorch.drift_contracts import ManagedRecord
+from dnsorch.records import rdata_values
+from dnsorch.zone_contents import skip_reason
 
 ZONE = "example.test"
 NS1, NS2 = "ns1.example.test (127.0.0.1)", "ns2.example.test (127.0.0.2)"
@@ -164,6 +167,77 @@ hand   60  IN TXT "by hand"
         ("www.example.test.", "A"),
     ]
     assert seen.rrsets[key("hand.example.test", "TXT")] == Served(('"by hand"',), 60)
+
+
+REVERSE = "2.0.192.in-addr.arpa"
+PTR_NAME = "10.2.0.192.in-addr.arpa"
+
+
+def reverse_zone(*ptrs: str) -> dns.zone.Zone:
+    """The reverse zone as a server transfers it: its SOA and NS, and `ptrs` ("10 www.example.test.")."""
+    text = "\n".join(
+        [
+            f"$ORIGIN {REVERSE}.",
+            "@ 300 IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 300",
+            "@ 300 IN NS ns1.example.test.",
+            *(f"{label} 300 IN PTR {target}" for label, target in (ptr.split() for ptr in ptrs)),
+        ]
+    )
+    return dns.zone.from_text(text, relativize=False)
+
+
+def kept_ptr(target: str, owner: str = "acct-1") -> dict[drift.Key, Recorded]:
+    """A PTR dnsorch keeps for its A `target`, as drift_store reads it from `dns_records`."""
+    values = tuple(rdata_values("PTR", target, None, {}))
+    return {key(PTR_NAME, "PTR"): Recorded(values, ManagedRecord(owner, target, 300))}
+
+
+def test_a_ptr_dnsorch_keeps_and_dns_serves_as_recorded_is_no_drift() -> None:
+    served = reverse_zone("10 www.example.test.")
+    views = [drift.zone_view(NS1, served), drift.zone_view(NS2, served)]
+
+    drifted, unmanaged = find_drift(REVERSE, kept_ptr("www.example.test"), views)
+
+    assert (drifted, unmanaged) == ([], [])
+
+
+def test_a_ptr_changed_by_hand_in_a_managed_reverse_zone_is_drift_restored_for_its_owner() -> None:
+    views = [
+        drift.zone_view(NS1, reverse_zone("10 www.example.test.")),
+        drift.zone_view(NS2, reverse_zone("10 by-hand.example.test.")),
+    ]
+
+    [found], unmanaged = find_drift(REVERSE, kept_ptr("www.example.test", owner="acct-web"), views)
+
+    assert (found.domain, found.record_type, found.kind, [s.server for s in found.served]) == (
+        PTR_NAME,
+        "PTR",
+        "changed",
+        [NS2],
+    )
+    assert unmanaged == []
+    spec = drift.restore_spec(found, "00000000-0000-0000-0000-000000000002", datetime(2025, 1, 1, tzinfo=UTC))
+    assert (spec.operation, spec.record_type, spec.zone, spec.account_id, spec.target) == (
+        "restore",
+        "PTR",
+        REVERSE,
+        "acct-web",
+        "www.example.test",
+    )
+
+
+def test_a_ptr_nobody_keeps_in_a_managed_reverse_zone_is_reported_never_adopted() -> None:
+    served = reverse_zone("10 www.example.test.", "20 legacy.example.test.")
+
+    drifted, unmanaged = find_drift(REVERSE, kept_ptr("www.example.test"), [drift.zone_view(NS1, served)])
+
+    assert drifted == []
+    assert [(u.domain, u.record_type, u.kind) for u in unmanaged] == [
+        ("20.2.0.192.in-addr.arpa", "PTR", "unmanaged")
+    ]
+    legacy = dns.name.from_text("20.2.0.192.in-addr.arpa")
+    rdataset = served.find_rdataset(legacy, "PTR")
+    assert skip_reason(served, legacy, rdataset), "adoption still leaves PTRs to their forward records"
 
 
 def restore(values: list[str], ttl: int = 300) -> DnsChange:

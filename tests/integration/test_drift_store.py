@@ -1,0 +1,96 @@
+"""What a drift scan reads from PostgreSQL as "what dnsorch keeps" (dnsorch/drift_store.py): every
+record with the owner a restore acts for, read as ownership reads it (the tree of names); the PTRs
+dnsorch keeps belong to their forward record's owner, so a drifted PTR is restored for the account
+that owns the name it points to."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Connection, Engine, update
+from sqlmodel import col
+
+from dnsorch.contracts import DnsRequestSpec, RecordRow
+from dnsorch.drift import key
+from dnsorch.drift_store import read_zone_state
+from dnsorch.models import NameOwner
+from dnsorch.repository.request_rows import insert_request
+from dnsorch.repository.served_records import apply_record
+from tests.fixtures.specs import ZONE, fresh_name, request_spec
+
+pytestmark = pytest.mark.integration
+
+
+def provisioned(conn: Connection, spec: DnsRequestSpec) -> None:
+    """The request's row and its record, as a completed request leaves them."""
+    now = datetime.now(UTC)
+    insert_request(conn, spec, now)
+    row = RecordRow(
+        spec.request_id,
+        spec.record_type,
+        spec.domain,
+        spec.target,
+        spec.ttl,
+        spec.priority,
+        spec.comment,
+        now,
+        spec.operation,
+        spec.account_id,
+        spec.zone,
+    )
+    apply_record(conn, row)
+
+
+def test_a_kept_ptr_is_read_with_its_forward_records_owner(engine: Engine) -> None:
+    octets = random.randrange(256), random.randrange(256)
+    zone = f"{octets[1]}.{octets[0]}.10.in-addr.arpa"  # a reverse zone of this test's own
+    forward, dangling = fresh_name("fwd"), fresh_name("gone")
+    with engine.begin() as conn:
+        provisioned(
+            conn,
+            request_spec(account_id="acct-first", domain=forward, target=f"10.{octets[0]}.{octets[1]}.7"),
+        )
+        for label, target in (("7", forward), ("8", dangling)):
+            ptr = request_spec(
+                account_id="acct-first",
+                source="ptr",
+                record_type="PTR",
+                domain=f"{label}.{zone}",
+                zone=zone,
+                target=target,
+                operation="restore",
+            )
+            provisioned(conn, ptr)
+        transfer(conn, forward, "acct-now")  # the PTR's own owner row still names the first account
+
+    with engine.connect() as conn:
+        state = read_zone_state(conn, zone, [ZONE, zone])
+
+    kept = state.recorded[key(f"7.{zone}", "PTR")]
+    assert kept.values == (f"{forward}.",)
+    assert kept.record.account_id == "acct-now", "a PTR belongs to its forward record's owner"
+    orphan = state.recorded[key(f"8.{zone}", "PTR")]
+    assert orphan.record.account_id == "acct-first", "no forward owner: the PTR's own"
+
+
+def transfer(conn: Connection, name: str, to_account: str) -> None:
+    """What an operator's transfer does to the owner row at `name`."""
+    conn.execute(update(NameOwner).where(col(NameOwner.domain) == name).values(account_id=to_account))
+
+
+def test_a_record_below_an_owned_name_is_read_with_that_names_owner(engine: Engine) -> None:
+    web = fresh_name("web")
+    below = request_spec(
+        account_id="acct-first", record_type="TXT", domain=f"_acme-challenge.{web}", target="t"
+    )
+    with engine.begin() as conn:
+        provisioned(conn, request_spec(account_id="acct-first", domain=web))
+        provisioned(conn, below)  # adds no owner row: the name attaches to web's
+        transfer(conn, web, "acct-now")
+
+    with engine.connect() as conn:
+        state = read_zone_state(conn, ZONE, [ZONE])
+
+    assert state.recorded[key(below.domain, "TXT")].record.account_id == "acct-now"
