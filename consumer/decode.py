@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -27,10 +28,29 @@ class DecodedRequest:
     body: CreateDnsRequest
     request_id: str
     message_key: str | None
+    position_request_id: str | None = None
+    """For a message without its own request_id: the id derived from its position alone, which is
+    what such messages were given before dnsorch told an offset reset apart (see ingest.py)."""
 
 
-def derived_request_id(topic: str, partition: int, offset: int) -> str:
-    """A stable id for a message without one: a redelivery maps to the same request."""
+def derived_request_id(
+    topic: str, partition: int, offset: int, timestamp: int | None, key: bytes | None, value: bytes
+) -> str:
+    """A stable id for a message without one: the same record read again (a redelivery, a replay
+    by another group) maps to the same request. A position alone is not a message's identity:
+    after a broker or topic reset the offsets start again, so the record's timestamp and a digest
+    of its key and value are part of it."""
+    digest = hashlib.sha256()
+    for part in (key, value):
+        digest.update(b"-" if part is None else str(len(part)).encode() + b":" + part)
+    stamp = "-" if timestamp is None or timestamp < 0 else str(timestamp)
+    return str(
+        uuid.uuid5(_REQUEST_ID_NAMESPACE, f"{topic}/{partition}/{offset}/{stamp}/{digest.hexdigest()}")
+    )
+
+
+def position_request_id(topic: str, partition: int, offset: int) -> str:
+    """The id a message without its own was given from its position alone (before resets were told apart)."""
     return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, f"{topic}/{partition}/{offset}"))
 
 
@@ -41,7 +61,14 @@ def decode_key(key: bytes | None) -> str | None:
 
 
 def decode_request(
-    value: bytes | None, key: bytes | None, *, topic: str, partition: int, offset: int, max_bytes: int
+    value: bytes | None,
+    key: bytes | None,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    max_bytes: int,
+    timestamp: int | None = None,
 ) -> DecodedRequest:
     if value is None:
         raise PoisonMessage("empty message (tombstone)")
@@ -66,8 +93,10 @@ def decode_request(
         raise PoisonMessage(f"wrong schema: nested deeper than {MAX_JSON_DEPTH} levels")
 
     request_id = document.pop("request_id", None)
+    by_position = None
     if request_id is None:
-        request_id = derived_request_id(topic, partition, offset)
+        request_id = derived_request_id(topic, partition, offset, timestamp, key, value)
+        by_position = position_request_id(topic, partition, offset)
     else:
         try:
             request_id = str(uuid.UUID(str(request_id)))
@@ -80,7 +109,7 @@ def decode_request(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
         )
         raise PoisonMessage(f"wrong schema: {problems}") from None
-    return DecodedRequest(body=body, request_id=request_id, message_key=decode_key(key))
+    return DecodedRequest(body, request_id, decode_key(key), by_position)
 
 
 def _depth(node: object, level: int = 1) -> int:

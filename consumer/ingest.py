@@ -3,7 +3,8 @@
 Guarantees (see README, "Kafka"):
 - an offset is committed only after every message before it is accepted (workflow started and
   row written) or dead-lettered (acknowledged by the broker);
-- a redelivered message maps to the same request id, so it starts nothing new;
+- a redelivered message maps to the same request id, so it starts nothing new; a new message at an
+  offset used before a broker or topic reset is a new request (decode.derived_request_id);
 - while PostgreSQL or Temporal is down the partitions are paused and the same message is retried
   with backoff; nothing after it is committed, so nothing is skipped.
 """
@@ -15,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import psycopg2
@@ -24,7 +26,7 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy.exc import DataError, OperationalError
 
 from consumer.dead_letter import clean_reason, send_to_dead_letters
-from consumer.decode import PoisonMessage, decode_key, decode_request
+from consumer.decode import DecodedRequest, PoisonMessage, decode_key, decode_request
 from dnsorch.accepting import AcceptService
 from dnsorch.errors import (
     IdempotencyConflict,
@@ -34,14 +36,18 @@ from dnsorch.errors import (
     ServiceUnavailable,
 )
 from dnsorch.logging import bind_request_id
-from dnsorch.repository import dead_letters
+from dnsorch.repository import dead_letters, request_rows
 from dnsorch.settings import Settings
+from dnsorch.validation import request_hash
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 15.0
 COMMITTED_TIMEOUT_SECONDS = 2.0
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far a producer's clock may run ahead of PostgreSQL's when telling a redelivery of a message
+accepted under its position's id from a newer message at that position (see `_request_id`)."""
 
 
 @dataclass
@@ -174,7 +180,9 @@ class Ingestor:
                 partition=message.partition,
                 offset=message.offset,
                 max_bytes=self.settings.kafka_max_message_bytes,
+                timestamp=message.timestamp,
             )
+            decoded.request_id = await self._request_id(decoded, _produced_at(message))
             bind_request_id(decoded.request_id)
             account = decoded.body.context.account_id
             if not may_act_for(self.settings.kafka_requests_accounts, account):
@@ -209,6 +217,20 @@ class Ingestor:
         else:
             self.stats.duplicates += 1
 
+    async def _request_id(self, decoded: DecodedRequest, produced_at: datetime | None) -> str:
+        """The id of a message without its own: derived from the whole message, unless the message
+        was accepted before dnsorch told resets apart, under its position's id. The request there
+        is this message's when it has this body and was accepted after the message was produced;
+        an older one belongs to an earlier message at the same offset (before a reset)."""
+        if decoded.position_request_id is None:
+            return decoded.request_id
+        found = await self._db(request_rows.fingerprint_and_acceptance, decoded.position_request_id)
+        if found is None or found[0] != request_hash(decoded.body, "create"):
+            return decoded.request_id
+        if produced_at is not None and found[1] < produced_at - CLOCK_SKEW:
+            return decoded.request_id
+        return decoded.position_request_id
+
     async def _dead_letter(self, message: ConsumerRecord, reason: str) -> None:
         """Send to the DLQ unless a previous delivery already did, then commit past it at once.
 
@@ -217,7 +239,7 @@ class Ingestor:
         """
         where = (message.topic, message.partition, message.offset)
         reason = clean_reason(reason)
-        if await self._db(dead_letters.dead_letter_sent, *where):
+        if await self._db(dead_letters.dead_letter_sent, *where, _produced_at(message)):
             self.stats.duplicates += 1
         else:
             await send_to_dead_letters(self.producer, self.settings.kafka_dlq_topic, message, reason)
@@ -256,6 +278,13 @@ class Ingestor:
         except (CommitFailedError, IllegalStateError) as error:
             # A rebalance took the partition: its next owner redelivers, which starts nothing twice.
             log.warning("commit of %s at %d failed (%s); messages will be redelivered", tp, offset, error)
+
+
+def _produced_at(message: ConsumerRecord) -> datetime | None:
+    """The record's timestamp (set by its producer, or by the broker when the topic says so)."""
+    if message.timestamp is None or message.timestamp < 0:
+        return None
+    return datetime.fromtimestamp(message.timestamp / 1000, UTC)
 
 
 def _database_reason(error: BaseException) -> str:

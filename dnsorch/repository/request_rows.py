@@ -171,6 +171,16 @@ def finish_request(conn: Connection, step: LogStep, record: RecordRow | None) ->
     append_step(conn, step)
 
 
+def fingerprint_and_acceptance(conn: Connection, request_id: str) -> tuple[str | None, datetime] | None:
+    """The request's `request_hash` and when it was accepted, if it exists."""
+    row = conn.execute(
+        select(col(DnsRequest.request_hash), col(DnsRequest.created_at)).where(
+            col(DnsRequest.id) == uuid.UUID(request_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def request_exists(conn: Connection, request_id: str) -> bool:
     found = conn.execute(
         select(func.count()).select_from(DnsRequest).where(col(DnsRequest.id) == uuid.UUID(request_id))

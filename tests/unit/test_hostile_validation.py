@@ -207,7 +207,8 @@ async def test_a_value_postgresql_refuses_on_insert_is_dead_lettered_not_fatal()
         timestamp=0,
         timestamp_type=0,
         key=None,
-        value=json.dumps(document()).encode(),
+        # Its own request_id: an id-less message would first be looked up in PostgreSQL (consumer/ingest.py).
+        value=json.dumps({**document(), "request_id": "9f0c2a52-7a4e-4c1b-9d3e-2b6f1e0d5c41"}).encode(),
         checksum=None,
         serialized_key_size=0,
         serialized_value_size=0,

@@ -9,7 +9,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from consumer.dead_letter import dead_letter_headers
-from consumer.decode import PoisonMessage, decode_request, derived_request_id
+from consumer.decode import PoisonMessage, decode_request, position_request_id
 
 VALID = {
     "context": {"account_id": "acct-42", "source": "kafka"},
@@ -17,22 +17,39 @@ VALID = {
 }
 
 
-def decode(value: bytes | None, key: bytes | None = None, offset: int = 7):  # type: ignore[no-untyped-def]
-    return decode_request(value, key, topic="dns_requests", partition=1, offset=offset, max_bytes=4096)
+PRODUCED = 1_780_000_000_000  # the record's timestamp, in milliseconds
 
 
-def test_a_message_without_request_id_gets_a_stable_id_from_its_position() -> None:
-    first = decode(json.dumps(VALID).encode())
-    again = decode(json.dumps(VALID).encode())
-    elsewhere = decode(json.dumps(VALID).encode(), offset=8)
-    assert first.request_id == again.request_id == derived_request_id("dns_requests", 1, 7)
+def decode(value: bytes | None, key: bytes | None = None, offset: int = 7, timestamp: int = PRODUCED):  # type: ignore[no-untyped-def]
+    return decode_request(
+        value, key, topic="dns_requests", partition=1, offset=offset, max_bytes=4096, timestamp=timestamp
+    )
+
+
+def test_a_message_without_request_id_gets_a_stable_id_from_the_record() -> None:
+    first = decode(json.dumps(VALID).encode(), key=b"k")
+    again = decode(json.dumps(VALID).encode(), key=b"k")  # a redelivery: the same record
+    elsewhere = decode(json.dumps(VALID).encode(), key=b"k", offset=8)
+    assert first.request_id == again.request_id
     assert elsewhere.request_id != first.request_id
+    assert first.position_request_id == position_request_id("dns_requests", 1, 7)
+
+
+def test_a_new_message_at_an_offset_used_before_a_reset_gets_a_new_id() -> None:
+    old = decode(json.dumps(VALID).encode(), key=b"k")
+    later = decode(json.dumps(VALID).encode(), key=b"k", timestamp=PRODUCED + 60_000)
+    other_body = decode(json.dumps({**VALID, "context": {"account_id": "acct-43"}}).encode(), key=b"k")
+    other_key = decode(json.dumps(VALID).encode(), key=b"k2")
+    ids = {old.request_id, later.request_id, other_body.request_id, other_key.request_id}
+    assert len(ids) == 4
+    assert old.position_request_id == later.position_request_id, "the same position, as before"
 
 
 def test_a_given_request_id_is_used_as_is_and_the_key_is_kept() -> None:
     request_id = str(uuid.uuid4())
     decoded = decode(json.dumps({**VALID, "request_id": request_id}).encode(), key=b"team-a")
     assert decoded.request_id == request_id
+    assert decoded.position_request_id is None, "its own id is its identity, whatever its offset"
     assert decoded.message_key == "team-a"
     assert decoded.body.resource.domain == "k.example.test"
 
