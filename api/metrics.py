@@ -2,8 +2,9 @@
 accepted requests by source and record type, and the request table's figures read at scrape time.
 
 Counting happens in an ASGI middleware, so routes and the service stay free of metrics code.
-Labels are bounded: the route *template* (never the raw path), and for accepted requests the
-body's `context.source` and `resource.record_type`, or `other` beyond what is expected.
+Labels are bounded: the route *template* (never the raw path), and for accepted requests their
+source (`api`: the door, never the body's `context.source`) and the body's `resource.record_type`,
+or `other` beyond what is expected.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,9 +42,8 @@ log = logging.getLogger(__name__)
 ACCEPT_ROUTES = frozenset({("POST", "/api/v1/dns/create"), ("POST", "/api/v2/dns/requests")})
 ACCEPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_BODY_KEPT = 64 * 1024  # create bodies are a few hundred bytes; larger ones are not inspected
-MAX_SOURCES = 50  # `source` is client-chosen: later new values are counted as "other"
 DB_TIMEOUT_SECONDS = 2.0
-_SOURCE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+SOURCE = "api"  # what the create routes name themselves when they accept (api/v1, api/v2)
 
 _REQUESTS_BY_STATUS = text("SELECT status, source, count(*) FROM dns_requests GROUP BY 1, 2")
 _DEAD_LETTERS = text("SELECT count(*) FROM dead_letters")
@@ -77,7 +76,6 @@ class ApiMetrics:
             ["source", "record_type"],
             registry=self.registry,
         )
-        self._sources: set[str] = set()
 
     def observe(self, method: str, route: str, status: int, seconds: float, body: bytes | None) -> None:
         self.http_requests.labels(method, route, str(status)).inc()
@@ -88,19 +86,15 @@ class ApiMetrics:
             self.accepted.labels(*self._accepted_labels(body)).inc()
 
     def _accepted_labels(self, body: bytes | None) -> tuple[str, str]:
-        """(source, record_type) from a body the route already validated; `unknown` if unreadable."""
+        """(source, record_type): the API's requests are all `api` (dnsorch/accepting.py), whatever
+        their body's `context.source` says; the record type from a body the route already
+        validated, `unknown` if unreadable."""
         try:
-            document = json.loads(body or b"")
-            context, resource = document.get("context") or {}, document.get("resource") or {}
-            source = str(context.get("source") or "api")
+            resource = json.loads(body or b"").get("resource") or {}
             record_type = str(resource.get("record_type") or "").strip().upper()
         except (ValueError, AttributeError):
-            return "unknown", "unknown"
-        if not _SOURCE.match(source) or (source not in self._sources and len(self._sources) >= MAX_SOURCES):
-            source = "other"
-        else:
-            self._sources.add(source)
-        return source, record_type if record_type in SUPPORTED_TYPES else "other"
+            return SOURCE, "unknown"
+        return SOURCE, record_type if record_type in SUPPORTED_TYPES else "other"
 
 
 class MetricsMiddleware:

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
@@ -73,6 +73,10 @@ def apply_policy(settings: Settings) -> ApplyPolicy:
     )
 
 
+Door = Literal["api", "kafka"]
+"""Who hands a request to this service, and so its `source`. Drift, adoption and the PTR children
+build their requests themselves, with their own sources (`drift`, `adoption`, `ptr`)."""
+
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("8d0f6a3e-41f4-4c55-9a43-2b1d6f0c7e19")
 
 
@@ -92,7 +96,7 @@ class AcceptService:
         self,
         body: CreateDnsRequest,
         *,
-        source: str | None = None,
+        source: Door,
         request_id: str | None = None,
         message_key: str | None = None,
         require_row: bool = False,
@@ -102,6 +106,9 @@ class AcceptService:
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
+        `source`: the door the request came through; every caller names its own. The body's
+        `context.source`, which v1's contract keeps, decides nothing: else a client could pass its
+        request off as drift detection's.
         `require_row`: raise ServiceUnavailable unless the row is written too, for callers (the
         Kafka consumer) that would rather hold back than move on while PostgreSQL is down.
         `idempotency_key`: the request id derives from (account, key), so a retry with the same
@@ -115,7 +122,7 @@ class AcceptService:
                 return existing
         request_id = request_id or str(uuid.uuid4())
         bind_request_id(request_id)
-        spec = build_spec(body, self.settings.dns_zones, request_id, source or body.context.source, operation)
+        spec = build_spec(body, self.settings.dns_zones, request_id, source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         spec.dry_run = dry_run
         facts = await self._check_against_managed(spec, require_row)
@@ -168,6 +175,8 @@ class AcceptService:
         server's prerequisites decide; the approval policy judges on the request alone);
         `required` callers (the consumer) hold back instead.
         """
+
+        managed.check_protected(spec)
 
         def read() -> tuple[managed.ManagedState, ZoneFacts]:
             with self.engine.connect() as conn:

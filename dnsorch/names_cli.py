@@ -1,4 +1,4 @@
-"""`dnsorch names …`: who owns a managed DNS name, and an operator's transfer of it, through API v2."""
+"""`dnsorch names …`: who owns a managed DNS name; an operator's transfer or grant of it (API v2)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def add_names_parser(roles: argparse._SubParsersAction) -> None:
     move.add_argument("domain")
     move.add_argument("--to", dest="account_id", required=True, metavar="ACCOUNT")
     move.add_argument("--note", default="", metavar="TEXT", help="why; kept with the transfer")
+    give = verbs.add_parser(
+        "grant", parents=[common], help="give a subtree to an account, even before it has records (operators)"
+    )
+    give.add_argument("domain")
+    give.add_argument("--to", dest="account_id", required=True, metavar="ACCOUNT")
+    give.add_argument("--note", default="", metavar="TEXT", help="why; kept with the grant")
 
 
 def _render(name: dict[str, Any]) -> str:
@@ -49,7 +55,9 @@ def run_names(args: argparse.Namespace, *, client: httpx.Client | None = None) -
                 data = api.call("GET", path)
             else:
                 data = api.call(
-                    "POST", f"{path}/transfer", json={"account_id": args.account_id, "note": args.note}
+                    "POST",
+                    f"{path}/{args.names_command}",  # transfer or grant
+                    json={"account_id": args.account_id, "note": args.note},
                 )
     except CliError as exc:
         return report(exc)

@@ -79,7 +79,7 @@ def add_requests_parser(roles: argparse._SubParsersAction) -> None:
     listing.add_argument("--domain")
     listing.add_argument("--zone")
     listing.add_argument("--account", dest="account_id", metavar="ACCOUNT")
-    listing.add_argument("--source", help="api or kafka")
+    listing.add_argument("--source", help="api, kafka, drift, ptr or adoption")
     listing.add_argument("--limit", type=_positive_int, metavar="N", help="requests per page")
     listing.add_argument("--cursor", help="start at this page (a next_cursor the API gave)")
     listing.add_argument("--all", action="store_true", help="follow next_cursor to the last page")

@@ -60,7 +60,13 @@ class RequestContext(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account_id: str = Field(min_length=1, max_length=128)
-    source: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    source: str = Field(
+        default="api",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Kept from the original contract, and ignored: a request's source is the door it"
+        " came through (`api` for REST, `kafka` for the consumer), never what its body says.",
+        json_schema_extra={"deprecated": True},
+    )
 
     @field_validator("account_id")
     @classmethod

@@ -22,9 +22,10 @@ router = APIRouter(prefix="/dns")
 
 @router.post("/create", response_model=CreateDnsResponse)
 async def create_dns_request(body: CreateDnsRequest, accept: AcceptDep, caller: Caller) -> CreateDnsResponse:
-    """Accept a DNS record request; provisioning continues in its workflow."""
+    """Accept a DNS record request; provisioning continues in its workflow. Its source is `api`: the
+    body's `context.source` is accepted for the original contract's sake and ignored."""
     check_account(caller, body.context.account_id)
-    accepted = await accept.create(body)
+    accepted = await accept.create(body, source="api")
     return CreateDnsResponse(
         request_id=uuid.UUID(accepted.request_id),
         status=accepted.status,

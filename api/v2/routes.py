@@ -45,7 +45,11 @@ async def create_request(
     """Accept a create, update or delete. The same Idempotency-Key and body answers the same request."""
     check_account(caller, body.context.account_id)
     accepted = await accept.create(
-        body, operation=body.operation, idempotency_key=idempotency_key, dry_run=body.dry_run
+        body,
+        source="api",
+        operation=body.operation,
+        idempotency_key=idempotency_key,
+        dry_run=body.dry_run,
     )
     request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
@@ -154,6 +158,16 @@ async def transfer_name(
     """Give a managed name to another account (operators only); logged with who, when and why."""
     name = await asyncio.to_thread(
         names.transfer, engine, _normalised(domain), body.account_id, caller.actor, body.note
+    )
+    return _name_out(name)
+
+
+@router.post("/names/{domain}/grant", response_model=NameOut)
+async def grant_name(domain: DomainPath, body: TransferBody, engine: EngineDep, caller: Operator) -> NameOut:
+    """Give a subtree (the name and what is below it) to an account for good (operators only), even
+    before it holds a record; logged like a transfer."""
+    name = await asyncio.to_thread(
+        names.grant, engine, _normalised(domain), body.account_id, caller.actor, body.note
     )
     return _name_out(name)
 

@@ -3,7 +3,9 @@ and the zone's own names (its name servers, its zone cuts) are closed to submitt
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -99,3 +101,40 @@ def test_nothing_below_a_zone_cut_is_a_submitters(
     final = stack.wait_for_status(answer.json()["request_id"], FINAL)
     assert final["status"] == "REJECTED", final
     assert any(f"zone cut {child}" in entry["message"] for entry in final["log_messages"]), final
+
+
+def test_an_operator_grants_a_subtree_and_only_its_grantee_writes_there(
+    stack: ProcessStack, bind_server: Any, engine: Engine
+) -> None:
+    a, b = submitter(stack, engine, "acct-grant-a"), submitter(stack, engine, "acct-grant-b")
+    web = f"web-{uuid.uuid4().hex[:6]}.example.test"
+    lab = f"lab.{web}"
+    completes(stack, a, request("acct-grant-a", web, "192.0.2.64"))
+    granted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnsorch.cli",
+            "names",
+            "grant",
+            lab,
+            "--to",
+            "acct-grant-b",
+            "--note",
+            "lab team",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **stack.env, "DNSORCH_API_URL": stack.api_url},
+    )
+    assert granted.returncode == 0, granted.stderr
+    assert f"{lab}: account acct-grant-b" in granted.stdout
+
+    completes(stack, b, request("acct-grant-b", f"x.{lab}", "192.0.2.65"))
+    completes(stack, b, request("acct-grant-b", f"_acme-challenge.{lab}", "token-b", "TXT"))
+    refused = submit(a, request("acct-grant-a", f"y.{lab}", "192.0.2.66"))
+    assert refused.status_code == 409, refused.text
+    assert submit(b, request("acct-grant-b", f"api.{web}", "192.0.2.67")).status_code == 409
+    shown = stack.http.get(f"/api/v2/dns/names/{lab}").json()
+    assert [(t["to_account"], t["note"]) for t in shown["transfers"]] == [("acct-grant-b", "grant: lab team")]

@@ -66,7 +66,7 @@ async def test_two_bodies_under_one_key_never_both_accepted(
     key = f"k-{uuid.uuid4()}"
     request_id = idempotency_request_id(ACCOUNT, key)
     try:
-        accepting_a = asyncio.create_task(first.create(body("192.0.2.1"), idempotency_key=key))
+        accepting_a = asyncio.create_task(first.create(body("192.0.2.1"), source="api", idempotency_key=key))
         handle = client.get_workflow_handle(f"dns-request-{request_id}")
         await eventually(
             lambda: handle.describe(),
@@ -77,7 +77,7 @@ async def test_two_bodies_under_one_key_never_both_accepted(
         )
 
         with pytest.raises(IdempotencyConflict):  # B is refused even before A's row is written
-            await second.create(body("203.0.113.9"), idempotency_key=key)
+            await second.create(body("203.0.113.9"), source="api", idempotency_key=key)
 
         release.set()
         accepted_a = await accepting_a
@@ -89,8 +89,8 @@ async def test_two_bodies_under_one_key_never_both_accepted(
         assert target == "192.0.2.1", "the row holds another body than the workflow provisions"
 
         with pytest.raises(IdempotencyConflict):  # once A's row is there, B is a clear 409
-            await second.create(body("203.0.113.9"), idempotency_key=key)
-        again = await second.create(body("192.0.2.1"), idempotency_key=key)
+            await second.create(body("203.0.113.9"), source="api", idempotency_key=key)
+        again = await second.create(body("192.0.2.1"), source="api", idempotency_key=key)
         assert (again.request_id, again.created) == (request_id, False)
     finally:
         release.set()

@@ -48,7 +48,7 @@ async def test_a_row_postgresql_refuses_ends_its_workflow_and_is_refused(
     key = f"k-{uuid.uuid4()}"
     try:
         with pytest.raises(InvalidRequest, match="cannot be stored") as refused:
-            await service.create(body, idempotency_key=key)
+            await service.create(body, source="api", idempotency_key=key)
         assert refused.value.field == "request"
 
         request_id = idempotency_request_id("acct-unstorable", key)
@@ -60,6 +60,6 @@ async def test_a_row_postgresql_refuses_ends_its_workflow_and_is_refused(
 
         # A retry (a Kafka redelivery, a client's) is refused the same way and starts nothing new.
         with pytest.raises(InvalidRequest, match="cannot be stored"):
-            await service.create(body, idempotency_key=key)
+            await service.create(body, source="api", idempotency_key=key)
     finally:
         engine.dispose()

@@ -1,0 +1,124 @@
+"""Who sent a request decides its `source`, never its body: the accept service takes the door's name,
+and the REST routes name theirs (`api`). PostgreSQL is unreachable here and Temporal is a stub that
+keeps what it was asked to start, so no server is needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.main import create_app
+from dnsorch.accepting import AcceptService, Door
+from dnsorch.contracts import ProvisioningInput
+from dnsorch.db import make_engine
+from dnsorch.errors import ProtectedName
+from dnsorch.schemas import CreateDnsRequest
+from dnsorch.settings import Settings
+from tests.fixtures.auth import act_as
+
+NOWHERE = "postgresql+psycopg2://postgres@127.0.0.1:1/dnsorch"  # nothing listens on port 1
+INTERNAL_DOORS = ("drift", "ptr", "adoption")
+
+
+class KeptStarts:
+    """Temporal, as far as accepting needs it: every start is new; what was started is kept."""
+
+    def __init__(self) -> None:
+        self.started: list[ProvisioningInput] = []
+
+    async def start(self, params: ProvisioningInput) -> bool:
+        self.started.append(params)
+        return True
+
+
+def body(source: str | None = None, **extra: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {"account_id": "acct-42"}
+    if source is not None:
+        context["source"] = source
+    resource = {"record_type": "A", "domain": "www.example.test", "target": "192.0.2.10"}
+    return {"context": context, "resource": resource, **extra}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(database_url=NOWHERE, temporal_address="127.0.0.1:1", dns_zones=["example.test"])
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def temporal() -> KeptStarts:
+    return KeptStarts()
+
+
+@pytest.fixture
+def service(engine: Engine, settings: Settings, temporal: KeptStarts) -> AcceptService:
+    return AcceptService(engine, temporal, settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("claimed", [*INTERNAL_DOORS, "api", "billing-team", None])
+@pytest.mark.parametrize("door", ["api", "kafka"])
+async def test_the_door_sets_the_source_whatever_the_body_claims(
+    service: AcceptService, temporal: KeptStarts, door: Door, claimed: str | None
+) -> None:
+    accepted = await service.create(CreateDnsRequest.model_validate(body(claimed)), source=door)
+
+    assert accepted.spec is not None and accepted.spec.source == door
+    [started] = temporal.started
+    assert started.request.source == door, "the workflow runs the request as its door's"
+
+
+async def test_every_door_must_name_itself(service: AcceptService, temporal: KeptStarts) -> None:
+    with pytest.raises(TypeError, match="source"):
+        await service.create(CreateDnsRequest.model_validate(body("api")))  # type: ignore[call-arg]
+    assert temporal.started == []
+
+
+@pytest.fixture
+def api(service: AcceptService, settings: Settings) -> Iterator[TestClient]:
+    """The real app and the real accept service; only Temporal is the stub (PostgreSQL is away)."""
+    with TestClient(create_app(settings)) as client:
+        client.app.state.accept = service  # type: ignore[attr-defined]
+        act_as(client.app)  # type: ignore[arg-type]
+        yield client
+
+
+@pytest.mark.parametrize("claimed", [*INTERNAL_DOORS, "api", "billing-team"])
+def test_a_rest_create_is_an_api_request_whatever_its_body_claims(
+    api: TestClient, temporal: KeptStarts, claimed: str
+) -> None:
+    """v1 keeps `context.source` in its contract: still accepted, but it decides nothing."""
+    v1 = api.post("/api/v1/dns/create", json=body(claimed))
+    assert v1.status_code == 200, v1.text
+
+    v2 = api.post("/api/v2/dns/requests", json=body(claimed, operation="create"))
+    assert v2.status_code == 202, v2.text
+    assert v2.json()["source"] == "api"
+
+    assert [started.request.source for started in temporal.started] == ["api", "api"]
+
+
+@pytest.mark.parametrize("door", ["api", "kafka"])
+async def test_a_submitter_cannot_write_in_a_reverse_zone(
+    temporal: KeptStarts, engine: Engine, door: Door
+) -> None:
+    settings = Settings(
+        database_url=NOWHERE,
+        temporal_address="127.0.0.1:1",
+        dns_zones=["example.test", "2.0.192.in-addr.arpa"],
+    )
+    service = AcceptService(engine, temporal, settings)  # type: ignore[arg-type]
+    payload = body()
+    payload["resource"] = {"record_type": "TXT", "domain": "5.2.0.192.in-addr.arpa", "target": "mine"}
+    with pytest.raises(ProtectedName, match="reverse zone"):
+        await service.create(CreateDnsRequest.model_validate(payload), source=door)
+    assert temporal.started == [], "nothing refused may start a workflow"
