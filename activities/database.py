@@ -7,9 +7,11 @@ from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.dns_check import same_rrset
 from activities.pools import ThreadPool
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
 from dnsorch.logging import bind_request_id
+from dnsorch.records import rdata_values
 from dnsorch.repository import request_rows, served_records
 
 
@@ -75,14 +77,15 @@ class DatabaseActivities:
         """Local activity, for a request that restores recorded values (drift): why it must no longer
         apply them (dnsorch has recorded another value since it was raised), or "" when it still may."""
 
-        def read() -> tuple[str, int, int | None] | None:
+        def read() -> tuple[list[str], int] | None:
             with self.engine.connect() as conn:
-                return served_records.recorded(conn, spec.domain, spec.record_type)
+                return served_records.recorded_values(conn, spec.domain, spec.record_type)
 
         now = await self.pool.run(read)
-        if now == (spec.target, spec.ttl, spec.priority):
-            return ""
-        shown = f"{now[0]} (TTL {now[1]})" if now else "nothing"
+        restoring = rdata_values(spec.record_type, spec.target, spec.priority, spec.extra_config)
+        if now is not None and now[1] == spec.ttl and same_rrset(now[0], restoring, spec.record_type):
+            return ""  # the whole record set, as DNS would serve it: an SRV's port and weight too
+        shown = f"{', '.join(now[0])} (TTL {now[1]})" if now else "nothing"
         return f"superseded: dnsorch now records {shown} for {spec.record_type} {spec.domain}"
 
     @activity.defn(name="record_step")

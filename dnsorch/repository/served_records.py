@@ -14,7 +14,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch.contracts import RecordRow
-from dnsorch.models import DnsRecord
+from dnsorch.models import DnsRecord, DnsRequest
+from dnsorch.records import rdata_values
 from dnsorch.store import owners
 
 
@@ -76,6 +77,24 @@ def recorded(conn: Connection, domain: str, record_type: str) -> tuple[str, int,
         .limit(1)
     ).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+def recorded_values(conn: Connection, domain: str, record_type: str) -> tuple[list[str], int] | None:
+    """What dnsorch records now for the record set, whole: its values as DNS serves them (an SRV's
+    port and weight come from its request's config) and its TTL."""
+    row = conn.execute(
+        select(col(DnsRecord.target), col(DnsRecord.ttl), col(DnsRecord.priority), col(DnsRequest.config))
+        .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
+        .where(col(DnsRecord.domain) == domain, col(DnsRecord.record_type) == record_type)
+        .where(col(DnsRecord.deleted_at).is_(None))
+        .order_by(col(DnsRecord.provisioned_at).desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    target, ttl, priority, config = row
+    extra = config.get("extra_config") if isinstance(config, dict) else None
+    return rdata_values(record_type, target, priority, extra if isinstance(extra, dict) else {}), ttl
 
 
 def in_zone(column: Any, zone: str) -> Any:

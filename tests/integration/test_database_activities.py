@@ -254,3 +254,21 @@ def _row_of(spec: DnsRequestSpec) -> RecordRow:
         provisioned_at=datetime.now(UTC),
         account_id=spec.account_id,
     )
+
+
+async def test_a_drift_request_is_superseded_when_only_an_srv_port_or_weight_changed(engine: Engine) -> None:
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    made = request_spec(
+        record_type="SRV", target="sip.example.test", priority=10, extra_config={"port": 5060, "weight": 5}
+    )
+    made = dataclasses.replace(made, domain=f"_sip._tcp.{made.domain}")
+    await env.run(acts.ensure_request_row, made)
+    with engine.begin() as conn:
+        served_records.apply_record(conn, _row_of(made))
+    restore = dataclasses.replace(made, request_id=str(uuid.uuid4()), source="drift", operation="restore")
+    assert await env.run(acts.superseded, restore) == ""
+    for changed in ({"port": 5061, "weight": 5}, {"port": 5060, "weight": 6}):
+        older = dataclasses.replace(restore, extra_config=changed)
+        assert (await env.run(acts.superseded, older)).startswith(
+            "superseded: dnsorch now records 10 5 5060 sip.example.test."
+        ), changed
