@@ -125,7 +125,7 @@ class AcceptService:
         spec = build_spec(body, self.settings.dns_zones, request_id, source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         spec.dry_run = dry_run
-        facts = await self._check_against_managed(spec, require_row)
+        facts = await self._check_against_managed(spec)
         held = approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(
             ProvisioningInput(
@@ -167,13 +167,13 @@ class AcceptService:
             )
             return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
 
-    async def _check_against_managed(self, spec: DnsRequestSpec, required: bool) -> ZoneFacts:
+    async def _check_against_managed(self, spec: DnsRequestSpec) -> ZoneFacts:
         """Refuse at once what the managed records already rule out (dnsorch/managed.py); answer
         what the approval policy needs to know about the zone (dnsorch/approval.py).
 
-        With PostgreSQL down the API accepts anyway (the checks in the workflow and the DNS
-        server's prerequisites decide; the approval policy judges on the request alone);
-        `required` callers (the consumer) hold back instead.
+        Fails closed: with PostgreSQL down nothing here can be read (the name's owner, its
+        conflicts, the zone's risk facts), and a request accepted unchecked could skip the approval
+        its risk needs; the caller gets 503 (the consumer holds the message back) and retries.
         """
 
         managed.check_protected(spec)
@@ -185,10 +185,7 @@ class AcceptService:
         try:
             state, facts = await asyncio.to_thread(read)
         except OperationalError as error:
-            if required:
-                raise ServiceUnavailable("PostgreSQL is unavailable") from error
-            log.warning("%s not checked against managed records: PostgreSQL is unavailable", spec.domain)
-            return ZoneFacts()
+            raise ServiceUnavailable("PostgreSQL is unavailable") from error
         managed.check(spec, state)
         return facts
 

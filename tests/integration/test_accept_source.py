@@ -1,6 +1,7 @@
 """Who sent a request decides its `source`, never its body: the accept service takes the door's name,
-and the REST routes name theirs (`api`). PostgreSQL is unreachable here and Temporal is a stub that
-keeps what it was asked to start, so no server is needed."""
+and the REST routes name theirs (`api`). What accept checks fails closed: a submitter's request in a
+reverse zone is refused, and so is every request whose managed-record check cannot read
+PostgreSQL. PostgreSQL is the session's; Temporal is a stub that keeps what it was asked to start."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from api.main import create_app
 from dnsorch.accepting import AcceptService, Door
 from dnsorch.contracts import ProvisioningInput
 from dnsorch.db import make_engine
-from dnsorch.errors import ProtectedName
+from dnsorch.errors import ProtectedName, ServiceUnavailable
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from tests.fixtures.auth import act_as
+from tests.fixtures.specs import fresh_name
 
 NOWHERE = "postgresql+psycopg2://postgres@127.0.0.1:1/dnsorch"  # nothing listens on port 1
+ZONES = ["example.test", "2.0.192.in-addr.arpa"]
 INTERNAL_DOORS = ("drift", "ptr", "adoption")
+pytestmark = pytest.mark.integration
 
 
 class KeptStarts:
@@ -39,20 +43,13 @@ def body(source: str | None = None, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {"account_id": "acct-42"}
     if source is not None:
         context["source"] = source
-    resource = {"record_type": "A", "domain": "www.example.test", "target": "192.0.2.10"}
+    resource = {"record_type": "A", "domain": fresh_name("src"), "target": "192.0.2.10"}
     return {"context": context, "resource": resource, **extra}
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(database_url=NOWHERE, temporal_address="127.0.0.1:1", dns_zones=["example.test"])
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, temporal_address="127.0.0.1:1", dns_zones=ZONES)
 
 
 @pytest.fixture
@@ -85,7 +82,7 @@ async def test_every_door_must_name_itself(service: AcceptService, temporal: Kep
 
 @pytest.fixture
 def api(service: AcceptService, settings: Settings) -> Iterator[TestClient]:
-    """The real app and the real accept service; only Temporal is the stub (PostgreSQL is away)."""
+    """The real app and the real accept service; only Temporal is the stub."""
     with TestClient(create_app(settings)) as client:
         client.app.state.accept = service  # type: ignore[attr-defined]
         act_as(client.app)  # type: ignore[arg-type]
@@ -109,16 +106,26 @@ def test_a_rest_create_is_an_api_request_whatever_its_body_claims(
 
 @pytest.mark.parametrize("door", ["api", "kafka"])
 async def test_a_submitter_cannot_write_in_a_reverse_zone(
-    temporal: KeptStarts, engine: Engine, door: Door
+    service: AcceptService, temporal: KeptStarts, door: Door
 ) -> None:
-    settings = Settings(
-        database_url=NOWHERE,
-        temporal_address="127.0.0.1:1",
-        dns_zones=["example.test", "2.0.192.in-addr.arpa"],
-    )
-    service = AcceptService(engine, temporal, settings)  # type: ignore[arg-type]
     payload = body()
     payload["resource"] = {"record_type": "TXT", "domain": "5.2.0.192.in-addr.arpa", "target": "mine"}
     with pytest.raises(ProtectedName, match="reverse zone"):
         await service.create(CreateDnsRequest.model_validate(payload), source=door)
     assert temporal.started == [], "nothing refused may start a workflow"
+
+
+@pytest.mark.parametrize("door", ["api", "kafka"])
+async def test_accept_refuses_what_it_cannot_check_against_the_managed_records(
+    settings: Settings, temporal: KeptStarts, door: Door
+) -> None:
+    """PostgreSQL away at the check (with an API key cached, the key no longer stops the request
+    first): no owner, conflict or approval risk was read, so nothing may start."""
+    away = make_engine(NOWHERE)
+    try:
+        service = AcceptService(away, temporal, settings)  # type: ignore[arg-type]
+        with pytest.raises(ServiceUnavailable, match="PostgreSQL"):
+            await service.create(CreateDnsRequest.model_validate(body()), source=door)
+    finally:
+        away.dispose()
+    assert temporal.started == [], "an unchecked request must not start"
