@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-apply bench-latency bench-kafka bench-adopt bench-drift clean-state
+.PHONY: run test lint format soak bench bench-apply bench-latency bench-kafka bench-adopt bench-drift clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,3 +57,9 @@ bench-adopt: $(STAMP)
 # scan of a zone of N record sets, by AXFR and record set by record set.
 bench-drift: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/drift.py -n $(or $(N),1000)
+
+# Starts its own stack (PostgreSQL, Temporal, BIND + Knot, Kafka, API, consumer, two workers), runs N
+# seeded requests and operator actions under random faults, then checks the invariants; a failing run
+# prints its seed, and `make soak SEED=… N=…` replays the same schedule. SOAK_KAFKA=tansu without a JDK.
+soak: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m soak.run -n $(or $(N),1000) $(if $(SEED),--seed $(SEED)) $(if $(FAULTS),--faults $(FAULTS)) $(if $(RATE),--rate $(RATE))

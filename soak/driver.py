@@ -1,0 +1,247 @@
+"""Runs the schedule against the stack like real clients and operators, recording every call.
+
+REST clients retry what a real client retries (a lost connection, 429, 5xx) with the same
+Idempotency-Key on v2; a v1 create has no key, so it is retried only on an answer that says nothing
+was stored (503). Kafka messages with their own request_id are re-sent after a producer error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+
+from consumer.decode import derived_request_id
+from soak.generator import Op
+from soak.history import History
+from soak.stack import SoakStack
+
+TOPIC = "dns_requests"
+RETRY_FOR = 60.0
+RETRYABLE = {429, 500, 502, 503, 504}
+ACTION_STATUS: dict[str, tuple[tuple[str, int], ...]] = {
+    "NEEDS_ATTENTION": (("retry", 4), ("rollback", 3), ("resolve", 1), ("fail", 1), ("cancel", 1))
+}
+ACTION_STATUS["PENDING_APPROVAL"] = (("approve", 7), ("reject", 2), ("cancel", 1))
+
+
+class Driver:
+    def __init__(self, stack: SoakStack, history: History) -> None:
+        assert stack.keys is not None
+        self.stack = stack
+        self.history = history
+        self.request_ids: dict[int, str] = {}
+        """Submit op index → the request id it got (a 2xx, or a Kafka message's id)."""
+        self.clients = {account: self._client(key) for account, key in stack.keys.submitters.items()}
+        self.operator = self._client(stack.keys.operator)
+        self.producer: AIOKafkaProducer | None = None
+        self.limit = asyncio.Semaphore(40)
+
+    def _client(self, key: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+
+    async def close(self) -> None:
+        for client in [*self.clients.values(), self.operator]:
+            await client.aclose()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def run(self, ops: list[Op], started: float) -> None:
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", request_timeout_ms=10_000
+        )
+        await self.producer.start()
+        tasks = []
+        for op in ops:
+            delay = started + op.at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self._run_op(op)))
+        await asyncio.gather(*tasks)
+
+    async def _run_op(self, op: Op) -> None:
+        async with self.limit:
+            try:
+                if op.kind == "submit":
+                    await self._submit(op)
+                elif op.kind in ("act", "status"):
+                    await self._act_on(op)
+                elif op.kind == "sweep":
+                    await self._sweep(op)
+                elif op.kind in ("transfer", "grant"):
+                    path = f"/api/v2/dns/names/{op.params['domain']}/{op.kind}"
+                    await self._call(
+                        self.operator, op, "POST", path, {"account_id": op.params["to"], "note": "soak"}
+                    )
+            except Exception as error:  # a bug of the soak itself: recorded, never silent
+                self.history.record("driver_error", op=op.index, error=repr(error))
+
+    # ---- HTTP ----------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        client: httpx.AsyncClient,
+        op: Op,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        retry: str = "none",
+    ) -> httpx.Response | None:
+        """One call (and its retries), each attempt recorded with its answer. `retry`: `all` (lost
+        connections and 429/5xx) or `unstored` (503 only) or `none`."""
+        deadline = time.monotonic() + RETRY_FOR
+        attempt = 0
+        while True:
+            attempt += 1
+            sent = self.history.now()
+            try:
+                response = await client.request(method, path, json=body, headers=headers)
+            except httpx.TransportError as error:
+                self.history.record(
+                    "call",
+                    op=op.index,
+                    method=method,
+                    path=path,
+                    attempt=attempt,
+                    sent=sent,
+                    error=type(error).__name__,
+                    headers=headers,
+                    body=body,
+                )
+                if retry == "all" and time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                    continue
+                return None
+            answer: Any
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = response.text[:300]
+            if method == "GET" and isinstance(answer, dict) and "items" in answer:  # a list: ids and statuses
+                answer = {"items": [[i.get("request_id"), i.get("status")] for i in answer["items"]]}
+            self.history.record(
+                "call",
+                op=op.index,
+                method=method,
+                path=path,
+                attempt=attempt,
+                sent=sent,
+                status=response.status_code,
+                answer=answer,
+                headers=headers,
+                body=body,
+            )
+            again = response.status_code in RETRYABLE if retry == "all" else response.status_code == 503
+            if retry != "none" and again and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            return response
+
+    async def _submit(self, op: Op) -> None:
+        p = op.params
+        client = self.clients[p["account"]]
+        if p["door"] == "kafka":
+            await self._produce(op)
+            return
+        if p["door"] == "v1":
+            response = await self._call(client, op, "POST", "/api/v1/dns/create", p["body"], retry="unstored")
+        else:
+            headers = {"Idempotency-Key": p["key"]}
+            response = await self._call(
+                client, op, "POST", "/api/v2/dns/requests", p["body"], headers, retry="all"
+            )
+        if response is not None and response.is_success:
+            self.request_ids[op.index] = str(response.json()["request_id"])
+
+    async def _produce(self, op: Op) -> None:
+        assert self.producer is not None
+        p = op.params
+        message = dict(p["body"])
+        if p.get("request_id"):
+            message["request_id"] = p["request_id"]
+        value = json.dumps(message).encode()
+        key = p["key"].encode()
+        deadline = time.monotonic() + RETRY_FOR
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                meta = await self.producer.send_and_wait(TOPIC, value=value, key=key)
+            except Exception as error:
+                self.history.record(
+                    "produce",
+                    op=op.index,
+                    attempt=attempt,
+                    key=p["key"],
+                    request_id=p.get("request_id"),
+                    error=repr(error)[:200],
+                    value=message,
+                )
+                if p.get("request_id") and time.monotonic() < deadline:
+                    await asyncio.sleep(1.0)
+                    continue
+                return
+            request_id = p.get("request_id") or derived_request_id(
+                TOPIC, meta.partition, meta.offset, meta.timestamp, key, value
+            )
+            self.request_ids[op.index] = request_id
+            self.history.record(
+                "produce",
+                op=op.index,
+                attempt=attempt,
+                key=p["key"],
+                request_id=request_id,
+                own_id=bool(p.get("request_id")),
+                partition=meta.partition,
+                offset=meta.offset,
+                timestamp=meta.timestamp,
+                value=message,
+            )
+            return
+
+    # ---- operators -----------------------------------------------------------------------------
+
+    async def _act_on(self, op: Op) -> None:
+        request_id = self.request_ids.get(op.params["of"])
+        if request_id is None:
+            self.history.record("skipped", op=op.index, reason=f"op {op.params['of']} got no request id")
+            return
+        await self._act(op, request_id, op.params.get("action"), op.params.get("status"))
+
+    async def _act(self, op: Op, request_id: str, action: str | None, status: str | None) -> None:
+        if status is not None:
+            body = {"status": status, "message": "soak"}
+            await self._call(self.operator, op, "POST", f"/api/v1/dns/update_status/{request_id}", body)
+        else:
+            path = f"/api/v2/dns/requests/{request_id}/actions/{action}"
+            await self._call(self.operator, op, "POST", path, {"note": "soak"})
+
+    async def _sweep(self, op: Op) -> None:
+        """An operator looks at what waits for them and acts on one of them."""
+        status = op.params["status"]
+        response = await self._call(
+            self.operator, op, "GET", f"/api/v2/dns/requests?status={status}&limit=50"
+        )
+        if response is None or not response.is_success:
+            return
+        items = response.json()["items"]
+        if not items:
+            return
+        item = items[int(op.params["pick"] * len(items))]
+        choices = ACTION_STATUS[status]
+        total = sum(weight for _a, weight in choices)
+        mark = op.params["choice"] * total
+        chosen = choices[-1][0]
+        for action, weight in choices:
+            mark -= weight
+            if mark < 0:
+                chosen = action
+                break
+        await self._act(op, str(item["request_id"]), chosen, None)
