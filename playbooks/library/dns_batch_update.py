@@ -120,8 +120,11 @@ class Sender:
 
         rdtype = dns.rdatatype.from_text(change["record_type"])
         origin = dns.name.from_text(zone)
+        # Absolute names inside the rdata (relativize=False): relative ones never equal what a
+        # query answers, and a create of a CNAME, MX or SRV applied before was refused as a conflict.
         return [
-            dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=origin) for value in change["values"]
+            dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=origin, relativize=False)
+            for value in change["values"]
         ]
 
     def serves_exactly(self, zone: str, change: dict[str, Any]) -> bool:

@@ -7,6 +7,7 @@ secondary) and a Knot DNS primary, so "any RFC 2136 server" is tested rather tha
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -158,6 +159,22 @@ async def test_a_create_applied_before_is_applied_again_not_refused(
     first = await ActivityEnvironment().run(activities.apply_dns_change, change)
     again = await ActivityEnvironment().run(activities.apply_dns_change, change)
     assert applied(first, ["192.0.2.44"]) and applied(again, ["192.0.2.44"]), (first, again)
+
+
+async def test_a_cname_create_applied_before_is_applied_again_not_refused(
+    primary: BindInfo, tmp_path: Path
+) -> None:
+    """Found by the soak: a CNAME create retried after a verification timeout met its own CNAME, and
+    the server's YXRRSET ended the request REJECTED while DNS served it."""
+    settings = bind_settings(primary, tmp_path / "state")
+    activities = AnsibleActivities(settings)
+    name = f"alias-{uuid.uuid4().hex[:6]}.{TEST_ZONE}"
+    change = dataclasses.replace(
+        a_change("", "", domain=name), record_type="CNAME", values=[f"www.{TEST_ZONE}."]
+    )
+    first = await ActivityEnvironment().run(activities.apply_dns_change, change)
+    again = await ActivityEnvironment().run(activities.apply_dns_change, change)
+    assert applied(first, [f"www.{TEST_ZONE}."]) and applied(again, [f"www.{TEST_ZONE}."]), (first, again)
 
 
 async def test_a_cname_is_refused_where_other_data_exists_and_other_data_where_a_cname_is(
