@@ -37,13 +37,21 @@ class NameClaims:
         """Return once `change`'s request holds its name; `on_wait(holder)` is told who goes first.
 
         Raises NameOwned when, by its turn, the name belongs to another account (two accounts
-        raced to create it, and the other one's create completed first).
+        raced to create it, and the other one's create completed first, or an operator moved it),
+        unless the change is a restore.
         """
         told: str | None = None
         while True:
             holder, owner = await self._pool.run(self._claim, change)
             if holder == change.request_id:
-                if owner is not None and change.account_id and owner != change.account_id:
+                # A restore puts back what the request's own plan saw (a rollback, a drift heal):
+                # undoing dnsorch's own change is never another account's business.
+                if (
+                    owner is not None
+                    and change.account_id
+                    and owner != change.account_id
+                    and (change.operation != "restore")
+                ):
                     raise NameOwned(
                         f"{change.domain} belongs to another account; only an operator can transfer it"
                     )

@@ -3,6 +3,7 @@ completed create claims, what a delete releases, what an operator's grant keeps.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from datetime import UTC, datetime
@@ -10,8 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Connection, Engine
 
+from activities.name_claims import NameClaims, NameOwned
+from activities.pools import ThreadPool
 from dnsorch import names
-from dnsorch.contracts import DnsRequestSpec, RecordRow
+from dnsorch.contracts import DnsChange, DnsRequestSpec, RecordRow
+from dnsorch.repository import name_claims
 from dnsorch.repository.request_rows import insert_request
 from dnsorch.repository.served_records import apply_record
 from dnsorch.store import owners
@@ -119,3 +123,29 @@ def test_a_transfer_moves_the_names_ptrs_with_it(engine: Engine) -> None:
     with engine.connect() as conn:
         assert owner(conn, web) == "acct-to"
         assert owners.owner_of(conn, reverse, "2.0.192.in-addr.arpa") == owners.Owner("acct-to", reverse)
+
+
+async def test_at_the_names_turn_a_rollback_undoes_its_change_even_after_a_transfer(engine: Engine) -> None:
+    """Found by the soak: an operator transferred the name while an update ran; its rollback was then
+    refused ('belongs to another account') and the request ended REJECTED with its change served.
+    A restore puts back what the request's own plan saw; another account's change is still refused."""
+    name = fresh_name("turn")
+    names.grant(engine, name, "acct-now", "op")
+    pool = ThreadPool("turn-test", 2)
+    claims = NameClaims(engine, pool)
+    try:
+
+        def change(operation: str) -> DnsChange:
+            spec = request_spec(domain=name, zone=ZONE, account_id="acct-before", operation="update")
+            with engine.begin() as conn:
+                insert_request(conn, spec, datetime.now(UTC))
+            return DnsChange(spec.request_id, operation, "A", name, ZONE, ["192.0.2.7"], 300, "acct-before")
+
+        update = change("update")
+        with pytest.raises(NameOwned):
+            await claims.wait_for_turn(update)
+        with engine.begin() as conn:
+            name_claims.release_names(conn, update.request_id)  # its REJECTED status does this
+        await asyncio.wait_for(claims.wait_for_turn(change("restore")), timeout=30)
+    finally:
+        pool.shutdown()
