@@ -1,0 +1,41 @@
+"""CPU seconds of a process tree, from /proc (through psutil), read before and after a burst.
+
+A process's total is its own user+system time, what its reaped children used (cutime+cstime: the
+worker's finished ansible-playbook runs, PostgreSQL's exited backends) and, recursively, the totals
+of the children still alive. Each CPU-second is then counted once whether the child is running,
+a zombie or reaped when a snapshot is taken, so `after - before` is the tree's CPU in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psutil
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by `pid` and every descendant, live or reaped (0 once it is gone)."""
+    try:
+        process = psutil.Process(pid)
+        times = process.cpu_times()
+        children = process.children()
+    except psutil.NoSuchProcess:
+        return 0.0
+    own = times.user + times.system + times.children_user + times.children_system
+    return own + sum(tree_cpu_seconds(child.pid) for child in children)
+
+
+@dataclass
+class CpuMeter:
+    """Named process trees; `start()` then `stop()` gives each tree's CPU seconds in between."""
+
+    pids: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self._before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._before = {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        return {name: tree_cpu_seconds(pid) - self._before[name] for name, pid in self.pids.items()}
