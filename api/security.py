@@ -4,11 +4,14 @@ Every route under /api depends on `authenticate`; /docs, /openapi.json, /healthz
 /metrics do not. Refusals use the API's one error shape: 401 (no or bad key, with
 `WWW-Authenticate: Bearer`), 403 (role too low, or a body naming another account), 404 (a request
 of another account: the same answer as for an id that does not exist), 413, 429 (with Retry-After).
+A key found valid in PostgreSQL is trusted for API_KEY_CACHE_SECONDS without asking again, so a
+revoked key is refused within that time (in each API process).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 import uuid
@@ -18,6 +21,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -79,6 +83,62 @@ class TokenBuckets:
         return 0.0
 
 
+class KeyCache:
+    """Principals of keys PostgreSQL found valid in the last `ttl` seconds, so a burst of requests
+    costs one key lookup per key, not one per request; a revoked key is refused once its entry ages out.
+
+    Only valid keys are kept: an unknown or revoked key is looked up every time (so a key created a
+    moment ago works at once). Entries are keyed by the key's hash, never the key itself; at most
+    `max_entries` are kept, the oldest dropped first. `ttl` 0 keeps nothing.
+    """
+
+    def __init__(
+        self, ttl: float, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    @staticmethod
+    def _slot(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, key: str) -> Principal | None:
+        slot = self._slot(key)
+        found = self._entries.get(slot)
+        if found is None:
+            return None
+        checked_at, principal = found
+        if self.clock() - checked_at >= self.ttl:
+            del self._entries[slot]
+            return None
+        return principal
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[self._slot(key)] = (self.clock(), principal)
+
+
+def key_cache(app: FastAPI, ttl: float) -> KeyCache:
+    """The app's key cache, made on first use from the settings the app serves with."""
+    cache: KeyCache | None = getattr(app.state, "key_cache", None)
+    if cache is None:
+        cache = app.state.key_cache = KeyCache(ttl)
+    return cache
+
+
+async def check_key(cache: KeyCache, engine: Engine, key: str) -> Principal | None:
+    """The key's principal, from the cache or else from PostgreSQL (which then fills the cache)."""
+    principal = cache.get(key)
+    if principal is None:
+        principal = await asyncio.to_thread(keys.authenticate, engine, key)
+        if principal is not None:
+            cache.put(key, principal)
+    return principal
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key from `dnsorch keys create`.")
 
 
@@ -91,7 +151,8 @@ async def authenticate(
     if credentials is None:
         raise NotAuthenticated("an API key is required: Authorization: Bearer <key>")
     try:
-        principal = await asyncio.to_thread(keys.authenticate, engine, credentials.credentials)
+        cache = key_cache(request.app, settings.api_key_cache_seconds)
+        principal = await check_key(cache, engine, credentials.credentials)
     except OperationalError as error:
         raise ServiceUnavailable("PostgreSQL is unavailable") from error
     if principal is None:

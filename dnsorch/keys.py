@@ -95,7 +95,8 @@ def key_id_of(text: str) -> str:
 
 
 def revoke_key(engine: Engine, key_id: str) -> bool:
-    """Revoke at once (the next request with it is refused); False if no such active key."""
+    """Revoke: the API refuses the key once its cache of valid keys lets go of it, within
+    API_KEY_CACHE_SECONDS (5 s by default); False if no such active key."""
     with Session(engine) as session:
         row = session.get(ApiKey, key_id)
         if row is None or row.revoked_at is not None:

@@ -27,7 +27,7 @@ def add_keys_parser(roles: argparse._SubParsersAction) -> None:
     create.add_argument("--name", help="who or what holds it (default: <account>-<role>)")
     listing = verbs.add_parser("list", help="keys (without secrets)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
-    revoke = verbs.add_parser("revoke", help="refuse a key from now on")
+    revoke = verbs.add_parser("revoke", help="refuse a key (within API_KEY_CACHE_SECONDS)")
     revoke.add_argument("key_id", help="the id `keys list` shows (or a whole key)")
 
 

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     """Threads (and so PostgreSQL connections, at most) the worker's database activities use."""
     worker_playbook_threads: int = 2
     """Playbook runs (one per batch, ≈1.5 CPU-seconds each) one worker runs at once."""
+    worker_max_cached_workflows: int = 1000
+    """Workflow instances one worker keeps in memory between their tasks. A request's workflow that
+    is evicted is rebuilt by replaying its history at its next task, which costs CPU: keep this
+    above the requests a worker has in flight (waiting ones included). Each costs some memory."""
 
     # Operators
     attention_timeout_seconds: int = 7 * 24 * 3600
@@ -153,6 +157,9 @@ class Settings(BaseSettings):
     api_rate_burst: int = 100
     """Per API key and API process: a bucket of `burst` requests refilled at `rate` per second; an
     empty bucket answers 429 with Retry-After."""
+    api_key_cache_seconds: float = 5.0
+    """How long an API process trusts a key it found valid in PostgreSQL before asking again: a
+    revoked key is refused within this many seconds; 0 asks PostgreSQL on every request."""
     metrics_cache_seconds: float = 5.0
     """`/metrics` is open to anyone: its PostgreSQL figures are read at most once per this many
     seconds, however often it is scraped."""

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
@@ -32,6 +33,30 @@ from workflows.provisioning import DnsProvisioningWorkflow
 
 log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+PASSED_THROUGH = (
+    "workflows",
+    "activities",
+    "dnsorch",
+    "dns",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "typing_extensions",
+    "sqlalchemy",
+    "sqlmodel",
+)
+"""Modules the workflow sandbox takes from the worker as they are, instead of importing them afresh
+for every workflow instance: ours (deterministic by contract, and the workflows import their
+helpers passed through already) and the third-party ones they pull in. Re-executing
+workflows/provisioning.py and its @workflow.defn for each request was most of what the sandbox
+cost the worker (issue 24). The sandbox's checks still catch a non-deterministic call in a
+workflow in the tests, which run the workflows in the SDK's default sandbox."""
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+    )
 
 
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
@@ -63,6 +88,8 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 
