@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         ApplyResult,
         ChangePlan,
         DnsChange,
+        DnsRequestSpec,
         NameServer,
         ProvisioningInput,
         RequestStatus,
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         failure_reason,
         rollback_for,
     )
+    from workflows.story import Story
 
 
 S = RequestStatus
@@ -53,10 +55,11 @@ class LiveDns(RequestBookkeeping):
     _state: WorkflowState
     _servers: list[NameServer] | None
     _snapshot: ChangePlan | None
-    _apply_change: Callable[[DnsChange], Awaitable[ApplyResult | None]]
+    _apply_change: Callable[..., Awaitable[ApplyResult | None]]
     _change: Callable[[], DnsChange]
     _serve_actions_until: Callable[..., Awaitable[None]]
     _ptr_attempt: int
+    _story: Story
 
     async def _verify_everywhere(self, change: DnsChange, served_at: datetime | None) -> str | None:
         """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
@@ -106,7 +109,7 @@ class LiveDns(RequestBookkeeping):
         """Make DNS serve the snapshot again, everywhere; what went wrong if it could not."""
         assert self._snapshot is not None
         change = rollback_for(self._change(), self._snapshot)
-        result = await self._apply_change(change)
+        result = await self._apply_change(change, undo=True)
         if result is None:
             return f"rollback failed: {self._state.last_error}"
         problem = await self._verify_everywhere(change, result.served_at)
@@ -117,9 +120,14 @@ class LiveDns(RequestBookkeeping):
         assert self._request is not None and self._params is not None
         if not self._params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
             return None
-        old = list((self._state.plan or {}).get("old_values") or [])
+        latest = list((self._state.plan or {}).get("old_values") or [])
+        old = self._story.old_values(self._snapshot, latest)
         self._ptr_attempt += 1
-        for spec in ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt):
+        specs = ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt)
+        self._story.ptrs = {_ptr_label(spec): "not started" for spec in specs}
+        for spec in specs:
+            what = _ptr_label(spec)
+            self._story.ptrs[what] = "running"
             child = await workflow.start_child_workflow(
                 workflow.info().workflow_type,  # a PTR request is a request like this one
                 ProvisioningInput(request=spec, policy=self._params.policy),
@@ -130,14 +138,16 @@ class LiveDns(RequestBookkeeping):
             )
             workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
             await self._serve_actions_until(child.done, None)
-            what = f"PTR {spec.domain} ({spec.operation}, request {spec.request_id})"
             try:
                 state: WorkflowState = await child
             except ChildWorkflowError as error:
-                return f"{what} failed: {failure_reason(error)}"
+                self._story.ptrs[what] = f"failed: {failure_reason(error)}"
+                return f"{what} {self._story.ptrs[what]}"
             await self._log(f"{what}: {state.status}", step="ptr")
+            self._story.ptrs[what] = f"ended {state.status}"
             if state.status != S.COMPLETED:
-                return f"{what} ended {state.status}: {state.last_error or state.log[-1]['message']}"
+                self._story.ptrs[what] += f": {state.last_error or state.log[-1]['message']}"
+                return f"{what} {self._story.ptrs[what]}"
         return None
 
     async def _undo(self, actor: str, why: str) -> None:
@@ -152,7 +162,12 @@ class LiveDns(RequestBookkeeping):
         problem = await self._roll_back()
         if problem is not None:
             self._state.last_error = problem
+            self._story.rollback_lag = problem if self._story.restored else ""
             return
         raise Outcome(
             S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor
         )
+
+
+def _ptr_label(spec: DnsRequestSpec) -> str:
+    return f"PTR {spec.domain} ({spec.operation}, request {spec.request_id})"

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
     from workflows.bookkeeping import RequestBookkeeping
     from workflows.outcome import Outcome, note, note_text
+    from workflows.story import Story, TooLate
 
 S, A = RequestStatus, Action
 
@@ -42,6 +43,7 @@ class OperatorHandlers(RequestBookkeeping):
     _row_ready: bool
     _lock_granted: bool
     _snapshot: ChangePlan | None  # what a rollback restores (LiveDns)
+    _story: Story  # what DNS serves because of the request (workflows/story.py)
 
     @workflow.signal
     async def action(self, action: OperatorAction) -> None:
@@ -89,13 +91,13 @@ class OperatorHandlers(RequestBookkeeping):
             return
         try:
             action = self._check(action_for_status(self._state.status, change.status))
-        except IllegalTransition:
+        except IllegalTransition as refused:
             if workflow.patched(MANUAL_STATUS_IS_A_NOTE):
                 # Only the workflow's own code moves its status: a status that is no action here is
                 # a note, or an operator could put the request in a state its code is not in.
+                why = str(refused) if isinstance(refused, TooLate) else f"no action in {self._state.status}"
                 await self._log(
-                    f"manual status {change.status} noted (no action in {self._state.status})"
-                    f"{note_text(change.message)}",
+                    f"manual status {change.status} noted ({why}){note_text(change.message)}",
                     actor=change.actor,
                 )
                 return
@@ -116,15 +118,22 @@ class OperatorHandlers(RequestBookkeeping):
     @workflow.query
     def state(self) -> WorkflowState:
         allowed = allowed_actions(self._state.status)
-        self._state.allowed_actions = [a for a in allowed if a != A.ROLLBACK or self._snapshot is not None]
+        self._state.allowed_actions = [a for a in allowed if self._refusal(A(a)) is None]
         return self._state
 
     def _check(self, action: str) -> Action:
-        """The transition table, plus one rule of this request: a rollback needs the plan's snapshot."""
+        """The transition table, plus this request's own rules (`_refusal`)."""
         chosen = check_action(self._state.status, action)
-        if chosen == A.ROLLBACK and not self._snapshot is not None:
-            raise IllegalTransition("cannot roll back: there is no snapshot of what DNS served before")
+        if (refused := self._refusal(chosen)) is not None:
+            raise refused
         return chosen
+
+    def _refusal(self, action: Action) -> IllegalTransition | None:
+        """A rollback needs the plan's snapshot; cancel and fail come too late once DNS serves the
+        change everywhere (workflows/story.py)."""
+        if action == A.ROLLBACK and self._snapshot is None:
+            return IllegalTransition("cannot roll back: there is no snapshot of what DNS served before")
+        return self._story.refusal(action, self._state.status)
 
     def _enqueue(self, action: OperatorAction) -> int:
         self._next_ticket += 1
@@ -142,7 +151,9 @@ class OperatorHandlers(RequestBookkeeping):
             try:
                 await workflow.wait_condition(lambda: bool(self._queue), timeout=deadline)
             except TimeoutError:
-                raise too_late or Outcome(S.FAILED, "no operator action before the deadline") from None
+                asked = "failing at the deadline (no operator action in time)"
+                deadline_fail = Outcome(S.FAILED, "no operator action before the deadline", asked=asked)
+                raise too_late or deadline_fail from None
             ticket, action = self._queue.pop(0)
             try:
                 self._check(action.action)
@@ -168,4 +179,5 @@ class OperatorHandlers(RequestBookkeeping):
             actor=action.actor,
             ticket=ticket,
             store_record=action.action == A.RESOLVE,  # fixed outside dnsorch: record what DNS serves
+            asked=f"{action.action} by {action.actor}{note(action)}",
         )

@@ -20,11 +20,15 @@ class Outcome(Exception):
         ticket: int = 0,
         *,
         store_record: bool = False,
+        asked: str = "",
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.actor = status, message, actor
         self.ticket = ticket  # the operator's update returns once the final status is recorded
         self.store_record = store_record  # DNS serves the request's change (completed or resolved)
+        # Who asked for this ending, in words ("cancel by alice: why"), when it was asked for rather
+        # than reached by the flow: workflows/story.py settles it against what DNS serves.
+        self.asked = asked
 
 
 def note(action: OperatorAction) -> str:

@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         failure_reason,
         refused_for_good,
     )
+    from workflows.story import Story
 
 S, A = RequestStatus, Action
 
@@ -79,6 +80,9 @@ VERIFY_EVERYWHERE = "verify-everywhere"
 APPROVAL_DEADLINE = "approval-deadline"
 # An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: AUTOMATIC_PTR in
 # workflows/live_dns.py.
+# One true story per request (a rollback stands, a change served everywhere outlives cancel and fail,
+# the snapshot is the first plan's): ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN in
+# workflows/story.py.
 
 
 @workflow.defn
@@ -101,6 +105,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         self._servers: list[NameServer] | None = None
         self._snapshot: ChangePlan | None = None
         self._ptr_attempt = 0
+        self._story = Story()
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -111,6 +116,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         self._lean = workflow.patched(LEAN_REQUEST)
         self._plan_first = self._lean and workflow.patched(PLAN_BEFORE_APPLY)
         self._everywhere = self._plan_first and workflow.patched(VERIFY_EVERYWHERE)
+        self._story = Story.begin(live=self._everywhere)
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
             if params.approval_required:
                 await self._transition(S.PENDING_APPROVAL, _awaiting(params), step="approval", begin=True)
@@ -134,9 +140,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
             # Cancelled from the Temporal UI/CLI: stop the playbook, record it, end as cancelled.
             if self._apply_handle is not None and not self._apply_handle.done():
                 self._apply_handle.cancel()
-            if (served := self._applied_anyway()) is not None:
-                late = f"cancel in Temporal came too late: the change was already applied; {served}"
-                await self._end(Outcome(S.COMPLETED, late, store_record=True))
+            if (ending := self._story.cancelled_in_temporal(self._applied_anyway())) is not None:
+                await self._end(ending)
                 return await self._finish()
             await self._transition(S.CANCELLED, "workflow cancelled in Temporal", step="finished")
             raise
@@ -144,6 +149,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
 
     async def _end(self, outcome: Outcome) -> None:
         """Write the final status, with the record DNS serves when there is one."""
+        outcome = self._story.settle(outcome, self._snapshot, self._change().values)
         record = self._record_row() if outcome.store_record else None
         if record is not None and not self._lean:
             await self._call(DatabaseActivities.store_record, record)
@@ -207,6 +213,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
                 if self._params.policy.rollback_on_verify_failure and self._snapshot is not None:
                     await self._undo("workflow", f": {problem}")
                 return
+            self._story.everywhere = True
         problem = await self._keep_ptrs()
         if problem is not None:
             self._state.last_error = problem
@@ -242,7 +249,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         )
         text = plan.describe(f"{request.record_type} {request.domain}")
         self._state.plan = dataclasses.asdict(plan)
-        if self._everywhere and plan.action != "unknown" and not plan.conflict:
+        usable = plan.action != "unknown" and not plan.conflict
+        if self._everywhere and usable and self._story.may_snapshot(self._state.attempts):
             self._snapshot = plan  # what a rollback restores
         workflow.set_current_details(f"**plan**: {text}")
         await self._log(f"plan: {text}", step="plan", plan=self._state.plan)
@@ -251,8 +259,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         if request.dry_run:
             raise Outcome(S.COMPLETED, "dry run: the plan above was not applied; DNS is unchanged")
 
-    async def _apply_change(self, change: DnsChange) -> ApplyResult | None:
-        """Run the Ansible step under the name's lock; None when it failed for good.
+    async def _apply_change(self, change: DnsChange, *, undo: bool = False) -> ApplyResult | None:
+        """Run the Ansible step under the name's lock; None when it failed for good. `undo`: a rollback's.
 
         Operator actions (cancel, fail, resolve) interrupt it, also while waiting for the lock.
         """
@@ -268,6 +276,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
                 workflow.set_current_details(f"waiting for other changes to {request.domain} to finish")
                 await self._serve_actions_until(lambda: self._lock_granted, None)
             self._state.attempts += 1
+            self._story.undoing = undo
             # A final status must mean dnsorch no longer changes the name: a cancelled apply is
             # waited for until its playbook is dead, and only then is the name released.
             self._wait_for_apply_to_stop = self._lean or workflow.patched(WAIT_FOR_APPLY_TO_STOP)
@@ -295,13 +304,15 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
             raise
         await self._release(lock)  # lean: the name is released with the request's next status
         try:
-            return apply.result()
+            result = apply.result()
         except ActivityError as error:
             if refused_for_good(error):
                 raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
             self._state.last_error = failure_reason(error)
             await self._log(f"Ansible step failed: {self._state.last_error}", step="apply")
             return None
+        self._story.applied()
+        return result
 
     async def _stop_apply(self) -> None:
         """Cancel the running apply and, once patched, wait until its playbook is dead."""
@@ -317,6 +328,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
             return None
         if not workflow.patched(REPORT_LATE_CANCEL):
             return None
+        self._story.applied()
         return _serves(apply.result())
 
     async def _release(self, lock: LockRequest | None) -> None:
@@ -349,6 +361,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
                         actor=action.actor,
                         ticket=ticket,
                         store_record=True,
+                        asked=f"{action.action} by {action.actor}{note(action)}",
                     )
             self._end_by(action, ticket)
 

@@ -97,7 +97,9 @@ async def test_a_failed_rollback_needs_an_operator_again(time_skipping_env: Work
         await past_the_deadline(time_skipping_env, store, 2)
         state = await handle.query(DnsProvisioningWorkflow.state)
         assert (state.last_error or "").startswith("rollback not served everywhere")
-        assert await act(handle, "fail", "giving up") == "FAILED"
+        # The restore was applied: giving up leaves the rollback standing, never the new value.
+        assert await act(handle, "fail", "giving up") == "ROLLED_BACK"
+    assert not store.records
 
 
 async def test_rollback_is_refused_without_a_snapshot(time_skipping_env: WorkflowEnvironment) -> None:

@@ -65,7 +65,9 @@ async def test_a_ptr_that_cannot_be_kept_needs_an_operator(time_skipping_env: Wo
         handle = await start(time_skipping_env, request_spec(), reverse_zones=REVERSE)
         await until_status(store, "NEEDS_ATTENTION")
         state = await handle.query(DnsProvisioningWorkflow.state)
-        await act(handle, "fail", "PTR belongs elsewhere")
+        # The A is served everywhere: failing is too late, resolving keeps it (with its record).
+        assert await act(handle, "resolve", "PTR belongs elsewhere") == "COMPLETED"
     problem = state.last_error or ""
     assert problem.startswith("PTR 10.2.0.192.in-addr.arpa (restore") and "ended REJECTED" in problem
     assert [c.record_type for c in store.applied] == ["A", "PTR"]
+    assert len(store.records) == 1
