@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dnsorch.drift import SOURCE as DRIFT_SOURCE
     from dnsorch.transitions import IllegalTransition
+    from workflows.cancel_check import CancelAsksDns, Unsettled
     from workflows.live_dns import LiveDns
     from workflows.name_lock import LockRequest, lock_id_for
     from workflows.operators import OperatorHandlers
@@ -82,11 +83,12 @@ APPROVAL_DEADLINE = "approval-deadline"
 # workflows/live_dns.py.
 # One true story per request (a rollback stands, a change served everywhere outlives cancel and fail,
 # the snapshot is the first plan's): ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN in
-# workflows/story.py.
+# workflows/story.py. A cancel after an apply started asks the primary first: CANCEL_ASKS_DNS in
+# workflows/cancel_check.py.
 
 
 @workflow.defn
-class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
+class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
         self._params: ProvisioningInput | None = None
@@ -140,7 +142,9 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
             # Cancelled from the Temporal UI/CLI: stop the playbook, record it, end as cancelled.
             if self._apply_handle is not None and not self._apply_handle.done():
                 self._apply_handle.cancel()
-            if (ending := self._story.cancelled_in_temporal(self._applied_anyway())) is not None:
+            if (ending := self._story.cancelled_in_temporal(self._applied_anyway())) is None:
+                ending = await self._settled_in_temporal()  # the apply is stopped: what does DNS serve?
+            if ending is not None:
                 await self._end(ending)
                 return await self._finish()
             await self._transition(S.CANCELLED, "workflow cancelled in Temporal", step="finished")
@@ -177,17 +181,24 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
         """Attempt the change until it ends; `held`: it already waits in NEEDS_ATTENTION for a first retry."""
         rollback: OperatorAction | None = None  # the operator's choice in NEEDS_ATTENTION: undo
         while True:
-            if held:
-                held = False
-            elif rollback is None:
-                await self._attempt()
-            else:
-                await self._undo(rollback.actor, f" by {rollback.actor}{note(rollback)}")
-            if self._state.status != S.NEEDS_ATTENTION:
-                await self._transition(S.NEEDS_ATTENTION, _needs(self._state.last_error), step="attention")
-            ticket, action = await self._next_action(self._attention_deadline())
-            if action.action not in (A.RETRY, A.ROLLBACK):
-                self._end_by(action, ticket)
+            try:
+                if held:
+                    held = False
+                elif rollback is None:
+                    await self._attempt()
+                else:
+                    await self._undo(rollback.actor, f" by {rollback.actor}{note(rollback)}")
+                if self._state.status != S.NEEDS_ATTENTION:
+                    await self._transition(
+                        S.NEEDS_ATTENTION, _needs(self._state.last_error), step="attention"
+                    )
+                ticket, action = await self._next_action(self._attention_deadline())
+                if action.action not in (A.RETRY, A.ROLLBACK):
+                    await self._settle_cancel(action, ticket)
+                    self._end_by(action, ticket)
+            except Unsettled:  # a cancel could not learn what DNS serves: it waits in NEEDS_ATTENTION
+                held, rollback = True, None
+                continue
             verb = "rollback" if action.action == A.ROLLBACK else "retry"
             await self._log(f"{verb} requested by {action.actor}{note(action)}", actor=action.actor)
             self._done_tickets.add(ticket)
@@ -363,6 +374,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns):
                         store_record=True,
                         asked=f"{action.action} by {action.actor}{note(action)}",
                     )
+            await self._settle_cancel(action, ticket)  # the apply is stopped: what does DNS serve?
             self._end_by(action, ticket)
 
     # ---- bookkeeping --------------------------------------------------------------------

@@ -4,6 +4,9 @@ PTRs, and risky changes wait for an approval that has a deadline."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -190,3 +193,42 @@ def test_a_change_a_secondary_never_serves_is_rolled_back(live: LiveStack, bind_
     assert served(live.primary, domain) == ["192.0.2.80"]
     record = live.rollback.http.get("/api/v2/dns/records", params={"domain": domain}).json()["items"]
     assert [r["target"] for r in record] == ["192.0.2.80"]  # dnsorch's record never changed
+
+
+def test_a_cancel_while_the_primary_is_paused_decides_only_once_it_answers(
+    live: LiveStack, bind_server: BindInfo
+) -> None:
+    """Issue 22, item 5: BIND paused (SIGSTOP) while a create's UPDATE is in flight; a cancel cannot
+    learn what it did, so it claims nothing (NEEDS_ATTENTION); once BIND is resumed, a cancel asks
+    again and the final status agrees with DNS and with dnsorch's records."""
+    pid = bind_server.server.pid
+    assert pid is not None
+    domain = name()
+    request_id = request(live.attention, domain, "192.0.2.82")
+    eventually_sync(
+        lambda: messages(wait_for(live.attention, request_id, "IN_PROGRESS", "COMPLETED")),
+        lambda seen: any(m.startswith("plan:") for m in seen),
+        timeout=60,
+        what="the plan",
+    )
+    os.kill(pid, signal.SIGSTOP)  # the playbook starts after the plan: its UPDATE waits in BIND
+    try:
+        time.sleep(5)
+        paused = act(live.attention, request_id, "cancel")
+        assert paused.status_code == 200, paused.text
+        waiting = wait_for(live.attention, request_id, "NEEDS_ATTENTION", "CANCELLED", "COMPLETED")
+        assert waiting["status"] == "NEEDS_ATTENTION", messages(waiting)
+        assert "could not be asked" in messages(waiting)[-1]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(2)  # BIND applies the UPDATE it held, if it still has it
+    assert act(live.attention, request_id, "cancel").status_code == 200
+    ended = wait_for(live.attention, request_id, "CANCELLED", "COMPLETED", "NEEDS_ATTENTION")
+    records = live.attention.http.get("/api/v2/dns/records", params={"domain": domain}).json()["items"]
+    if ended["status"] == "CANCELLED":
+        assert served(live.primary, domain) == [], messages(ended)
+        assert records == []
+    else:  # completed as "came too late": served and recorded
+        assert ended["status"] == "COMPLETED", messages(ended)
+        assert served(live.primary, domain) == ["192.0.2.82"]
+        assert [r["target"] for r in records] == ["192.0.2.82"]

@@ -112,7 +112,10 @@ async def test_rollback_is_refused_without_a_snapshot(time_skipping_env: Workflo
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await act(handle, "rollback")
         assert "no snapshot" in str(refused.value.cause)
-        await act(handle, "cancel")
+        # The change was sent and the primary still cannot be asked: a cancel claims nothing (item 5).
+        assert await act(handle, "cancel") == "NEEDS_ATTENTION"
+        store.plan = None  # it answers again, and does not serve the change
+        assert await act(handle, "cancel") == "CANCELLED"
 
 
 async def past_the_deadline(env: WorkflowEnvironment, store: FakeStore, count: int = 1) -> None:

@@ -1,0 +1,82 @@
+"""Record the histories of CANCEL_ASKS_DNS (issue 22, item 5; workflows/cancel_check.py):
+`python -m tests.replay.record_cancel`.
+
+Time-skipping server and the stub primary of tests/unit/test_workflow_cancel_reaches_dns.py (it
+applies an UPDATE as soon as it is sent, and answers plans from what it serves): each scenario takes
+a new branch. tests/unit/test_replay_cancel_check.py replays them. Run it after a deliberate,
+versioned change; never to make a failing replay test pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from devstack.temporal import find_test_server
+from dnsorch.contracts import OperatorAction
+from dnsorch.temporal_client import ensure_search_attributes
+from tests.unit.test_workflow import request_spec, start, worker
+from tests.unit.test_workflow_cancel_reaches_dns import POLICY, SECONDARY, Primary
+from workflows.provisioning import DnsProvisioningWorkflow
+
+HISTORIES = Path(__file__).parent / "histories" / "cancel-asks-dns"
+
+
+async def act(env: WorkflowEnvironment, workflow_id: str, action: str) -> None:
+    handle = env.client.get_workflow_handle(workflow_id)
+    await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction(action, "alice", "recorded"))
+
+
+async def cancel_in_flight_restores(env: WorkflowEnvironment, store: Primary) -> str:
+    """A cancel while the apply is in flight; the primary serves the change: restored, CANCELLED."""
+    store.hold_apply = True
+    handle = await start(env, request_spec(), policy=POLICY)
+    while not store.apply_calls:
+        await asyncio.sleep(0.05)
+    await act(env, handle.id, "cancel")
+    await handle.result()
+    return handle.id
+
+
+async def cancel_unanswered_then_restores(env: WorkflowEnvironment, store: Primary) -> str:
+    """Verification times out; a cancel finds the primary silent (stays NEEDS_ATTENTION); a second
+    cancel finds the change served: restored, CANCELLED."""
+    store.behind, store.behind_serves = {SECONDARY}, list(store.serves)
+    handle = await start(env, request_spec(), policy=POLICY)
+    while "NEEDS_ATTENTION" not in store.statuses():
+        await env.sleep(POLICY.propagation_interval_seconds)
+    store.unreachable = True
+    await act(env, handle.id, "cancel")
+    store.unreachable = False
+    await act(env, handle.id, "cancel")
+    await handle.result()
+    return handle.id
+
+
+SCENARIOS: dict[str, Callable[[WorkflowEnvironment, Primary], Awaitable[str]]] = {
+    "cancel_in_flight_restores": cancel_in_flight_restores,
+    "cancel_unanswered_then_restores": cancel_unanswered_then_restores,
+}
+
+
+async def main() -> None:
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for name, scenario in SCENARIOS.items():
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_test_server())
+        try:
+            await ensure_search_attributes(env.client, "default")
+            store = Primary()
+            async with worker(env, store):
+                workflow_id = await scenario(env, store)
+            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name}: {len(history.events)} events, ended {store.statuses()[-1]}")
+        finally:
+            await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
