@@ -14,8 +14,8 @@ requires that the RRset does not exist yet (YXRRSET if it does) and, as a CNAME 
 with no other data, that the name is unused (for a CNAME: YXDOMAIN) or holds no CNAME (for any
 other type: YXRRSET); an update requires that the RRset exists (NXRRSET if not). Such a refusal
 is reported `conflict`, with a reason a person understands, except for a create whose RRset the
-server already serves exactly as asked: that is this change applied before (a retry after a lost
-answer) and is reported `applied`.
+server already serves exactly as asked, values and TTL: that is this change applied before (a retry
+after a lost answer) and is reported `applied`.
 
 The TSIG key is read here from the BIND key file whose *path* the play passes, so the secret is
 never a module argument, an extra-var, an event or a log line. Request strings come from the
@@ -128,7 +128,8 @@ class Sender:
         ]
 
     def serves_exactly(self, zone: str, change: dict[str, Any]) -> bool:
-        """Whether the server answers the change's name and type with exactly its values."""
+        """Whether the server answers the change's name and type with exactly its values and TTL
+        (another create's RRset with the same values but another TTL is not this one)."""
         import dns.message
         import dns.query
         import dns.rdatatype
@@ -139,8 +140,10 @@ class Sender:
         except Exception:
             return False
         rdtype = dns.rdatatype.from_text(change["record_type"])
-        served = {rdata for rrset in response.answer if rrset.rdtype == rdtype for rdata in rrset}
-        return served == set(self.rdatas(zone, change))
+        rrsets = [rrset for rrset in response.answer if rrset.rdtype == rdtype]
+        served = {rdata for rrset in rrsets for rdata in rrset}
+        same_ttl = all(rrset.ttl == int(change["ttl"]) for rrset in rrsets)
+        return bool(rrsets) and same_ttl and served == set(self.rdatas(zone, change))
 
     def send(self, zone: str, changes: list[dict[str, Any]]) -> str:
         """The response's rcode name ("NOERROR", "REFUSED", ...); TransportError when none came."""

@@ -161,6 +161,22 @@ async def test_a_create_applied_before_is_applied_again_not_refused(
     assert applied(first, ["192.0.2.44"]) and applied(again, ["192.0.2.44"]), (first, again)
 
 
+async def test_a_second_create_with_another_ttl_is_refused_not_taken_for_applied_before(
+    primary: BindInfo, tmp_path: Path
+) -> None:
+    """Found by the soak (SEED=7): two creates of one A value, TTL 3600 and 300, both COMPLETED; DNS
+    served TTL 3600 and dns_records said 300. 'Applied before' means the whole RRset, TTL included."""
+    settings = bind_settings(primary, tmp_path / "state")
+    activities = AnsibleActivities(settings)
+    first = a_change(f"ttl-{uuid.uuid4().hex[:6]}", "192.0.2.45")
+    first = dataclasses.replace(first, ttl=3600)
+    second = dataclasses.replace(first, request_id=str(uuid.uuid4()), ttl=300)
+    assert applied(await ActivityEnvironment().run(activities.apply_dns_change, first), ["192.0.2.45"])
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.apply_dns_change, second)
+    assert refused.value.type == "DnsChangeConflict" and "already exists" in refused.value.message
+
+
 async def test_a_cname_create_applied_before_is_applied_again_not_refused(
     primary: BindInfo, tmp_path: Path
 ) -> None:
