@@ -59,15 +59,27 @@ def first_run(
     The state starts empty and is removed afterwards; the log stays in `tmp_path`.
     """
     dev_kafka = str(request.param)
-    state = Path(tempfile.mkdtemp(prefix="dnsorch-first-run-"))
-    stack = DevStackProcess(
-        state,
-        tmp_path / "make-run.log",
-        dev_kafka,
-        kafka_libs_dir=kafka_libs_dir if dev_kafka == "auto" else None,
-    )
+    for attempt in range(1, 4):
+        state = Path(tempfile.mkdtemp(prefix="dnsorch-first-run-"))
+        stack = DevStackProcess(
+            state,
+            tmp_path / f"make-run-{attempt}.log",
+            dev_kafka,
+            kafka_libs_dir=kafka_libs_dir if dev_kafka == "auto" else None,
+        )
+        try:
+            stack.start()
+            stack.wait_until_healthy(HEALTHY_WITHIN)
+        except AssertionError as failed:
+            stack.stop()
+            shutil.rmtree(state, ignore_errors=True)
+            # A free port picked for the stack can be taken by another process (the other xdist
+            # worker) before the stack binds it: only that is worth another try, on new ports.
+            if "is already in use" not in str(failed) or attempt == 3:
+                raise
+            continue
+        break
     try:
-        stack.start()
         yield stack
     finally:
         try:
