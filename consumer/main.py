@@ -69,7 +69,10 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
     )
     accounts = settings.kafka_requests_accounts
     if "*" in accounts:
-        log.warning(
+        # A warning wherever it can hurt; the dev stack sets it on purpose, so there it is information
+        # (a newcomer's first `make run` shows no WARNING line, issue 21).
+        log.log(
+            logging.INFO if settings.env == "dev" else logging.WARNING,
             "messages on %s may act for ANY account (KAFKA_REQUESTS_ACCOUNTS=*): whoever can write the"
             " topic acts as every account%s",
             settings.kafka_requests_topic,
