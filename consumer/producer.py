@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from dnsorch.kafka_client import client_options
 from dnsorch.settings import Settings
@@ -38,6 +39,29 @@ def quiet_init_producer_id() -> Iterator[None]:
         sender_log.removeFilter(quiet)
 
 
+async def _start_idempotent(settings: Settings, attempts: int = 10) -> AIOKafkaProducer:
+    """An idempotent producer, or the broker's refusal. A connection error is not a refusal: it is
+    retried, so a broker still starting does not switch idempotence off for the process's life (a
+    producer retry without it can write a dead letter twice)."""
+    for attempt in range(1, attempts + 1):
+        producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+        try:
+            with quiet_init_producer_id():
+                await producer.start()
+        except KafkaConnectionError:
+            await producer.stop()
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.5)
+            continue
+        except KafkaError:
+            await producer.stop()
+            raise
+        log.info("Kafka producer: idempotent, acks=all — the broker supports it")
+        return producer
+    raise AssertionError("unreachable")
+
+
 async def start_producer(settings: Settings) -> tuple[AIOKafkaProducer, bool]:
     """Start a producer with `acks=all`; the bool says whether it is idempotent.
 
@@ -55,20 +79,16 @@ async def start_producer(settings: Settings) -> tuple[AIOKafkaProducer, bool]:
         log.info("Kafka producer: idempotent, acks=all (KAFKA_IDEMPOTENT_PRODUCER=true)")
         return producer, True
     if mode == "auto":
-        producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
         try:
-            with quiet_init_producer_id():
-                await producer.start()
+            return await _start_idempotent(settings), True
+        except KafkaConnectionError:
+            raise  # the broker is away, not refusing: no reason to give up idempotence
         except KafkaError as error:
-            await producer.stop()
             log.info(
                 "Kafka producer: idempotence off, acks=all — the broker refused InitProducerId (%s), "
                 "as Tansu does; expected there, nothing to fix",
                 type(error).__name__,
             )
-        else:
-            log.info("Kafka producer: idempotent, acks=all — the broker supports it")
-            return producer, True
     else:
         log.info("Kafka producer: idempotence off, acks=all (KAFKA_IDEMPOTENT_PRODUCER=false)")
     producer = AIOKafkaProducer(**client_options(settings), acks="all")
