@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from devstack.kafka import (
 from devstack.kafka_apache import ApacheKafkaBroker
 from devstack.kafka_jars import DEFAULT_LIBS_DIR
 from devstack.knot import SECONDARY_HOST, KnotServer
+from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
 from dnsorch import keys, migrate
@@ -59,26 +59,6 @@ TIMEOUTS = {
     "ANSIBLE_HEARTBEAT_SECONDS": "5",
 }
 """The settings that bound a request's life; the checker derives its deadline from them."""
-
-
-def free_port(host: str = "127.0.0.1", also_on: tuple[str, ...] = (SECONDARY_HOST,)) -> int:
-    """A port free for TCP and UDP on `host` and every address of `also_on` (DNS servers share one
-    port on two loopback addresses: an NS record carries no port)."""
-    for _ in range(50):
-        with contextlib.ExitStack() as stack:
-            tcp = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            tcp.bind((host, 0))
-            port = int(tcp.getsockname()[1])
-            others = [(host, socket.SOCK_DGRAM)] + [
-                (address, kind) for address in also_on for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)
-            ]
-            try:
-                for address, kind in others:
-                    stack.enter_context(socket.socket(socket.AF_INET, kind)).bind((address, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 @dataclass
