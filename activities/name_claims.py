@@ -63,6 +63,13 @@ class NameClaims:
 
     def _claim(self, change: DnsChange) -> tuple[str, str | None]:
         with self._engine.begin() as conn:
-            holder = name_claims.claim_name(conn, change.domain, change.request_id, self.lease_seconds)
+            holder = name_claims.claim_name(
+                conn,
+                change.domain,
+                change.request_id,
+                self.lease_seconds,
+                zone=change.zone,
+                account_id=change.account_id or "",
+            )
             owner = owners.owner_of(conn, change.domain, change.zone)
             return holder, owner.account_id if owner else None

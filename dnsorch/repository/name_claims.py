@@ -2,17 +2,22 @@
 
 The apply activity waits for its claim (activities/name_claims.py); the holder's next status
 releases it in the same transaction (`request_rows.append_step`).
+
+A claim also covers the names whose owner it may decide (dnsorch/dns/ownership.py): while one
+account changes `shop`, another account's change at `cdn.shop` or `_acme-challenge.shop` waits,
+and the reverse, so the owner row the first one's completion writes is read by the second.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.models import NameClaim
+from dnsorch.dns.ownership import owner_candidates, owner_name
+from dnsorch.models import DnsRequest, NameClaim
 
 _OLDER_IN_PROGRESS = text(
     """
@@ -30,15 +35,30 @@ _OLDER_IN_PROGRESS = text(
 )
 
 
-def claim_name(conn: Connection, domain: str, request_id: str, lease_seconds: float) -> str:
+def claim_name(
+    conn: Connection,
+    domain: str,
+    request_id: str,
+    lease_seconds: float,
+    *,
+    zone: str = "",
+    account_id: str = "",
+) -> str:
     """Try to become the one request changing `domain`; returns who may go now (maybe us).
 
     A request may go when nobody holds the name (or the holder's claim is older than the lease:
     its workflow was terminated) and no request accepted before it still waits to change the
     name, so changes to one name apply in the order they were accepted. The holder keeps the
     claim across its retries; its next status releases it (`request_rows.append_step`).
+
+    With `zone` and `account_id`, it also waits while another account holds a name related to
+    `domain` by ownership (`related_held`).
     """
-    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('name_claims'), hashtext(:d))"), {"d": domain})
+    candidates = owner_candidates(domain, zone) if zone else [domain]
+    # Names related by ownership share their highest candidate, so one lock serialises them.
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('name_claims'), hashtext(:d))"), {"d": candidates[-1]}
+    )
     mine = uuid.UUID(request_id)
     holder = conn.execute(
         select(NameClaim.request_id, NameClaim.claimed_at)  # type: ignore[call-overload]
@@ -51,12 +71,40 @@ def claim_name(conn: Connection, domain: str, request_id: str, lease_seconds: fl
         older = conn.execute(_OLDER_IN_PROGRESS, {"id": mine, "lease": lease_seconds}).scalar_one_or_none()
         if older is not None:
             return str(older)
+    if zone and account_id:
+        other = related_held(conn, domain, zone, account_id, mine, lease_seconds)
+        if other is not None:
+            return other
     conn.execute(
         insert(NameClaim)
         .values(domain=domain, request_id=mine, claimed_at=func.now())
         .on_conflict_do_update(index_elements=["domain"], set_={"request_id": mine, "claimed_at": func.now()})
     )
     return request_id
+
+
+def related_held(
+    conn: Connection, domain: str, zone: str, account_id: str, mine: uuid.UUID, lease_seconds: float
+) -> str | None:
+    """A request of another account holding a name whose owner row would decide `domain`'s owner,
+    or whose owner `domain`'s own row would decide (an ancestor or a descendant in the tree)."""
+    candidates = owner_candidates(domain, zone)
+    rows = conn.execute(
+        select(col(NameClaim.domain), col(NameClaim.request_id))
+        .join(DnsRequest, col(DnsRequest.id) == col(NameClaim.request_id))
+        .where(col(NameClaim.request_id) != mine, col(DnsRequest.account_id) != account_id)
+        .where(col(NameClaim.claimed_at) > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+        .where(
+            or_(
+                col(NameClaim.domain).in_(candidates),
+                col(NameClaim.domain).endswith("." + candidates[0], autoescape=True),
+            )
+        )
+    )
+    for other, holder in rows:
+        if owner_name(other, zone) in candidates or candidates[0] in owner_candidates(other, zone):
+            return str(holder)
+    return None
 
 
 def release_names(conn: Connection, request_id: str) -> None:

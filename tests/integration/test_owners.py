@@ -149,3 +149,80 @@ async def test_at_the_names_turn_a_rollback_undoes_its_change_even_after_a_trans
         await asyncio.wait_for(claims.wait_for_turn(change("restore")), timeout=30)
     finally:
         pool.shutdown()
+
+
+def turn_change(engine: Engine, domain: str, account: str) -> DnsChange:
+    spec = request_spec(domain=domain, zone=ZONE, account_id=account, operation="create")
+    with engine.begin() as conn:
+        insert_request(conn, spec, datetime.now(UTC))
+    return DnsChange(spec.request_id, "create", "A", domain, ZONE, ["192.0.2.8"], 300, account)
+
+
+def complete(engine: Engine, change: DnsChange) -> None:
+    """What a create's COMPLETED step does in one transaction: the record, the owner row, the turn."""
+    with engine.begin() as conn:
+        now = datetime.now(UTC)
+        row = RecordRow(
+            change.request_id, change.record_type, change.domain, change.values[0], change.ttl, None, None,
+            now, "create", change.account_id, zone=change.zone,
+        )  # fmt: skip
+        apply_record(conn, row)
+        name_claims.release_names(conn, change.request_id)
+
+
+async def test_a_create_below_a_name_another_account_is_creating_waits_then_fails(engine: Engine) -> None:
+    """Found by the soak (SEED=7 N=200): acct-a's create at `shop` and acct-c's at `cdn.shop` held
+    their turns at once, each found its name unowned, and both completed: acct-c held a name under
+    acct-a's. The turn now covers the names above and below that another account is changing."""
+    shop = fresh_name("nest")
+    pool = ThreadPool("turn-test", 2)
+    claims = NameClaims(engine, pool)
+    try:
+        above = turn_change(engine, shop, "acct-a")
+        below = turn_change(engine, f"cdn.{shop}", "acct-c")
+        await claims.wait_for_turn(above)
+        told: list[str] = []
+        waiting = asyncio.create_task(claims.wait_for_turn(below, on_wait=told.append))
+        await asyncio.sleep(1.0)
+        assert not waiting.done(), "the create below went while the one above held its turn"
+        assert told == [above.request_id]
+        complete(engine, above)
+        with pytest.raises(NameOwned):
+            await asyncio.wait_for(waiting, timeout=30)
+    finally:
+        pool.shutdown()
+
+
+async def test_a_create_above_a_name_another_account_is_creating_waits_for_it(engine: Engine) -> None:
+    """The other order: acct-c's `cdn.shop` goes first and keeps its name; acct-a then owns `shop`."""
+    shop = fresh_name("nest")
+    pool = ThreadPool("turn-test", 2)
+    claims = NameClaims(engine, pool)
+    try:
+        below = turn_change(engine, f"cdn.{shop}", "acct-c")
+        above = turn_change(engine, shop, "acct-a")
+        await claims.wait_for_turn(below)
+        waiting = asyncio.create_task(claims.wait_for_turn(above))
+        await asyncio.sleep(1.0)
+        assert not waiting.done(), "the create above went while one below it held its turn"
+        complete(engine, below)
+        await asyncio.wait_for(waiting, timeout=30)
+        complete(engine, above)
+        with engine.connect() as conn:
+            assert owner(conn, f"cdn.{shop}") == "acct-c", "the first creator keeps its name"
+            assert owner(conn, f"www.{shop}") == "acct-a"
+    finally:
+        pool.shutdown()
+
+
+async def test_one_accounts_names_in_one_subtree_and_siblings_do_not_wait(engine: Engine) -> None:
+    shop = fresh_name("nest")
+    pool = ThreadPool("turn-test", 2)
+    claims = NameClaims(engine, pool)
+    try:
+        await claims.wait_for_turn(turn_change(engine, shop, "acct-a"))
+        await asyncio.wait_for(claims.wait_for_turn(turn_change(engine, f"api.{shop}", "acct-a")), timeout=5)
+        sibling = fresh_name("nest")
+        await asyncio.wait_for(claims.wait_for_turn(turn_change(engine, sibling, "acct-b")), timeout=5)
+    finally:
+        pool.shutdown()
