@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from dnsorch import keys
-from tests.e2e.conftest import ProcessStack
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually_sync
 

@@ -28,9 +28,9 @@ from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.temporal import TemporalDevServer
 from dnsorch.drift_contracts import DriftScanSummary
 from dnsorch.zone_transfer import tsig_key
-from tests.e2e.conftest import ProcessStack
 from tests.fixtures.bind import BindInfo, require_servers
 from tests.fixtures.dns import served_rrset
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually_sync
 

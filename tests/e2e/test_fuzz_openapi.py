@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from api import health
 from api.errors import install_error_handlers
 from api.main import include_versioned_routers
-from tests.e2e.conftest import ProcessStack
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
 

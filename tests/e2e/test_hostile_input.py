@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 
 from dnsorch.contracts import RecordRow
 from dnsorch.repository import request_rows, served_records
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.hostile_support import (
+from tests.fixtures.dns import served, served_rrset
+from tests.fixtures.hostile import (
     ACCOUNT,
     CREATE_FIELDS,
     HOSTILE,
@@ -38,7 +38,7 @@ from tests.e2e.hostile_support import (
     wait_v2,
     waiting_request,
 )
-from tests.fixtures.dns import served, served_rrset
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.hostile_support import (
+from tests.fixtures.hostile import (
     ACCOUNT,
     assert_error_shape,
     create_body,
@@ -23,6 +22,7 @@ from tests.e2e.hostile_support import (
     refused_fields,
     waiting_request,
 )
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from consumer.dead_letter import HEADER_REASON
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.hostile_support import (
+from tests.fixtures.hostile import (
     CREATE_FIELDS,
     HOSTILE,
     create_body,
@@ -29,6 +28,7 @@ from tests.e2e.hostile_support import (
     unique_domain,
 )
 from tests.fixtures.kafka_tools import KafkaRun, eventually
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ import pytest
 from confluent_kafka import Producer
 from sqlalchemy import Engine, text
 
-from tests.e2e.conftest import ProcessStack
 from tests.fixtures.dns import served
 from tests.fixtures.kafka_tools import KafkaRun
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.e2e

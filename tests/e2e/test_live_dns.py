@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ProcessStack
 from tests.fixtures.bind import REVERSE_ZONE, BindInfo, wait_until_secondary_serves_primary
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually_sync
 

@@ -15,27 +15,12 @@ import httpx
 import pytest
 
 from devstack.bind import ensure_tsig_key
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.hostile_support import wait_v2
+from tests.fixtures.api_v2 import body, wait_v2
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def body(
-    domain: str, target: str = "", operation: str = "create", rtype: str = "A", **config: Any
-) -> dict[str, Any]:
-    return {
-        "operation": operation,
-        "context": {"account_id": "acct-ops"},
-        "resource": {
-            "record_type": rtype,
-            "domain": domain,
-            "target": target,
-            "config": {"ttl": 300, **config},
-        },
-    }
 
 
 def create(stack: ProcessStack, payload: dict[str, Any], key: str | None = None) -> httpx.Response:

@@ -15,21 +15,11 @@ import pytest
 from sqlalchemy import Engine
 
 from dnsorch import keys
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.test_operators_v2 import body
+from tests.fixtures.api_v2 import FINAL, as_account, body, post_v2
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
-FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION"}
-
-
-def as_account(payload: dict[str, Any], account: str) -> dict[str, Any]:
-    payload["context"]["account_id"] = account
-    return payload
-
-
-def post_v2(stack: ProcessStack, payload: dict[str, Any]) -> httpx.Response:
-    return stack.http.post("/api/v2/dns/requests", json=payload, timeout=30)
 
 
 def assert_owned_elsewhere(response: httpx.Response) -> None:

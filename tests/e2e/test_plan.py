@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.test_operators_v2 import body
-from tests.e2e.test_ownership import FINAL, as_account, post_v2
+from tests.fixtures.api_v2 import FINAL, as_account, body, post_v2
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
 

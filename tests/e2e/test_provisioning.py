@@ -10,8 +10,8 @@ import psutil
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.e2e.conftest import ProcessStack
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ProcessStack
-from tests.e2e.hostile_support import wait_v2
+from tests.fixtures.api_v2 import FINAL, wait_v2
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
-FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION"}
 
 
 def claiming_drift(domain: str, target: str) -> dict[str, Any]:

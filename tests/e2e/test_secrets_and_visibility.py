@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from devstack.temporal import TemporalDevServer
 from dnsorch import keys
-from tests.e2e.conftest import ProcessStack
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine
 
 from dnsorch import keys
-from tests.e2e.conftest import ProcessStack
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 
 pytestmark = pytest.mark.e2e
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "NEEDS_ATTENTION", "ROLLED_BACK"}

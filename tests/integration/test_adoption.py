@@ -33,8 +33,8 @@ from dnsorch.models import DnsRecord
 from dnsorch.repository.request_rows import insert_request
 from dnsorch.settings import Settings
 from dnsorch.zone_transfer import tsig_key
-from tests.e2e.conftest import ProcessStack
 from tests.fixtures.dns import served
+from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 from tests.fixtures.specs import request_spec
 

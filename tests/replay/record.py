@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from devstack.temporal import find_test_server
 from dnsorch.contracts import OperatorAction, StatusChange
 from dnsorch.temporal_client import ensure_search_attributes
-from tests.unit.test_workflow import FakeStore, request_spec, start, worker
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import FakeStore, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

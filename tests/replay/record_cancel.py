@@ -1,7 +1,7 @@
 """Record the histories of CANCEL_ASKS_DNS (issue 22, item 5; workflows/cancel_check.py):
 `python -m tests.replay.record_cancel`.
 
-Time-skipping server and the stub primary of tests/unit/test_workflow_cancel_reaches_dns.py (it
+Time-skipping server and the stub primary of tests/fixtures/workflow_stubs.py (it
 applies an UPDATE as soon as it is sent, and answers plans from what it serves): each scenario takes
 a new branch. tests/unit/test_replay_cancel_check.py replays them. Run it after a deliberate,
 versioned change; never to make a failing replay test pass.
@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from devstack.temporal import find_test_server
 from dnsorch.contracts import OperatorAction
 from dnsorch.temporal_client import ensure_search_attributes
-from tests.unit.test_workflow import request_spec, start, worker
-from tests.unit.test_workflow_cancel_reaches_dns import POLICY, SECONDARY, Primary
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, Primary, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent / "histories" / "cancel-asks-dns"
@@ -33,7 +33,7 @@ async def act(env: WorkflowEnvironment, workflow_id: str, action: str) -> None:
 async def cancel_in_flight_restores(env: WorkflowEnvironment, store: Primary) -> str:
     """A cancel while the apply is in flight; the primary serves the change: restored, CANCELLED."""
     store.hold_apply = True
-    handle = await start(env, request_spec(), policy=POLICY)
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
     while not store.apply_calls:
         await asyncio.sleep(0.05)
     await act(env, handle.id, "cancel")
@@ -45,9 +45,9 @@ async def cancel_unanswered_then_restores(env: WorkflowEnvironment, store: Prima
     """Verification times out; a cancel finds the primary silent (stays NEEDS_ATTENTION); a second
     cancel finds the change served: restored, CANCELLED."""
     store.behind, store.behind_serves = {SECONDARY}, list(store.serves)
-    handle = await start(env, request_spec(), policy=POLICY)
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
     while "NEEDS_ATTENTION" not in store.statuses():
-        await env.sleep(POLICY.propagation_interval_seconds)
+        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
     store.unreachable = True
     await act(env, handle.id, "cancel")
     store.unreachable = False

@@ -10,7 +10,6 @@ versioned change; never to make a failing replay test pass.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -20,11 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 from devstack.temporal import find_test_server
 from dnsorch.contracts import ChangePlan, OperatorAction
 from dnsorch.temporal_client import ensure_search_attributes
-from tests.unit.test_workflow import FAST_POLICY, FakeStore, request_spec, start, worker
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, FakeStore, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 STORY = Path(__file__).parent / "histories" / "true-story"
-POLICY = dataclasses.replace(FAST_POLICY, propagation_timeout_seconds=30, propagation_interval_seconds=5)
 REPLACE = ChangePlan("replace", old_values=["192.0.2.1"], new_values=["192.0.2.10"], old_ttl=600, new_ttl=300)
 SEEN_AFTER_APPLY = ChangePlan("unchanged", ["192.0.2.10"], ["192.0.2.10"], old_ttl=300, new_ttl=300)
 REVERSE = ["2.0.192.in-addr.arpa"]
@@ -33,7 +32,7 @@ OWNED = ApplicationError("the PTR belongs to another account", type="NameOwnedBy
 
 async def attention(env: WorkflowEnvironment, store: FakeStore, count: int) -> None:
     while store.statuses().count("NEEDS_ATTENTION") < count:
-        await env.sleep(POLICY.propagation_interval_seconds)
+        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
 
 
 async def act(env: WorkflowEnvironment, workflow_id: str, action: str) -> None:
@@ -44,7 +43,7 @@ async def act(env: WorkflowEnvironment, workflow_id: str, action: str) -> None:
 async def cancel_after_restore(env: WorkflowEnvironment, store: FakeStore) -> str:
     """ROLLBACK_STANDS: a rollback's restore applied, not yet served everywhere; cancel: ROLLED_BACK."""
     store.behind, store.plan = {"127.0.0.2"}, REPLACE
-    handle = await start(env, request_spec(), policy=POLICY)
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
     await attention(env, store, 1)
     await act(env, handle.id, "rollback")
     await attention(env, store, 2)
@@ -70,7 +69,7 @@ async def ptr_failed_cancel_refused(env: WorkflowEnvironment, store: FakeStore) 
 async def rollback_after_retry(env: WorkflowEnvironment, store: FakeStore) -> str:
     """SNAPSHOT_FROM_FIRST_PLAN: a retry re-plans; the rollback restores the first plan's snapshot."""
     store.behind, store.plan = {"127.0.0.2"}, REPLACE
-    handle = await start(env, request_spec(), policy=POLICY)
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
     await attention(env, store, 1)
     store.plan = SEEN_AFTER_APPLY
     await act(env, handle.id, "retry")

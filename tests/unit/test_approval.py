@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from dnsorch.approval import ZoneFacts, verdict
 from dnsorch.contracts import DnsRequestSpec
 from dnsorch.settings import Settings
+from tests.fixtures.specs import request_spec
 
 SETTINGS = Settings(dns_zones=["example.test"])
 
 
 def spec(**fields: object) -> DnsRequestSpec:
-    base = DnsRequestSpec(
-        request_id="00000000-0000-0000-0000-000000000001",
-        account_id="acct-1",
-        source="api",
-        record_type="A",
-        domain="www.example.test",
-        zone="example.test",
-        target="192.0.2.10",
-        ttl=3600,
-        operation="create",
-    )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+    """A routine create below the apex with an hour's TTL; `fields` replace any of its fields."""
+    return request_spec(**{"account_id": "acct-1", "domain": "www.example.test", "ttl": 3600, **fields})
 
 
 def test_a_routine_create_does_not_wait() -> None:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from temporalio.converter import DataConverter
 
-from dnsorch.contracts import DnsRequestSpec, ProvisioningInput
+from dnsorch.contracts import ProvisioningInput
+from tests.fixtures.specs import request_spec
 
 
 async def test_a_request_with_extra_config_round_trips_through_the_converter() -> None:
-    spec = DnsRequestSpec(
-        request_id="00000000-0000-0000-0000-000000000002",
-        account_id="a",
-        source="api",
+    spec = request_spec(
         record_type="SRV",
         domain="_sip._tcp.example.test",
-        zone="example.test",
         target="sip.example.test",
-        ttl=300,
         priority=10,
         extra_config={"port": 5060, "weight": 5, "note": "x", "flag": True, "none": None},
     )

@@ -9,12 +9,10 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.contracts import ChangePlan
-from tests.unit.test_workflow import FAST_POLICY, FakeStore, request_spec, start, worker
-from tests.unit.test_workflow_operators import act
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, FakeStore, act, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
-SECONDARY = "127.0.0.2"
-POLICY = dataclasses.replace(FAST_POLICY, propagation_timeout_seconds=30, propagation_interval_seconds=5)
 REPLACE = ChangePlan("replace", old_values=["192.0.2.1"], new_values=["192.0.2.10"], old_ttl=600, new_ttl=300)
 
 
@@ -23,7 +21,7 @@ async def test_completes_once_every_authoritative_server_serves_and_records_thei
 ) -> None:
     store = FakeStore()
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         state = await handle.result()
     assert state.status == "COMPLETED"
     assert state.propagation == {"ns1.example.test (127.0.0.1)": 0.25, "ns2.example.test (127.0.0.2)": 0.25}
@@ -37,7 +35,7 @@ async def test_a_server_that_never_serves_the_change_needs_an_operator_naming_it
 ) -> None:
     store = FakeStore(behind={SECONDARY})
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await past_the_deadline(time_skipping_env, store)
         state = await handle.query(DnsProvisioningWorkflow.state)
         assert "ns2.example.test (127.0.0.2)" in (state.last_error or "")
@@ -59,7 +57,7 @@ async def test_with_rollback_policy_a_change_not_served_everywhere_is_undone(
     spec = request_spec()
     # The secondary serves the old value, as one that stopped taking transfers does: the rollback,
     # which restores that value, is then served everywhere.
-    policy = dataclasses.replace(POLICY, rollback_on_verify_failure=True)
+    policy = dataclasses.replace(PROPAGATION_POLICY, rollback_on_verify_failure=True)
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, spec, policy=policy)
         store.behind_serves = ["192.0.2.1"]
@@ -76,7 +74,7 @@ async def test_an_operator_rolls_back_a_request_that_needs_attention(
 ) -> None:
     store = FakeStore(behind={SECONDARY}, plan=REPLACE)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await past_the_deadline(time_skipping_env, store)
         store.behind_serves = ["192.0.2.1"]
         assert await act(handle, "rollback", "secondary lags, undo it") == "IN_PROGRESS"
@@ -91,7 +89,7 @@ async def test_an_operator_rolls_back_a_request_that_needs_attention(
 async def test_a_failed_rollback_needs_an_operator_again(time_skipping_env: WorkflowEnvironment) -> None:
     store = FakeStore(behind={SECONDARY}, plan=REPLACE)  # the secondary serves neither value
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await past_the_deadline(time_skipping_env, store)
         await act(handle, "rollback")
         await past_the_deadline(time_skipping_env, store, 2)
@@ -105,7 +103,7 @@ async def test_a_failed_rollback_needs_an_operator_again(time_skipping_env: Work
 async def test_rollback_is_refused_without_a_snapshot(time_skipping_env: WorkflowEnvironment) -> None:
     store = FakeStore(behind={SECONDARY}, plan=ChangePlan("unknown", note="Timeout"))
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await past_the_deadline(time_skipping_env, store)
         state = await handle.query(DnsProvisioningWorkflow.state)
         assert "rollback" not in state.allowed_actions
@@ -123,7 +121,7 @@ async def past_the_deadline(env: WorkflowEnvironment, store: FakeStore, count: i
     for _ in range(200):
         if store.statuses().count("NEEDS_ATTENTION") >= count:
             return
-        await env.sleep(POLICY.propagation_interval_seconds)
+        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
     raise AssertionError(f"NEEDS_ATTENTION not reached {count} time(s): {store.statuses()}")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from dnsorch.contracts import DnsRequestSpec
@@ -16,18 +14,15 @@ from dnsorch.errors import (
 )
 from dnsorch.managed import ManagedState, check
 from dnsorch.records import check_target
+from tests.fixtures.specs import request_spec
 
 
 def spec(record_type: str = "A", operation: str = "create", target: str = "192.0.2.1") -> DnsRequestSpec:
-    return DnsRequestSpec(
-        request_id=str(uuid.uuid4()),
+    return request_spec(
         account_id="acct-a",
-        source="api",
         record_type=record_type,
         domain="shop.example.test",
-        zone="example.test",
         target=target,
-        ttl=300,
         operation=operation,
     )
 

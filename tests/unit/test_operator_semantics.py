@@ -10,8 +10,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.contracts import StatusChange
-from tests.unit.test_workflow import FakeStore, request_spec, start, worker
-from tests.unit.test_workflow_operators import act
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import FakeStore, act, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 

@@ -10,7 +10,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.planning import plan_for
 from dnsorch.contracts import ChangePlan, DnsChange
-from tests.unit.test_workflow import FakeStore, request_spec, start, worker
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import FakeStore, start, worker
 
 
 def change(operation: str = "create", values: tuple[str, ...] = ("192.0.2.2",), ttl: int = 600) -> DnsChange:

@@ -8,8 +8,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.reverse import ptr_requests, reverse_zone_of
-from tests.unit.test_workflow import FakeStore, request_spec, start, worker
-from tests.unit.test_workflow_operators import act, until_status
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import FakeStore, act, start, until_status, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 REVERSE = ["2.0.192.in-addr.arpa"]
@@ -25,7 +25,7 @@ def test_the_closest_managed_reverse_zone_holds_the_ptr() -> None:
 
 
 def test_an_update_moves_the_ptr_and_a_delete_removes_it() -> None:
-    spec = dataclasses.replace(request_spec("www.example.test"), operation="update", target="192.0.2.20")
+    spec = request_spec(domain="www.example.test", operation="update", target="192.0.2.20")
     moved = ptr_requests(spec, ["192.0.2.10"], REVERSE, attempt=1)
     assert [(p.operation, p.domain, p.target) for p in moved] == [
         ("restore", "20.2.0.192.in-addr.arpa", "www.example.test"),

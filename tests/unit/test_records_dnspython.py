@@ -19,7 +19,7 @@ from dnsorch.contracts import DnsRequestSpec
 from dnsorch.errors import InvalidRequest
 from dnsorch.records import parse_values, rdata_values, record_rdata, target_host
 from dnsorch.settings import Settings
-from tests.unit.test_validation import ZONES, spec
+from tests.fixtures.specs import ZONES, validated_spec
 
 # Written by dnsorch/records.py as it was before dnspython built the values (commit 8bd5448): each
 # row is what was sent, the DnsRequestSpec fields it became, and the DnsChange values for it.
@@ -34,7 +34,7 @@ def _id(row: dict[str, Any]) -> str:
 @pytest.mark.parametrize("row", BEFORE, ids=[_id(row) for row in BEFORE])
 def test_an_input_accepted_before_is_stored_and_sent_byte_for_byte_as_before(row: dict[str, Any]) -> None:
     sent, before = row["sent"], row["spec"]
-    accepted = spec(sent["record_type"], sent["domain"], sent["target"], **sent["config"])
+    accepted = validated_spec(sent["record_type"], sent["domain"], sent["target"], **sent["config"])
     now = {field: getattr(accepted, field) for field in before}
     assert now == before
     assert (
@@ -154,27 +154,27 @@ def test_a_refusal_names_the_field_and_the_reason(  # type: ignore[no-untyped-de
     rtype, domain, target, config, field, reason
 ) -> None:
     with pytest.raises(InvalidRequest) as refused:
-        spec(rtype, domain, target, **config)
+        validated_spec(rtype, domain, target, **config)
     assert (refused.value.field, refused.value.reason) == (field, reason)
 
 
 def test_zones_are_compared_as_names_and_the_closest_enclosing_one_wins() -> None:
-    assert spec("A", "a.b.sub.example.test", "192.0.2.1").zone == "sub.example.test"
-    assert spec("A", "SUB.Example.Test.", "192.0.2.1").zone == "sub.example.test"
-    assert spec("A", "subexample.example.test", "192.0.2.1").zone == "example.test"
-    assert spec("A", "x.sub-example.test.example.test", "192.0.2.1").zone == "example.test"
+    assert validated_spec("A", "a.b.sub.example.test", "192.0.2.1").zone == "sub.example.test"
+    assert validated_spec("A", "SUB.Example.Test.", "192.0.2.1").zone == "sub.example.test"
+    assert validated_spec("A", "subexample.example.test", "192.0.2.1").zone == "example.test"
+    assert validated_spec("A", "x.sub-example.test.example.test", "192.0.2.1").zone == "example.test"
 
 
 @pytest.mark.parametrize("configured", ["example.test", "Example.Test.", "EXAMPLE.test"])
 def test_an_approval_zone_matches_however_it_is_spelled(configured: str) -> None:
-    accepted: DnsRequestSpec = spec("A", "www.example.test", "192.0.2.1")
+    accepted: DnsRequestSpec = validated_spec("A", "www.example.test", "192.0.2.1")
     settings = Settings(dns_zones=ZONES, approval_zones=[configured])
     assert verdict(accepted, settings, ZoneFacts()).required
 
 
 @pytest.mark.parametrize("configured", ["sub.example.test", "test", "example..test"])
 def test_an_approval_zone_matches_only_that_zone(configured: str) -> None:
-    accepted: DnsRequestSpec = spec("A", "www.example.test", "192.0.2.1")
+    accepted: DnsRequestSpec = validated_spec("A", "www.example.test", "192.0.2.1")
     listed = Settings(dns_zones=ZONES, approval_zones=[configured], approval_risks=[])
     assert not verdict(accepted, listed, ZoneFacts()).required
 

@@ -7,34 +7,7 @@ import pytest
 from dnsorch.errors import InvalidRequest
 from dnsorch.records import rdata_values
 from dnsorch.schemas import CreateDnsRequest
-from dnsorch.validation import build_spec
-
-ZONES = ["example.test", "sub.example.test"]
-
-
-def body(record_type: str, domain: str, target: str, **config: object) -> CreateDnsRequest:
-    return CreateDnsRequest.model_validate(
-        {
-            "context": {"account_id": "acct-42", "source": "api"},
-            "resource": {
-                "record_type": record_type,
-                "domain": domain,
-                "target": target,
-                "comment": "c",
-                "config": {"ttl": 300, **config},
-            },
-        }
-    )
-
-
-def spec(record_type: str, domain: str, target: str, **config: object):  # type: ignore[no-untyped-def]
-    return build_spec(
-        body(record_type, domain, target, **config),
-        ZONES,
-        "00000000-0000-0000-0000-000000000001",
-        "api",
-    )
-
+from tests.fixtures.specs import validated_spec
 
 ACCEPTED = [
     ("A", "www.example.test", "192.0.2.10", {}, "192.0.2.10"),
@@ -59,15 +32,15 @@ ACCEPTED = [
 
 @pytest.mark.parametrize(("rtype", "domain", "target", "config", "stored_target"), ACCEPTED)
 def test_valid_records_are_accepted_and_normalised(rtype, domain, target, config, stored_target) -> None:  # type: ignore[no-untyped-def]
-    result = spec(rtype, domain, target, **config)
+    result = validated_spec(rtype, domain, target, **config)
     assert result.target == stored_target
     assert result.domain == domain.lower().rstrip(".")
     assert result.record_type == rtype.upper()
 
 
 def test_most_specific_managed_zone_wins() -> None:
-    assert spec("A", "host.sub.example.test", "192.0.2.1").zone == "sub.example.test"
-    assert spec("A", "host.example.test", "192.0.2.1").zone == "example.test"
+    assert validated_spec("A", "host.sub.example.test", "192.0.2.1").zone == "sub.example.test"
+    assert validated_spec("A", "host.example.test", "192.0.2.1").zone == "example.test"
 
 
 LONG_NAME = ".".join(["a" * 60] * 4) + ".example.test"  # > 253 characters
@@ -118,7 +91,7 @@ REFUSED = [
 @pytest.mark.parametrize(("rtype", "domain", "target", "config", "field"), REFUSED)
 def test_invalid_records_are_refused_with_the_field_named(rtype, domain, target, config, field) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidRequest) as refused:
-        spec(rtype, domain, target, **config)
+        validated_spec(rtype, domain, target, **config)
     assert refused.value.field == field
     assert refused.value.reason
 

@@ -5,74 +5,27 @@ saying so; untouched → CANCELLED as before; unanswered → NEEDS_ATTENTION. St
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from dataclasses import dataclass, field
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.contracts import ApplyResult, ChangePlan, DnsChange, StatusChange
-from tests.unit.test_workflow import FAST_POLICY, FakeStore, request_spec, start, worker
-from tests.unit.test_workflow_operators import act, until_status
+from dnsorch.contracts import StatusChange
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import (
+    BEFORE,
+    PROPAGATION_POLICY,
+    SECONDARY,
+    FakeStore,
+    Primary,
+    act,
+    start,
+    until_status,
+    worker,
+)
 from workflows.provisioning import DnsProvisioningWorkflow
 
-SECONDARY = "127.0.0.2"
-POLICY = dataclasses.replace(FAST_POLICY, propagation_timeout_seconds=30, propagation_interval_seconds=5)
-BEFORE = "192.0.2.1"  # what the primary served before the request: the plan's snapshot
 NEW = "192.0.2.10"  # the request's value (request_spec)
 SERVFAIL = ApplicationError("SERVFAIL", type="DnsChangeFailed")
-
-
-@dataclass
-class Primary(FakeStore):
-    """A primary that applies each UPDATE as soon as it is sent, whatever becomes of the playbook that
-    sent it (a paused BIND that wakes up), and answers plans from what it serves."""
-
-    serves: list[str] = field(default_factory=lambda: [BEFORE])
-    ttl: int = 600
-    hold_apply: bool = False
-    """The request's apply stays in flight (heartbeating) until it is cancelled; a restore never does."""
-    unreachable: bool = False
-    """The primary does not answer: a plan says `unknown`."""
-    plans: list[DnsChange] = field(default_factory=list)
-
-    def activities(self) -> list[object]:
-        @activity.defn(name="plan_change")
-        async def plan_change(change: DnsChange) -> ChangePlan:
-            self.plans.append(change)
-            if self.unreachable:
-                return ChangePlan("unknown", new_values=change.values, new_ttl=change.ttl, note="Timeout")
-            if change.values == self.serves:
-                action = "unchanged"
-            else:
-                action = "replace" if self.serves else "add"
-            return ChangePlan(
-                action,
-                old_values=list(self.serves),
-                new_values=change.values,
-                old_ttl=self.ttl,
-                new_ttl=change.ttl,
-            )
-
-        @activity.defn(name="apply_dns_change")
-        async def apply_dns_change(change: DnsChange) -> ApplyResult:
-            self.apply_calls += 1
-            self.applied.append(change)
-            if change.record_type in self.fail_types:
-                raise self.fail_types[change.record_type]  # refused: the primary changed nothing
-            self.serves, self.ttl = list(change.values), change.ttl  # the UPDATE reached the primary
-            while self.hold_apply and change.operation != "restore":
-                try:
-                    activity.heartbeat()
-                    await asyncio.sleep(0.1)
-                except asyncio.CancelledError:
-                    self.apply_cancelled = True
-                    raise  # the playbook is killed: Ansible never says the change was applied
-            return ApplyResult(served=change.values, changed=True)
-
-        replaced = {"plan_change": plan_change, "apply_dns_change": apply_dns_change}
-        return [replaced.get(getattr(s, "__name__", ""), s) for s in super().activities()]
 
 
 def final_line(store: FakeStore) -> str:
@@ -84,7 +37,7 @@ async def until_attention(env: WorkflowEnvironment, store: FakeStore) -> None:
     for _ in range(200):
         if "NEEDS_ATTENTION" in store.statuses():
             return
-        await env.sleep(POLICY.propagation_interval_seconds)
+        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
     raise AssertionError(f"never reached NEEDS_ATTENTION: {store.statuses()}")
 
 
@@ -101,7 +54,7 @@ async def test_a_cancel_while_the_apply_is_in_flight_and_reaches_dns_restores_th
 ) -> None:
     store = Primary(hold_apply=True)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until_applying(store)
         assert await act(handle, "cancel", "wrong address") == "CANCELLED"
         final = await handle.result()
@@ -120,7 +73,7 @@ async def test_a_cancel_in_needs_attention_after_a_verification_timeout_restores
     # The secondary never takes the change: verification times out; the primary serves the change.
     store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until_attention(time_skipping_env, store)
         assert store.serves == [NEW]
         assert await act(handle, "cancel", "not needed after all") == "CANCELLED"
@@ -137,7 +90,7 @@ async def test_a_cancel_when_the_primary_cannot_be_asked_waits_in_needs_attentio
 ) -> None:
     store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until_attention(time_skipping_env, store)
         store.unreachable = True
         assert await act(handle, "cancel") == "NEEDS_ATTENTION"
@@ -155,7 +108,7 @@ async def test_a_cancel_after_a_change_that_never_reached_the_primary_ends_cance
 ) -> None:
     store = Primary(fail_types={"A": SERVFAIL})
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until_status(store, "NEEDS_ATTENTION")
         assert await act(handle, "cancel") == "CANCELLED"
     assert all(c.operation == "create" for c in store.applied), "nothing to restore"
@@ -167,7 +120,7 @@ async def test_a_cancel_before_the_apply_started_ends_cancelled_without_asking_d
 ) -> None:
     store = Primary()
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), approval=True, policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), approval=True, policy=PROPAGATION_POLICY)
         await until_status(store, "PENDING_APPROVAL")
         assert await act(handle, "cancel") == "CANCELLED"
         final = await handle.result()
@@ -182,7 +135,7 @@ async def test_a_temporal_cancel_while_the_apply_is_in_flight_restores_the_snaps
     # (A Temporal cancel after an apply that returned keeps REPORT_LATE_CANCEL's ending: COMPLETED.)
     store = Primary(hold_apply=True)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until_applying(store)
         await handle.cancel()
         final = await handle.result()
@@ -198,7 +151,7 @@ async def test_a_v1_manual_status_cancelled_in_needs_attention_restores_the_snap
 ) -> None:
     store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until_attention(time_skipping_env, store)
         await handle.signal(DnsProvisioningWorkflow.update_status, StatusChange("CANCELLED", "v1", "bob"))
         final = await handle.result()

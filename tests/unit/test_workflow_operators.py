@@ -7,28 +7,16 @@ import asyncio
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.contracts import OperatorAction, StatusChange, WorkflowState
-from tests.unit.test_workflow import FakeStore, request_spec, start, worker
+from dnsorch.contracts import StatusChange
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import FakeStore, Handle, act, start, until_status, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
-Handle = WorkflowHandle[DnsProvisioningWorkflow, WorkflowState]
 UNREACHABLE = ApplicationError("server unreachable", type="DnsChangeFailed")
-
-
-async def until_status(store: FakeStore, status: str) -> None:
-    for _ in range(400):
-        if status in store.statuses():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never reached {status}: {store.statuses()}")
-
-
-async def act(handle: Handle, action: str, note: str = "") -> str:
-    return await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction(action, "alice", note))
 
 
 async def exhausted(env: WorkflowEnvironment, store: FakeStore) -> Handle:

@@ -4,7 +4,6 @@ and dnsorch's record says what DNS serves. Stub servers, time-skipping timers.""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,19 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.contracts import ApplyResult, ChangePlan, DnsChange, OperatorAction, StatusChange
-from tests.unit.test_workflow import FAST_POLICY, FakeStore, request_spec, start, worker
-from tests.unit.test_workflow_operators import Handle, act, until_status
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import (
+    PROPAGATION_POLICY,
+    SECONDARY,
+    FakeStore,
+    Handle,
+    act,
+    start,
+    until_status,
+    worker,
+)
 from workflows.provisioning import DnsProvisioningWorkflow
 
-SECONDARY = "127.0.0.2"
-POLICY = dataclasses.replace(FAST_POLICY, propagation_timeout_seconds=30, propagation_interval_seconds=5)
 BEFORE = "192.0.2.1"  # what DNS served before the request: the snapshot
 REPLACE = ChangePlan("replace", old_values=[BEFORE], new_values=["192.0.2.10"], old_ttl=600, new_ttl=300)
 # What a retry's plan sees once the first attempt's change is served: the request's own value.
@@ -64,7 +70,7 @@ async def until(env: WorkflowEnvironment, store: FakeStore, done: Callable[[], b
     for _ in range(200):
         if done():
             return
-        await env.sleep(POLICY.propagation_interval_seconds)
+        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
     raise AssertionError(f"never reached: {store.statuses()}")
 
 
@@ -86,7 +92,7 @@ def last_line(store: FakeStore) -> str:
 
 async def rolling_back(env: WorkflowEnvironment, store: FakeStore) -> Handle:
     """A change a secondary does not serve, whose operator's rollback is in its restore batch."""
-    handle = await start(env, request_spec(), policy=POLICY)
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
     await until(env, store, attention(store, 1))
     store.behind_serves = [BEFORE]
     store.block_apply, store.applied_despite_cancel = True, True  # the restore's batch runs all the same
@@ -132,7 +138,7 @@ async def test_a_cancel_after_a_restore_not_yet_served_everywhere_ends_rolled_ba
 ) -> None:
     store = FakeStore(behind={SECONDARY}, plan=REPLACE)  # the secondary serves neither value
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until(time_skipping_env, store, attention(store, 1))
         await act(handle, "rollback")
         await until(time_skipping_env, store, attention(store, 2))
@@ -231,7 +237,7 @@ async def test_a_rollback_after_a_retry_restores_what_the_first_plan_saw(
 ) -> None:
     store = FakeStore(behind={SECONDARY}, plan=REPLACE)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=POLICY)
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
         await until(time_skipping_env, store, attention(store, 1))
         store.plan = AFTER_FIRST_APPLY
         await act(handle, "retry")
