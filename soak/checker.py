@@ -1,8 +1,9 @@
 """The invariants, checked once the run has settled, each violation with the history that shows it.
 
-What it reads: the history (what clients were told), PostgreSQL (`dns_requests`, `dns_records`,
-`dead_letters`, `name_transfers`), Temporal (every DnsProvisioningWorkflow execution) and both DNS
-servers. Pure reading: it changes nothing.
+What it reads: the history (what clients were told, what people changed by hand), PostgreSQL
+(`dns_requests`, `dns_records`, `dead_letters`, `name_transfers`), Temporal (every
+DnsProvisioningWorkflow execution) and both DNS servers. Pure reading: it changes nothing. The
+invariants about hand changes and drift are soak/drift_check.py.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from dnsorch.records import parse_values
-from soak.facts import Facts, Row, final_at, served_rrset
-from soak.history import excerpt
+from soak.drift_check import check_drift_requests, check_unmanaged_left_alone, touched
+from soak.facts import Facts, Row, final_at, record_summary, served_rrset
+from soak.history import excerpt, submits_for
 from soak.ownership_model import check_ownership
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
@@ -49,8 +51,11 @@ def check(facts: Facts, events: list[dict[str, Any]]) -> Report:
     check_accepted(facts, events, accepted, report)
     check_unaccepted(facts, events, accepted, report)
     check_workflows(facts, events, report)
-    check_dns(facts, events, report)
-    check_final_status_vs_dns(facts, events, report)
+    by_hand = touched(events)
+    check_dns(facts, events, by_hand, report)
+    check_final_status_vs_dns(facts, events, by_hand, report)
+    check_drift_requests(facts, events, report)
+    check_unmanaged_left_alone(facts, events, report)
     for message, evidence in check_ownership(facts):
         report.add("ownership", message, extra=evidence)
     return report
@@ -219,9 +224,12 @@ def events_for(events: list[dict[str, Any]], rid: str | None) -> list[dict[str, 
 # ---- DNS -------------------------------------------------------------------------------------
 
 
-def check_dns(facts: Facts, events: list[dict[str, Any]], report: Report) -> None:
+def check_dns(
+    facts: Facts, events: list[dict[str, Any]], by_hand: set[tuple[str, str]], report: Report
+) -> None:
     """Both servers serve exactly what `dns_records` says, for every record set dnsorch keeps or
-    was asked for (PTRs included); nothing is served where dnsorch keeps nothing."""
+    was asked for (PTRs included); nothing is served where dnsorch keeps nothing, unless a person
+    put it there by hand (soak/drift_check.py: what dnsorch keeps, it heals; the rest is nobody's)."""
     for (domain, rtype), expected in sorted(facts.expected.items()):
         current = facts.current_rows(domain, rtype)
         if len(current) > 1:
@@ -229,7 +237,7 @@ def check_dns(facts: Facts, events: list[dict[str, Any]], report: Report) -> Non
                 "dns",
                 f"{domain} {rtype} has {len(current)} current dns_records rows",
                 submits_for(events, domain, rtype),
-                [c.summary() for c in current],
+                [record_summary(c) for c in current],
             )
         wrong: list[str] = []
         for label, server in facts.servers.items():
@@ -238,25 +246,20 @@ def check_dns(facts: Facts, events: list[dict[str, Any]], report: Report) -> Non
                 wrong.append(f"{label} could not be asked ({served.error})")
             elif served.values != expected.values or (expected.values and served.ttl != expected.ttl):
                 wrong.append(f"{label} serves {served.text()} (TTL {served.ttl})")
-        if wrong:
+        if wrong and not expected.values and (domain, rtype) in by_hand:
+            report.notes.append(
+                f"{domain} {rtype}: {'; '.join(wrong)}, left by hand where dnsorch keeps nothing"
+            )
+        elif wrong:
             rows = facts.rows_for(domain, rtype)
+            healed = " (changed by hand, not healed)" if (domain, rtype) in by_hand else ""
             report.add(
                 "dns",
                 f"{domain} {rtype}: {'; '.join(wrong)}; "
-                f"dns_records says {expected.text()} (TTL {expected.ttl})",
+                f"dns_records says {expected.text()} (TTL {expected.ttl}){healed}",
                 story(events, {r.id for r in rows}, submits_for(events, domain, rtype)),
                 [row.summary(with_log=True) for row in rows[-6:]],
             )
-
-
-def submits_for(events: list[dict[str, Any]], domain: str, rtype: str) -> list[dict[str, Any]]:
-    ops = set()
-    for e in events:
-        if e["kind"] == "op" and e.get("op_kind") == "submit":
-            resource = e["body"]["resource"]
-            if resource["domain"] == domain and resource["record_type"] == rtype:
-                ops.add(e["op"])
-    return [e for e in events if e.get("op") in ops and e["kind"] in ("call", "produce")]
 
 
 def story(events: list[dict[str, Any]], ids: set[str], shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -265,10 +268,14 @@ def story(events: list[dict[str, Any]], ids: set[str], shown: list[dict[str, Any
     return sorted({e["seq"]: e for e in [*shown, *acts]}.values(), key=lambda e: e["seq"])
 
 
-def check_final_status_vs_dns(facts: Facts, events: list[dict[str, Any]], report: Report) -> None:
+def check_final_status_vs_dns(
+    facts: Facts, events: list[dict[str, Any]], by_hand: set[tuple[str, str]], report: Report
+) -> None:
     """The last request to end on a record set agrees with what is served: COMPLETED (create,
     update) means its row is current, a COMPLETED delete means no current row, ROLLED_BACK means the
-    plan's snapshot is served. Earlier requests were superseded: what they did is not checkable now."""
+    plan's snapshot is served. Earlier requests were superseded: what they did is not checkable now.
+    A snapshot at a record set changed by hand may be the person's values, which the heal replaced
+    since: not checked there."""
     last: dict[tuple[str, str], Row] = {}
     for row in sorted(
         facts.rows.values(), key=lambda r: final_at(r) or datetime.min.replace(tzinfo=r.created_at.tzinfo)
@@ -283,19 +290,20 @@ def check_final_status_vs_dns(facts: Facts, events: list[dict[str, Any]], report
                     "status_vs_dns",
                     f"{row.summary()} ended COMPLETED but {domain} {rtype} still has a row",
                     submits_for(events, domain, rtype),
-                    [c.summary() for c in current],
+                    [record_summary(c) for c in current],
                 )
-            elif row.operation != "delete" and [c.request_id for c in current] != [row.id]:
+            elif row.operation != "delete" and [str(c.request_id) for c in current] != [row.id]:
                 report.add(
                     "status_vs_dns",
                     f"{row.summary()} ended COMPLETED last but is not the current row",
                     submits_for(events, domain, rtype),
-                    [c.summary() for c in current] + row.log_tail(),
+                    [record_summary(c) for c in current] + row.log_tail(),
                 )
         else:
             snapshot = row.snapshot()
-            if snapshot is None:
-                report.notes.append(f"{row.summary()}: ROLLED_BACK without a readable snapshot: not checked")
+            if snapshot is None or (domain, rtype) in by_hand:
+                why = "changed by hand" if snapshot is not None else "without a readable snapshot"
+                report.notes.append(f"{row.summary()}: ROLLED_BACK {why}: not checked")
                 continue
             served = served_rrset(facts.servers["BIND"], domain, rtype)
             if served.error or served.values != frozenset(parse_values(rtype, snapshot)):

@@ -3,6 +3,7 @@
 REST clients retry what a real client retries (a lost connection, 429, 5xx) with the same
 Idempotency-Key on v2; a v1 create has no key, so it is retried only on an answer that says nothing
 was stored (503). Kafka messages with their own request_id are re-sent after a producer error.
+A person's changes by hand go to BIND as TSIG-signed UPDATEs (soak/hand.py).
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
+import dns.exception
 import httpx
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.decode import derived_request_id
+from dnsorch.db import make_engine
+from soak import hand
 from soak.generator import Op
 from soak.history import History
 from soak.stack import SoakStack
@@ -27,6 +34,7 @@ ACTION_STATUS: dict[str, tuple[tuple[str, int], ...]] = {
     "NEEDS_ATTENTION": (("retry", 4), ("rollback", 3), ("resolve", 1), ("fail", 1), ("cancel", 1))
 }
 ACTION_STATUS["PENDING_APPROVAL"] = (("approve", 7), ("reject", 2), ("cancel", 1))
+T = TypeVar("T")
 
 
 class Driver:
@@ -40,6 +48,8 @@ class Driver:
         self.operator = self._client(stack.keys.operator)
         self.producer: AIOKafkaProducer | None = None
         self.limit = asyncio.Semaphore(40)
+        self.engine = make_engine(stack.database_url)
+        """Read by hand changes only: what dnsorch keeps at a name just before a person changes it."""
 
     def _client(self, key: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -51,6 +61,7 @@ class Driver:
             await client.aclose()
         if self.producer is not None:
             await self.producer.stop()
+        self.engine.dispose()
 
     async def run(self, ops: list[Op], started: float) -> None:
         self.producer = AIOKafkaProducer(
@@ -74,6 +85,8 @@ class Driver:
                     await self._act_on(op)
                 elif op.kind == "sweep":
                     await self._sweep(op)
+                elif op.kind == "hand":
+                    await self._hand(op)
                 elif op.kind in ("transfer", "grant"):
                     path = f"/api/v2/dns/names/{op.params['domain']}/{op.kind}"
                     await self._call(
@@ -96,29 +109,15 @@ class Driver:
     ) -> httpx.Response | None:
         """One call (and its retries), each attempt recorded with its answer. `retry`: `all` (lost
         connections and 429/5xx) or `unstored` (503 only) or `none`."""
-        deadline = time.monotonic() + RETRY_FOR
-        attempt = 0
-        while True:
-            attempt += 1
+        call = {"op": op.index, "method": method, "path": path, "headers": headers, "body": body}
+
+        async def once(attempt: int) -> tuple[httpx.Response | None, bool]:
             sent = self.history.now()
             try:
                 response = await client.request(method, path, json=body, headers=headers)
             except httpx.TransportError as error:
-                self.history.record(
-                    "call",
-                    op=op.index,
-                    method=method,
-                    path=path,
-                    attempt=attempt,
-                    sent=sent,
-                    error=type(error).__name__,
-                    headers=headers,
-                    body=body,
-                )
-                if retry == "all" and time.monotonic() < deadline:
-                    await asyncio.sleep(0.5)
-                    continue
-                return None
+                self.history.record("call", **call, attempt=attempt, sent=sent, error=type(error).__name__)
+                return None, retry == "all"
             answer: Any
             try:
                 answer = response.json()
@@ -126,23 +125,13 @@ class Driver:
                 answer = response.text[:300]
             if method == "GET" and isinstance(answer, dict) and "items" in answer:  # a list: ids and statuses
                 answer = {"items": [[i.get("request_id"), i.get("status")] for i in answer["items"]]}
-            self.history.record(
-                "call",
-                op=op.index,
-                method=method,
-                path=path,
-                attempt=attempt,
-                sent=sent,
-                status=response.status_code,
-                answer=answer,
-                headers=headers,
-                body=body,
-            )
-            again = response.status_code in RETRYABLE if retry == "all" else response.status_code == 503
-            if retry != "none" and again and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-                continue
-            return response
+            status = response.status_code
+            self.history.record("call", **call, attempt=attempt, sent=sent, status=status, answer=answer)
+            if retry == "all":
+                return response, status in RETRYABLE
+            return response, retry == "unstored" and status == 503
+
+        return await retrying(once)
 
     async def _submit(self, op: Op) -> None:
         p = op.params
@@ -162,49 +151,69 @@ class Driver:
 
     async def _produce(self, op: Op) -> None:
         assert self.producer is not None
+        producer = self.producer
         p = op.params
         message = dict(p["body"])
         if p.get("request_id"):
             message["request_id"] = p["request_id"]
         value = json.dumps(message).encode()
         key = p["key"].encode()
-        deadline = time.monotonic() + RETRY_FOR
-        attempt = 0
-        while True:
-            attempt += 1
+        sent = {"op": op.index, "key": p["key"], "value": message}
+
+        async def once(attempt: int) -> tuple[None, bool]:
             try:
-                meta = await self.producer.send_and_wait(TOPIC, value=value, key=key)
+                meta = await producer.send_and_wait(TOPIC, value=value, key=key)
             except Exception as error:
                 self.history.record(
                     "produce",
-                    op=op.index,
+                    **sent,
                     attempt=attempt,
-                    key=p["key"],
                     request_id=p.get("request_id"),
                     error=repr(error)[:200],
-                    value=message,
                 )
-                if p.get("request_id") and time.monotonic() < deadline:
-                    await asyncio.sleep(1.0)
-                    continue
-                return
+                return None, bool(p.get("request_id"))
             request_id = p.get("request_id") or derived_request_id(
                 TOPIC, meta.partition, meta.offset, meta.timestamp, key, value
             )
             self.request_ids[op.index] = request_id
             self.history.record(
                 "produce",
-                op=op.index,
+                **sent,
                 attempt=attempt,
-                key=p["key"],
                 request_id=request_id,
                 own_id=bool(p.get("request_id")),
                 partition=meta.partition,
                 offset=meta.offset,
                 timestamp=meta.timestamp,
-                value=message,
             )
+            return None, False
+
+        await retrying(once, pause=1.0)
+
+    # ---- changes made by hand ------------------------------------------------------------------
+
+    async def _hand(self, op: Op) -> None:
+        """A person's nsupdate on BIND; a change or delete only of what dnsorch keeps right now."""
+        p = op.params
+        kept: tuple[list[str], int] | None = None
+        if p["action"] != "add":
+            try:
+                kept = await asyncio.to_thread(hand.kept, self.engine, p["domain"], p["rtype"])
+            except SQLAlchemyError as error:  # PostgreSQL stopped by a fault: the person waits no longer
+                self.history.record("hand", op=op.index, **p, skipped=f"dns_records: {type(error).__name__}")
+                return
+            if kept is None:
+                self.history.record("hand", op=op.index, **p, skipped="dnsorch keeps nothing there")
+                return
+        assert self.stack.bind is not None
+        bind, sent = self.stack.bind, self.history.now()
+        key_file = Path(self.stack.env["TSIG_KEY_FILE"])
+        try:
+            rcode = await asyncio.to_thread(hand.send, p, key_file, bind.host, bind.port)
+        except (dns.exception.DNSException, OSError) as error:
+            self.history.record("hand", op=op.index, **p, kept=kept, sent=sent, error=type(error).__name__)
             return
+        self.history.record("hand", op=op.index, **p, kept=kept, sent=sent, rcode=rcode)
 
     # ---- operators -----------------------------------------------------------------------------
 
@@ -245,3 +254,16 @@ class Driver:
                 chosen = action
                 break
         await self._act(op, str(item["request_id"]), chosen, None)
+
+
+async def retrying(once: Callable[[int], Awaitable[tuple[T, bool]]], pause: float = 0.5) -> T:
+    """`once(attempt)`, again after `pause` while it asks to go again and RETRY_FOR has not passed:
+    the one retry loop of every client here (each attempt records itself)."""
+    deadline = time.monotonic() + RETRY_FOR
+    attempt = 0
+    while True:
+        attempt += 1
+        result, again = await once(attempt)
+        if not again or time.monotonic() >= deadline:
+            return result
+        await asyncio.sleep(pause)

@@ -19,8 +19,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.reversename
 from sqlalchemy import Engine, text
+from sqlmodel import Session, select
 from temporalio.client import Client
 
+from dnsorch.models import DnsRecord
 from dnsorch.records import parse_values, rdata_values
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
@@ -105,23 +107,13 @@ class Run:
     close: datetime | None
 
 
-@dataclass
-class RecordRow:
-    request_id: str
-    record_type: str
-    domain: str
-    target: str
-    ttl: int
-    priority: int | None
-    deleted_at: datetime | None
-    provisioned_at: datetime
-
-    def summary(self) -> str:
-        gone = f", retired {self.deleted_at.isoformat()[11:23]}" if self.deleted_at else ""
-        return (
-            f"dns_records row of {self.request_id}: {self.record_type} {self.domain} → {self.target} "
-            f"TTL {self.ttl} provisioned {self.provisioned_at.isoformat()[11:23]}{gone}"
-        )
+def record_summary(record: DnsRecord) -> str:
+    """A `dns_records` row in one line, for a violation's evidence."""
+    gone = f", retired {record.deleted_at.isoformat()[11:23]}" if record.deleted_at else ""
+    return (
+        f"dns_records row of {record.request_id}: {record.record_type} {record.domain} → {record.target} "
+        f"TTL {record.ttl} provisioned {record.provisioned_at.isoformat()[11:23]}{gone}"
+    )
 
 
 @dataclass
@@ -173,7 +165,7 @@ def served_rrset(server: Server, name: str, rtype: str) -> Served:
 @dataclass
 class Facts:
     rows: dict[str, Row]
-    records: list[RecordRow]
+    records: list[DnsRecord]
     dead_letters: dict[tuple[int, int], str]
     transfers: list[dict[str, Any]]
     workflows: dict[str, list[Run]]
@@ -189,7 +181,7 @@ class Facts:
         found = [r for r in self.rows.values() if r.domain == domain and r.record_type == rtype]
         return sorted(found, key=lambda r: r.created_at)
 
-    def current_rows(self, domain: str, rtype: str) -> list[RecordRow]:
+    def current_rows(self, domain: str, rtype: str) -> list[DnsRecord]:
         return [
             r for r in self.records if r.domain == domain and r.record_type == rtype and r.deleted_at is None
         ]
@@ -218,19 +210,8 @@ async def run_gather(
             )
             for r in conn.execute(text("SELECT * FROM dns_requests"))
         }
-        records = [
-            RecordRow(
-                str(r.request_id),
-                r.record_type,
-                r.domain,
-                r.target,
-                r.ttl,
-                r.priority,
-                r.deleted_at,
-                r.provisioned_at,
-            )
-            for r in conn.execute(text("SELECT * FROM dns_records"))
-        ]
+        with Session(conn) as session:  # the product's table model: every row, retired ones too
+            records = list(session.exec(select(DnsRecord)))
         dead = {
             (r.partition, r.offset): r.reason
             for r in conn.execute(text("SELECT * FROM dead_letters WHERE topic = 'dns_requests'"))
@@ -267,7 +248,7 @@ def expected_record_sets(facts: Facts, asked: set[tuple[str, str]]) -> dict[tupl
             expected[(domain, rtype)] = Expected(frozenset(), None)
             continue
         record = max(current, key=lambda r: r.provisioned_at)
-        request = facts.rows.get(record.request_id)
+        request = facts.rows.get(str(record.request_id))
         extra = (request.config.get("extra_config") if request else None) or {}
         values = rdata_values(rtype, record.target, record.priority, extra)
         expected[(domain, rtype)] = Expected(frozenset(parse_values(rtype, values)), record.ttl)

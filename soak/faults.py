@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from soak.history import History
 from soak.stack import SoakStack
@@ -34,6 +36,9 @@ class Fault:
     kind: str
     duration: float
     target: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def build_faults(seed: int, count: int, window: float, kafka_kind: str) -> list[Fault]:
@@ -74,48 +79,13 @@ class FaultInjector:
             await asyncio.to_thread(self.inject, fault)
 
     def inject(self, fault: Fault) -> None:
-        stack, kind = self.stack, fault.kind
+        kind = fault.kind
         start = self.history.record("fault_start", fault=kind, target=fault.target, duration=fault.duration)
         error = ""
         try:
-            if kind == "kill_worker":
-                stack.kill_role(fault.target)
-                time.sleep(fault.duration)
-                stack.start_role(fault.target)
-            elif kind in ("kill_api", "kill_consumer"):
-                role = kind.removeprefix("kill_")
-                stack.kill_role(role)
-                time.sleep(fault.duration)
-                stack.start_role(role)
-            elif kind == "knot_freeze":
-                stack.freeze_knot()
-                time.sleep(fault.duration)
-                stack.thaw_knot()
-            elif kind == "knot_stop":
-                assert stack.knot is not None
-                stack.knot.stop()
-                time.sleep(fault.duration)
-                stack.knot.start()
-            elif kind == "bind_restart":
-                assert stack.bind is not None
-                stack.bind.stop()
-                time.sleep(fault.duration)
-                stack.bind.start()
-            elif kind == "postgres_stop":
-                assert stack.postgres is not None
-                stack.postgres.stop()
-                time.sleep(fault.duration)
-                stack.postgres.start()
-            elif kind == "temporal_restart":
-                assert stack.temporal is not None
-                stack.temporal.stop()
-                time.sleep(fault.duration)
-                stack.temporal.start()
-            elif kind == "kafka_restart":
-                assert stack.kafka is not None
-                stack.kafka.stop()
-                time.sleep(fault.duration)
-                stack.start_kafka()
+            undo = self._do(fault)
+            time.sleep(fault.duration)
+            undo()
         except Exception as exc:  # the harness could not undo its own fault: the run is suspect
             error = repr(exc)
         ended = self.history.record(
@@ -129,6 +99,28 @@ class FaultInjector:
             api_ready_after=round(ready, 3),
             outage=round(ended["t"] - start["t"], 3),
         )
+
+    def _do(self, fault: Fault) -> Callable[[], None]:
+        """Inflict the fault; what undoes it."""
+        stack, kind = self.stack, fault.kind
+        if kind in ("kill_worker", "kill_api", "kill_consumer"):
+            role = fault.target if kind == "kill_worker" else kind.removeprefix("kill_")
+            stack.kill_role(role)
+            return lambda: stack.start_role(role)
+        if kind == "knot_freeze":
+            stack.freeze_knot()
+            return stack.thaw_knot
+        servers: dict[str, Any] = {
+            "knot_stop": stack.knot,
+            "bind_restart": stack.bind,
+            "postgres_stop": stack.postgres,
+            "temporal_restart": stack.temporal,
+            "kafka_restart": stack.kafka,
+        }
+        server = servers[kind]
+        assert server is not None
+        server.stop()
+        return stack.start_kafka if kind == "kafka_restart" else server.start
 
     def _api_ready_after(self) -> float:
         """Seconds until /readyz answers 200 again (PostgreSQL and Temporal both answer)."""

@@ -3,6 +3,10 @@
 Only the schedule is reproducible; what the system answers depends on timing, so the history
 records what really happened. Operations refer to earlier ones by index (`of`), resolved when they
 run to the request id that operation got.
+
+Hand changes (a person's TSIG `nsupdate` on BIND, behind dnsorch's back) draw from a random stream of
+their own and are numbered after everything else, so adding them left every other operation of a
+seed as it was before.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ MAIL_TARGETS = ("mail.example.test", "mx1.example.test")
 TRANSFERABLE = ("web", "api.web", "shop", "lab", "mail", "www", "alias", "mx1")
 V2_ACTIONS = ("approve", "reject", "retry", "cancel", "fail", "resolve", "rollback")
 V1_STATUSES = ("COMPLETED", "FAILED", "CANCELLED", "REJECTED", "IN_PROGRESS", "PENDING", "NEEDS_ATTENTION")
+HAND_RATE = 0.05
+"""Hand changes per submission."""
+FREE_NAMES = ("hand1", "hand2", "hand3", "hand4")
+"""Names no client ever asks for: a hand change adds records there that nobody manages."""
 
 
 def fqdn(name: str) -> str:
@@ -50,11 +58,19 @@ class Op:
 
     index: int
     at: float
-    kind: str  # submit | act | status | sweep | transfer | grant
+    kind: str  # submit | act | status | sweep | transfer | grant | hand
     params: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"op": self.index, "at": round(self.at, 3), "op_kind": self.kind, **self.params}
+
+    @classmethod
+    def from_dict(cls, found: dict[str, Any]) -> Op:
+        """The operation `as_dict` wrote (a schedule file's entry, or a history's `op` event)."""
+        fields = {
+            k: v for k, v in found.items() if k not in ("op", "at", "op_kind", "seq", "t", "wall", "kind")
+        }
+        return cls(int(found["op"]), float(found["at"]), str(found["op_kind"]), fields)
 
 
 class Schedule:
@@ -62,6 +78,8 @@ class Schedule:
 
     def __init__(self, seed: int, n: int, rate: float) -> None:
         self.rng = random.Random(seed)  # noqa: S311  (a schedule, not a secret)
+        self.hand_rng = random.Random(f"hand-{seed}")  # noqa: S311
+        self.hand: list[tuple[float, dict[str, Any]]] = []
         self.n = n
         self.rate = rate
         self.ops: list[Op] = []
@@ -81,6 +99,8 @@ class Schedule:
                 self._operator_act(t)
             if self.rng.random() < 0.025:
                 self._transfer(t)
+            if self.hand_rng.random() < HAND_RATE:
+                self._hand_change(t)
         end = t
         sweep = 4.0
         while sweep < end + 30:
@@ -92,6 +112,8 @@ class Schedule:
                 choice=self.rng.random(),
             )
             sweep += self.rng.uniform(2.0, 6.0)
+        for at, params in self.hand:
+            self._add(at, "hand", **params)
         self.ops.sort(key=lambda op: (op.at, op.index))
         return self.ops
 
@@ -197,6 +219,63 @@ class Schedule:
         for other in self.home:  # clients follow the move: the new owner asks for the subtree from now on
             if other == name or other.endswith("." + name):
                 self.home[other] = to
+
+    # ---- changes made by hand ------------------------------------------------------------------
+
+    def _hand_change(self, t: float) -> None:
+        """Change or delete a record set clients asked for (the driver sends it only if dnsorch keeps
+        it then), or add one at a free name; a few seconds on, so the create had time to land."""
+        rng = self.hand_rng
+        at = t + rng.uniform(2.0, 15.0)
+        roll = rng.random()
+        if self.asked and roll < 0.8:
+            name, rtype = rng.choice(self.asked[-40:])
+            if roll < 0.5:
+                value = hand_value(rtype, rng)
+                self.hand.append(
+                    (
+                        at,
+                        {
+                            "action": "change",
+                            "domain": fqdn(name),
+                            "rtype": rtype,
+                            "value": value,
+                            "ttl": 120,
+                        },
+                    )
+                )
+            else:
+                self.hand.append((at, {"action": "delete", "domain": fqdn(name), "rtype": rtype}))
+            return
+        rtype = rng.choice(("A", "TXT"))
+        name = rng.choice(FREE_NAMES)
+        self.hand.append(
+            (
+                at,
+                {
+                    "action": "add",
+                    "domain": fqdn(name),
+                    "rtype": rtype,
+                    "value": hand_value(rtype, rng),
+                    "ttl": 120,
+                },
+            )
+        )
+
+
+def hand_value(rtype: str, rng: random.Random) -> str:
+    """A value in presentation format that no client asks for, so a hand change always differs."""
+    if rtype == "A":
+        return f"192.0.2.{rng.randint(200, 250)}"
+    if rtype == "AAAA":
+        return f"2001:db8::ff{rng.randint(0, 99):02d}"
+    if rtype == "CNAME":
+        return "hand.example.org."
+    if rtype == "MX":
+        return f"{rng.choice((30, 40))} mx1.example.test."
+    if rtype == "SRV":
+        return f"30 1 {rng.randint(6000, 6100)} shop.example.test."
+    return f'"hand-{rng.randint(1, 999)}"'
 
 
 def _uuid(rng: random.Random) -> str:

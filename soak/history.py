@@ -56,3 +56,19 @@ def excerpt(events: list[dict[str, Any]], limit: int = 12) -> list[str]:
     if len(events) > limit:
         lines.insert(0, f"... {len(events) - limit} earlier events")
     return lines
+
+
+def submits_for(events: list[dict[str, Any]], domain: str, rtype: str) -> list[dict[str, Any]]:
+    """What clients sent and were told about a record set, and what people changed there by hand."""
+    ops = set()
+    for e in events:
+        if e["kind"] == "op" and e.get("op_kind") == "submit":
+            resource = e["body"]["resource"]
+            if resource["domain"] == domain and resource["record_type"] == rtype:
+                ops.add(e["op"])
+    return [
+        e
+        for e in events
+        if (e.get("op") in ops and e["kind"] in ("call", "produce"))
+        or (e["kind"] == "hand" and e.get("domain") == domain and e.get("rtype") == rtype)
+    ]

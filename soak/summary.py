@@ -32,6 +32,12 @@ def outcome_of(op: int, door: str, facts: Facts, events: list[dict[str, Any]], i
     return f"{last.get('status')} {code}".strip()
 
 
+def hand_outcome(event: dict[str, Any]) -> str:
+    if "skipped" in event:
+        return "skipped"
+    return str(event.get("rcode") or event.get("error"))
+
+
 def summarise(facts: Facts, events: list[dict[str, Any]], wall: float) -> dict[str, Any]:
     ids: dict[int, str] = {}
     for e in events:
@@ -60,6 +66,12 @@ def summarise(facts: Facts, events: list[dict[str, Any]], wall: float) -> dict[s
         "rows_by_source": dict(sources),
         "operator_calls": dict(sorted(actions.items())),
         "faults_by_kind": dict(Counter(e["fault"] for e in events if e["kind"] == "fault_start")),
+        "hand_changes": dict(
+            Counter(f"{e['action']} {hand_outcome(e)}" for e in events if e["kind"] == "hand")
+        ),
+        "drift_requests_by_status": dict(
+            Counter(r.status for r in facts.rows.values() if r.source == "drift")
+        ),
         "roles_died_on_their_own": [(e["role"], e["returncode"]) for e in events if e["kind"] == "role_died"],
         "wall_seconds": round(wall, 1),
         "slowest_request": None
