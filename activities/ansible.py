@@ -29,7 +29,7 @@ from activities import metrics
 from activities.batching import Batch, ChangeOutcome, ZoneBatcher
 from activities.dns_check import NotServed, wait_until_served
 from activities.heartbeats import heartbeating
-from activities.name_claims import NameClaims, NameOwned
+from activities.name_claims import NameClaims, NameOwned, RequestEnded, log_waiting_for, refused_error
 from activities.playbook_runs import (
     REJECTED,
     PlaybookOutcome,
@@ -44,7 +44,6 @@ from dnsorch.contracts import ApplyResult, DnsChange
 from dnsorch.settings import Settings
 
 NOT_SERVED = "DnsChangeNotServed"
-NAME_OWNED = "NameOwnedByAnotherAccount"
 CONFLICT = "DnsChangeConflict"
 _SECRET = re.compile(r'secret\s+"([^"]+)"')
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -91,10 +90,10 @@ class AnsibleActivities:
         if self._claims is not None:
             try:
                 await heartbeating(
-                    self._heartbeat_every, self._claims.wait_for_turn(change, on_wait=self._waiting_for)
+                    self._heartbeat_every, self._claims.wait_for_turn(change, on_wait=log_waiting_for)
                 )
-            except NameOwned as owned:
-                raise ApplicationError(str(owned), type=NAME_OWNED, non_retryable=True) from None
+            except (NameOwned, RequestEnded) as refused:
+                raise refused_error(refused) from None
         log.info(
             "request %s attempt %d: %s %s %s joins the %s batch",
             change.request_id,
@@ -119,10 +118,6 @@ class AnsibleActivities:
             raise error
         served = await heartbeating(self._heartbeat_every, self._verify(change))
         return ApplyResult(served=served, changed=True, served_at=datetime.now(UTC))
-
-    @staticmethod
-    def _waiting_for(holder: str) -> None:
-        activity.logger.info("waiting for request %s, which changes the same name first", holder)
 
     async def _run_batch(self, batch: Batch) -> dict[str, ChangeOutcome]:
         """One playbook run for `batch`; the outcome of each change, by request id."""

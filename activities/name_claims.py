@@ -1,6 +1,10 @@
 """One request at a time changes a DNS name, in the order the requests were accepted.
 
-The apply activity waits here for its turn before its change joins a batch. The turn is a row in
+The workflow takes its turn before it reads DNS for its drift check and its plan
+(`NameTurnActivities`: one claim in a local activity, and, only when another request goes first,
+a heartbeating activity that waits, apart from the apply's timeout and retries). The apply
+activity asks again before its change joins a batch, which for a request holding the name is one
+query, and which is the whole wait for workflows started before the turn came first. The turn is a row in
 PostgreSQL (`name_claims`, see dnsorch/repository/name_claims.py), so it holds across workers,
 across the activity's retries and across a worker's crash; the holder's next status releases it
 in the same transaction. It replaces the per-name lock workflow, which cost each request an activity, three
@@ -11,10 +15,15 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlmodel import col
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
 from activities.pools import ThreadPool
-from dnsorch.contracts import DnsChange
+from dnsorch.contracts import TERMINAL_STATUSES, DnsChange
+from dnsorch.models import DnsRequest
 from dnsorch.repository import name_claims
 from dnsorch.store import owners
 
@@ -23,8 +32,17 @@ LEASE_SECONDS = 3600.0
 """A claim older than this is taken over: its holder's workflow was terminated without a status."""
 
 
+NAME_OWNED = "NameOwnedByAnotherAccount"
+REQUEST_ENDED = "RequestEnded"
+
+
 class NameOwned(Exception):
     """The name belongs to another account: the request must not change it."""
+
+
+class RequestEnded(Exception):
+    """The request already has a final status: it must not take a name any more (a wait that
+    outlived its workflow)."""
 
 
 class NameClaims:
@@ -41,28 +59,35 @@ class NameClaims:
         unless the change is a restore.
         """
         told: str | None = None
-        while True:
-            holder, owner = await self._pool.run(self._claim, change)
-            if holder == change.request_id:
-                # A restore puts back what the request's own plan saw (a rollback, a drift heal):
-                # undoing dnsorch's own change is never another account's business.
-                if (
-                    owner is not None
-                    and change.account_id
-                    and owner != change.account_id
-                    and (change.operation != "restore")
-                ):
-                    raise NameOwned(
-                        f"{change.domain} belongs to another account; only an operator can transfer it"
-                    )
-                return
+        while (holder := await self.try_turn(change)) is not None:
             if on_wait is not None and holder != told:
                 on_wait(holder)
                 told = holder
             await asyncio.sleep(POLL_SECONDS)
 
+    async def try_turn(self, change: DnsChange) -> str | None:
+        """Take the name if it is `change`'s turn (None), else return the request that goes first."""
+        holder, owner = await self._pool.run(self._claim, change)
+        if holder != change.request_id:
+            return holder
+        # A restore puts back what the request's own plan saw (a rollback, a drift heal):
+        # undoing dnsorch's own change is never another account's business.
+        if (
+            owner is not None
+            and change.account_id
+            and owner != change.account_id
+            and change.operation != "restore"
+        ):
+            raise NameOwned(f"{change.domain} belongs to another account; only an operator can transfer it")
+        return None
+
     def _claim(self, change: DnsChange) -> tuple[str, str | None]:
         with self._engine.begin() as conn:
+            status = conn.execute(
+                select(col(DnsRequest.status)).where(col(DnsRequest.id) == change.request_id)
+            ).scalar_one_or_none()
+            if status in TERMINAL_STATUSES:
+                raise RequestEnded(f"request {change.request_id} already ended {status}")
             holder = name_claims.claim_name(
                 conn,
                 change.domain,
@@ -73,3 +98,39 @@ class NameClaims:
             )
             owner = owners.owner_of(conn, change.domain, change.zone)
             return holder, owner.account_id if owner else None
+
+
+class NameTurnActivities:
+    """The workflow's turn on a name: `take_name_turn` (a local activity) claims it when it is
+    free; `wait_for_name_turn` waits for it, heartbeating, for as long as the requests before it
+    take (the workflow serves operator actions meanwhile, and a cancel stops the wait)."""
+
+    def __init__(self, claims: NameClaims, *, heartbeat_every: float = 5.0) -> None:
+        self._claims = claims
+        self._heartbeat_every = heartbeat_every
+
+    @activity.defn(name="take_name_turn")
+    async def take_name_turn(self, change: DnsChange) -> str:
+        """The request that goes first, or "" when `change`'s request now holds the name."""
+        try:
+            return await self._claims.try_turn(change) or ""
+        except (NameOwned, RequestEnded) as refused:
+            raise refused_error(refused) from None
+
+    @activity.defn(name="wait_for_name_turn")
+    async def wait_for_name_turn(self, change: DnsChange) -> None:
+        try:
+            await heartbeating(
+                self._heartbeat_every, self._claims.wait_for_turn(change, on_wait=log_waiting_for)
+            )
+        except (NameOwned, RequestEnded) as refused:
+            raise refused_error(refused) from None
+
+
+def refused_error(refused: NameOwned | RequestEnded) -> ApplicationError:
+    kind = NAME_OWNED if isinstance(refused, NameOwned) else REQUEST_ENDED
+    return ApplicationError(str(refused), type=kind, non_retryable=True)
+
+
+def log_waiting_for(holder: str) -> None:
+    activity.logger.info("waiting for request %s, which changes the same name first", holder)

@@ -17,7 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.drift import DriftActivities
-from activities.name_claims import NameClaims
+from activities.name_claims import NameClaims, NameTurnActivities
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
 from activities.verification import VerificationActivities
@@ -63,6 +63,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
     database = DatabaseActivities(engine, threads=settings.worker_db_threads)
     claims = NameClaims(engine, database.pool)
     ansible = AnsibleActivities(settings, claims=claims)
+    turns = NameTurnActivities(claims)
     verification = VerificationActivities(settings)
     drift = DriftActivities(engine, settings, ProvisioningGateway(client, settings.temporal_task_queue))
     if removed := ansible.sweep_orphaned_run_dirs():
@@ -78,6 +79,8 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             database.record_step,
             database.store_record,
             database.superseded,
+            turns.take_name_turn,
+            turns.wait_for_name_turn,
             ansible.apply_dns_change,
             PlanningActivities(settings).plan_change,
             verification.authoritative_servers,

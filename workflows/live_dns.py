@@ -57,6 +57,8 @@ class LiveDns(RequestBookkeeping):
     _snapshot: ChangePlan | None
     _apply_change: Callable[..., Awaitable[ApplyResult | None]]
     _change: Callable[[], DnsChange]
+    _take_turn: Callable[[DnsChange], Awaitable[None]]
+    _turn_first: bool
     _serve_actions_until: Callable[..., Awaitable[None]]
     _ptr_attempt: int
     _story: Story
@@ -109,6 +111,8 @@ class LiveDns(RequestBookkeeping):
         """Make DNS serve the snapshot again, everywhere; what went wrong if it could not."""
         assert self._snapshot is not None
         change = rollback_for(self._change(), self._snapshot)
+        if self._turn_first:
+            await self._take_turn(change)
         result = await self._apply_change(change, undo=True)
         if result is None:
             return f"rollback failed: {self._state.last_error}"

@@ -18,6 +18,15 @@ DB_RETRY = RetryPolicy(
 )
 
 
+# Waiting for a name's turn lasts as long as the requests before it take (one may wait days for an
+# operator); a worker that dies meanwhile misses heartbeats and another one takes the wait over.
+TURN_TIMEOUT = timedelta(days=1)
+TURN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=["NameOwnedByAnotherAccount", "RequestEnded"],
+)
+
 # The plan asks the primary at most twice; if it cannot, the plan says `unknown` and the apply decides.
 PLAN_TIMEOUT = timedelta(seconds=10)
 PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)

@@ -26,6 +26,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
     from activities.database import DatabaseActivities
+    from activities.name_claims import NameTurnActivities
     from activities.name_lock import NameLockActivities
     from activities.planning import PlanningActivities
     from dnsorch.contracts import (
@@ -52,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
         DB_TIMEOUT,
         PLAN_RETRY,
         PLAN_TIMEOUT,
+        TURN_RETRY,
+        TURN_TIMEOUT,
         apply_retry,
         change_for,
         failure_reason,
@@ -77,6 +80,10 @@ PLAN_BEFORE_APPLY = "plan-before-apply"
 # A change counts once every authoritative server of its zone serves it (the NS RRset, asked once);
 # one that must not stay is rolled back to the plan's snapshot (the `rollback` action, ROLLED_BACK).
 VERIFY_EVERYWHERE = "verify-everywhere"
+# The request takes its turn on the name before its drift check and its plan, so both read what no
+# other request is changing, and it waits for the turn in an activity of its own, apart from the
+# apply's timeout and retries (a rollback takes it before its restore the same way).
+TURN_BEFORE_PLAN = "turn-before-plan"
 # A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
 APPROVAL_DEADLINE = "approval-deadline"
 # An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: AUTOMATIC_PTR in
@@ -104,6 +111,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         self._lean = False
         self._plan_first = False
         self._everywhere = False
+        self._turn_first = False
         self._servers: list[NameServer] | None = None
         self._snapshot: ChangePlan | None = None
         self._ptr_attempt = 0
@@ -118,6 +126,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         self._lean = workflow.patched(LEAN_REQUEST)
         self._plan_first = self._lean and workflow.patched(PLAN_BEFORE_APPLY)
         self._everywhere = self._plan_first and workflow.patched(VERIFY_EVERYWHERE)
+        self._turn_first = self._plan_first and workflow.patched(TURN_BEFORE_PLAN)
         self._story = Story.begin(live=self._everywhere)
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
             if params.approval_required:
@@ -208,6 +217,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         """Plan, apply and verify the change; returns (with `last_error` set) when it needs an operator."""
         if self._state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
             await self._transition(S.IN_PROGRESS, _STARTED, step="apply")
+        if self._turn_first:
+            await self._take_turn(self._change())
         if self._request is not None and self._request.source == DRIFT_SOURCE:
             await self._check_not_superseded()
         if self._plan_first:
@@ -243,6 +254,42 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         )
         if why:
             raise Outcome(S.CANCELLED, why)
+
+    async def _take_turn(self, change: DnsChange) -> None:
+        """Hold the name, and the names its ownership ties to it, before reading or changing DNS;
+        the request's next status lets it go (dnsorch/repository/name_claims.py)."""
+        try:
+            first = await workflow.execute_local_activity_method(
+                NameTurnActivities.take_name_turn,
+                change,
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+            if not first:
+                return
+            await self._log(f"waiting for request {first}, which changes {change.domain} first", step="turn")
+            workflow.set_current_details(f"waiting for other changes to {change.domain} to finish")
+            assert self._params is not None
+            waiting = workflow.start_activity_method(
+                NameTurnActivities.wait_for_name_turn,
+                change,
+                start_to_close_timeout=TURN_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=self._params.policy.heartbeat_seconds),
+                retry_policy=TURN_RETRY,
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                summary=f"waiting for the turn on {change.domain}",
+            )
+            try:
+                await self._serve_actions_until(waiting.done, None)
+            except (Exception, asyncio.CancelledError):
+                waiting.cancel()  # an operator ended the request, or Temporal cancelled it
+                await asyncio.gather(waiting, return_exceptions=True)
+                raise
+            await waiting
+        except ActivityError as error:
+            if refused_for_good(error):
+                raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
+            raise
 
     def _change(self) -> DnsChange:
         assert self._request is not None

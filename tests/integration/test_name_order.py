@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.database import DatabaseActivities
-from activities.name_claims import NameClaims
+from activities.name_claims import NameClaims, NameTurnActivities
 from activities.pools import ThreadPool
 from devstack.temporal import TemporalDevServer
 from dnsorch.contracts import (
@@ -48,19 +48,18 @@ POLICY = ApplyPolicy(max_attempts=2, initial_retry_seconds=0.2, max_retry_second
 
 @dataclass
 class HeldPlaybook:
-    """The apply activity's shape: wait for the name's turn, then 'run' until released or cancelled."""
+    """The apply activity's shape: wait for the name's turn (the workflow took it already, unless
+    it started before the turn came first), then 'run' until released or cancelled."""
 
     claims: NameClaims
     held: bool = True
     stop_delay: float = 0.0
-    waiting: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     started_at: dict[str, float] = field(default_factory=dict)
     stopped_at: dict[str, float] = field(default_factory=dict)
 
     @activity.defn(name="apply_dns_change")
     async def apply(self, change: DnsChange) -> ApplyResult:
-        self.waiting.append(change.request_id)
         turn = asyncio.ensure_future(self.claims.wait_for_turn(change))
         try:
             while not turn.done():  # heartbeats carry a cancellation in, as the real activity's do
@@ -135,10 +134,15 @@ class Stack:
         )
 
     async def until_waiting(self, handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
-        """Until the request's apply is waiting for its name's turn."""
+        """Until the request waits for its name's turn (its timeline says so)."""
+
+        async def log() -> list[str]:
+            state = await handle.query(DnsProvisioningWorkflow.state)
+            return [entry["message"] for entry in state.log]
+
         await eventually(
-            lambda: list(self.playbook.waiting),
-            lambda waiting: request_id(handle) in waiting,
+            log,
+            lambda lines: any(line.startswith("waiting for request") for line in lines),
             timeout=20,
             interval=0.05,
             what=f"{handle.id} waiting for its name",
@@ -166,7 +170,9 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
     client = await Client.connect(temporal_server.address)
     await ensure_search_attributes(client, "default")
     database = DatabaseActivities(engine)
-    playbook = HeldPlaybook(NameClaims(engine, ThreadPool("claims-test", 8)))
+    claims = NameClaims(engine, ThreadPool("claims-test", 8))
+    playbook = HeldPlaybook(claims)
+    turns = NameTurnActivities(claims, heartbeat_every=1.0)
     queue = f"order-{uuid.uuid4().hex[:8]}"
     worker = Worker(
         client,
@@ -178,6 +184,8 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
             database.record_step,
             database.store_record,
             database.ensure_request_row,
+            turns.take_name_turn,
+            turns.wait_for_name_turn,
             playbook.apply,
             plan_as_add,
             one_server,

@@ -15,11 +15,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.temporal import find_test_server
 from dnsorch.contracts import OperatorAction
-from dnsorch.temporal_client import ensure_search_attributes
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, Primary, start, worker
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, Primary, start
+from tests.replay.recording import record_all
 from workflows.provisioning import DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent / "histories" / "cancel-asks-dns"
@@ -63,19 +62,7 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment, Primary], Awaitable[str]]] =
 
 
 async def main() -> None:
-    HISTORIES.mkdir(parents=True, exist_ok=True)
-    for name, scenario in SCENARIOS.items():
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_test_server())
-        try:
-            await ensure_search_attributes(env.client, "default")
-            store = Primary()
-            async with worker(env, store):
-                workflow_id = await scenario(env, store)
-            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
-            print(f"recorded {name}: {len(history.events)} events, ended {store.statuses()[-1]}")
-        finally:
-            await env.shutdown()
+    await record_all(HISTORIES, SCENARIOS, Primary)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ from pathlib import Path
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.temporal import find_test_server
 from dnsorch.contracts import ChangePlan, OperatorAction
-from dnsorch.temporal_client import ensure_search_attributes
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, FakeStore, start, worker
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, FakeStore, start
+from tests.replay.recording import record_all
 from workflows.provisioning import DnsProvisioningWorkflow
 
 STORY = Path(__file__).parent / "histories" / "true-story"
@@ -88,19 +87,7 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment, FakeStore], Awaitable[str]]]
 
 
 async def main() -> None:
-    STORY.mkdir(parents=True, exist_ok=True)
-    for name, scenario in SCENARIOS.items():
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_test_server())
-        try:
-            await ensure_search_attributes(env.client, "default")
-            store = FakeStore()
-            async with worker(env, store):
-                workflow_id = await scenario(env, store)
-            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-            (STORY / f"{name}.json").write_text(history.to_json())
-            print(f"recorded {name}: {len(history.events)} events, ended {store.statuses()[-1]}")
-        finally:
-            await env.shutdown()
+    await record_all(STORY, SCENARIOS, FakeStore)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""The name's turn comes first (patch `turn-before-plan`): the drift check and the plan read DNS
+only while the request holds the name, and waiting for the turn is its own activity, outside the
+apply's timeout and retries, which an operator's cancel stops."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from temporalio.testing import WorkflowEnvironment
+
+from tests.fixtures.specs import request_spec
+from tests.fixtures.workflow_stubs import FakeStore, act, start, until_status, worker
+
+AHEAD = "0b5c1b9e-0000-4000-8000-000000000001"
+
+
+async def until_waiting(store: FakeStore) -> None:
+    for _ in range(400):
+        if "wait" in store.turns:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never waited for the turn: {store.turns}")
+
+
+async def test_a_drift_request_checks_what_is_recorded_only_once_it_holds_the_name(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Issue 22, item 10: the owner's update held the name; the drift request found its old value
+    still recorded, waited, then restored it over the owner's update. Now it checks at its turn."""
+    store = FakeStore(ahead=AHEAD)
+    spec = dataclasses.replace(request_spec(), source="drift", operation="restore")
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec)
+        await until_waiting(store)
+        assert "superseded" not in store.turns, "the drift check ran before the request held the name"
+        store.superseded_by = "192.0.2.77 (TTL 300)"  # the owner's update completed, then let go
+        store.ahead = ""
+        final = await handle.result()
+    assert final.status == "CANCELLED" and store.apply_calls == 0
+    assert final.log[-1]["message"].endswith("superseded: dnsorch now records 192.0.2.77 (TTL 300)")
+    assert store.turns == ["take", "wait", "superseded"]
+    waiting = [step.message for step in store.steps.values() if step.step == "turn"]
+    assert waiting == [f"waiting for request {AHEAD}, which changes {spec.domain} first"]
+
+
+async def test_the_plan_reads_dns_once_the_request_holds_the_name(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(ahead=AHEAD)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        await until_waiting(store)
+        await asyncio.sleep(0.5)
+        assert "plan" not in store.turns
+        store.ahead = ""
+        final = await handle.result()
+    assert final.status == "COMPLETED"
+    assert store.turns == ["take", "wait", "plan", "apply"]
+
+
+async def test_a_free_name_costs_one_local_activity_and_no_wait(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        final = await (await start(time_skipping_env, request_spec())).result()
+    assert final.status == "COMPLETED"
+    assert store.turns == ["take", "plan", "apply"]
+
+
+async def test_a_cancel_while_waiting_for_the_turn_ends_the_request_and_its_wait(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(ahead=AHEAD)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        await until_waiting(store)
+        await act(handle, "cancel", "not needed any more")
+        final = await handle.result()
+        await until_status(store, "CANCELLED")
+        for _ in range(100):  # the wait was cancelled, and stopped
+            if store.turn_waits_stopped:
+                break
+            await asyncio.sleep(0.05)
+    assert final.status == "CANCELLED" and store.apply_calls == 0
+    assert store.turn_waits_stopped == 1
