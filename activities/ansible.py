@@ -40,11 +40,11 @@ from activities.playbook_runs import (
     process_alive,
 )
 from activities.pools import ThreadPool
-from dnsorch.contracts import ApplyResult, DnsChange
+from dnsorch.contracts import DNS_CHANGE_CONFLICT, DNS_CHANGE_NOT_SERVED, ApplyResult, DnsChange
 from dnsorch.settings import Settings
 
-NOT_SERVED = "DnsChangeNotServed"
-CONFLICT = "DnsChangeConflict"
+NOT_SERVED = DNS_CHANGE_NOT_SERVED
+CONFLICT = DNS_CHANGE_CONFLICT
 _SECRET = re.compile(r'secret\s+"([^"]+)"')
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -9,7 +9,15 @@ from temporalio.exceptions import ApplicationError
 
 from activities.dns_check import same_rrset
 from activities.pools import ThreadPool
-from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
+from dnsorch.contracts import (
+    REQUEST_ROW_MISSING,
+    REQUEST_UNSTORABLE,
+    BeginRequest,
+    DnsRequestSpec,
+    FinishRequest,
+    LogStep,
+    RecordRow,
+)
 from dnsorch.logging import bind_request_id
 from dnsorch.records import rdata_values
 from dnsorch.repository import request_rows, served_records
@@ -100,7 +108,7 @@ class DatabaseActivities:
                 if not request_rows.request_exists(conn, step.request_id):
                     raise ApplicationError(
                         f"request row {step.request_id} does not exist",
-                        type="RequestRowMissing",
+                        type=REQUEST_ROW_MISSING,
                         non_retryable=True,
                     )
                 return False
@@ -125,6 +133,6 @@ def _unstorable(error: Exception) -> ApplicationError:
     """Retrying cannot make the value storable."""
     return ApplicationError(
         f"PostgreSQL refused the request: {type(error).__name__}",
-        type="RequestUnstorable",
+        type=REQUEST_UNSTORABLE,
         non_retryable=True,
     )

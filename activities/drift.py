@@ -19,9 +19,17 @@ from temporalio import activity
 
 from dnsorch import drift
 from dnsorch.accepting import apply_policy
-from dnsorch.contracts import DnsRequestSpec, NameServer, ProvisioningInput
+from dnsorch.contracts import (
+    DnsRequestSpec,
+    DriftedRRset,
+    DriftRequests,
+    DriftRequestStart,
+    NameServer,
+    ProvisioningInput,
+    ZoneScan,
+    ZoneScanInput,
+)
 from dnsorch.dns_query import authoritative_servers, parse_servers, read_rrset
-from dnsorch.drift_contracts import DriftedRRset, DriftRequests, DriftRequestStart, ZoneScan, ZoneScanInput
 from dnsorch.drift_store import ManagedZone, read_zone_state, unfinished_requests
 from dnsorch.logging import bind_request_id
 from dnsorch.repository import request_rows

@@ -13,6 +13,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from dnsorch.contracts import DNS_CHANGE_FAILED, DNS_CHANGE_NOT_SERVED, DNS_CHANGE_REJECTED
 from dnsorch.telemetry import (
     BATCH_CHANGES,
     BATCH_FLUSHES,
@@ -24,9 +25,9 @@ from dnsorch.telemetry import (
 
 # ApplicationError types the Ansible step raises (activities.ansible), as attempt outcomes.
 _OUTCOME_OF_ERROR = {
-    "DnsChangeRejected": "rejected",
-    "DnsChangeFailed": "failed",
-    "DnsChangeNotServed": "not_served",
+    DNS_CHANGE_REJECTED: "rejected",
+    DNS_CHANGE_FAILED: "failed",
+    DNS_CHANGE_NOT_SERVED: "not_served",
 }
 
 

@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
 from activities.pools import ThreadPool
-from dnsorch.contracts import TERMINAL_STATUSES, DnsChange
+from dnsorch.contracts import NAME_OWNED_BY_ANOTHER_ACCOUNT, REQUEST_ENDED, TERMINAL_STATUSES, DnsChange
 from dnsorch.models import DnsRequest
 from dnsorch.repository import name_claims
 from dnsorch.store import owners
@@ -32,8 +32,7 @@ LEASE_SECONDS = 3600.0
 """A claim older than this is taken over: its holder's workflow was terminated without a status."""
 
 
-NAME_OWNED = "NameOwnedByAnotherAccount"
-REQUEST_ENDED = "RequestEnded"
+NAME_OWNED = NAME_OWNED_BY_ANOTHER_ACCOUNT
 
 
 class NameOwned(Exception):

@@ -12,10 +12,11 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
+from dnsorch.contracts import DNS_CHANGE_FAILED, DNS_CHANGE_REJECTED
 from dnsorch.settings import Settings
 
-REJECTED = "DnsChangeRejected"
-FAILED = "DnsChangeFailed"
+REJECTED = DNS_CHANGE_REJECTED
+FAILED = DNS_CHANGE_FAILED
 
 # Failures that the same change, retried, can never get past: the server said no to
 # this key or this zone, or our own configuration (key file, playbook) is missing.

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dnsorch.errors import (
+from dnsorch.contracts import (
     DnsorchError,
     IdempotencyConflict,
     IllegalTransition,

@@ -33,8 +33,11 @@ from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd
 from devstack.postgres import LocalPostgres
 from dnsorch import adoption, migrate
+from dnsorch.contracts import (
+    ZoneScan,
+    ZoneScanInput,
+)
 from dnsorch.db import make_engine
-from dnsorch.drift_contracts import ZoneScan, ZoneScanInput
 from dnsorch.settings import Settings
 from dnsorch.workflow_gateway import ProvisioningGateway
 from dnsorch.zone_transfer import tsig_key

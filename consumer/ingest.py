@@ -28,7 +28,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import DecodedRequest, PoisonMessage, decode_key, decode_request
 from dnsorch.accepting import AcceptService
-from dnsorch.errors import (
+from dnsorch.contracts import (
     IdempotencyConflict,
     InvalidRequest,
     NameOwnedByAnotherAccount,

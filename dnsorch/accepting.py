@@ -25,13 +25,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 
 from dnsorch import approval, managed
-from dnsorch.approval import ZoneFacts
-from dnsorch.contracts import ApplyPolicy, DnsRequestSpec, ProvisioningInput, RequestStatus, workflow_id_for
-from dnsorch.errors import (
+from dnsorch.contracts import (
+    ApplyPolicy,
+    DnsRequestSpec,
     IdempotencyConflict,
     InvalidRequest,
+    ProvisioningInput,
     RequestNotFound,
+    RequestStatus,
     ServiceUnavailable,
+    ZoneFacts,
+    workflow_id_for,
 )
 from dnsorch.logging import bind_request_id
 from dnsorch.models import DnsRecord, DnsRequest

@@ -32,8 +32,11 @@ from sqlalchemy import Connection, Engine
 
 from dnsorch import managed, records, validation
 from dnsorch.adoption_store import ManagedZone, hold_records, read_managed, write_adopted
-from dnsorch.contracts import DnsRequestSpec
-from dnsorch.errors import DnsorchError, InvalidRequest
+from dnsorch.contracts import (
+    DnsorchError,
+    DnsRequestSpec,
+    InvalidRequest,
+)
 from dnsorch.schemas import CreateDnsRequest, RequestContext
 from dnsorch.settings import Settings
 from dnsorch.zone_contents import served_rrsets, skip_reason

@@ -19,9 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch import records
-from dnsorch.contracts import UNFINISHED_STATUSES, DnsRequestSpec, RequestStatus
+from dnsorch.contracts import UNFINISHED_STATUSES, DnsorchError, DnsRequestSpec, RequestStatus
 from dnsorch.dns.ownership import closest_owner, owner_candidates
-from dnsorch.errors import DnsorchError
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner, NameTransfer
 from dnsorch.repository.request_rows import log_entry, request_values
 from dnsorch.repository.served_records import in_zone

@@ -15,20 +15,8 @@ from dataclasses import dataclass, field
 import dns.exception
 import dns.name
 
-from dnsorch.contracts import DnsRequestSpec
+from dnsorch.contracts import DnsRequestSpec, ZoneFacts
 from dnsorch.settings import Settings
-
-
-@dataclass(frozen=True)
-class ZoneFacts:
-    """What the risk rules need from PostgreSQL, read at accept."""
-
-    current_ttl: int | None = None
-    """The TTL of the managed record set the request changes (None: there is none)."""
-    zone_record_sets: int = 0
-    """Managed record sets in the request's zone."""
-    zone_changes_in_flight: int = 0
-    """Updates and deletes in the zone accepted before this one and not yet finished."""
 
 
 @dataclass

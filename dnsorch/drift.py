@@ -21,13 +21,17 @@ import dns.name
 import dns.rdatatype
 import dns.zone
 
-from dnsorch.contracts import DnsRequestSpec
-from dnsorch.drift_contracts import DriftedRRset, ManagedRecord, ServedBy
+from dnsorch.contracts import (
+    DRIFT_SOURCE,
+    DnsRequestSpec,
+    DriftedRRset,
+    ManagedRecord,
+    ServedBy,
+)
 from dnsorch.records import name_text, parse_values
 from dnsorch.zone_contents import skip_reason
 
-SOURCE = "drift"
-"""The `source` (and first log line's actor) of a drift request: `dnsorch requests list --source drift`."""
+SOURCE = DRIFT_SOURCE
 POLICIES = ("heal", "raise")
 CHANGED, MISSING, UNMANAGED = "changed", "missing", "unmanaged"
 _REQUEST_NAMESPACE = uuid.UUID("5b7e0c52-9d0e-4f61-8a4c-0f3d2c7b9e14")

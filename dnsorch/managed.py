@@ -16,15 +16,15 @@ import dns.name
 from sqlalchemy import Connection
 
 from dnsorch import records
-from dnsorch.contracts import DnsRequestSpec
-from dnsorch.dns import protected_reason
-from dnsorch.errors import (
+from dnsorch.contracts import (
+    DnsRequestSpec,
     NameOwnedByAnotherAccount,
     ProtectedName,
     RecordConflict,
     RecordExists,
     RecordMissing,
 )
+from dnsorch.dns import protected_reason
 from dnsorch.repository import served_records
 from dnsorch.reverse import FORWARD_TYPES, reverse_zone_of
 from dnsorch.store import owners

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.errors import NameNotManaged
+from dnsorch.contracts import NameNotManaged
 from dnsorch.models import NameOwner, NameTransfer
 from dnsorch.store import owners
 

@@ -14,8 +14,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from dnsorch.contracts import OperatorAction, RequestStatus, StatusChange, workflow_id_for
-from dnsorch.errors import IllegalTransition, RequestFinished, RequestNotFound, ServiceUnavailable
+from dnsorch.contracts import (
+    IllegalTransition,
+    OperatorAction,
+    RequestFinished,
+    RequestNotFound,
+    RequestStatus,
+    ServiceUnavailable,
+    StatusChange,
+    workflow_id_for,
+)
 from dnsorch.logging import bind_request_id
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.repository import request_rows

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
-from dnsorch.errors import InvalidRequest
+from dnsorch.contracts import InvalidRequest
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.repository.served_records import in_zone
 

@@ -27,7 +27,7 @@ from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
 from dns.rdtypes.IN.SRV import SRV
 
-from dnsorch.errors import InvalidRequest
+from dnsorch.contracts import InvalidRequest
 
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV")
 MAX_NAME_LENGTH = 253  # characters without the final dot: 255 octets on the wire (RFC 1035 §2.3.4)

@@ -9,8 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dnsorch import records
-from dnsorch.contracts import RequestStatus
-from dnsorch.errors import InvalidRequest
+from dnsorch.contracts import InvalidRequest, RequestStatus
 
 # How OpenAPI documents extra_config: what `records.check_extra_config` accepts.
 _EXTRA_CONFIG_SCHEMA: dict[str, Any] = {

@@ -7,8 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from dnsorch import records
-from dnsorch.contracts import DnsRequestSpec
-from dnsorch.errors import InvalidRequest
+from dnsorch.contracts import DnsRequestSpec, InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
 
 OPERATIONS = ("create", "update", "delete")

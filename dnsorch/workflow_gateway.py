@@ -25,10 +25,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from dnsorch.contracts import (
     OperatorAction,
     ProvisioningInput,
+    ServiceUnavailable,
     StatusChange,
     WorkflowState,
 )
-from dnsorch.errors import ServiceUnavailable
 from dnsorch.search_attributes import request_attributes
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import dns.tsig
 import dns.xfr
 import dns.zone
 
-from dnsorch.errors import DnsorchError
+from dnsorch.contracts import DnsorchError
 from dnsorch.settings import Settings
 
 _KEY = {

@@ -14,8 +14,8 @@ import sys
 from sqlalchemy.exc import OperationalError
 
 from dnsorch import adoption
+from dnsorch.contracts import DnsorchError
 from dnsorch.db import make_engine
-from dnsorch.errors import DnsorchError
 from dnsorch.operator_cli import _cell
 from dnsorch.settings import Settings
 

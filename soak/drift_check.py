@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import dns.rdata
 import dns.rdataclass
 
-from dnsorch.drift import SOURCE as DRIFT_SOURCE
+from dnsorch.contracts import DRIFT_SOURCE
 from soak.facts import Facts, served_rrset
 from soak.history import submits_for
 

@@ -22,7 +22,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from dnsorch.drift_contracts import DriftScanInput
+from dnsorch.contracts import DriftScanInput
 from dnsorch.settings import Settings
 from workflows.drift import DriftScanWorkflow
 

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.database import DatabaseActivities
     from dnsorch import search_attributes as sa
     from dnsorch.contracts import (
+        DRIFT_SOURCE,
         BeginRequest,
         DnsRequestSpec,
         FinishRequest,
@@ -21,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
-    from dnsorch.drift import SOURCE as DRIFT_SOURCE
     from workflows.policy import DB_RETRY, DB_TIMEOUT
 
 

@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.drift import DriftActivities
-    from dnsorch.drift_contracts import (
+    from dnsorch.contracts import (
         DriftRequests,
         DriftScanInput,
         DriftScanSummary,

@@ -8,7 +8,16 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from dnsorch.contracts import ApplyPolicy, ChangePlan, DnsChange, DnsRequestSpec
+from dnsorch.contracts import (
+    DNS_CHANGE_CONFLICT,
+    DNS_CHANGE_REJECTED,
+    NAME_OWNED_BY_ANOTHER_ACCOUNT,
+    REQUEST_ENDED,
+    ApplyPolicy,
+    ChangePlan,
+    DnsChange,
+    DnsRequestSpec,
+)
 from dnsorch.records import rdata_values
 
 # Database writes retry until PostgreSQL is back: an outage must delay a request, not fail it.
@@ -24,7 +33,7 @@ TURN_TIMEOUT = timedelta(days=1)
 TURN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=10),
-    non_retryable_error_types=["NameOwnedByAnotherAccount", "RequestEnded"],
+    non_retryable_error_types=[NAME_OWNED_BY_ANOTHER_ACCOUNT, REQUEST_ENDED],
 )
 
 # The plan asks the primary at most twice; if it cannot, the plan says `unknown` and the apply decides.
@@ -48,7 +57,7 @@ def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
         backoff_coefficient=policy.retry_backoff,
         maximum_interval=timedelta(seconds=policy.max_retry_seconds),
         maximum_attempts=policy.max_attempts,
-        non_retryable_error_types=["DnsChangeRejected", "DnsChangeConflict", "NameOwnedByAnotherAccount"],
+        non_retryable_error_types=[DNS_CHANGE_REJECTED, DNS_CHANGE_CONFLICT, NAME_OWNED_BY_ANOTHER_ACCOUNT],
     )
 
 
@@ -82,7 +91,7 @@ def change_for(request: DnsRequestSpec) -> DnsChange:
     )
 
 
-REFUSED_FOR_GOOD = frozenset({"NameOwnedByAnotherAccount", "DnsChangeConflict"})
+REFUSED_FOR_GOOD = frozenset({NAME_OWNED_BY_ANOTHER_ACCOUNT, DNS_CHANGE_CONFLICT})
 """Failures of the apply step that no retry or operator can fix: the request ends REJECTED."""
 
 

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.name_lock import NameLockActivities
     from activities.planning import PlanningActivities
     from dnsorch.contracts import (
+        DRIFT_SOURCE,
         Action,
         ApplyResult,
         ChangePlan,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
-    from dnsorch.drift import SOURCE as DRIFT_SOURCE
     from dnsorch.transitions import IllegalTransition
     from workflows.cancel_check import CancelAsksDns, Unsettled
     from workflows.live_dns import LiveDns

@@ -25,7 +25,7 @@ from api.v2.schemas import (
     TransferOut,
 )
 from dnsorch import names, queries
-from dnsorch.errors import NameNotManaged
+from dnsorch.contracts import NameNotManaged
 from dnsorch.schemas import ProvisionedRecord, StatusUpdate
 
 router = APIRouter(prefix="/dns")

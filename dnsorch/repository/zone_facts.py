@@ -8,8 +8,7 @@ import uuid
 from sqlalchemy import Connection, func, select
 from sqlmodel import col
 
-from dnsorch.approval import ZoneFacts
-from dnsorch.contracts import UNFINISHED_STATUSES, DnsRequestSpec
+from dnsorch.contracts import UNFINISHED_STATUSES, DnsRequestSpec, ZoneFacts
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.repository.served_records import in_zone
 

@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.temporal import TemporalDevServer
-from dnsorch.drift_contracts import DriftScanSummary
+from dnsorch.contracts import DriftScanSummary
 from dnsorch.zone_transfer import tsig_key
 from tests.fixtures.bind import BindInfo, require_servers
 from tests.fixtures.dns import served_rrset

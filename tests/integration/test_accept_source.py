@@ -14,9 +14,12 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from dnsorch.accepting import AcceptService, Door
-from dnsorch.contracts import ProvisioningInput
+from dnsorch.contracts import (
+    ProtectedName,
+    ProvisioningInput,
+    ServiceUnavailable,
+)
 from dnsorch.db import make_engine
-from dnsorch.errors import ProtectedName, ServiceUnavailable
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from tests.fixtures.auth import act_as

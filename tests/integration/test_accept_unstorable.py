@@ -13,8 +13,8 @@ from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.accepting import AcceptService, idempotency_request_id
+from dnsorch.contracts import InvalidRequest
 from dnsorch.db import make_engine
-from dnsorch.errors import InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.workflow_gateway import ProvisioningGateway

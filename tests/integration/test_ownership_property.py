@@ -20,8 +20,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from dnsorch import managed, names
-from dnsorch.contracts import RecordRow
-from dnsorch.errors import NameNotManaged, NameOwnedByAnotherAccount, RecordConflict
+from dnsorch.contracts import (
+    NameNotManaged,
+    NameOwnedByAnotherAccount,
+    RecordConflict,
+    RecordRow,
+)
 from dnsorch.repository.request_rows import insert_request
 from dnsorch.repository.served_records import apply_record
 from dnsorch.store import owners

@@ -10,9 +10,8 @@ import pytest
 
 from activities.planning import plan_for
 from dnsorch import drift
-from dnsorch.contracts import DnsChange
+from dnsorch.contracts import DnsChange, ManagedRecord
 from dnsorch.drift import Recorded, Served, ServerView, find_drift, key
-from dnsorch.drift_contracts import ManagedRecord
 from dnsorch.records import rdata_values
 from dnsorch.zone_contents import skip_reason
 

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from dnsorch.drift_contracts import (
+from dnsorch.contracts import (
     DriftedRRset,
     DriftRequests,
     DriftRequestStart,

@@ -18,7 +18,7 @@ from consumer.dead_letter import MAX_REASON_BYTES, clean_reason
 from consumer.decode import PoisonMessage, decode_request
 from consumer.ingest import Ingestor
 from dnsorch import queries
-from dnsorch.errors import InvalidRequest
+from dnsorch.contracts import InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.validation import build_spec

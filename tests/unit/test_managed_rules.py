@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dnsorch.contracts import DnsRequestSpec
-from dnsorch.errors import (
+from dnsorch.contracts import (
+    DnsRequestSpec,
     InvalidRequest,
     NameOwnedByAnotherAccount,
     RecordConflict,

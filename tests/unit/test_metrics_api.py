@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.main import create_app
 from api.metrics import ApiMetrics
-from dnsorch.errors import RequestNotFound
+from dnsorch.contracts import RequestNotFound
 from dnsorch.settings import Settings
 from tests.fixtures.auth import act_as
 

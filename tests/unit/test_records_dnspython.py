@@ -14,9 +14,8 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from dnsorch.approval import ZoneFacts, verdict
-from dnsorch.contracts import DnsRequestSpec
-from dnsorch.errors import InvalidRequest
+from dnsorch.approval import verdict
+from dnsorch.contracts import DnsRequestSpec, InvalidRequest, ZoneFacts
 from dnsorch.records import parse_values, rdata_values, record_rdata, target_host
 from dnsorch.settings import Settings
 from tests.fixtures.specs import ZONES, validated_spec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dnsorch.errors import InvalidRequest
+from dnsorch.contracts import InvalidRequest
 from dnsorch.records import rdata_values
 from dnsorch.schemas import CreateDnsRequest
 from tests.fixtures.specs import validated_spec

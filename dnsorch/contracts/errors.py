@@ -1,7 +1,5 @@
 """Domain exceptions raised by the core; the API and the consumer map them at their edges."""
 
-from __future__ import annotations
-
 
 class DnsorchError(Exception):
     """Base of every error the core raises on purpose."""

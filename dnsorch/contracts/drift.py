@@ -1,8 +1,6 @@
 """Inputs and results of drift detection (DriftScanWorkflow and its activities); like every contract,
 they live in Temporal's history, so new fields need defaults."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any

@@ -1,0 +1,66 @@
+"""What the workflow writes to its request's row, in local activities: log lines, statuses and the
+record DNS serves."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dnsorch.contracts.request import DnsRequestSpec
+
+
+@dataclass
+class LogStep:
+    """One idempotent write to a request row: a log line, optionally with a new status.
+
+    `entry_id` is made by the workflow, so an activity retried after a crash finds the
+    line already there and does not add it twice.
+    """
+
+    request_id: str
+    entry_id: str
+    at: datetime
+    message: str
+    status: str | None = None
+    step: str = ""
+    actor: str = "workflow"
+    previous: str | None = None
+    plan: dict[str, Any] | None = None
+    """The change's plan (ChangePlan as a dict), kept on the log line that reports it."""
+    propagation: dict[str, float] | None = None
+    """Seconds each authoritative server took to serve the change, on the line that reports it."""
+
+
+@dataclass
+class RecordRow:
+    """The provisioned record to store once the DNS server serves it."""
+
+    request_id: str
+    record_type: str
+    domain: str
+    target: str
+    ttl: int
+    priority: int | None
+    comment: str | None
+    provisioned_at: datetime
+    operation: str = "create"
+    account_id: str = ""
+    """The requesting account, which a create or update makes the name's owner if it has none."""
+    zone: str = ""
+    """The record's zone: ownership follows the tree of names below its apex (empty: the name alone,
+    as rows written before zone-aware ownership were)."""
+
+
+@dataclass
+class BeginRequest:
+    """The workflow's first write (one local activity): the row, if missing, and the first status."""
+
+    request: DnsRequestSpec
+    step: LogStep
+
+
+@dataclass
+class FinishRequest:
+    """A final write (one local activity, one transaction): the record DNS serves, if any, and the status."""
+
+    step: LogStep
+    record: RecordRow | None = None
