@@ -6,7 +6,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from workflows.name_lock import DnsNameLockWorkflow, LockRequest, LockState
+from dnsorch.contracts import LockRequest, LockState
+
+LOCK_WORKFLOW = "DnsNameLockWorkflow"
+"""The lock's registered workflow name (workflows/name_lock.py): started by name, so that no activity
+imports a workflow."""
 
 
 class NameLockActivities:
@@ -17,7 +21,7 @@ class NameLockActivities:
     async def request_name_lock(self, request: LockRequest) -> None:
         """Queue `holder` on the lock, starting the lock workflow if none runs (idempotent)."""
         await self.client.start_workflow(
-            DnsNameLockWorkflow.run,
+            LOCK_WORKFLOW,
             LockState(),
             id=request.lock_id,
             task_queue=activity.info().task_queue,

@@ -8,11 +8,13 @@ continues as new after many grants, so its history stays small.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from dnsorch.contracts import LockState
 
 LEASE = timedelta(hours=1)
 IDLE = timedelta(minutes=5)
@@ -21,17 +23,6 @@ GRANTS_PER_RUN = 200
 
 def lock_id_for(domain: str) -> str:
     return f"dns-name-lock-{domain}"
-
-
-@dataclass
-class LockState:
-    waiting: list[str] = field(default_factory=list)
-
-
-@dataclass
-class LockRequest:
-    lock_id: str
-    holder: str
 
 
 @workflow.defn

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ChangePlan,
         DnsChange,
         DnsRequestSpec,
+        LockRequest,
         NameServer,
         OperatorAction,
         ProvisioningInput,
@@ -45,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.transitions import IllegalTransition
     from workflows.cancel_check import CancelAsksDns, Unsettled
     from workflows.live_dns import LiveDns
-    from workflows.name_lock import LockRequest, lock_id_for
+    from workflows.name_lock import lock_id_for
     from workflows.operators import OperatorHandlers
     from workflows.outcome import Outcome, note
     from workflows.policy import (
