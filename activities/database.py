@@ -18,8 +18,8 @@ from dnsorch.contracts import (
     LogStep,
     RecordRow,
 )
+from dnsorch.dns import rdata_values
 from dnsorch.logging import bind_request_id
-from dnsorch.records import rdata_values
 from dnsorch.repository import request_rows, served_records
 
 

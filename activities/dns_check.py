@@ -12,8 +12,7 @@ import time
 import dns.exception
 import dns.name
 
-from dnsorch.dns_query import query_rrset, read_rrset
-from dnsorch.records import parse_values
+from dnsorch.dns import parse_values, query_rrset, read_rrset
 
 __all__ = ["NotServed", "query_rrset", "read_rrset", "same_rrset", "wait_until_served"]
 

@@ -29,13 +29,19 @@ from dnsorch.contracts import (
     ZoneScan,
     ZoneScanInput,
 )
-from dnsorch.dns_query import authoritative_servers, parse_servers, read_rrset
+from dnsorch.dns import (
+    ZoneTransferFailed,
+    authoritative_servers,
+    comparison,
+    parse_servers,
+    read_rrset,
+    read_zone,
+)
 from dnsorch.drift_store import ManagedZone, read_zone_state, unfinished_requests
 from dnsorch.logging import bind_request_id
 from dnsorch.repository import request_rows
 from dnsorch.settings import Settings
 from dnsorch.workflow_gateway import ProvisioningGateway
-from dnsorch.zone_transfer import ZoneTransferFailed, read_zone
 
 SCAN_SECONDS = "dnsorch_drift_scan_seconds"
 RRSETS = "dnsorch_drift_rrsets"
@@ -58,15 +64,18 @@ class DriftActivities:
         known = await asyncio.to_thread(self._read_state, scan.zone)  # the keys to ask for if AXFR fails
         views = await asyncio.gather(*(self._view(server, scan.zone, known.recorded) for server in servers))
         state = await asyncio.to_thread(self._read_state, scan.zone)
-        readable = [view for view in views if isinstance(view, drift.ServerView)]
-        drifted, unmanaged = drift.find_drift(scan.zone, state.recorded, readable)
+        readable = [view for view in views if isinstance(view, comparison.ServerView)]
+        drifted, unmanaged = comparison.find_drift(scan.zone, state.recorded, readable)
         unmanaged = [u for u in unmanaged if _key(u) not in state.pending]  # a create being applied
         settled_before = read_from - SETTLE
         settled = [d for d in drifted if state.provisioned_at[_key(d)] < settled_before]
         for found in settled:
             found.pending_request = state.pending.get(_key(found), "")
-        kinds = {kind: sum(1 for d in settled if d.kind == kind) for kind in (drift.CHANGED, drift.MISSING)}
-        kinds[drift.UNMANAGED] = len(unmanaged)
+        kinds = {
+            kind: sum(1 for d in settled if d.kind == kind)
+            for kind in (comparison.CHANGED, comparison.MISSING)
+        }
+        kinds[comparison.UNMANAGED] = len(unmanaged)
         result = ZoneScan(
             zone=scan.zone,
             servers=[server.label for server in servers],
@@ -89,7 +98,7 @@ class DriftActivities:
         return [await self._start(batch, found, pending) for found in batch.drifted]
 
     async def _start(
-        self, batch: DriftRequests, found: DriftedRRset, pending: dict[drift.Key, str]
+        self, batch: DriftRequests, found: DriftedRRset, pending: dict[comparison.Key, str]
     ) -> DriftRequestStart:
         request_id = drift.request_id_for(batch.zone, found, batch.scan_run_id)
         outcome = DriftRequestStart(found.domain, found.record_type, request_id)
@@ -127,8 +136,8 @@ class DriftActivities:
         return await authoritative_servers(settings.dns_server, settings.dns_port, zone)
 
     async def _view(
-        self, server: NameServer, zone: str, managed: dict[drift.Key, drift.Recorded]
-    ) -> drift.ServerView | str:
+        self, server: NameServer, zone: str, managed: dict[comparison.Key, comparison.Recorded]
+    ) -> comparison.ServerView | str:
         """The server's whole zone by AXFR, else its managed record sets asked one by one; a string
         saying why when it could not be read at all."""
         where = self._settings.model_copy(update={"dns_server": server.address, "dns_port": server.port})
@@ -137,16 +146,16 @@ class DriftActivities:
         except ZoneTransferFailed as refused:
             activity.logger.warning("drift scan of %s: %s; asking record set by record set", zone, refused)
         else:
-            return drift.zone_view(server.label, served)
-        view = drift.ServerView(server.label, complete=False)
+            return comparison.zone_view(server.label, served)
+        view = comparison.ServerView(server.label, complete=False)
         bound = asyncio.Semaphore(QUERIES_IN_FLIGHT)
 
-        async def ask(rrset: drift.Key) -> None:
+        async def ask(rrset: comparison.Key) -> None:
             async with bound:
                 values, ttl = await read_rrset(server.address, server.port, rrset[0].to_text(), rrset[1])
             view.asked.add(rrset)
             if values:
-                view.rrsets[rrset] = drift.Served(tuple(sorted(values)), ttl)
+                view.rrsets[rrset] = comparison.Served(tuple(sorted(values)), ttl)
 
         try:
             await asyncio.gather(*(ask(rrset) for rrset in managed))
@@ -158,7 +167,7 @@ class DriftActivities:
         with self._engine.connect() as conn:
             return read_zone_state(conn, zone, self._settings.dns_zones)
 
-    def _pending(self, zone: str) -> dict[drift.Key, str]:
+    def _pending(self, zone: str) -> dict[comparison.Key, str]:
         with self._engine.connect() as conn:
             return unfinished_requests(conn, zone)
 
@@ -168,8 +177,8 @@ class DriftActivities:
             request_rows.insert_request(conn, spec, spec.accepted_at)
 
 
-def _key(found: DriftedRRset) -> drift.Key:
-    return drift.key(found.domain, found.record_type)
+def _key(found: DriftedRRset) -> comparison.Key:
+    return comparison.key(found.domain, found.record_type)
 
 
 def _log_scan(scan: ZoneScan) -> None:

@@ -9,9 +9,7 @@ from temporalio import activity
 
 from activities.dns_check import query_rrset, read_rrset, same_rrset
 from dnsorch.contracts import ChangePlan, DnsChange
-from dnsorch.dns import protected_reason
-from dnsorch.dns_query import zone_cut_above
-from dnsorch.records import parse_values, target_host
+from dnsorch.dns import parse_values, protected_reason, target_host, zone_cut_above
 from dnsorch.settings import Settings
 
 

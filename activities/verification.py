@@ -16,7 +16,7 @@ from temporalio import activity
 from activities import metrics
 from activities.dns_check import query_rrset, same_rrset
 from dnsorch.contracts import NameServer, ServedCheck, ServerAnswer
-from dnsorch.dns_query import authoritative_servers, parse_servers
+from dnsorch.dns import authoritative_servers, parse_servers
 from dnsorch.settings import Settings
 
 _ASK_EVERY = 0.1  # seconds between two questions to a server that does not serve the change yet

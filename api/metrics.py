@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dnsorch.records import SUPPORTED_TYPES
+from dnsorch.dns import SUPPORTED_TYPES
 
 log = logging.getLogger(__name__)
 

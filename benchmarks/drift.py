@@ -33,14 +33,11 @@ from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd
 from devstack.postgres import LocalPostgres
 from dnsorch import adoption, migrate
-from dnsorch.contracts import (
-    ZoneScan,
-    ZoneScanInput,
-)
+from dnsorch.contracts import ZoneScan, ZoneScanInput
 from dnsorch.db import make_engine
+from dnsorch.dns import tsig_key
 from dnsorch.settings import Settings
 from dnsorch.workflow_gateway import ProvisioningGateway
-from dnsorch.zone_transfer import tsig_key
 
 CHANGED, DELETED, ADDED = 10, 5, 5
 """Record sets changed and deleted behind dnsorch's back, and unmanaged ones added."""

@@ -37,12 +37,12 @@ from dnsorch.contracts import (
     ZoneFacts,
     workflow_id_for,
 )
+from dnsorch.dns import is_reverse_zone
 from dnsorch.logging import bind_request_id
 from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.operating import read_request
 from dnsorch.repository import request_rows
 from dnsorch.repository.zone_facts import zone_facts
-from dnsorch.reverse import is_reverse_zone
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.validation import build_spec, request_hash

@@ -1,6 +1,6 @@
 """Adopt a zone: what a DNS server already serves becomes dnsorch's managed records, owned by one account.
 
-The zone is read by AXFR (`dnsorch/zone_transfer.py`) and grouped into record sets. What dnsorch does
+The zone is read by AXFR (`dnsorch/dns/transfer.py`) and grouped into record sets. What dnsorch does
 not manage is skipped (SOA, the zone's own name servers and their glue, delegations, DNSSEC, other
 types). Each other record set is planned as `adopt` (nobody manages it yet), `already_managed` (dnsorch
 manages it with the same values and TTL: adopting again adds nothing) or `conflict` (managed with other
@@ -30,17 +30,12 @@ import dns.zone
 import pydantic
 from sqlalchemy import Connection, Engine
 
-from dnsorch import managed, records, validation
+from dnsorch import managed, validation
 from dnsorch.adoption_store import ManagedZone, hold_records, read_managed, write_adopted
-from dnsorch.contracts import (
-    DnsorchError,
-    DnsRequestSpec,
-    InvalidRequest,
-)
+from dnsorch.contracts import DnsorchError, DnsRequestSpec, InvalidRequest
+from dnsorch.dns import rdata_values, read_zone, served_rrsets, skip_reason
 from dnsorch.schemas import CreateDnsRequest, RequestContext
 from dnsorch.settings import Settings
-from dnsorch.zone_contents import served_rrsets, skip_reason
-from dnsorch.zone_transfer import read_zone
 
 SOURCE = "adoption"
 """The `source` of an adopted record's request (`dnsorch requests list --source adoption`)."""
@@ -181,9 +176,7 @@ def _plan_one(
     except (InvalidRequest, pydantic.ValidationError, UnicodeDecodeError) as error:
         planned.reason = f"dnsorch would refuse it: {_why(error)}"
         return planned
-    written = _rdatas(
-        rtype, records.rdata_values(spec.record_type, spec.target, spec.priority, spec.extra_config)
-    )
+    written = _rdatas(rtype, rdata_values(spec.record_type, spec.target, spec.priority, spec.extra_config))
     if written != set(rdataset):
         shown = ", ".join(sorted(rd.to_text() for rd in written))
         planned.reason = f"dnsorch would write it as {shown}: adopting would change what is served"
@@ -273,7 +266,7 @@ def _targets(rrsets: Iterable[tuple[dns.name.Name, dns.rdataset.Rdataset]]) -> s
 
 
 def _spec_values(spec: DnsRequestSpec) -> list[str]:
-    return records.rdata_values(spec.record_type, spec.target, spec.priority, spec.extra_config)
+    return rdata_values(spec.record_type, spec.target, spec.priority, spec.extra_config)
 
 
 def _rdatas(rtype: str, values: Iterable[str]) -> set[dns.rdata.Rdata]:

@@ -18,9 +18,8 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch import records
 from dnsorch.contracts import UNFINISHED_STATUSES, DnsorchError, DnsRequestSpec, RequestStatus
-from dnsorch.dns.ownership import closest_owner, owner_candidates
+from dnsorch.dns import closest_owner, owner_candidates, rdata_values
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner, NameTransfer
 from dnsorch.repository.request_rows import log_entry, request_values
 from dnsorch.repository.served_records import in_zone
@@ -102,7 +101,7 @@ def read_managed(conn: Connection, zone: str, targets: Iterable[str]) -> Managed
 def _served_values(rtype: str, target: str, priority: int | None, config: dict[str, Any]) -> list[str]:
     """What a managed record serves, from its row and its request's config (SRV port and weight)."""
     extra = config.get("extra_config") if isinstance(config, dict) else None
-    return records.rdata_values(rtype, target, priority, extra if isinstance(extra, dict) else {})
+    return rdata_values(rtype, target, priority, extra if isinstance(extra, dict) else {})
 
 
 def write_adopted(

@@ -13,10 +13,9 @@ from sqlalchemy import Connection, select
 from sqlmodel import col
 
 from dnsorch.contracts import UNFINISHED_STATUSES, InvalidRequest, ManagedRecord
-from dnsorch.dns.ownership import closest_owner, owner_candidates
-from dnsorch.drift import Key, Recorded, key
+from dnsorch.dns import closest_owner, owner_candidates, rdata_values, zone_of
+from dnsorch.dns.comparison import Key, Recorded, key
 from dnsorch.models import DnsRecord, DnsRequest, NameOwner
-from dnsorch.records import rdata_values, zone_of
 from dnsorch.repository.served_records import in_zone
 
 

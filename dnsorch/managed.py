@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import dns.name
 from sqlalchemy import Connection
 
-from dnsorch import records
 from dnsorch.contracts import (
     DnsRequestSpec,
     NameOwnedByAnotherAccount,
@@ -24,9 +23,8 @@ from dnsorch.contracts import (
     RecordExists,
     RecordMissing,
 )
-from dnsorch.dns import protected_reason
+from dnsorch.dns import FORWARD_TYPES, name_text, protected_reason, reverse_zone_of
 from dnsorch.repository import served_records
-from dnsorch.reverse import FORWARD_TYPES, reverse_zone_of
 from dnsorch.store import owners
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
@@ -40,7 +38,7 @@ class ManagedState:
     types: set[str] = field(default_factory=set)
     target_is_cname: bool = False
     ptr: str | None = None
-    """The PTR name an A/AAAA create or update keeps (dnsorch/reverse.py), if a managed zone holds it."""
+    """The PTR name an A/AAAA create or update keeps (dnsorch/dns/reverse.py), if a managed zone holds it."""
     ptr_owner: str | None = None
 
 
@@ -49,7 +47,7 @@ def read_state(
 ) -> ManagedState:
     target_types: set[str] = set()
     if spec.record_type in _TARGETS_THAT_MUST_NOT_BE_ALIASES and spec.operation != "delete":
-        target = records.name_text(dns.name.from_text(spec.target))  # as names are stored
+        target = name_text(dns.name.from_text(spec.target))  # as names are stored
         target_types = served_records.managed_types(conn, target)
     ptr, found = None, None
     if spec.record_type in FORWARD_TYPES and spec.operation != "delete" and reverse_zones:

@@ -8,16 +8,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dnsorch import records
 from dnsorch.contracts import InvalidRequest, RequestStatus
+from dnsorch.dns import (
+    MAX_EXTRA_KEY_LENGTH,
+    MAX_EXTRA_KEYS,
+    MAX_EXTRA_STRING,
+    check_extra_config,
+    text_problem,
+)
 
-# How OpenAPI documents extra_config: what `records.check_extra_config` accepts.
+# How OpenAPI documents extra_config: what `check_extra_config` accepts.
 _EXTRA_CONFIG_SCHEMA: dict[str, Any] = {
-    "maxProperties": records.MAX_EXTRA_KEYS,
-    "propertyNames": {"minLength": 1, "maxLength": records.MAX_EXTRA_KEY_LENGTH},
+    "maxProperties": MAX_EXTRA_KEYS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_EXTRA_KEY_LENGTH},
     "additionalProperties": {
         "anyOf": [
-            {"type": "string", "maxLength": records.MAX_EXTRA_STRING},
+            {"type": "string", "maxLength": MAX_EXTRA_STRING},
             {"type": "number"},
             {"type": "boolean"},
             {"type": "null"},
@@ -27,7 +33,7 @@ _EXTRA_CONFIG_SCHEMA: dict[str, Any] = {
 
 
 def printable(value: str, *, allow_newlines: bool = False) -> str:
-    if problem := records.text_problem(value, allow_newlines=allow_newlines):
+    if problem := text_problem(value, allow_newlines=allow_newlines):
         raise ValueError(problem)
     return value
 
@@ -40,8 +46,8 @@ class RecordConfig(BaseModel):
     extra_config: dict[str, Any] = Field(
         default_factory=dict,
         description="Type-specific extras: SRV takes `port` (required) and `weight` (default 0)."
-        f" Flat: at most {records.MAX_EXTRA_KEYS} keys of up to {records.MAX_EXTRA_KEY_LENGTH}"
-        f" characters; values are strings (up to {records.MAX_EXTRA_STRING} characters, no control"
+        f" Flat: at most {MAX_EXTRA_KEYS} keys of up to {MAX_EXTRA_KEY_LENGTH}"
+        f" characters; values are strings (up to {MAX_EXTRA_STRING} characters, no control"
         " characters), finite numbers, booleans or null.",
         json_schema_extra=_EXTRA_CONFIG_SCHEMA,
     )
@@ -50,7 +56,7 @@ class RecordConfig(BaseModel):
     @classmethod
     def _flat_scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
         try:
-            return records.check_extra_config(value)
+            return check_extra_config(value)
         except InvalidRequest as invalid:
             raise ValueError(invalid.reason) from None
 

@@ -6,8 +6,18 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from dnsorch import records
 from dnsorch.contracts import DnsRequestSpec, InvalidRequest
+from dnsorch.dns import (
+    SUPPORTED_TYPES,
+    check_extra_config,
+    check_owner,
+    check_priority,
+    check_target,
+    check_ttl,
+    name_text,
+    record_rdata,
+    zone_of,
+)
 from dnsorch.schemas import CreateDnsRequest
 
 OPERATIONS = ("create", "update", "delete")
@@ -24,31 +34,31 @@ def build_spec(
         raise InvalidRequest("operation", f"must be one of {', '.join(OPERATIONS)}")
     resource = body.resource
     record_type = resource.record_type.strip().upper()
-    if record_type not in records.SUPPORTED_TYPES:
-        raise InvalidRequest("resource.record_type", f"must be one of {', '.join(records.SUPPORTED_TYPES)}")
-    owner = records.check_owner(record_type, resource.domain)
-    zone = records.zone_of(owner, zones)
+    if record_type not in SUPPORTED_TYPES:
+        raise InvalidRequest("resource.record_type", f"must be one of {', '.join(SUPPORTED_TYPES)}")
+    owner = check_owner(record_type, resource.domain)
+    zone = zone_of(owner, zones)
     if record_type == "CNAME" and owner == zone:  # the apex holds SOA and NS: RFC 1034 §3.6.2
         raise InvalidRequest("resource.domain", "a CNAME cannot sit at the zone apex")
     if operation == "delete":  # the record set is named by name and type; a target is not used
         target, priority = "", None
     else:
-        target = records.check_target(record_type, resource.target)
-        priority = records.check_priority(record_type, resource.config.priority)
+        target = check_target(record_type, resource.target)
+        priority = check_priority(record_type, resource.config.priority)
         # What the workflow will ask DNS to serve, built now so that a value dnspython refuses is a 422.
-        records.record_rdata(record_type, target, priority, resource.config.extra_config)
+        record_rdata(record_type, target, priority, resource.config.extra_config)
     return DnsRequestSpec(
         request_id=request_id,
         account_id=body.context.account_id,
         source=source,
         record_type=record_type,
-        domain=records.name_text(owner),
-        zone=records.name_text(zone),
+        domain=name_text(owner),
+        zone=name_text(zone),
         target=target,
-        ttl=records.check_ttl(resource.config.ttl),
+        ttl=check_ttl(resource.config.ttl),
         priority=priority,
         comment=resource.comment,
-        extra_config=records.check_extra_config(resource.config.extra_config),
+        extra_config=check_extra_config(resource.config.extra_config),
         operation=operation,
         accepted_at=datetime.now(UTC),
     )

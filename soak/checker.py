@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dnsorch.records import parse_values
+from dnsorch.dns import parse_values
 from soak.drift_check import check_drift_requests, check_unmanaged_left_alone, touched
 from soak.facts import Facts, Row, final_at, record_summary, served_rrset
 from soak.history import excerpt, submits_for

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from dnsorch.dns import parse_values, rdata_values
 from dnsorch.models import DnsRecord
-from dnsorch.records import parse_values, rdata_values
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
 

@@ -17,8 +17,8 @@ import dns.rcode
 import dns.update
 from sqlalchemy import Engine
 
+from dnsorch.dns import tsig_key
 from dnsorch.repository.served_records import recorded_values
-from dnsorch.zone_transfer import tsig_key
 from soak.stack import ZONE
 
 TIMEOUT = 5.0

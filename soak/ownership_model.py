@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dnsorch.dns.ownership import closest_owner, owner_candidates, owner_name
+from dnsorch.dns import closest_owner, owner_candidates, owner_name
 from soak.stack import ZONE
 
 if TYPE_CHECKING:

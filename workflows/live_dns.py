@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ServerAnswer,
         WorkflowState,
     )
-    from dnsorch.reverse import ptr_requests
+    from dnsorch.dns import ptr_requests, rollback_for
     from dnsorch.search_attributes import request_attributes
     from workflows.bookkeeping import RequestBookkeeping
     from workflows.outcome import Outcome
@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         SERVERS_RETRY,
         SERVERS_TIMEOUT,
         failure_reason,
-        rollback_for,
     )
     from workflows.story import Story
 

@@ -1,8 +1,7 @@
-"""Timeouts, retry policies and the change the workflow asks Ansible to apply, named in one place."""
+"""Timeouts and retry policies, named in one place (the change itself is dnsorch/dns/change.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
@@ -14,11 +13,7 @@ from dnsorch.contracts import (
     NAME_OWNED_BY_ANOTHER_ACCOUNT,
     REQUEST_ENDED,
     ApplyPolicy,
-    ChangePlan,
-    DnsChange,
-    DnsRequestSpec,
 )
-from dnsorch.records import rdata_values
 
 # Database writes retry until PostgreSQL is back: an outage must delay a request, not fail it.
 DB_TIMEOUT = timedelta(seconds=30)
@@ -58,36 +53,6 @@ def apply_retry(policy: ApplyPolicy) -> RetryPolicy:
         maximum_interval=timedelta(seconds=policy.max_retry_seconds),
         maximum_attempts=policy.max_attempts,
         non_retryable_error_types=[DNS_CHANGE_REJECTED, DNS_CHANGE_CONFLICT, NAME_OWNED_BY_ANOTHER_ACCOUNT],
-    )
-
-
-def rollback_for(change: DnsChange, snapshot: ChangePlan) -> DnsChange:
-    """The change that makes the RRset what the plan saw before `change`: a `restore` carries no
-    prerequisite, so it holds whether or not `change` was applied."""
-    return dataclasses.replace(
-        change,
-        operation="restore",
-        values=list(snapshot.old_values),
-        ttl=snapshot.old_ttl if snapshot.old_ttl is not None else change.ttl,
-    )
-
-
-def change_for(request: DnsRequestSpec) -> DnsChange:
-    values = (
-        []
-        if request.operation == "delete"
-        else rdata_values(request.record_type, request.target, request.priority, request.extra_config)
-    )
-    return DnsChange(
-        request_id=request.request_id,
-        operation=request.operation,
-        record_type=request.record_type,
-        domain=request.domain,
-        zone=request.zone,
-        values=values,
-        ttl=request.ttl,
-        account_id=request.account_id,
-        source=request.source,
     )
 
 

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
+    from dnsorch.dns import change_for
     from dnsorch.transitions import IllegalTransition
     from workflows.cancel_check import CancelAsksDns, Unsettled
     from workflows.live_dns import LiveDns
@@ -57,7 +58,6 @@ with workflow.unsafe.imports_passed_through():
         TURN_RETRY,
         TURN_TIMEOUT,
         apply_retry,
-        change_for,
         failure_reason,
         refused_for_good,
     )

@@ -9,14 +9,7 @@ modules a workflow imports (this package), not the files behind it, so a field a
 could not be resolved there when Temporal decodes a payload (tests/unit/test_contracts.py).
 """
 
-from dnsorch.contracts.change import (
-    ApplyResult,
-    ChangePlan,
-    DnsChange,
-    NameServer,
-    ServedCheck,
-    ServerAnswer,
-)
+from dnsorch.contracts.change import ApplyResult, ChangePlan, DnsChange, NameServer, ServedCheck, ServerAnswer
 from dnsorch.contracts.drift import (
     DriftedRRset,
     DriftRequests,

@@ -165,7 +165,7 @@ class ProvisioningInput:
     """The approval policy's verdict on a request it lets through (e.g. "routine change: no approval
     needed"), kept on the request's first status line."""
     reverse_zones: list[str] = field(default_factory=list)
-    """The managed reverse zones: an A or AAAA change keeps its PTR there (dnsorch/reverse.py)."""
+    """The managed reverse zones: an A or AAAA change keeps its PTR there (dnsorch/dns/reverse.py)."""
     attention_reason: str = ""
     """Set: the request begins in NEEDS_ATTENTION with this reason, and applies nothing until an
     operator's `retry` (drift that policy raises rather than heals)."""

@@ -1,6 +1,6 @@
 """Names no submitter may change: they are the zone's own, or not the zone's at all.
 
-- the apex SOA and NS: not requestable types (dnsorch/records.py SUPPORTED_TYPES);
+- the apex SOA and NS: not requestable types (records.py SUPPORTED_TYPES);
 - the addresses of the zone's name servers (NS targets: their glue, or a CNAME in its place,
   RFC 2181 §10.3); other data there (a TXT) is anyone's as usual. One address given to
   `ns1` is used for every later query of the zone, so a single request would take the whole
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import dns.name
 
-from dnsorch.reverse import is_reverse_zone
+from dnsorch.dns.reverse import is_reverse_zone
 
 DNSORCH_SOURCES = frozenset({"ptr", "drift", "adoption"})
 """The doors dnsorch itself comes through; every other source (api, kafka) is a submitter's."""

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.dns.ownership import owner_candidates, owner_name
+from dnsorch.dns import owner_candidates, owner_name
 from dnsorch.models import DnsRequest, NameClaim
 
 _OLDER_IN_PROGRESS = text(

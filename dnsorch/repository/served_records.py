@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch.contracts import RecordRow
+from dnsorch.dns import rdata_values
 from dnsorch.models import DnsRecord, DnsRequest
-from dnsorch.records import rdata_values
 from dnsorch.store import owners
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.dns.ownership import closest_owner, owner_candidates, owner_name
+from dnsorch.dns import closest_owner, owner_candidates, owner_name
 from dnsorch.models import DnsRecord, NameOwner
 
 

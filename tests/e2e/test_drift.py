@@ -27,7 +27,7 @@ from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.temporal import TemporalDevServer
 from dnsorch.contracts import DriftScanSummary
-from dnsorch.zone_transfer import tsig_key
+from dnsorch.dns import tsig_key
 from tests.fixtures.bind import BindInfo, require_servers
 from tests.fixtures.dns import served_rrset
 from tests.fixtures.process_stack import ProcessStack

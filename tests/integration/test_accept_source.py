@@ -14,11 +14,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from dnsorch.accepting import AcceptService, Door
-from dnsorch.contracts import (
-    ProtectedName,
-    ProvisioningInput,
-    ServiceUnavailable,
-)
+from dnsorch.contracts import ProtectedName, ProvisioningInput, ServiceUnavailable
 from dnsorch.db import make_engine
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings

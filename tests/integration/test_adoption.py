@@ -29,10 +29,10 @@ from sqlmodel import col
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.temporal import TemporalDevServer
 from dnsorch import adoption, keys, names, queries
+from dnsorch.dns import tsig_key
 from dnsorch.models import DnsRecord
 from dnsorch.repository.request_rows import insert_request
 from dnsorch.settings import Settings
-from dnsorch.zone_transfer import tsig_key
 from tests.fixtures.dns import served
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port

@@ -23,7 +23,7 @@ from activities.ansible import AnsibleActivities
 from activities.dns_check import query_rrset
 from devstack.bind import ensure_tsig_key
 from dnsorch.contracts import ApplyResult, DnsChange
-from dnsorch.records import rdata_values
+from dnsorch.dns import rdata_values
 from dnsorch.settings import Settings
 from tests.fixtures.bind import TEST_ZONE, BindInfo, bind_settings
 from tests.fixtures.dns import served

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, update
 from sqlmodel import col
 
 from dnsorch.contracts import DnsRequestSpec, RecordRow
-from dnsorch.drift import key
+from dnsorch.dns.comparison import key
 from dnsorch.drift_store import read_zone_state
 from dnsorch.models import NameOwner
 from dnsorch.repository.request_rows import insert_request

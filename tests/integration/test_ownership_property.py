@@ -20,12 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from dnsorch import managed, names
-from dnsorch.contracts import (
-    NameNotManaged,
-    NameOwnedByAnotherAccount,
-    RecordConflict,
-    RecordRow,
-)
+from dnsorch.contracts import NameNotManaged, NameOwnedByAnotherAccount, RecordConflict, RecordRow
 from dnsorch.repository.request_rows import insert_request
 from dnsorch.repository.served_records import apply_record
 from dnsorch.store import owners

@@ -1,4 +1,4 @@
-"""Drift's comparison (dnsorch/drift.py) and the plan of a `restore`, the change that heals it."""
+"""Drift's comparison (dnsorch/dns/comparison.py) and the plan of a `restore`, the change that heals it."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ import pytest
 from activities.planning import plan_for
 from dnsorch import drift
 from dnsorch.contracts import DnsChange, ManagedRecord
-from dnsorch.drift import Recorded, Served, ServerView, find_drift, key
-from dnsorch.records import rdata_values
-from dnsorch.zone_contents import skip_reason
+from dnsorch.dns import comparison, rdata_values, skip_reason
+from dnsorch.dns.comparison import Recorded, Served, ServerView, find_drift, key
 
 ZONE = "example.test"
 NS1, NS2 = "ns1.example.test (127.0.0.1)", "ns2.example.test (127.0.0.2)"
 
 
-def recorded(domain: str, rtype: str, *values: str, ttl: int = 300) -> dict[drift.Key, Recorded]:
+def recorded(domain: str, rtype: str, *values: str, ttl: int = 300) -> dict[comparison.Key, Recorded]:
     return {key(domain, rtype): Recorded(values, ManagedRecord("acct-1", values[0], ttl))}
 
 
@@ -101,7 +100,7 @@ CASES = [
     ids=[case[0] for case in CASES],
 )
 def test_find_drift(
-    managed: dict[drift.Key, Recorded],
+    managed: dict[comparison.Key, Recorded],
     views: list[ServerView],
     want_drifted: list[tuple[str, str, str, list[str]]],
     want_unmanaged: list[tuple[str, str, str, list[str]]],
@@ -160,7 +159,7 @@ www    300 IN A   192.0.2.10
 hand   60  IN TXT "by hand"
 """
     served = dns.zone.from_text(text, relativize=False)
-    seen = drift.zone_view(NS1, served)
+    seen = comparison.zone_view(NS1, served)
     assert sorted((name.to_text(), rtype) for name, rtype in seen.rrsets) == [
         ("hand.example.test.", "TXT"),
         ("www.example.test.", "A"),
@@ -185,7 +184,7 @@ def reverse_zone(*ptrs: str) -> dns.zone.Zone:
     return dns.zone.from_text(text, relativize=False)
 
 
-def kept_ptr(target: str, owner: str = "acct-1") -> dict[drift.Key, Recorded]:
+def kept_ptr(target: str, owner: str = "acct-1") -> dict[comparison.Key, Recorded]:
     """A PTR dnsorch keeps for its A `target`, as drift_store reads it from `dns_records`."""
     values = tuple(rdata_values("PTR", target, None, {}))
     return {key(PTR_NAME, "PTR"): Recorded(values, ManagedRecord(owner, target, 300))}
@@ -193,7 +192,7 @@ def kept_ptr(target: str, owner: str = "acct-1") -> dict[drift.Key, Recorded]:
 
 def test_a_ptr_dnsorch_keeps_and_dns_serves_as_recorded_is_no_drift() -> None:
     served = reverse_zone("10 www.example.test.")
-    views = [drift.zone_view(NS1, served), drift.zone_view(NS2, served)]
+    views = [comparison.zone_view(NS1, served), comparison.zone_view(NS2, served)]
 
     drifted, unmanaged = find_drift(REVERSE, kept_ptr("www.example.test"), views)
 
@@ -202,8 +201,8 @@ def test_a_ptr_dnsorch_keeps_and_dns_serves_as_recorded_is_no_drift() -> None:
 
 def test_a_ptr_changed_by_hand_in_a_managed_reverse_zone_is_drift_restored_for_its_owner() -> None:
     views = [
-        drift.zone_view(NS1, reverse_zone("10 www.example.test.")),
-        drift.zone_view(NS2, reverse_zone("10 by-hand.example.test.")),
+        comparison.zone_view(NS1, reverse_zone("10 www.example.test.")),
+        comparison.zone_view(NS2, reverse_zone("10 by-hand.example.test.")),
     ]
 
     [found], unmanaged = find_drift(REVERSE, kept_ptr("www.example.test", owner="acct-web"), views)
@@ -228,7 +227,9 @@ def test_a_ptr_changed_by_hand_in_a_managed_reverse_zone_is_drift_restored_for_i
 def test_a_ptr_nobody_keeps_in_a_managed_reverse_zone_is_reported_never_adopted() -> None:
     served = reverse_zone("10 www.example.test.", "20 legacy.example.test.")
 
-    drifted, unmanaged = find_drift(REVERSE, kept_ptr("www.example.test"), [drift.zone_view(NS1, served)])
+    drifted, unmanaged = find_drift(
+        REVERSE, kept_ptr("www.example.test"), [comparison.zone_view(NS1, served)]
+    )
 
     assert drifted == []
     assert [(u.domain, u.record_type, u.kind) for u in unmanaged] == [

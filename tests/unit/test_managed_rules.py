@@ -12,8 +12,8 @@ from dnsorch.contracts import (
     RecordExists,
     RecordMissing,
 )
+from dnsorch.dns import check_target
 from dnsorch.managed import ManagedState, check
-from dnsorch.records import check_target
 from tests.fixtures.specs import request_spec
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.reverse import ptr_requests, reverse_zone_of
+from dnsorch.dns import ptr_requests, reverse_zone_of
 from tests.fixtures.specs import request_spec
 from tests.fixtures.workflow_stubs import FakeStore, act, start, until_status, worker
 from workflows.provisioning import DnsProvisioningWorkflow

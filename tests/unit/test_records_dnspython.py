@@ -16,7 +16,7 @@ import pytest
 
 from dnsorch.approval import verdict
 from dnsorch.contracts import DnsRequestSpec, InvalidRequest, ZoneFacts
-from dnsorch.records import parse_values, rdata_values, record_rdata, target_host
+from dnsorch.dns import parse_values, rdata_values, record_rdata, target_host
 from dnsorch.settings import Settings
 from tests.fixtures.specs import ZONES, validated_spec
 

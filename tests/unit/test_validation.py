@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dnsorch.contracts import InvalidRequest
-from dnsorch.records import rdata_values
+from dnsorch.dns import rdata_values
 from dnsorch.schemas import CreateDnsRequest
 from tests.fixtures.specs import validated_spec
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dnsorch.dns import attach_name, owner_candidates, protected_reason
-from dnsorch.dns.ownership import closest_owner, owner_name
+from dnsorch.dns import attach_name, closest_owner, owner_candidates, owner_name, protected_reason
 
 ZONE = "example.test"
 

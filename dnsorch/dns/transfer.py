@@ -2,12 +2,14 @@
 
 The key is read from the BIND key file at `settings.tsig_key_path`, the same file the playbook
 reads; the secret stays in memory and never appears in an error message or a log line.
+`settings` is anything with the three fields below: dnsorch.settings.Settings in every caller.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Protocol
 
 import dns.exception
 import dns.name
@@ -17,7 +19,6 @@ import dns.xfr
 import dns.zone
 
 from dnsorch.contracts import DnsorchError
-from dnsorch.settings import Settings
 
 _KEY = {
     "name": re.compile(r'key\s+"?([A-Za-z0-9._-]+)"?\s*\{'),
@@ -26,6 +27,17 @@ _KEY = {
 }
 TRANSFER_LIFETIME_SECONDS = 120.0
 """A whole transfer's limit: a zone of 1,000 records takes well under a second on loopback."""
+
+
+class TransferSettings(Protocol):
+    """Where the primary is and which key it takes (dnsorch.settings.Settings has them)."""
+
+    @property
+    def dns_server(self) -> str: ...
+    @property
+    def dns_port(self) -> int: ...
+    @property
+    def tsig_key_path(self) -> Path: ...
 
 
 class ZoneTransferFailed(DnsorchError):
@@ -46,7 +58,7 @@ def tsig_key(path: Path) -> dns.tsig.Key:
     return dns.tsig.Key(dns.name.from_text(name), secret, dns.name.from_text(algorithm))
 
 
-def read_zone(settings: Settings, zone: str) -> dns.zone.Zone:
+def read_zone(settings: TransferSettings, zone: str) -> dns.zone.Zone:
     """The zone as the primary serves it now, with absolute names; ZoneTransferFailed otherwise."""
     key = tsig_key(settings.tsig_key_path)
     where = f"{settings.dns_server}:{settings.dns_port}"

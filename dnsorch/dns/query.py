@@ -41,7 +41,7 @@ async def read_rrset(
     """The RRset at `name` as presentation-format strings and its TTL; ([], None) when there is none.
 
     Recursion is off on purpose: we ask the primary itself, never a cache. Names inside the
-    rdata come back absolute (`mail.example.test.`), like `dnsorch.records.rdata_values`.
+    rdata come back absolute (`mail.example.test.`), like `dnsorch.dns.rdata_values`.
     """
     qname = dns.name.from_text(name)
     qtype = dns.rdatatype.from_text(rtype)

@@ -10,8 +10,8 @@ import dns.rdataset
 import dns.rdatatype
 import dns.zone
 
-from dnsorch import records
-from dnsorch.reverse import is_reverse_zone
+from dnsorch.dns.records import SUPPORTED_TYPES
+from dnsorch.dns.reverse import is_reverse_zone
 
 _DNSSEC_TYPES = {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "DS", "TYPE65534"}
 
@@ -34,7 +34,7 @@ def skip_reason(
     """Why dnsorch leaves this record set alone, or "" when it is one it could manage.
 
     `kept_ptrs`: a PTR in a reverse zone is one, as drift reads a zone: dnsorch keeps there the PTRs
-    of the A and AAAA records it manages (dnsorch/reverse.py), so it must see what the servers serve.
+    of the A and AAAA records it manages (dnsorch/dns/reverse.py), so it must see what the servers serve.
     Adoption leaves PTRs alone: a PTR is kept through its forward record, never adopted on its own.
     """
     origin = served.origin
@@ -55,7 +55,7 @@ def skip_reason(
         return "DNSSEC data: the signer maintains it"
     if rtype == "PTR" and kept_ptrs and is_reverse_zone(origin.to_text()):
         return ""
-    if rtype not in records.SUPPORTED_TYPES:
+    if rtype not in SUPPORTED_TYPES:
         return f"{rtype} is not a type dnsorch manages"
     return ""
 
