@@ -20,7 +20,7 @@ from dnsorch.contracts import (
 )
 from dnsorch.dns import rdata_values
 from dnsorch.logging import bind_request_id
-from dnsorch.repository import request_rows, served_records
+from dnsorch.store import request_rows, served_records
 
 
 class DatabaseActivities:

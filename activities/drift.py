@@ -39,8 +39,8 @@ from dnsorch.dns import (
 )
 from dnsorch.drift_store import ManagedZone, read_zone_state, unfinished_requests
 from dnsorch.logging import bind_request_id
-from dnsorch.repository import request_rows
 from dnsorch.settings import Settings
+from dnsorch.store import request_rows
 from dnsorch.workflow_gateway import ProvisioningGateway
 
 SCAN_SECONDS = "dnsorch_drift_scan_seconds"

@@ -5,7 +5,7 @@ The workflow takes its turn before it reads DNS for its drift check and its plan
 a heartbeating activity that waits, apart from the apply's timeout and retries). The apply
 activity asks again before its change joins a batch, which for a request holding the name is one
 query, and which is the whole wait for workflows started before the turn came first. The turn is a row in
-PostgreSQL (`name_claims`, see dnsorch/repository/name_claims.py), so it holds across workers,
+PostgreSQL (`name_claims`, see dnsorch/store/name_claims.py), so it holds across workers,
 across the activity's retries and across a worker's crash; the holder's next status releases it
 in the same transaction. It replaces the per-name lock workflow, which cost each request an activity, three
 signals and the lock workflow's own tasks.
@@ -23,9 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeats import heartbeating
 from activities.pools import ThreadPool
 from dnsorch.contracts import NAME_OWNED_BY_ANOTHER_ACCOUNT, REQUEST_ENDED, TERMINAL_STATUSES, DnsChange
-from dnsorch.models import DnsRequest
-from dnsorch.repository import name_claims
-from dnsorch.store import owners
+from dnsorch.store import DnsRequest, name_claims, owners
 
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 3600.0

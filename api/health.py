@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from dnsorch.db import ping
+from dnsorch.store import ping
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3.0

@@ -19,9 +19,9 @@ from api.v1 import routes as v1_routes
 from api.v2 import routes as v2_routes
 from dnsorch import telemetry, temporal_client
 from dnsorch.accepting import AcceptService
-from dnsorch.db import make_engine
 from dnsorch.operating import OperateService
 from dnsorch.settings import Settings, get_settings
+from dnsorch.store import make_engine
 from dnsorch.workflow_gateway import ProvisioningGateway
 
 log = logging.getLogger(__name__)

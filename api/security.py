@@ -27,11 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import EngineDep, SettingsDep
 from api.errors import error_body
-from dnsorch import keys
 from dnsorch.contracts import RequestNotFound, ServiceUnavailable
-from dnsorch.keys import Principal, Role
-from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.operating import OperateService
+from dnsorch.store import DnsRecord, DnsRequest, Principal, Role, keys
 
 
 class AuthError(Exception):

@@ -34,9 +34,9 @@ from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd
 from devstack.postgres import LocalPostgres
 from dnsorch import adoption, migrate
 from dnsorch.contracts import ZoneScan, ZoneScanInput
-from dnsorch.db import make_engine
 from dnsorch.dns import tsig_key
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 from dnsorch.workflow_gateway import ProvisioningGateway
 
 CHANGED, DELETED, ADDED = 10, 5, 5

@@ -26,7 +26,7 @@ from devstack.kafka_apache import ApacheKafkaBroker
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from tests.fixtures.servers import free_port
 
 

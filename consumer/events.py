@@ -1,6 +1,6 @@
 """Publishes the `request_events` outbox to the events topic, keyed by request id.
 
-A status change and its outbox row commit in one transaction (dnsorch.repository), so every
+A status change and its outbox row commit in one transaction (dnsorch.store), so every
 change is eventually published, also after a crash. Only one publisher runs at a time (a
 PostgreSQL advisory lock), which keeps each request's events in sequence order. A crash between
 sending and marking an event published sends it again with the same sequence number.

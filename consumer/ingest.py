@@ -36,8 +36,8 @@ from dnsorch.contracts import (
     ServiceUnavailable,
 )
 from dnsorch.logging import bind_request_id
-from dnsorch.repository import dead_letters, request_rows
 from dnsorch.settings import Settings
+from dnsorch.store import dead_letters, request_rows
 from dnsorch.validation import request_hash
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
 from dnsorch import telemetry, temporal_client
 from dnsorch.accepting import AcceptService
-from dnsorch.db import make_engine
 from dnsorch.kafka_client import client_options
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 from dnsorch.workflow_gateway import ProvisioningGateway
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,9 @@ from devstack.kafka import (
 from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd, knot_install_hint
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
-from dnsorch import keys, migrate
-from dnsorch.db import make_engine
+from dnsorch import migrate
 from dnsorch.settings import Settings
+from dnsorch.store import keys, make_engine
 
 log = logging.getLogger("dnsorch.dev")
 CHILD_STOP_TIMEOUT = 30.0

@@ -39,12 +39,10 @@ from dnsorch.contracts import (
 )
 from dnsorch.dns import is_reverse_zone
 from dnsorch.logging import bind_request_id
-from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.operating import read_request
-from dnsorch.repository import request_rows
-from dnsorch.repository.zone_facts import zone_facts
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
+from dnsorch.store import DnsRecord, DnsRequest, request_rows, zone_facts
 from dnsorch.validation import build_spec, request_hash
 from dnsorch.workflow_gateway import ProvisioningGateway, WorkflowNotFound
 

@@ -20,9 +20,9 @@ from sqlmodel import col
 
 from dnsorch.contracts import UNFINISHED_STATUSES, DnsorchError, DnsRequestSpec, RequestStatus
 from dnsorch.dns import closest_owner, owner_candidates, rdata_values
-from dnsorch.models import DnsRecord, DnsRequest, NameOwner, NameTransfer
-from dnsorch.repository.request_rows import log_entry, request_values
-from dnsorch.repository.served_records import in_zone
+from dnsorch.store import DnsRecord, DnsRequest, NameOwner, NameTransfer
+from dnsorch.store.request_rows import log_entry, request_values
+from dnsorch.store.served_records import in_zone
 
 ADOPTION_ACTOR = "adoption"
 

@@ -15,8 +15,8 @@ from sqlmodel import col
 from dnsorch.contracts import UNFINISHED_STATUSES, InvalidRequest, ManagedRecord
 from dnsorch.dns import closest_owner, owner_candidates, rdata_values, zone_of
 from dnsorch.dns.comparison import Key, Recorded, key
-from dnsorch.models import DnsRecord, DnsRequest, NameOwner
-from dnsorch.repository.served_records import in_zone
+from dnsorch.store import DnsRecord, DnsRequest, NameOwner
+from dnsorch.store.served_records import in_zone
 
 
 @dataclass

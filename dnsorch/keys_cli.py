@@ -11,9 +11,8 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from dnsorch import keys
-from dnsorch.db import make_engine
 from dnsorch.settings import Settings
+from dnsorch.store import keys, make_engine
 
 
 def add_keys_parser(roles: argparse._SubParsersAction) -> None:

@@ -24,8 +24,7 @@ from dnsorch.contracts import (
     RecordMissing,
 )
 from dnsorch.dns import FORWARD_TYPES, name_text, protected_reason, reverse_zone_of
-from dnsorch.repository import served_records
-from dnsorch.store import owners
+from dnsorch.store import owners, served_records
 
 _TARGETS_THAT_MUST_NOT_BE_ALIASES = ("MX", "SRV")
 

@@ -25,8 +25,7 @@ from dnsorch.contracts import (
     workflow_id_for,
 )
 from dnsorch.logging import bind_request_id
-from dnsorch.models import DnsRecord, DnsRequest
-from dnsorch.repository import request_rows
+from dnsorch.store import DnsRecord, DnsRequest, request_rows
 from dnsorch.workflow_gateway import ProvisioningGateway, UpdateRefused, WorkflowNotFound
 
 log = logging.getLogger(__name__)

@@ -1,31 +1,21 @@
-"""Read-side queries for operators (API v2): filtered, cursor-paginated request lists and records."""
+"""Read-side queries for operators (API v2): filtered, cursor-paginated request lists and records.
+
+What a client may ask is checked here (text PostgreSQL can hold, times in UTC, cursors this API
+handed out); the SQL is dnsorch/store/listings.py."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, tuple_
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
 
 from dnsorch.contracts import InvalidRequest
-from dnsorch.models import DnsRecord, DnsRequest
-from dnsorch.repository.served_records import in_zone
+from dnsorch.store import DnsRecord, DnsRequest, RequestFilters, select_records, select_requests
 
 MAX_PAGE = 200
-
-
-@dataclass
-class RequestFilters:
-    status: str | None = None
-    domain: str | None = None
-    zone: str | None = None
-    account_id: str | None = None
-    source: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
 
 
 def check_text(field: str, value: str | None) -> str | None:
@@ -76,37 +66,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     return as_utc("cursor", at), request_id
 
 
-def _in_zone(column: object, zone: str) -> object:
-    return in_zone(column, zone.strip().rstrip(".").lower())  # the filter as a client typed it
-
-
 def list_requests(
     engine: Engine, filters: RequestFilters, limit: int, cursor: str | None
 ) -> tuple[list[DnsRequest], str | None]:
     """Newest first; the cursor is the last row's (created_at, id), so pages never shift."""
     limit = max(1, min(limit, MAX_PAGE))
     filters = _checked(filters)
-    query = select(DnsRequest)
-    if filters.status:
-        query = query.where(col(DnsRequest.status) == filters.status.upper())
-    if filters.domain:
-        query = query.where(col(DnsRequest.domain) == filters.domain.rstrip(".").lower())
-    if filters.zone:
-        query = query.where(_in_zone(DnsRequest.domain, filters.zone))  # type: ignore[arg-type]
-    if filters.account_id:
-        query = query.where(col(DnsRequest.account_id) == filters.account_id)
-    if filters.source:
-        query = query.where(col(DnsRequest.source) == filters.source)
-    if filters.created_after:
-        query = query.where(col(DnsRequest.created_at) >= filters.created_after)
-    if filters.created_before:
-        query = query.where(col(DnsRequest.created_at) < filters.created_before)
-    if cursor:
-        created, ident = decode_cursor(cursor)
-        query = query.where(tuple_(col(DnsRequest.created_at), col(DnsRequest.id)) < tuple_(created, ident))
-    query = query.order_by(col(DnsRequest.created_at).desc(), col(DnsRequest.id).desc()).limit(limit + 1)
-    with Session(engine) as session:
-        rows = list(session.exec(query).all())
+    before = decode_cursor(cursor) if cursor else None
+    rows = select_requests(engine, filters, limit + 1, before)
     page, more = rows[:limit], len(rows) > limit
     return page, encode_cursor(page[-1]) if more and page else None
 
@@ -122,19 +89,4 @@ def list_records(
         ("account_id", account_id),
     ):
         check_text(name, value)
-    query = (
-        select(DnsRecord, DnsRequest)
-        .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
-        .where(col(DnsRecord.deleted_at).is_(None))
-    )
-    if domain:
-        query = query.where(col(DnsRecord.domain) == domain.rstrip(".").lower())
-    if zone:
-        query = query.where(_in_zone(DnsRecord.domain, zone))  # type: ignore[arg-type]
-    if record_type:
-        query = query.where(col(DnsRecord.record_type) == record_type.upper())
-    if account_id:
-        query = query.where(col(DnsRequest.account_id) == account_id)
-    query = query.order_by(col(DnsRecord.domain), col(DnsRecord.record_type)).limit(1000)
-    with Session(engine) as session:
-        return [(record, request) for record, request in session.exec(query).all()]
+    return select_records(engine, domain=domain, zone=zone, record_type=record_type, account_id=account_id)

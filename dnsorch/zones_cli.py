@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from dnsorch import adoption
 from dnsorch.contracts import DnsorchError
-from dnsorch.db import make_engine
 from dnsorch.operator_cli import _cell
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 
 _ORDER = {action: index for index, action in enumerate(adoption.Action)}
 

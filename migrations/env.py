@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import dnsorch.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import dnsorch.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from dnsorch.settings import get_settings
 
 config = context.config

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.decode import derived_request_id
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from soak import hand
 from soak.generator import Op
 from soak.history import History

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from dnsorch.dns import parse_values, rdata_values
-from dnsorch.models import DnsRecord
+from dnsorch.store import DnsRecord
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
 

@@ -18,7 +18,7 @@ import dns.update
 from sqlalchemy import Engine
 
 from dnsorch.dns import tsig_key
-from dnsorch.repository.served_records import recorded_values
+from dnsorch.store.served_records import recorded_values
 from soak.stack import ZONE
 
 TIMEOUT = 5.0

@@ -27,7 +27,7 @@ from temporalio.client import Client
 
 from devstack.kafka_jars import java_and_maven_available
 from devstack.postgres import ensure_system_user
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from soak import schedule
 from soak.checker import Report, check
 from soak.driver import Driver

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from temporalio.client import Client
 
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from soak.history import History
 from soak.stack import SoakStack
 

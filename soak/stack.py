@@ -33,8 +33,8 @@ from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
-from dnsorch import keys, migrate
-from dnsorch.db import make_engine
+from dnsorch import migrate
+from dnsorch.store import keys, make_engine
 
 log = logging.getLogger("soak.stack")
 

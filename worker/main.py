@@ -22,8 +22,8 @@ from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
 from activities.verification import VerificationActivities
 from dnsorch import telemetry, temporal_client
-from dnsorch.db import make_engine
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 from dnsorch.temporal_client import ensure_search_attributes
 from dnsorch.workflow_gateway import ProvisioningGateway
 from worker.schedules import ensure_drift_schedule

@@ -24,9 +24,10 @@ from api.v2.schemas import (
     TransferBody,
     TransferOut,
 )
-from dnsorch import names, queries
+from dnsorch import queries
 from dnsorch.contracts import NameNotManaged
 from dnsorch.schemas import ProvisionedRecord, StatusUpdate
+from dnsorch.store import name_transfers
 
 router = APIRouter(prefix="/dns")
 ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel", "rollback"]
@@ -145,7 +146,7 @@ async def list_records(
 @router.get("/names/{domain}", response_model=NameOut)
 async def get_name(domain: DomainPath, engine: EngineDep, caller: Caller) -> NameOut:
     """The account a managed name belongs to and its transfers; a submitter sees its own names only."""
-    name = await asyncio.to_thread(names.get, engine, _normalised(domain))
+    name = await asyncio.to_thread(name_transfers.get, engine, _normalised(domain))
     if not caller.sees_account(name.account_id):
         raise NameNotManaged(name.domain)  # another account's name looks like one nobody manages
     return _name_out(name)
@@ -157,7 +158,7 @@ async def transfer_name(
 ) -> NameOut:
     """Give a managed name to another account (operators only); logged with who, when and why."""
     name = await asyncio.to_thread(
-        names.transfer, engine, _normalised(domain), body.account_id, caller.actor, body.note
+        name_transfers.transfer, engine, _normalised(domain), body.account_id, caller.actor, body.note
     )
     return _name_out(name)
 
@@ -167,7 +168,7 @@ async def grant_name(domain: DomainPath, body: TransferBody, engine: EngineDep, 
     """Give a subtree (the name and what is below it) to an account for good (operators only), even
     before it holds a record; logged like a transfer."""
     name = await asyncio.to_thread(
-        names.grant, engine, _normalised(domain), body.account_id, caller.actor, body.note
+        name_transfers.grant, engine, _normalised(domain), body.account_id, caller.actor, body.note
     )
     return _name_out(name)
 
@@ -176,6 +177,6 @@ def _normalised(domain: str) -> str:
     return domain.rstrip(".").lower()
 
 
-def _name_out(name: names.ManagedName) -> NameOut:
+def _name_out(name: name_transfers.ManagedName) -> NameOut:
     transfers = [TransferOut(**vars(t)) for t in name.transfers]
     return NameOut(domain=name.domain, account_id=name.account_id, since=name.since, transfers=transfers)

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.schemas import CreateDnsRequest, DnsResource, ProvisionedRecord, printable
+from dnsorch.store import DnsRecord, DnsRequest
 
 
 class ResourceV2(DnsResource):

@@ -1,2 +1,70 @@
-"""All SQL, in the home STYLE.md gives it. Today it holds the ownership reading
-(`owners`); the modules of dnsorch/repository/ move here with the rooms issue (#25)."""
+"""All SQL: dnsorch's rows in PostgreSQL, one module per idea, and the engine they go through.
+
+Every write can be repeated safely: a retried activity or a redelivered request must never add a
+second row, a second record or a second copy of a log line. Modules read as namespaces
+(`request_rows.insert_request(conn, …)`):
+
+- `request_rows`: a request's row, its log lines and status changes, and their outbox events;
+- `served_records`: the records DNS serves for dnsorch (`dns_records`);
+- `owners`: who owns a name, read the one way every path asks it; `name_transfers`: an operator's
+  transfer or grant of a name;
+- `name_claims`: which request may change a name now, in the order the requests were accepted;
+- `dead_letters`: the Kafka messages already sent to the dead-letter topic;
+- `keys`: API keys (stored as hashes) and who they stand for.
+"""
+
+from dnsorch.store import (
+    dead_letters,
+    keys,
+    name_claims,
+    name_transfers,
+    owners,
+    request_rows,
+    served_records,
+)
+from dnsorch.store.db import make_engine, ping, session_scope
+from dnsorch.store.keys import Principal, Role
+from dnsorch.store.listings import RequestFilters, select_records, select_requests
+from dnsorch.store.models import (
+    ApiKey,
+    DeadLetter,
+    DnsRecord,
+    DnsRequest,
+    NameClaim,
+    NameOwner,
+    NameTransfer,
+    RequestEvent,
+)
+from dnsorch.store.zone_facts import zone_facts
+
+__all__ = [
+    # the engine
+    "make_engine",
+    "ping",
+    "session_scope",
+    # the tables
+    "ApiKey",
+    "DeadLetter",
+    "DnsRecord",
+    "DnsRequest",
+    "NameClaim",
+    "NameOwner",
+    "NameTransfer",
+    "RequestEvent",
+    # modules read as namespaces
+    "dead_letters",
+    "keys",
+    "name_claims",
+    "name_transfers",
+    "owners",
+    "request_rows",
+    "served_records",
+    # API keys
+    "Principal",
+    "Role",
+    # what accept and the read side ask
+    "RequestFilters",
+    "select_records",
+    "select_requests",
+    "zone_facts",
+]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch.dns import closest_owner, owner_candidates, owner_name
-from dnsorch.models import DnsRecord, NameOwner
+from dnsorch.store.models import DnsRecord, NameOwner
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from devstack.temporal import TemporalDevServer
-from dnsorch import keys
+from dnsorch.store import keys
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from dnsorch import keys
+from dnsorch.store import keys
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually_sync

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.temporal import TemporalDevServer
 from dnsorch.accepting import idempotency_request_id
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from tests.fixtures.dns import served
 from tests.fixtures.fault_scenario import fault_scenario
 from tests.fixtures.faults import (

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dnsorch.contracts import RecordRow
-from dnsorch.repository import request_rows, served_records
+from dnsorch.store import request_rows, served_records
 from tests.fixtures.dns import served, served_rrset
 from tests.fixtures.hostile import (
     ACCOUNT,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from dnsorch import keys
+from dnsorch.store import keys
 from tests.fixtures.api_v2 import FINAL, as_account, body, post_v2
 from tests.fixtures.dns import served
 from tests.fixtures.process_stack import ProcessStack

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from devstack.temporal import TemporalDevServer
-from dnsorch import keys
+from dnsorch.store import keys
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.waiting import eventually
 

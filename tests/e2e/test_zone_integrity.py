@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from dnsorch import keys
+from dnsorch.store import keys
 from tests.fixtures.dns import served
 from tests.fixtures.process_stack import ProcessStack
 

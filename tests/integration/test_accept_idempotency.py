@@ -17,9 +17,9 @@ from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.accepting import AcceptService, idempotency_request_id
 from dnsorch.contracts import IdempotencyConflict
-from dnsorch.db import make_engine
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 from dnsorch.workflow_gateway import ProvisioningGateway
 from tests.fixtures.waiting import eventually
 

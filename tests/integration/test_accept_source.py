@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from api.main import create_app
 from dnsorch.accepting import AcceptService, Door
 from dnsorch.contracts import ProtectedName, ProvisioningInput, ServiceUnavailable
-from dnsorch.db import make_engine
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 from tests.fixtures.auth import act_as
 from tests.fixtures.specs import fresh_name
 

@@ -14,9 +14,9 @@ from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.accepting import AcceptService, idempotency_request_id
 from dnsorch.contracts import InvalidRequest
-from dnsorch.db import make_engine
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
+from dnsorch.store import make_engine
 from dnsorch.workflow_gateway import ProvisioningGateway
 
 pytestmark = pytest.mark.integration

@@ -28,11 +28,11 @@ from sqlmodel import col
 
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.temporal import TemporalDevServer
-from dnsorch import adoption, keys, names, queries
+from dnsorch import adoption, queries
 from dnsorch.dns import tsig_key
-from dnsorch.models import DnsRecord
-from dnsorch.repository.request_rows import insert_request
 from dnsorch.settings import Settings
+from dnsorch.store import DnsRecord, keys, name_transfers
+from dnsorch.store.request_rows import insert_request
 from tests.fixtures.dns import served
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
@@ -182,7 +182,7 @@ def test_a_hand_loaded_zone_is_adopted_once_with_the_named_owner(
     [line] = srv_request.log_messages
     assert line["actor"] == "adoption" and f"adopted from zone {ZONE} by alice" in line["message"]
 
-    www = names.get(engine, f"www.{ZONE}")
+    www = name_transfers.get(engine, f"www.{ZONE}")
     assert www.account_id == OWNER
     [transfer] = www.transfers
     assert (transfer.to_account, transfer.actor, transfer.note) == (
@@ -195,7 +195,7 @@ def test_a_hand_loaded_zone_is_adopted_once_with_the_named_owner(
     assert (again.adopted, again.names_claimed) == (0, 0)
     assert again.plan.counts["already_managed"] == 20 and again.plan.counts["adopt"] == 0
     assert managed_in(engine, ZONE) == 20
-    assert len(names.get(engine, f"www.{ZONE}").transfers) == 1
+    assert len(name_transfers.get(engine, f"www.{ZONE}").transfers) == 1
 
 
 def test_conflicts_and_what_dnsorch_does_not_manage_are_reported_and_left_alone(
@@ -253,7 +253,7 @@ def test_conflicts_and_what_dnsorch_does_not_manage_are_reported_and_left_alone(
     kept = {(r.domain, r.target): q.account_id for r, q in rows}
     assert kept[(f"web.team-a.{MIXED}", "192.0.2.80")] == "acct-team-a"
     assert kept[(f"changed.{MIXED}", "192.0.2.81")] == OWNER  # not overwritten with what DNS serves
-    assert names.get(engine, f"web.team-a.{MIXED}").account_id == "acct-team-a"
+    assert name_transfers.get(engine, f"web.team-a.{MIXED}").account_id == "acct-team-a"
     assert (f"pair.{MIXED}", "192.0.2.82") not in kept
 
 
@@ -350,7 +350,7 @@ def test_adoption_reads_owners_down_the_tree_and_leaves_record_sets_under_way_al
     adoption_bind: AdoptionBind, settings: Settings, engine: Engine
 ) -> None:
     granted, busy = f"tree.{API_ZONE}", f"busy.{API_ZONE}"
-    names.grant(engine, granted, "acct-tree", "op", "their subtree")
+    name_transfers.grant(engine, granted, "acct-tree", "op", "their subtree")
     adoption_bind.load(
         API_ZONE,
         [

@@ -15,9 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.database import DatabaseActivities
 from dnsorch.contracts import BeginRequest, DnsRequestSpec, FinishRequest, LogStep, RecordRow
-from dnsorch.models import DnsRecord, DnsRequest
-from dnsorch.repository import served_records
-from dnsorch.store import owners
+from dnsorch.store import DnsRecord, DnsRequest, owners, served_records
 from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ from sqlmodel import col
 from dnsorch.contracts import DnsRequestSpec, RecordRow
 from dnsorch.dns.comparison import key
 from dnsorch.drift_store import read_zone_state
-from dnsorch.models import NameOwner
-from dnsorch.repository.request_rows import insert_request
-from dnsorch.repository.served_records import apply_record
+from dnsorch.store import NameOwner
+from dnsorch.store.request_rows import insert_request
+from dnsorch.store.served_records import apply_record
 from tests.fixtures.specs import ZONE, fresh_name, request_spec
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The engine without a pre-ping per checkout (dnsorch/db.py) still hands out only live connections:
+"""The engine without a pre-ping per checkout (dnsorch/store/db.py) still hands out only live connections:
 after a backend is killed, and after PostgreSQL restarts, the next statements succeed at once."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from tests.fixtures.faults import own_postgres
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
-from dnsorch.db import make_engine
+from dnsorch.store import make_engine
 from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for, until_workflows
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually

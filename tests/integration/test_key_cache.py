@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
 from api.security import Caller, KeyCache, install_security
-from dnsorch import keys
 from dnsorch.settings import Settings
+from dnsorch.store import keys
 
 pytestmark = pytest.mark.integration
 CACHE_SECONDS = 5.0

@@ -35,8 +35,8 @@ from dnsorch.contracts import (
     ServerAnswer,
     WorkflowState,
 )
-from dnsorch.repository import name_claims, request_rows
 from dnsorch.search_attributes import initial_attributes
+from dnsorch.store import name_claims, request_rows
 from dnsorch.temporal_client import ensure_search_attributes
 from tests.fixtures.specs import fresh_name, request_spec
 from tests.fixtures.waiting import eventually

@@ -13,12 +13,10 @@ from sqlalchemy import Connection, Engine
 
 from activities.name_claims import NameClaims, NameOwned
 from activities.pools import ThreadPool
-from dnsorch import names
 from dnsorch.contracts import DnsChange, DnsRequestSpec, RecordRow
-from dnsorch.repository import name_claims
-from dnsorch.repository.request_rows import insert_request
-from dnsorch.repository.served_records import apply_record
-from dnsorch.store import owners
+from dnsorch.store import name_claims, name_transfers, owners
+from dnsorch.store.request_rows import insert_request
+from dnsorch.store.served_records import apply_record
 from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration
@@ -119,7 +117,7 @@ def test_a_transfer_moves_the_names_ptrs_with_it(engine: Engine) -> None:
         )
         completed(conn, ptr)
         assert owners.owner_of(conn, reverse, "2.0.192.in-addr.arpa") == owners.Owner("acct-from", reverse)
-    names.transfer(engine, web, "acct-to", actor="op", note="team split")
+    name_transfers.transfer(engine, web, "acct-to", actor="op", note="team split")
     with engine.connect() as conn:
         assert owner(conn, web) == "acct-to"
         assert owners.owner_of(conn, reverse, "2.0.192.in-addr.arpa") == owners.Owner("acct-to", reverse)
@@ -130,7 +128,7 @@ async def test_at_the_names_turn_a_rollback_undoes_its_change_even_after_a_trans
     refused ('belongs to another account') and the request ended REJECTED with its change served.
     A restore puts back what the request's own plan saw; another account's change is still refused."""
     name = fresh_name("turn")
-    names.grant(engine, name, "acct-now", "op")
+    name_transfers.grant(engine, name, "acct-now", "op")
     pool = ThreadPool("turn-test", 2)
     claims = NameClaims(engine, pool)
     try:

@@ -3,9 +3,9 @@ name, through any door, whatever the order of creates, deletes, grants and trans
 
 Each generated step goes through the code the doors run: accept's check (`managed.read_state` and
 `managed.check`, the reading the name's turn repeats), then what a completed request stores
-(`apply_record`), or an operator's grant or transfer (`dnsorch/names.py`). A small model written
-from README's rules ("Names, owners and conflicts") says what must happen; the two must agree on
-every step, and on who owns every name at the end.
+(`apply_record`), or an operator's grant or transfer (`dnsorch/store/name_transfers.py`). A small
+model written from README's rules ("Names, owners and conflicts") says what must happen; the two
+must agree on every step, and on who owns every name at the end.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from dnsorch import managed, names
+from dnsorch import managed
 from dnsorch.contracts import NameNotManaged, NameOwnedByAnotherAccount, RecordConflict, RecordRow
-from dnsorch.repository.request_rows import insert_request
-from dnsorch.repository.served_records import apply_record
-from dnsorch.store import owners
+from dnsorch.store import name_transfers, owners
+from dnsorch.store.request_rows import insert_request
+from dnsorch.store.served_records import apply_record
 from tests.fixtures.specs import request_spec
 
 pytestmark = pytest.mark.integration
@@ -143,11 +143,11 @@ def test_nobody_completes_a_change_under_another_accounts_name(engine: Engine, s
             assert not done or owner_before in (None, account), "completed under another account's name"
         elif operation == "grant":
             model.grant(account, name)
-            names.grant(engine, name, account, "op")
+            name_transfers.grant(engine, name, account, "op")
         else:
             expected = model.transfer(account, name)
             try:
-                names.transfer(engine, name, account, "op")
+                name_transfers.transfer(engine, name, account, "op")
                 done = True
             except NameNotManaged:
                 done = False

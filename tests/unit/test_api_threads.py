@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from dnsorch import keys
 from dnsorch.settings import Settings
+from dnsorch.store import keys
 
 OFFLINE = "postgresql+psycopg2://nobody@127.0.0.1:9/none"  # never reached: key checks are stubbed
 

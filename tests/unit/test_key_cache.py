@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.security import KeyCache
-from dnsorch.keys import Principal, Role
+from dnsorch.store import Principal, Role
 
 
 class FakeClock:

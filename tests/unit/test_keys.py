@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from api.security import TokenBuckets
-from dnsorch.keys import Principal, Role, hash_key, key_id_of
+from dnsorch.store import Principal, Role
+from dnsorch.store.keys import hash_key, key_id_of
 
 
 def test_roles_are_ordered_and_parsed_by_name() -> None:

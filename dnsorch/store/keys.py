@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from dnsorch.models import ApiKey
+from dnsorch.store.models import ApiKey
 
 PREFIX = "dnsorch"
 _KEY_RE = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")

@@ -18,9 +18,9 @@ from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
 from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
-from dnsorch.models import DnsRecord, DnsRequest, RequestEvent
-from dnsorch.repository.name_claims import release_names
-from dnsorch.repository.served_records import apply_record
+from dnsorch.store.models import DnsRecord, DnsRequest, RequestEvent
+from dnsorch.store.name_claims import release_names
+from dnsorch.store.served_records import apply_record
 
 ACCEPTED_ENTRY_ID = "accepted"
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.models import DeadLetter
+from dnsorch.store.models import DeadLetter
 
 
 def dead_letter_sent(

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch.dns import owner_candidates, owner_name
-from dnsorch.models import DnsRequest, NameClaim
+from dnsorch.store.models import DnsRequest, NameClaim
 
 _OLDER_IN_PROGRESS = text(
     """

@@ -9,8 +9,8 @@ from sqlalchemy import Connection, func, select
 from sqlmodel import col
 
 from dnsorch.contracts import UNFINISHED_STATUSES, DnsRequestSpec, ZoneFacts
-from dnsorch.models import DnsRecord, DnsRequest
-from dnsorch.repository.served_records import in_zone
+from dnsorch.store.models import DnsRecord, DnsRequest
+from dnsorch.store.served_records import in_zone
 
 
 def zone_facts(conn: Connection, spec: DnsRequestSpec) -> ZoneFacts:

@@ -15,8 +15,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from dnsorch.contracts import NameNotManaged
-from dnsorch.models import NameOwner, NameTransfer
 from dnsorch.store import owners
+from dnsorch.store.models import NameOwner, NameTransfer
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The records DNS serves for dnsorch (`dns_records`) and the account that owns each managed name.
 
 Who owns a name is dnsorch/store/owners.py (ownership follows the tree of names); an operator's
-transfer or grant of a name is dnsorch/names.py.
+transfer or grant of a name is dnsorch/store/name_transfers.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlmodel import col
 
 from dnsorch.contracts import RecordRow
 from dnsorch.dns import rdata_values
-from dnsorch.models import DnsRecord, DnsRequest
 from dnsorch.store import owners
+from dnsorch.store.models import DnsRecord, DnsRequest
 
 
 def apply_record(conn: Connection, row: RecordRow) -> bool:
