@@ -37,10 +37,9 @@ from dnsorch.dns import (
     read_rrset,
     read_zone,
 )
-from dnsorch.drift_store import ManagedZone, read_zone_state, unfinished_requests
 from dnsorch.logging import bind_request_id
 from dnsorch.settings import Settings
-from dnsorch.store import request_rows
+from dnsorch.store import ManagedZone, read_managed_zone, request_rows, unfinished_requests
 from dnsorch.workflow_gateway import ProvisioningGateway
 
 SCAN_SECONDS = "dnsorch_drift_scan_seconds"
@@ -165,7 +164,7 @@ class DriftActivities:
 
     def _read_state(self, zone: str) -> ManagedZone:
         with self._engine.connect() as conn:
-            return read_zone_state(conn, zone, self._settings.dns_zones)
+            return read_managed_zone(conn, zone, self._settings.dns_zones)
 
     def _pending(self, zone: str) -> dict[comparison.Key, str]:
         with self._engine.connect() as conn:

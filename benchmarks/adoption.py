@@ -22,10 +22,9 @@ import dns.update
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.postgres import LocalPostgres
 from dnsorch import adoption, migrate
-from dnsorch.adoption_store import hold_records
 from dnsorch.dns import read_zone, tsig_key
 from dnsorch.settings import Settings
-from dnsorch.store import make_engine
+from dnsorch.store import hold_records, make_engine
 
 ZONE = "adopt-bench.test"
 KINDS = [  # {i}: the record's number; {t}: a host with an address (MX, SRV and CNAME targets)

@@ -31,11 +31,12 @@ import pydantic
 from sqlalchemy import Connection, Engine
 
 from dnsorch import managed, validation
-from dnsorch.adoption_store import ManagedZone, hold_records, read_managed, write_adopted
 from dnsorch.contracts import DnsorchError, DnsRequestSpec, InvalidRequest
 from dnsorch.dns import rdata_values, read_zone, served_rrsets, skip_reason
+from dnsorch.dns.comparison import key
 from dnsorch.schemas import CreateDnsRequest, RequestContext
 from dnsorch.settings import Settings
+from dnsorch.store import ManagedZone, hold_records, read_managed_zone, write_adopted
 
 SOURCE = "adoption"
 """The `source` of an adopted record's request (`dnsorch requests list --source adoption`)."""
@@ -149,7 +150,7 @@ def classify(
     subtree = dns.name.from_text(under) if under else origin
     rrsets = served_rrsets(served, subtree)
     plan = AdoptionPlan(zone, owner)
-    state = read_managed(conn, zone, _targets(rrsets))
+    state = read_managed_zone(conn, zone, settings.dns_zones, _targets(rrsets))
     zone_cnames = {_text(name) for name, rds in rrsets if rds.rdtype == dns.rdatatype.CNAME}
     for name, rdataset in rrsets:
         planned = _plan_one(settings, owner, name, rdataset, skip_reason(served, name, rdataset))
@@ -222,7 +223,7 @@ def _against_managed(
     planned: PlannedRRset, spec: DnsRequestSpec, state: ManagedZone, zone_cnames: set[str]
 ) -> None:
     """Decide adopt / already_managed / conflict from what dnsorch manages (and the zone's CNAMEs)."""
-    if (spec.domain, spec.record_type) in state.under_way:
+    if key(spec.domain, spec.record_type) in state.pending:
         planned.action, planned.spec = Action.CONFLICT, None
         planned.reason = "a request for it is under way; adopt again once it has finished"
         return
@@ -230,9 +231,9 @@ def _against_managed(
     if owner is not None and owner != spec.account_id:
         planned.action, planned.reason = Action.CONFLICT, f"the name belongs to account {owner}"
         return
-    current = state.records.get((spec.domain, spec.record_type))
+    current = state.recorded.get(key(spec.domain, spec.record_type))
     if current is not None:
-        values, ttl = _rdatas(spec.record_type, current[0]), current[1]
+        values, ttl = _rdatas(spec.record_type, current.values), current.record.ttl
         if values == _rdatas(spec.record_type, _spec_values(spec)) and ttl == spec.ttl:
             planned.action, planned.reason = Action.ALREADY_MANAGED, ""
         else:

@@ -10,7 +10,9 @@ second row, a second record or a second copy of a log line. Modules read as name
   transfer or grant of a name;
 - `name_claims`: which request may change a name now, in the order the requests were accepted;
 - `dead_letters`: the Kafka messages already sent to the dead-letter topic;
-- `keys`: API keys (stored as hashes) and who they stand for.
+- `keys`: API keys (stored as hashes) and who they stand for;
+- `managed_zone`: what dnsorch manages in one zone (`ManagedZone`), as drift and adoption read it;
+  `adopted`: an adoption's writes.
 """
 
 from dnsorch.store import (
@@ -22,9 +24,11 @@ from dnsorch.store import (
     request_rows,
     served_records,
 )
+from dnsorch.store.adopted import OwnerChangedDuringAdoption, hold_records, write_adopted
 from dnsorch.store.db import make_engine, ping, session_scope
 from dnsorch.store.keys import Principal, Role
 from dnsorch.store.listings import RequestFilters, select_records, select_requests
+from dnsorch.store.managed_zone import ManagedZone, read_managed_zone, unfinished_requests
 from dnsorch.store.models import (
     ApiKey,
     DeadLetter,
@@ -62,6 +66,13 @@ __all__ = [
     # API keys
     "Principal",
     "Role",
+    # what dnsorch manages in a zone (drift, adoption), and adopting it
+    "ManagedZone",
+    "read_managed_zone",
+    "unfinished_requests",
+    "OwnerChangedDuringAdoption",
+    "hold_records",
+    "write_adopted",
     # what accept and the read side ask
     "RequestFilters",
     "select_records",

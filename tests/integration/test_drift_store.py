@@ -1,4 +1,4 @@
-"""What a drift scan reads from PostgreSQL as "what dnsorch keeps" (dnsorch/drift_store.py): every
+"""What a drift scan reads from PostgreSQL as "what dnsorch keeps" (dnsorch/store/managed_zone.py): every
 record with the owner a restore acts for, read as ownership reads it (the tree of names); the PTRs
 dnsorch keeps belong to their forward record's owner, so a drifted PTR is restored for the account
 that owns the name it points to."""
@@ -14,8 +14,7 @@ from sqlmodel import col
 
 from dnsorch.contracts import DnsRequestSpec, RecordRow
 from dnsorch.dns.comparison import key
-from dnsorch.drift_store import read_zone_state
-from dnsorch.store import NameOwner
+from dnsorch.store import NameOwner, read_managed_zone
 from dnsorch.store.request_rows import insert_request
 from dnsorch.store.served_records import apply_record
 from tests.fixtures.specs import ZONE, fresh_name, request_spec
@@ -66,7 +65,7 @@ def test_a_kept_ptr_is_read_with_its_forward_records_owner(engine: Engine) -> No
         transfer(conn, forward, "acct-now")  # the PTR's own owner row still names the first account
 
     with engine.connect() as conn:
-        state = read_zone_state(conn, zone, [ZONE, zone])
+        state = read_managed_zone(conn, zone, [ZONE, zone])
 
     kept = state.recorded[key(f"7.{zone}", "PTR")]
     assert kept.values == (f"{forward}.",)
@@ -91,6 +90,6 @@ def test_a_record_below_an_owned_name_is_read_with_that_names_owner(engine: Engi
         transfer(conn, web, "acct-now")
 
     with engine.connect() as conn:
-        state = read_zone_state(conn, ZONE, [ZONE])
+        state = read_managed_zone(conn, ZONE, [ZONE])
 
     assert state.recorded[key(below.domain, "TXT")].record.account_id == "acct-now"

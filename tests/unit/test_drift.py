@@ -185,7 +185,7 @@ def reverse_zone(*ptrs: str) -> dns.zone.Zone:
 
 
 def kept_ptr(target: str, owner: str = "acct-1") -> dict[comparison.Key, Recorded]:
-    """A PTR dnsorch keeps for its A `target`, as drift_store reads it from `dns_records`."""
+    """A PTR dnsorch keeps for its A `target`, as store/managed_zone.py reads it from `dns_records`."""
     values = tuple(rdata_values("PTR", target, None, {}))
     return {key(PTR_NAME, "PTR"): Recorded(values, ManagedRecord(owner, target, 300))}
 

@@ -1,4 +1,5 @@
-"""PostgreSQL side of a zone adoption: what dnsorch manages in the zone, and the adopted rows' writes.
+"""PostgreSQL side of a zone adoption: the adopted rows' writes (what dnsorch already manages in the
+zone is read by managed_zone.py, as drift reads it).
 
 An adopted record set is written as the request that would have made it, already COMPLETED
 (source and actor `adoption`, one log line naming the operator and the zone), with its `dns_records`
@@ -9,8 +10,6 @@ written: no client asked for these requests, so nobody waits for their status.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +17,9 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.contracts import UNFINISHED_STATUSES, DnsorchError, DnsRequestSpec, RequestStatus
-from dnsorch.dns import closest_owner, owner_candidates, rdata_values
-from dnsorch.store import DnsRecord, DnsRequest, NameOwner, NameTransfer
+from dnsorch.contracts import DnsorchError, DnsRequestSpec, RequestStatus
+from dnsorch.store.models import DnsRecord, DnsRequest, NameOwner, NameTransfer
 from dnsorch.store.request_rows import log_entry, request_values
-from dnsorch.store.served_records import in_zone
 
 ADOPTION_ACTOR = "adoption"
 
@@ -31,77 +28,10 @@ class OwnerChangedDuringAdoption(DnsorchError):
     """An operator transferred an adopted name between the plan's read and its write: nothing is kept."""
 
 
-@dataclass
-class ManagedZone:
-    """What dnsorch manages in one zone now, read in three queries rather than a few per record set."""
-
-    owners: dict[str, str]
-    records: dict[tuple[str, str], tuple[list[str], int]]
-    """(name, type) → the values it serves in presentation format, and its TTL."""
-    cnames: set[str]
-    """Managed CNAME names among the zone's MX and SRV targets (which may lie in another zone)."""
-    under_way: set[tuple[str, str]] = field(default_factory=set)
-    """(name, type) of record sets an unfinished request is about to change: left to it."""
-
-    def owner_of(self, domain: str, zone: str) -> str | None:
-        """Who owns `domain`, the way every other path reads it (ownership follows the tree)."""
-        found = closest_owner(owner_candidates(domain, zone), self.owners)
-        return found[1] if found else None
-
-    def types_at(self, domain: str) -> set[str]:
-        return {rtype for name, rtype in self.records if name == domain}
-
-
 def hold_records(conn: Connection) -> None:
     """Make requests that complete now wait for this transaction (about a second per 1,000 adopted
     records) instead of landing between the plan's read and its write; reads go on."""
     conn.execute(text("LOCK TABLE dns_records IN SHARE ROW EXCLUSIVE MODE"))
-
-
-def read_managed(conn: Connection, zone: str, targets: Iterable[str]) -> ManagedZone:
-    rows = conn.execute(
-        select(
-            col(DnsRecord.domain),
-            col(DnsRecord.record_type),
-            col(DnsRecord.target),
-            col(DnsRecord.ttl),
-            col(DnsRecord.priority),
-            col(DnsRequest.config),
-        )
-        .join(DnsRequest, col(DnsRequest.id) == col(DnsRecord.request_id))
-        .where(col(DnsRecord.deleted_at).is_(None), in_zone(DnsRecord.domain, zone))
-    ).all()
-    managed = {
-        (domain, rtype): (_served_values(rtype, target, priority, config), ttl)
-        for domain, rtype, target, ttl, priority, config in rows
-    }
-    owned = conn.execute(
-        select(col(NameOwner.domain), col(NameOwner.account_id)).where(in_zone(NameOwner.domain, zone))
-    ).all()
-    cnames = conn.execute(
-        select(col(DnsRecord.domain)).where(
-            col(DnsRecord.record_type) == "CNAME",
-            col(DnsRecord.deleted_at).is_(None),
-            col(DnsRecord.domain).in_(sorted(targets)),
-        )
-    ).scalars()
-    under_way = conn.execute(
-        select(col(DnsRequest.domain), col(DnsRequest.record_type)).where(
-            col(DnsRequest.status).in_(UNFINISHED_STATUSES), in_zone(DnsRequest.domain, zone)
-        )
-    ).all()
-    return ManagedZone(
-        {domain: account for domain, account in owned},
-        managed,
-        set(cnames),
-        {(domain, rtype) for domain, rtype in under_way},
-    )
-
-
-def _served_values(rtype: str, target: str, priority: int | None, config: dict[str, Any]) -> list[str]:
-    """What a managed record serves, from its row and its request's config (SRV port and weight)."""
-    extra = config.get("extra_config") if isinstance(config, dict) else None
-    return rdata_values(rtype, target, priority, extra if isinstance(extra, dict) else {})
 
 
 def write_adopted(

@@ -1,37 +1,63 @@
-"""PostgreSQL side of a drift scan: the managed record sets of a zone as dnsorch recorded them (the
-PTRs it keeps included), and the requests still under way there (a record set one of them is
-changing is left to it)."""
+"""What dnsorch manages in one zone now, read the one way drift and adoption both ask it: the record
+sets it keeps (the PTRs included), who owns the zone's names, and the requests still under way there
+(a record set one of them is changing is left to it). A few queries per zone, not a few per record set.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 import dns.name
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 from sqlmodel import col
 
 from dnsorch.contracts import UNFINISHED_STATUSES, InvalidRequest, ManagedRecord
 from dnsorch.dns import closest_owner, owner_candidates, rdata_values, zone_of
 from dnsorch.dns.comparison import Key, Recorded, key
-from dnsorch.store import DnsRecord, DnsRequest, NameOwner
+from dnsorch.store.models import DnsRecord, DnsRequest, NameOwner
 from dnsorch.store.served_records import in_zone
 
 
 @dataclass
 class ManagedZone:
     recorded: dict[Key, Recorded]
+    """The managed record sets: the values dnsorch makes the servers serve, and the row behind them
+    with the account a restore would act for (see `read_managed_zone`)."""
     provisioned_at: dict[Key, datetime]
     pending: dict[Key, str]
     """Record sets with an unfinished request (any source), and that request's id."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """The owner rows at the zone's names and at its PTRs' forward names: {name: account}."""
+    cnames: set[str] = field(default_factory=set)
+    """Managed CNAME names among the targets asked for (MX and SRV targets may lie in another zone)."""
+
+    def owner_of(self, domain: str, zone: str) -> str | None:
+        """Who owns `domain`, the way every other path reads it (ownership follows the tree)."""
+        found = closest_owner(owner_candidates(domain, zone), self.owners)
+        return found[1] if found else None
+
+    def types_at(self, domain: str) -> set[str]:
+        return set(self._types_by_name.get(dns.name.from_text(domain), ()))
+
+    @cached_property
+    def _types_by_name(self) -> dict[dns.name.Name, set[str]]:
+        types: dict[dns.name.Name, set[str]] = {}
+        for name, rtype in self.recorded:
+            types.setdefault(name, set()).add(rtype)
+        return types
 
 
-def read_zone_state(conn: Connection, zone: str, zones: Iterable[str] = ()) -> ManagedZone:
+def read_managed_zone(
+    conn: Connection, zone: str, zones: Iterable[str] = (), targets: Iterable[str] = ()
+) -> ManagedZone:
     """The zone's current records, each with the account a restore would act for: the owner of its
     name as ownership reads it (dnsorch/dns/ownership.py), for a PTR the owner of the forward record
     it names (dnsorch keeps the PTR for that record), else the account that requested it.
-    `zones`: the managed zones, where a PTR's forward name is looked for."""
+    `zones`: the managed zones, where a PTR's forward name is looked for. `targets`: names whose
+    managed CNAMEs to read as well (an adoption's MX and SRV targets)."""
     rows = conn.execute(
         select(
             col(DnsRecord.domain),
@@ -49,8 +75,8 @@ def read_zone_state(conn: Connection, zone: str, zones: Iterable[str] = ()) -> M
     ).all()
     zones = list(zones)
     deciding = {(row[0], row[1]): _deciding_names(row[0], row[1], row[2], zone, zones) for row in rows}
-    owners = _owners(conn, {name for names in deciding.values() for name in names})
-    state = ManagedZone({}, {}, {})
+    owners = _owners(conn, zone, {name for names in deciding.values() for name in names})
+    state = ManagedZone({}, {}, {}, owners, _managed_cnames(conn, targets))
     for domain, rtype, target, ttl, priority, comment, provisioned_at, config, requester in rows:
         extra = config.get("extra_config") if isinstance(config, dict) else None
         extra = extra if isinstance(extra, dict) else {}
@@ -80,14 +106,27 @@ def _zone_of(name: str, zones: list[str]) -> dns.name.Name | None:
         return None
 
 
-def _owners(conn: Connection, names: set[str]) -> dict[str, str]:
-    """The owner rows at `names`: {name: account}."""
-    if not names:
-        return {}
-    rows = conn.execute(
-        select(col(NameOwner.domain), col(NameOwner.account_id)).where(col(NameOwner.domain).in_(names))
-    )
+def _owners(conn: Connection, zone: str, names: set[str]) -> dict[str, str]:
+    """The owner rows in the zone and at `names` (a PTR's forward name may lie in another zone)."""
+    where = in_zone(col(NameOwner.domain), zone)
+    if names:
+        where = or_(where, col(NameOwner.domain).in_(names))
+    rows = conn.execute(select(col(NameOwner.domain), col(NameOwner.account_id)).where(where))
     return {name: account for name, account in rows}
+
+
+def _managed_cnames(conn: Connection, targets: Iterable[str]) -> set[str]:
+    names = sorted(targets)
+    if not names:
+        return set()
+    found = conn.execute(
+        select(col(DnsRecord.domain)).where(
+            col(DnsRecord.record_type) == "CNAME",
+            col(DnsRecord.deleted_at).is_(None),
+            col(DnsRecord.domain).in_(names),
+        )
+    ).scalars()
+    return set(found)
 
 
 def unfinished_requests(conn: Connection, zone: str) -> dict[Key, str]:
