@@ -40,7 +40,7 @@ from dnsorch.dns import (
 from dnsorch.logging import bind_request_id
 from dnsorch.settings import Settings
 from dnsorch.store import ManagedZone, read_managed_zone, request_rows, unfinished_requests
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 
 SCAN_SECONDS = "dnsorch_drift_scan_seconds"
 RRSETS = "dnsorch_drift_rrsets"

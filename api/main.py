@@ -17,12 +17,12 @@ from api.metrics import install_metrics
 from api.security import authenticate, install_security
 from api.v1 import routes as v1_routes
 from api.v2 import routes as v2_routes
-from dnsorch import telemetry, temporal_client
+from dnsorch import telemetry, temporal
 from dnsorch.accepting import AcceptService
 from dnsorch.operating import OperateService
 from dnsorch.settings import Settings, get_settings
 from dnsorch.store import make_engine
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         engine = make_engine(settings.database_url, threads=settings.api_threads)
         # Lazy: the API starts (and /readyz reports) even while Temporal is still coming up.
-        client = await temporal_client.connect(settings, lazy=True)
+        client = await temporal.connect(settings, lazy=True)
         gateway = ProvisioningGateway(client, settings.temporal_task_queue)
         app.state.settings = settings
         app.state.engine, app.state.temporal = engine, client

@@ -37,7 +37,7 @@ from dnsorch.contracts import ZoneScan, ZoneScanInput
 from dnsorch.dns import tsig_key
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 
 CHANGED, DELETED, ADDED = 10, 5, 5
 """Record sets changed and deleted behind dnsorch's back, and unmanaged ones added."""

@@ -12,12 +12,12 @@ from consumer.events import EventPublisher
 from consumer.ingest import Ingestor
 from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
-from dnsorch import telemetry, temporal_client
+from dnsorch import telemetry, temporal
 from dnsorch.accepting import AcceptService
 from dnsorch.kafka_client import client_options
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
     """Run until SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group."""
     telemetry.configure_tracing(settings, "consumer")
     engine = make_engine(settings.database_url)
-    client = await temporal_client.connect(settings, lazy=True)
+    client = await temporal.connect(settings, lazy=True)
     accept = AcceptService(engine, ProvisioningGateway(client, settings.temporal_task_queue), settings)
     producer, idempotent = await start_producer(settings)
     consumer = make_consumer(settings)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from dnsorch.search_attributes import SEARCH_ATTRIBUTE_NAMES
+from dnsorch.temporal import SEARCH_ATTRIBUTE_NAMES
 
 
 def find_temporal_cli() -> str:

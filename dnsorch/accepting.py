@@ -43,8 +43,8 @@ from dnsorch.operating import read_request
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, DnsRequest, request_rows, zone_facts
+from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
 from dnsorch.validation import build_spec, request_hash
-from dnsorch.workflow_gateway import ProvisioningGateway, WorkflowNotFound
 
 log = logging.getLogger(__name__)
 

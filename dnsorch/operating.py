@@ -26,7 +26,7 @@ from dnsorch.contracts import (
 )
 from dnsorch.logging import bind_request_id
 from dnsorch.store import DnsRecord, DnsRequest, request_rows
-from dnsorch.workflow_gateway import ProvisioningGateway, UpdateRefused, WorkflowNotFound
+from dnsorch.temporal import ProvisioningGateway, UpdateRefused, WorkflowNotFound
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,10 @@ from activities.name_claims import NameClaims, NameTurnActivities
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
 from activities.verification import VerificationActivities
-from dnsorch import telemetry, temporal_client
+from dnsorch import telemetry, temporal
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
-from dnsorch.temporal_client import ensure_search_attributes
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway, ensure_search_attributes
 from worker.schedules import ensure_drift_schedule
 from workflows.drift import DriftScanWorkflow
 from workflows.name_lock import DnsNameLockWorkflow
@@ -106,7 +105,7 @@ async def run_worker(settings: Settings) -> None:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     telemetry.configure_tracing(settings, "worker")
     # Its own runtime serves the SDK's metrics (and the playbook's) on WORKER_METRICS_PORT.
-    client = await temporal_client.connect(settings, runtime=telemetry.worker_runtime(settings))
+    client = await temporal.connect(settings, runtime=telemetry.worker_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(settings.database_url, threads=settings.worker_db_threads)
     stop = asyncio.Event()

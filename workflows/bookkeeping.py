@@ -11,7 +11,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.database import DatabaseActivities
-    from dnsorch import search_attributes as sa
     from dnsorch.contracts import (
         DRIFT_SOURCE,
         BeginRequest,
@@ -22,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         RequestStatus,
         WorkflowState,
     )
+    from dnsorch.temporal import search_attributes as sa
     from workflows.policy import DB_RETRY, DB_TIMEOUT
 
 

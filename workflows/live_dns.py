@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowState,
     )
     from dnsorch.dns import ptr_requests, rollback_for
-    from dnsorch.search_attributes import request_attributes
+    from dnsorch.temporal import request_attributes
     from workflows.bookkeeping import RequestBookkeeping
     from workflows.outcome import Outcome
     from workflows.policy import (

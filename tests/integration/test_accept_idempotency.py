@@ -20,7 +20,7 @@ from dnsorch.contracts import IdempotencyConflict
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration

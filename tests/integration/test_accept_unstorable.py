@@ -17,7 +17,7 @@ from dnsorch.contracts import InvalidRequest
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 
 pytestmark = pytest.mark.integration
 

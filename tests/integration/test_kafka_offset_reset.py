@@ -21,7 +21,7 @@ from devstack.temporal import TemporalDevServer
 from dnsorch.accepting import AcceptService
 from dnsorch.schemas import CreateDnsRequest
 from dnsorch.settings import Settings
-from dnsorch.workflow_gateway import ProvisioningGateway
+from dnsorch.temporal import ProvisioningGateway
 from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for
 from tests.fixtures.servers import free_port
 

@@ -35,9 +35,8 @@ from dnsorch.contracts import (
     ServerAnswer,
     WorkflowState,
 )
-from dnsorch.search_attributes import initial_attributes
 from dnsorch.store import name_claims, request_rows
-from dnsorch.temporal_client import ensure_search_attributes
+from dnsorch.temporal import ensure_search_attributes, initial_attributes
 from tests.fixtures.specs import fresh_name, request_spec
 from tests.fixtures.waiting import eventually
 from workflows.provisioning import DnsProvisioningWorkflow

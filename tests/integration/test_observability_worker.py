@@ -25,10 +25,10 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.ansible import AnsibleActivities
     from devstack.temporal import find_test_server
-    from dnsorch import telemetry, temporal_client
+    from dnsorch import telemetry, temporal
     from dnsorch.contracts import DnsChange
     from dnsorch.settings import Settings
-    from dnsorch.temporal_client import ensure_search_attributes
+    from dnsorch.temporal import ensure_search_attributes
     from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -93,7 +93,7 @@ async def test_worker_endpoint_serves_sdk_and_playbook_metrics_after_activity_ru
             tsig_key_file=key,
             worker_metrics_port=free_port(),
         )
-        client = await temporal_client.connect(settings, runtime=telemetry.worker_runtime(settings))
+        client = await temporal.connect(settings, runtime=telemetry.worker_runtime(settings))
         task_queue = f"metrics-{uuid.uuid4()}"
         change = DnsChange(
             request_id=str(uuid.uuid4()),

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack.temporal import find_test_server
 from dnsorch.contracts import OperatorAction, StatusChange
-from dnsorch.temporal_client import ensure_search_attributes
+from dnsorch.temporal import ensure_search_attributes
 from tests.fixtures.specs import request_spec
 from tests.fixtures.workflow_stubs import FakeStore, start, worker
 from workflows.provisioning import DnsProvisioningWorkflow

@@ -10,7 +10,7 @@ from typing import TypeVar
 from temporalio.testing import WorkflowEnvironment
 
 from devstack.temporal import find_test_server
-from dnsorch.temporal_client import ensure_search_attributes
+from dnsorch.temporal import ensure_search_attributes
 from tests.fixtures.workflow_stubs import FakeStore, worker
 
 Store = TypeVar("Store", bound=FakeStore)

@@ -8,7 +8,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from devstack.temporal import find_test_server
-from dnsorch.temporal_client import ensure_search_attributes
+from dnsorch.temporal import ensure_search_attributes
 
 
 async def _start_env() -> WorkflowEnvironment:

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 import dnsorch.cli
-from dnsorch.search_attributes import SEARCH_ATTRIBUTE_NAMES
 from dnsorch.settings import PROJECT_ROOT, Settings
 from dnsorch.telemetry import tracing_enabled
+from dnsorch.temporal import SEARCH_ATTRIBUTE_NAMES
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from temporalio import workflow
 
-from dnsorch import workflow_gateway
 from dnsorch.contracts import ProvisioningInput, WorkflowState
-from dnsorch.workflow_gateway import HANDLERS, WORKFLOW_TYPE, Handler
+from dnsorch.temporal import HANDLERS, WORKFLOW_TYPE, Handler, gateway
 from workflows.provisioning import DnsProvisioningWorkflow
 
 DEFINITION = workflow._Definition.must_from_class(DnsProvisioningWorkflow)
@@ -47,5 +46,5 @@ def test_every_handler_the_gateway_names_exists_on_the_workflow_with_its_kind_an
 def test_the_gateway_names_each_handler_once_and_lists_them_all() -> None:
     named = [h.name for h in HANDLERS]
     assert len(named) == len(set(named))
-    constants = {v.name for v in vars(workflow_gateway).values() if isinstance(v, Handler)}
+    constants = {v.name for v in vars(gateway).values() if isinstance(v, Handler)}
     assert constants == set(named)

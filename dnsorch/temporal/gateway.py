@@ -29,7 +29,7 @@ from dnsorch.contracts import (
     StatusChange,
     WorkflowState,
 )
-from dnsorch.search_attributes import request_attributes
+from dnsorch.temporal.search_attributes import request_attributes
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = timedelta(seconds=10)

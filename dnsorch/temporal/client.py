@@ -12,8 +12,8 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from dnsorch import telemetry
-from dnsorch.search_attributes import SEARCH_ATTRIBUTE_NAMES
 from dnsorch.settings import Settings
+from dnsorch.temporal.search_attributes import SEARCH_ATTRIBUTE_NAMES
 
 
 async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None) -> Client:
