@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from dnsorch import drift
-from dnsorch.accepting import apply_policy
 from dnsorch.contracts import (
     DnsRequestSpec,
     DriftedRRset,
@@ -38,6 +37,7 @@ from dnsorch.dns import (
     read_zone,
 )
 from dnsorch.logging import bind_request_id
+from dnsorch.requests import apply_policy
 from dnsorch.settings import Settings
 from dnsorch.store import ManagedZone, read_managed_zone, request_rows, unfinished_requests
 from dnsorch.temporal import ProvisioningGateway

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from dnsorch.accepting import AcceptService
-from dnsorch.operating import OperateService
+from dnsorch.requests import AcceptService, OperateService
 from dnsorch.settings import Settings
 
 

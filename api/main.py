@@ -18,8 +18,7 @@ from api.security import authenticate, install_security
 from api.v1 import routes as v1_routes
 from api.v2 import routes as v2_routes
 from dnsorch import telemetry, temporal
-from dnsorch.accepting import AcceptService
-from dnsorch.operating import OperateService
+from dnsorch.requests import AcceptService, OperateService
 from dnsorch.settings import Settings, get_settings
 from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway

@@ -86,7 +86,7 @@ class ApiMetrics:
             self.accepted.labels(*self._accepted_labels(body)).inc()
 
     def _accepted_labels(self, body: bytes | None) -> tuple[str, str]:
-        """(source, record_type): the API's requests are all `api` (dnsorch/accepting.py), whatever
+        """(source, record_type): the API's requests are all `api` (dnsorch/requests/accepting.py), whatever
         their body's `context.source` says; the record type from a body the route already
         validated, `unknown` if unreadable."""
         try:

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import EngineDep, SettingsDep
 from api.errors import error_body
 from dnsorch.contracts import RequestNotFound, ServiceUnavailable
-from dnsorch.operating import OperateService
+from dnsorch.requests import OperateService
 from dnsorch.store import DnsRecord, DnsRequest, Principal, Role, keys
 
 

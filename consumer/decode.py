@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import CreateDnsRequest
 
 MAX_JSON_DEPTH = 10
 _REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-1c55-4c1e-9a0e-6b7c2e0f9d41")

@@ -27,7 +27,6 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import DecodedRequest, PoisonMessage, decode_key, decode_request
-from dnsorch.accepting import AcceptService
 from dnsorch.contracts import (
     IdempotencyConflict,
     InvalidRequest,
@@ -36,9 +35,9 @@ from dnsorch.contracts import (
     ServiceUnavailable,
 )
 from dnsorch.logging import bind_request_id
+from dnsorch.requests import AcceptService, request_hash
 from dnsorch.settings import Settings
 from dnsorch.store import dead_letters, request_rows
-from dnsorch.validation import request_hash
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

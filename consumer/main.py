@@ -13,8 +13,8 @@ from consumer.ingest import Ingestor
 from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
 from dnsorch import telemetry, temporal
-from dnsorch.accepting import AcceptService
 from dnsorch.kafka_client import client_options
+from dnsorch.requests import AcceptService
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway

@@ -30,11 +30,10 @@ import dns.zone
 import pydantic
 from sqlalchemy import Connection, Engine
 
-from dnsorch import managed, validation
 from dnsorch.contracts import DnsorchError, DnsRequestSpec, InvalidRequest
 from dnsorch.dns import rdata_values, read_zone, served_rrsets, skip_reason
 from dnsorch.dns.comparison import key
-from dnsorch.schemas import CreateDnsRequest, RequestContext
+from dnsorch.requests import CreateDnsRequest, RequestContext, build_spec, rules
 from dnsorch.settings import Settings
 from dnsorch.store import ManagedZone, hold_records, read_managed_zone, write_adopted
 
@@ -202,7 +201,7 @@ def _as_request(
             },
         }
     )
-    return validation.build_spec(body, settings.dns_zones, str(uuid.uuid4()), SOURCE)
+    return build_spec(body, settings.dns_zones, str(uuid.uuid4()), SOURCE)
 
 
 def _request_fields(rtype: str, rdata: dns.rdata.Rdata) -> tuple[str, int | None, dict[str, object]]:
@@ -244,13 +243,13 @@ def _against_managed(
         return
     planned.claims_name = owner is None
     target = spec.target if spec.record_type in ("MX", "SRV") else ""
-    name_state = managed.ManagedState(
+    name_state = rules.ManagedState(
         owner=owner,
         types=state.types_at(spec.domain),
         target_is_cname=bool(target) and (target in zone_cnames or target in state.cnames),
     )
     try:
-        managed.check(spec, name_state)
+        rules.check(spec, name_state)
     except DnsorchError as broken:
         planned.action, planned.reason, planned.spec = Action.CONFLICT, str(broken), None
 

@@ -21,7 +21,7 @@ def _env_files(env: str) -> tuple[Path, ...]:
 
 
 APPROVAL_RISKS = ("delete", "apex", "ns", "mx", "ttl_drop", "zone_share")
-"""The kinds of risky change the approval policy knows (dnsorch/approval.py)."""
+"""The kinds of risky change the approval policy knows (dnsorch/requests/approval.py)."""
 
 
 class Settings(BaseSettings):
@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     approval_record_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approval_accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approval_risks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(APPROVAL_RISKS))
-    """Risky changes that wait for approval (dnsorch/approval.py); empty: none waits for its risk."""
+    """Risky changes that wait for approval (dnsorch/requests/approval.py); empty: none waits for its risk."""
     approval_ttl_floor: int = 300
     """An update that lowers a record's TTL below this many seconds is risky."""
     approval_zone_share: float = 0.3

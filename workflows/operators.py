@@ -21,7 +21,12 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         WorkflowState,
     )
-    from dnsorch.transitions import IllegalTransition, action_for_status, allowed_actions, check_action
+    from dnsorch.requests.transitions import (
+        IllegalTransition,
+        action_for_status,
+        allowed_actions,
+        check_action,
+    )
     from workflows.bookkeeping import RequestBookkeeping
     from workflows.outcome import Outcome, note, note_text
     from workflows.story import Story, TooLate

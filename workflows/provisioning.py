@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowState,
     )
     from dnsorch.dns import change_for
-    from dnsorch.transitions import IllegalTransition
+    from dnsorch.requests.transitions import IllegalTransition
     from workflows.cancel_check import CancelAsksDns, Unsettled
     from workflows.live_dns import LiveDns
     from workflows.name_lock import lock_id_for

@@ -11,7 +11,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import Action, ChangePlan, RequestStatus
-    from dnsorch.transitions import IllegalTransition
+    from dnsorch.requests.transitions import IllegalTransition
     from workflows.outcome import Outcome
 
 S, A = RequestStatus, Action

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from api.deps import AcceptDep, OperateDep
 from api.security import Caller, Operator, check_account, visible_request
-from dnsorch.schemas import (
+from dnsorch.requests import (
     CreateDnsRequest,
     CreateDnsResponse,
     DnsRequestOut,

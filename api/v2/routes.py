@@ -24,9 +24,8 @@ from api.v2.schemas import (
     TransferBody,
     TransferOut,
 )
-from dnsorch import queries
 from dnsorch.contracts import NameNotManaged
-from dnsorch.schemas import ProvisionedRecord, StatusUpdate
+from dnsorch.requests import ProvisionedRecord, StatusUpdate, queries
 from dnsorch.store import name_transfers
 
 router = APIRouter(prefix="/dns")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dnsorch.schemas import CreateDnsRequest, DnsResource, ProvisionedRecord, printable
+from dnsorch.requests import CreateDnsRequest, DnsResource, ProvisionedRecord, printable
 from dnsorch.store import DnsRecord, DnsRequest
 
 

@@ -158,7 +158,7 @@ class ProvisioningInput:
     policy: ApplyPolicy = field(default_factory=ApplyPolicy)
     approval_required: bool = False
     approval_reasons: list[str] = field(default_factory=list)
-    """Why the approval policy holds the request (dnsorch/approval.py)."""
+    """Why the approval policy holds the request (dnsorch/requests/approval.py)."""
     approval_timeout_seconds: int = 0
     """How long it waits for approval before it ends REJECTED; 0: no deadline."""
     approval_verdict: str = ""

@@ -1,5 +1,5 @@
 """The read side's SQL (API v2): requests by filter, newest first a page at a time, and the records
-provisioned now. The filters arrive checked (dnsorch/queries.py): this module only asks PostgreSQL."""
+provisioned now. The filters arrive checked (dnsorch/requests/queries.py): this only asks PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the approval policy reads at accept (dnsorch/approval.py): the record set's current TTL, the
+"""What the approval policy reads at accept (dnsorch/requests/approval.py): the record set's current TTL, the
 size of the zone, and the updates and deletes already in flight in it."""
 
 from __future__ import annotations

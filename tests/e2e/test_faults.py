@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from temporalio.client import WorkflowExecutionStatus
 
 from devstack.temporal import TemporalDevServer
-from dnsorch.accepting import idempotency_request_id
+from dnsorch.requests import idempotency_request_id
 from tests.fixtures.dns import served
 from tests.fixtures.fault_scenario import fault_scenario
 from tests.fixtures.faults import (

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.temporal import TemporalDevServer
-from dnsorch.accepting import idempotency_request_id
+from dnsorch.requests import idempotency_request_id
 from dnsorch.store import make_engine
 from tests.fixtures.dns import served
 from tests.fixtures.fault_scenario import fault_scenario

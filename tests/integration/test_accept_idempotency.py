@@ -15,9 +15,8 @@ from temporalio.service import RPCError
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
-from dnsorch.accepting import AcceptService, idempotency_request_id
 from dnsorch.contracts import IdempotencyConflict
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import AcceptService, CreateDnsRequest, idempotency_request_id
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway

@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from dnsorch.accepting import AcceptService, Door
 from dnsorch.contracts import ProtectedName, ProvisioningInput, ServiceUnavailable
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import AcceptService, CreateDnsRequest, Door
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from tests.fixtures.auth import act_as

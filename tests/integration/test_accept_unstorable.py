@@ -12,9 +12,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
-from dnsorch.accepting import AcceptService, idempotency_request_id
 from dnsorch.contracts import InvalidRequest
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import AcceptService, CreateDnsRequest, idempotency_request_id
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway

@@ -28,8 +28,9 @@ from sqlmodel import col
 
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.temporal import TemporalDevServer
-from dnsorch import adoption, queries
+from dnsorch import adoption
 from dnsorch.dns import tsig_key
+from dnsorch.requests import queries
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, keys, name_transfers
 from dnsorch.store.request_rows import insert_request

@@ -18,8 +18,7 @@ from consumer.dead_letter import HEADER_OFFSET
 from consumer.decode import position_request_id
 from devstack.kafka import TansuBroker
 from devstack.temporal import TemporalDevServer
-from dnsorch.accepting import AcceptService
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import AcceptService, CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.temporal import ProvisioningGateway
 from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for

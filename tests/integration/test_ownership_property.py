@@ -1,8 +1,8 @@
 """A property test over generated names: no account completes a change at or below another account's
 name, through any door, whatever the order of creates, deletes, grants and transfers.
 
-Each generated step goes through the code the doors run: accept's check (`managed.read_state` and
-`managed.check`, the reading the name's turn repeats), then what a completed request stores
+Each generated step goes through the code the doors run: accept's check (`rules.read_state` and
+`rules.check`, the reading the name's turn repeats), then what a completed request stores
 (`apply_record`), or an operator's grant or transfer (`dnsorch/store/name_transfers.py`). A small
 model written from README's rules ("Names, owners and conflicts") says what must happen; the two
 must agree on every step, and on who owns every name at the end.
@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from dnsorch import managed
 from dnsorch.contracts import NameNotManaged, NameOwnedByAnotherAccount, RecordConflict, RecordRow
+from dnsorch.requests import rules
 from dnsorch.store import name_transfers, owners
 from dnsorch.store.request_rows import insert_request
 from dnsorch.store.served_records import apply_record
@@ -116,7 +116,7 @@ def _accept_then_complete(engine: Engine, zone: str, operation: str, account: st
     )
     with engine.begin() as conn:
         try:
-            managed.check(spec, managed.read_state(conn, spec))
+            rules.check(spec, rules.read_state(conn, spec))
         except (NameOwnedByAnotherAccount, RecordConflict):
             return False
         now = datetime.now(UTC)

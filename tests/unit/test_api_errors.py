@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api import health
 from api.errors import document_error_responses, install_error_handlers
 from api.main import include_versioned_routers
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import CreateDnsRequest
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 

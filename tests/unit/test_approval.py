@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dnsorch.approval import verdict
 from dnsorch.contracts import DnsRequestSpec, ZoneFacts
+from dnsorch.requests.approval import verdict
 from dnsorch.settings import Settings
 from tests.fixtures.specs import request_spec
 

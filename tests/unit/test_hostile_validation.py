@@ -17,11 +17,9 @@ from sqlalchemy.exc import DataError
 from consumer.dead_letter import MAX_REASON_BYTES, clean_reason
 from consumer.decode import PoisonMessage, decode_request
 from consumer.ingest import Ingestor
-from dnsorch import queries
 from dnsorch.contracts import InvalidRequest
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import CreateDnsRequest, build_spec, queries
 from dnsorch.settings import Settings
-from dnsorch.validation import build_spec
 
 EXTRA = "resource.config.extra_config"
 

@@ -61,10 +61,10 @@ def test_a_plain_event_has_the_base_fields_and_a_null_request_id(json_lines: io.
 async def test_a_bound_request_id_is_on_every_line_of_its_task(json_lines: io.StringIO) -> None:
     async def handle() -> None:
         bind_request_id(REQUEST_ID)
-        logging.getLogger("dnsorch.accepting").info("accepted")
+        logging.getLogger("dnsorch.requests.accepting").info("accepted")
 
     await asyncio.create_task(handle())  # a task of its own, like an HTTP request
-    logging.getLogger("dnsorch.accepting").info("outside")
+    logging.getLogger("dnsorch.requests.accepting").info("outside")
 
     inside, outside = events(json_lines)
     assert inside["request_id"] == REQUEST_ID
@@ -174,10 +174,12 @@ def test_plain_lines_stay_the_default_and_are_masked_too(monkeypatch: pytest.Mon
     configure_logging("INFO", role="api")
     try:
         bind_request_id(REQUEST_ID)
-        logging.getLogger("dnsorch.accepting").info("connecting to http://user:pw123@host/")
+        logging.getLogger("dnsorch.requests.accepting").info("connecting to http://user:pw123@host/")
     finally:
         root.handlers[:], root.level = saved
         bind_request_id("-")
     line = buffer.getvalue().strip()
     assert not line.startswith("{")
-    assert f" api INFO dnsorch.accepting [req {REQUEST_ID}] connecting to http://user:***@host/" in line
+    assert (
+        f" api INFO dnsorch.requests.accepting [req {REQUEST_ID}] connecting to http://user:***@host/" in line
+    )

@@ -13,7 +13,7 @@ from dnsorch.contracts import (
     RecordMissing,
 )
 from dnsorch.dns import check_target
-from dnsorch.managed import ManagedState, check
+from dnsorch.requests.rules import ManagedState, check
 from tests.fixtures.specs import request_spec
 
 

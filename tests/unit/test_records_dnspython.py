@@ -14,9 +14,9 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from dnsorch.approval import verdict
 from dnsorch.contracts import DnsRequestSpec, InvalidRequest, ZoneFacts
 from dnsorch.dns import parse_values, rdata_values, record_rdata, target_host
+from dnsorch.requests.approval import verdict
 from dnsorch.settings import Settings
 from tests.fixtures.specs import ZONES, validated_spec
 

@@ -6,7 +6,7 @@ import pytest
 
 from dnsorch.contracts import InvalidRequest
 from dnsorch.dns import rdata_values
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import CreateDnsRequest
 from tests.fixtures.specs import validated_spec
 
 ACCEPTED = [

@@ -1,7 +1,7 @@
 """Operating on accepted requests, shared by the API's routes: read one, steer its workflow.
 
 Every change goes to the request's workflow, never to its row: the workflow decides whether the
-change is allowed in its state (dnsorch/transitions.py) and records it in the log.
+change is allowed in its state (dnsorch/requests/transitions.py) and records it in the log.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from dnsorch.dns import (
     record_rdata,
     zone_of,
 )
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests.schemas import CreateDnsRequest
 
 OPERATIONS = ("create", "update", "delete")
 

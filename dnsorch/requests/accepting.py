@@ -24,7 +24,6 @@ from typing import Literal, NoReturn
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 
-from dnsorch import approval, managed
 from dnsorch.contracts import (
     ApplyPolicy,
     DnsRequestSpec,
@@ -39,12 +38,13 @@ from dnsorch.contracts import (
 )
 from dnsorch.dns import is_reverse_zone
 from dnsorch.logging import bind_request_id
-from dnsorch.operating import read_request
-from dnsorch.schemas import CreateDnsRequest
+from dnsorch.requests import approval, rules
+from dnsorch.requests.operating import read_request
+from dnsorch.requests.schemas import CreateDnsRequest
+from dnsorch.requests.validation import build_spec, request_hash
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, DnsRequest, request_rows, zone_facts
 from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
-from dnsorch.validation import build_spec, request_hash
 
 log = logging.getLogger(__name__)
 
@@ -170,25 +170,25 @@ class AcceptService:
             return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
 
     async def _check_against_managed(self, spec: DnsRequestSpec) -> ZoneFacts:
-        """Refuse at once what the managed records already rule out (dnsorch/managed.py); answer
-        what the approval policy needs to know about the zone (dnsorch/approval.py).
+        """Refuse at once what the managed records already rule out (dnsorch/requests/rules.py); answer
+        what the approval policy needs to know about the zone (dnsorch/requests/approval.py).
 
         Fails closed: with PostgreSQL down nothing here can be read (the name's owner, its
         conflicts, the zone's risk facts), and a request accepted unchecked could skip the approval
         its risk needs; the caller gets 503 (the consumer holds the message back) and retries.
         """
 
-        managed.check_protected(spec)
+        rules.check_protected(spec)
 
-        def read() -> tuple[managed.ManagedState, ZoneFacts]:
+        def read() -> tuple[rules.ManagedState, ZoneFacts]:
             with self.engine.connect() as conn:
-                return managed.read_state(conn, spec, self._reverse_zones), zone_facts(conn, spec)
+                return rules.read_state(conn, spec, self._reverse_zones), zone_facts(conn, spec)
 
         try:
             state, facts = await asyncio.to_thread(read)
         except OperationalError as error:
             raise ServiceUnavailable("PostgreSQL is unavailable") from error
-        managed.check(spec, state)
+        rules.check(spec, state)
         return facts
 
     async def _existing(self, request_id: str, fingerprint: str) -> Accepted | None:

@@ -1,0 +1,55 @@
+"""A request's life in the core, shared by the API and the Kafka consumer: the body it arrives in,
+its validation, the rules the managed records impose, approval by risk, accepting it (start its
+workflow, write its row), operating on it (read it, steer its workflow) and the read side's lists.
+
+The rules live here, not in routes; the workflow itself asks transitions.py what an operator may do.
+"""
+
+from dnsorch.requests import approval, queries, rules, transitions
+from dnsorch.requests.accepting import Accepted, AcceptService, Door, apply_policy, idempotency_request_id
+from dnsorch.requests.operating import OperateService, read_request
+from dnsorch.requests.schemas import (
+    CreateDnsRequest,
+    CreateDnsResponse,
+    DnsRequestOut,
+    DnsResource,
+    ProvisionedRecord,
+    RecordConfig,
+    RequestContext,
+    StatusUpdate,
+    StatusUpdateResponse,
+    printable,
+)
+from dnsorch.requests.validation import OPERATIONS, build_spec, request_hash
+
+__all__ = [
+    # the bodies a request arrives in (v1's contract, kept field for field)
+    "CreateDnsRequest",
+    "CreateDnsResponse",
+    "DnsRequestOut",
+    "DnsResource",
+    "ProvisionedRecord",
+    "RecordConfig",
+    "RequestContext",
+    "StatusUpdate",
+    "StatusUpdateResponse",
+    "printable",
+    # validation
+    "OPERATIONS",
+    "build_spec",
+    "request_hash",
+    # accept
+    "AcceptService",
+    "Accepted",
+    "Door",
+    "apply_policy",
+    "idempotency_request_id",
+    # operate, and the read side
+    "OperateService",
+    "read_request",
+    "queries",
+    # modules read as namespaces: rules.check, approval.verdict, transitions.check_action
+    "approval",
+    "rules",
+    "transitions",
+]
