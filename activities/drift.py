@@ -17,7 +17,6 @@ import dns.exception
 from sqlalchemy import Engine
 from temporalio import activity
 
-from dnsorch import drift
 from dnsorch.contracts import (
     DnsRequestSpec,
     DriftedRRset,
@@ -41,6 +40,7 @@ from dnsorch.requests import apply_policy
 from dnsorch.settings import Settings
 from dnsorch.store import ManagedZone, read_managed_zone, request_rows, unfinished_requests
 from dnsorch.temporal import ProvisioningGateway
+from dnsorch.zones import drift
 
 SCAN_SECONDS = "dnsorch_drift_scan_seconds"
 RRSETS = "dnsorch_drift_rrsets"

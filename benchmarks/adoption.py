@@ -21,10 +21,11 @@ import dns.update
 
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.postgres import LocalPostgres
-from dnsorch import adoption, migrate
+from dnsorch import migrate
 from dnsorch.dns import read_zone, tsig_key
 from dnsorch.settings import Settings
 from dnsorch.store import hold_records, make_engine
+from dnsorch.zones import adoption
 
 ZONE = "adopt-bench.test"
 KINDS = [  # {i}: the record's number; {t}: a host with an address (MX, SRV and CNAME targets)

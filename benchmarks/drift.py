@@ -32,12 +32,13 @@ from benchmarks.adoption import ZONE, load
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd
 from devstack.postgres import LocalPostgres
-from dnsorch import adoption, migrate
+from dnsorch import migrate
 from dnsorch.contracts import ZoneScan, ZoneScanInput
 from dnsorch.dns import tsig_key
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway
+from dnsorch.zones import adoption
 
 CHANGED, DELETED, ADDED = 10, 5, 5
 """Record sets changed and deleted behind dnsorch's back, and unmanaged ones added."""

@@ -13,11 +13,11 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from dnsorch import adoption
 from dnsorch.contracts import DnsorchError
 from dnsorch.operator_cli import _cell
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
+from dnsorch.zones import adoption
 
 _ORDER = {action: index for index, action in enumerate(adoption.Action)}
 

@@ -28,12 +28,12 @@ from sqlmodel import col
 
 from devstack.bind import BindServer, ensure_tsig_key
 from devstack.temporal import TemporalDevServer
-from dnsorch import adoption
 from dnsorch.dns import tsig_key
 from dnsorch.requests import queries
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, keys, name_transfers
 from dnsorch.store.request_rows import insert_request
+from dnsorch.zones import adoption
 from tests.fixtures.dns import served
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port

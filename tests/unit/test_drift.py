@@ -9,10 +9,10 @@ import dns.zone
 import pytest
 
 from activities.planning import plan_for
-from dnsorch import drift
 from dnsorch.contracts import DnsChange, ManagedRecord
 from dnsorch.dns import comparison, rdata_values, skip_reason
 from dnsorch.dns.comparison import Recorded, Served, ServerView, find_drift, key
+from dnsorch.zones import drift
 
 ZONE = "example.test"
 NS1, NS2 = "ns1.example.test (127.0.0.1)", "ns2.example.test (127.0.0.2)"
