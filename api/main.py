@@ -36,7 +36,7 @@ def include_versioned_routers(app: FastAPI) -> list[str]:
 
 
 def main(settings: Settings) -> None:
-    """`dnsorch api`: serve the app with uvicorn (dnsorch/cli.py dispatches here)."""
+    """`dnsorch api`: serve the app with uvicorn (dnsorch/cli/dispatch.py dispatches here)."""
     import uvicorn
 
     uvicorn.run(

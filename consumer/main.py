@@ -36,7 +36,7 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 def main(settings: Settings) -> None:
-    """`dnsorch consumer` (dnsorch/cli.py dispatches here)."""
+    """`dnsorch consumer` (dnsorch/cli/dispatch.py dispatches here)."""
     asyncio.run(run_consumer(settings))
 
 

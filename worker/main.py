@@ -96,7 +96,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
 
 
 def main(settings: Settings) -> None:
-    """The role's entry point (dnsorch/cli.py dispatches here)."""
+    """The role's entry point (dnsorch/cli/dispatch.py dispatches here)."""
     asyncio.run(run_worker(settings))
 
 

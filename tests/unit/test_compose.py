@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-import dnsorch.cli
+import dnsorch.cli.dispatch
 from dnsorch.settings import PROJECT_ROOT, Settings
 from dnsorch.telemetry import tracing_enabled
 from dnsorch.temporal import SEARCH_ATTRIBUTE_NAMES
@@ -85,13 +85,15 @@ def _published_ports(service: dict[str, Any]) -> set[tuple[str, str]]:
 
 def _cli_roles() -> set[str]:
     """The roles `dnsorch` accepts: from the argparse parser if the CLI exposes one, else its source."""
-    build_parser = getattr(dnsorch.cli, "build_parser", None)
+    build_parser = getattr(dnsorch.cli.dispatch, "build_parser", None)
     if callable(build_parser):
         parser = build_parser()
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 return set(action.choices)
-    return set(re.findall(r"""add_parser\(\s*["']([\w-]+)["']""", Path(dnsorch.cli.__file__).read_text()))
+    return set(
+        re.findall(r"""add_parser\(\s*["']([\w-]+)["']""", Path(dnsorch.cli.dispatch.__file__).read_text())
+    )
 
 
 def _run_compose_config(env_overrides: dict[str, str | None], env_file: Path) -> dict[str, Any]:

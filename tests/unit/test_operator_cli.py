@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dnsorch.operator_cli import ACTIONS, TARGET_WIDTH, add_requests_parser, run_requests
+from dnsorch.cli.requests import ACTIONS, TARGET_WIDTH, add_requests_parser, run_requests
 
 RID = "3f2b8c1e-5a4d-4e6f-9b0a-1c2d3e4f5a6b"
 OTHER = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -41,7 +41,7 @@ def test_the_dev_stacks_key_is_used_when_no_key_is_given(tmp_path: Path) -> None
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    """The same wiring dnsorch/cli.py does: `requests` is one role among others."""
+    """The same wiring dnsorch/cli/dispatch.py does: `requests` is one role among others."""
     parser = argparse.ArgumentParser(prog="dnsorch")
     roles = parser.add_subparsers(dest="role", required=True)
     roles.add_parser("api")

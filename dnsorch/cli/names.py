@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from dnsorch.operator_cli import CliError, _cell, _when, api_for, report
+from dnsorch.cli.api_client import CliError, api_for, report
+from dnsorch.cli.output import cell, when
 
 NAMES_PATH = "/api/v2/dns/names"
 
@@ -38,11 +39,11 @@ def add_names_parser(roles: argparse._SubParsersAction) -> None:
 
 
 def _render(name: dict[str, Any]) -> str:
-    lines = [f"{_cell(name['domain'])}: account {_cell(name['account_id'])} since {_when(name['since'])}"]
+    lines = [f"{cell(name['domain'])}: account {cell(name['account_id'])} since {when(name['since'])}"]
     for t in name.get("transfers") or []:
-        note = f" — {_cell(t['note'])}" if t.get("note") else ""
-        moved = f"{_cell(t['from_account'])} → {_cell(t['to_account'])}"
-        lines.append(f"  {_when(t['at'])}  {moved} by {_cell(t['actor'])}{note}")
+        note = f" — {cell(t['note'])}" if t.get("note") else ""
+        moved = f"{cell(t['from_account'])} → {cell(t['to_account'])}"
+        lines.append(f"  {when(t['at'])}  {moved} by {cell(t['actor'])}{note}")
     return "\n".join(lines)
 
 

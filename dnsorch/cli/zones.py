@@ -13,8 +13,8 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
+from dnsorch.cli.output import cell
 from dnsorch.contracts import DnsorchError
-from dnsorch.operator_cli import _cell
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from dnsorch.zones import adoption
@@ -74,5 +74,5 @@ def _print_plan(plan: adoption.AdoptionPlan, quiet: bool) -> None:
     for r in rows:
         value = ", ".join(r.values)
         reason = f"  ({r.reason})" if r.reason else ""
-        name = _cell(r.domain, 39)
-        print(f"{r.action.value:<16}{r.record_type:<7}{name:<40}{r.ttl:>7}  {_cell(value, 60)}{reason}")
+        name = cell(r.domain, 39)
+        print(f"{r.action.value:<16}{r.record_type:<7}{name:<40}{r.ttl:>7}  {cell(value, 60)}{reason}")

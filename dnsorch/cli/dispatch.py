@@ -11,12 +11,12 @@ import argparse
 import importlib
 import sys
 
-from dnsorch.keys_cli import add_keys_parser, run_keys
+from dnsorch.cli.keys import add_keys_parser, run_keys
+from dnsorch.cli.names import add_names_parser, run_names
+from dnsorch.cli.requests import add_requests_parser, run_requests
+from dnsorch.cli.zones import add_zones_parser, run_zones
 from dnsorch.logging import configure_logging
-from dnsorch.names_cli import add_names_parser, run_names
-from dnsorch.operator_cli import add_requests_parser, run_requests
 from dnsorch.settings import PROJECT_ROOT, get_settings
-from dnsorch.zones_cli import add_zones_parser, run_zones
 
 ROLES = {"api": "api.main:main", "worker": "worker.main:main", "consumer": "consumer.main:main"}
 

@@ -1,0 +1,147 @@
+"""`dnsorch requests …`: find, inspect and act on DNS requests from a terminal, through API v2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from typing import Any
+
+import httpx
+
+from dnsorch.cli.api_client import DEFAULT_API_URL, ApiClient, CliError, api_for, report
+from dnsorch.cli.output import cell, pairs, table, when
+
+REQUESTS_PATH = "/api/v2/dns/requests"
+ACTIONS = {
+    "approve": "let a PENDING_APPROVAL request go ahead",
+    "reject": "refuse a PENDING_APPROVAL request; nothing touches DNS",
+    "retry": "run the DNS step of a NEEDS_ATTENTION request again",
+    "resolve": "mark a NEEDS_ATTENTION request COMPLETED by hand (fixed outside)",
+    "fail": "mark a NEEDS_ATTENTION request FAILED",
+    "cancel": "stop a request before it is applied",
+    "rollback": "undo a NEEDS_ATTENTION request: DNS serves again what its plan saw before",
+}
+LIST_FILTERS = ("status", "domain", "zone", "account_id", "source", "limit", "cursor")
+LIST_COLUMNS = ("ID", "STATUS", "OP", "TYPE", "DOMAIN", "TARGET", "ACCOUNT", "UPDATED")
+SUMMARY_FIELDS = ("request_id", "status", "operation", "record_type", "domain", "target", "account_id")
+SHOW_FIELDS = (*SUMMARY_FIELDS, "source", "comment", "config", "workflow_id", "created_at", "updated_at")
+TARGET_WIDTH = 60
+"""A TXT target may be 4000 characters: `list` cuts it to keep one row per line; `show` prints it whole."""
+
+
+def _request_id(text: str) -> str:
+    """Checked locally so a mistyped id is a usage error (exit 2), not a round trip and a 422."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a request id (a UUID): {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
+    return int(text)
+
+
+def add_requests_parser(roles: argparse._SubParsersAction) -> None:
+    """Adds `requests` and its verbs. The connection options are accepted before or after the verb;
+    SUPPRESS as their default keeps the verb's parser from overwriting a value given before it."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--api", metavar="URL", help=f"base URL ($DNSORCH_API_URL, else {DEFAULT_API_URL})")
+    common.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="bearer token ($DNSORCH_API_KEY, else the dev stack's .dnsorch/dev-api-key; "
+        "prefer the variable: arguments show in ps)",
+    )
+    common.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
+    parser = roles.add_parser("requests", parents=[common], help="list, inspect and act on DNS requests")
+    parser.description = __doc__
+    verbs = parser.add_subparsers(dest="requests_command", metavar="COMMAND", required=True)
+    listing = verbs.add_parser("list", parents=[common], help="requests matching the filters")
+    listing.add_argument("--status", type=str.upper, help="e.g. NEEDS_ATTENTION, PENDING_APPROVAL")
+    listing.add_argument("--domain")
+    listing.add_argument("--zone")
+    listing.add_argument("--account", dest="account_id", metavar="ACCOUNT")
+    listing.add_argument("--source", help="api, kafka, drift, ptr or adoption")
+    listing.add_argument("--limit", type=_positive_int, metavar="N", help="requests per page")
+    listing.add_argument("--cursor", help="start at this page (a next_cursor the API gave)")
+    listing.add_argument("--all", action="store_true", help="follow next_cursor to the last page")
+    show = verbs.add_parser("show", parents=[common], help="a request, its record and its timeline")
+    show.add_argument("request_id", type=_request_id, metavar="ID")
+    for action, purpose in ACTIONS.items():
+        verb = verbs.add_parser(action, parents=[common], help=purpose)
+        verb.add_argument("request_id", type=_request_id, metavar="ID")
+        verb.add_argument("--note", metavar="TEXT", help="why; recorded in the request's timeline")
+
+
+def _list(api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
+    """With --all, pages are fetched until next_cursor is null; a cursor seen twice would loop forever."""
+    params = {name: getattr(args, name) for name in LIST_FILTERS if getattr(args, name) is not None}
+    page = api.call("GET", REQUESTS_PATH, params=params)
+    items, seen = list(page.get("items") or []), {args.cursor}
+    while args.all and (cursor := page.get("next_cursor")):
+        if cursor in seen:
+            raise CliError(f"bad_response: the API gave cursor {cursor!r} twice; stopped to avoid a loop")
+        seen.add(cursor)
+        page = api.call("GET", REQUESTS_PATH, params={**params, "cursor": cursor})
+        items += page.get("items") or []
+    return {**page, "items": items}
+
+
+def _render_list(result: dict[str, Any]) -> str:
+    rows = [
+        [
+            *(cell(item.get(k), TARGET_WIDTH if k == "target" else None) for k in SUMMARY_FIELDS),
+            when(item.get("updated_at")),
+        ]
+        for item in result["items"]
+    ]
+    return table(LIST_COLUMNS, rows) if rows else "no matching requests"
+
+
+def _render_show(request: dict[str, Any]) -> str:
+    lines = pairs((field, request.get(field)) for field in SHOW_FIELDS)
+    record = request.get("record")
+    lines += ["", "record:" if isinstance(record, dict) else "record: none provisioned"]
+    lines += pairs(record.items(), indent="  ") if isinstance(record, dict) else []
+    events = [e for e in request.get("timeline") or [] if isinstance(e, dict)]
+    rows = [
+        [when(e.get("at")), cell(e.get("status")), cell(e.get("actor")), cell(e.get("message"))]
+        for e in events
+    ]
+    lines += ["", "timeline:", table(("AT", "STATUS", "ACTOR", "MESSAGE"), rows) if rows else "  (empty)"]
+    return "\n".join(lines)
+
+
+def _render_action(action: str, answer: dict[str, Any]) -> str:
+    detail = f" — {cell(answer['detail'])}" if answer.get("detail") else ""
+    return f"{action} {cell(answer.get('request_id'))}: {cell(answer.get('status'))}{detail}"
+
+
+def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None) -> int:
+    """Runs one parsed `dnsorch requests` command and returns its exit code (0, 1 API error, 2 usage,
+    3 unreachable). `client` is only the transport (tests pass an `httpx.MockTransport` one): the URL
+    and the token always come from the options, so tests see exactly what would go on the wire."""
+    command, as_json = args.requests_command, getattr(args, "json", False)
+    try:
+        with api_for(args, client) as api:
+            if command == "list":
+                data = _list(api, args)
+                text = _render_list(data)
+            elif command == "show":
+                data = api.call("GET", f"{REQUESTS_PATH}/{args.request_id}", args.request_id)
+                text = _render_show(data)
+            else:
+                body = {} if args.note is None else {"note": args.note}
+                path = f"{REQUESTS_PATH}/{args.request_id}/actions/{command}"
+                data = api.call("POST", path, args.request_id, json=body)
+                text = _render_action(command, data)
+    except CliError as exc:
+        return report(exc)
+    print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
+    if command == "list" and data.get("next_cursor") and not as_json:
+        print(f"more: add --cursor {data['next_cursor']} for the next page, or --all", file=sys.stderr)
+    return 0
