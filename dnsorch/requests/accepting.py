@@ -43,7 +43,7 @@ from dnsorch.requests.operating import read_request
 from dnsorch.requests.schemas import CreateDnsRequest
 from dnsorch.requests.validation import build_spec, request_hash
 from dnsorch.settings import Settings
-from dnsorch.store import DnsRecord, DnsRequest, request_rows, zone_facts
+from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows
 from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class AcceptService:
 
         def read() -> tuple[rules.ManagedState, ZoneFacts]:
             with self.engine.connect() as conn:
-                return rules.read_state(conn, spec, self._reverse_zones), zone_facts(conn, spec)
+                return rules.read_state(conn, spec, self._reverse_zones), read_zone_facts(conn, spec)
 
         try:
             state, facts = await asyncio.to_thread(read)

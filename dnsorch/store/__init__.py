@@ -39,7 +39,7 @@ from dnsorch.store.models import (
     NameTransfer,
     RequestEvent,
 )
-from dnsorch.store.zone_facts import zone_facts
+from dnsorch.store.zone_facts import read_zone_facts
 
 __all__ = [
     # the engine
@@ -77,5 +77,5 @@ __all__ = [
     "RequestFilters",
     "select_records",
     "select_requests",
-    "zone_facts",
+    "read_zone_facts",
 ]

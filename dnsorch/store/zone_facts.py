@@ -13,7 +13,7 @@ from dnsorch.store.models import DnsRecord, DnsRequest
 from dnsorch.store.served_records import in_zone
 
 
-def zone_facts(conn: Connection, spec: DnsRequestSpec) -> ZoneFacts:
+def read_zone_facts(conn: Connection, spec: DnsRequestSpec) -> ZoneFacts:
     current = col(DnsRecord.deleted_at).is_(None)
     ttl = conn.execute(
         select(col(DnsRecord.ttl))
