@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from devstack.kafka import (
+from devstack.kafka_common import (
     BrokerKind,
     ensure_topics,
     port_in_use,
