@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -112,6 +112,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         self._plan_first = False
         self._everywhere = False
         self._turn_first = False
+        self._served_at: datetime | None = None
         self._servers: list[NameServer] | None = None
         self._snapshot: ChangePlan | None = None
         self._ptr_attempt = 0
@@ -236,6 +237,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
                     await self._undo("workflow", f": {problem}")
                 return
             self._story.everywhere = True
+            self._served_at = workflow.now()
         problem = await self._keep_ptrs()
         if problem is not None:
             self._state.last_error = problem
