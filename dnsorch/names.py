@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import dns.name
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.errors import NameNotManaged
+from dnsorch import records
+from dnsorch.errors import InvalidRequest, NameNotManaged
 from dnsorch.models import NameOwner, NameTransfer
 from dnsorch.store import owners
 
@@ -47,6 +49,15 @@ def get(engine: Engine, domain: str) -> ManagedName:
         ).all()
     transfers = [Transfer(r.from_account, r.to_account, r.actor, r.note, r.at) for r in rows]
     return ManagedName(domain, owner.account_id, owner.since, transfers)
+
+
+def grantable(domain: str, zones: list[str]) -> str:
+    """The subtree a grant names, as stored: a name DNS can hold (labels may be `_service` ones),
+    inside a managed zone; InvalidRequest otherwise."""
+    subtree = records.parse_name(domain, field="domain", allow_service_labels=True)
+    if not any(subtree.is_subdomain(dns.name.from_text(zone)) for zone in zones):
+        raise InvalidRequest("domain", f"{records.name_text(subtree)!r} is not inside a managed zone")
+    return records.name_text(subtree)
 
 
 def grant(engine: Engine, subtree: str, to_account: str, actor: str, note: str = "") -> ManagedName:

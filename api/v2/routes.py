@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, status
 
-from api.deps import AcceptDep, EngineDep, OperateDep
+from api.deps import AcceptDep, EngineDep, OperateDep, SettingsDep
 from api.security import Caller, Operator, account_scope, check_account, visible_request
 from api.v2.schemas import (
     ActionBody,
@@ -163,12 +163,14 @@ async def transfer_name(
 
 
 @router.post("/names/{domain}/grant", response_model=NameOut)
-async def grant_name(domain: DomainPath, body: TransferBody, engine: EngineDep, caller: Operator) -> NameOut:
+async def grant_name(
+    domain: DomainPath, body: TransferBody, engine: EngineDep, settings: SettingsDep, caller: Operator
+) -> NameOut:
     """Give a subtree (the name and what is below it) to an account for good (operators only), even
-    before it holds a record; logged like a transfer."""
-    name = await asyncio.to_thread(
-        names.grant, engine, _normalised(domain), body.account_id, caller.actor, body.note
-    )
+    before it holds a record; logged like a transfer. 422 for a name DNS cannot hold or outside the
+    managed zones."""
+    subtree = names.grantable(domain, settings.dns_zones)
+    name = await asyncio.to_thread(names.grant, engine, subtree, body.account_id, caller.actor, body.note)
     return _name_out(name)
 
 
