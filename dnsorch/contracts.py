@@ -15,6 +15,8 @@ from typing import Any
 class RequestStatus(StrEnum):
     PENDING = "PENDING"
     PENDING_APPROVAL = "PENDING_APPROVAL"
+    SCHEDULED = "SCHEDULED"
+    """Waits durably for its `not_before`; then it is planned, approved and applied as any request."""
     IN_PROGRESS = "IN_PROGRESS"
     NEEDS_ATTENTION = "NEEDS_ATTENTION"
     COMPLETED = "COMPLETED"
@@ -76,6 +78,8 @@ class DnsRequestSpec:
     request_hash: str | None = None
     dry_run: bool = False
     """Plan only: the request ends after its plan, and nothing touches DNS."""
+    not_before: datetime | None = None
+    """A scheduled change: nothing is planned or applied before this time (timezone-aware)."""
 
     @property
     def workflow_id(self) -> str:
@@ -89,6 +93,15 @@ class DnsRequestSpec:
 def workflow_id_for(request_id: str) -> str:
     """One workflow per request; the id is derived so a second start is a no-op."""
     return f"dns-request-{request_id}"
+
+
+@dataclass
+class Reschedule:
+    """An operator moves a scheduled request's time (API v2 `POST .../schedule`, an Update)."""
+
+    not_before: datetime
+    actor: str
+    note: str = ""
 
 
 @dataclass
@@ -182,6 +195,8 @@ class LogStep:
     """The change's plan (ChangePlan as a dict), kept on the log line that reports it."""
     propagation: dict[str, float] | None = None
     """Seconds each authoritative server took to serve the change, on the line that reports it."""
+    not_before: datetime | None = None
+    """A scheduled request's new time, on the line that reports a reschedule."""
 
 
 @dataclass

@@ -92,6 +92,7 @@ class RequestBookkeeping:
         record: RecordRow | None = None,
         plan: dict[str, Any] | None = None,
         propagation: dict[str, float] | None = None,
+        not_before: datetime | None = None,
     ) -> None:
         assert self._request is not None
         if actor == "workflow" and self._request.source == DRIFT_SOURCE:
@@ -107,6 +108,7 @@ class RequestBookkeeping:
             previous=previous,
             plan=plan,
             propagation=propagation,
+            not_before=not_before,
         )
         self._state.log.append(
             {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}

@@ -21,6 +21,7 @@ from api.v2.schemas import (
     RequestDetail,
     RequestPage,
     RequestSummary,
+    ScheduleBody,
     TransferBody,
     TransferOut,
 )
@@ -50,6 +51,7 @@ async def create_request(
         operation=body.operation,
         idempotency_key=idempotency_key,
         dry_run=body.dry_run,
+        not_before=body.not_before,
     )
     request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
@@ -99,6 +101,17 @@ async def act_on_request(
     """
     new_status = await operate.act(request_id, action, (body or ActionBody()).note, actor=caller.actor)
     return ActionResult(request_id=request_id, status=new_status, detail=f"{action} applied")
+
+
+@router.post("/requests/{request_id}/schedule", response_model=ActionResult)
+async def reschedule_request(
+    request_id: uuid.UUID, body: ScheduleBody, operate: OperateDep, caller: Operator
+) -> ActionResult:
+    """Move a SCHEDULED request to another time (with a UTC offset, ahead of now); 409 in any other state."""
+    new_status = await operate.reschedule(request_id, body.not_before, body.note, actor=caller.actor)
+    return ActionResult(
+        request_id=request_id, status=new_status, detail=f"scheduled for {body.not_before.isoformat()}"
+    )
 
 
 @router.post("/requests/{request_id}/status", response_model=ActionResult)
