@@ -1,7 +1,11 @@
-"""In-worker coalescing of apply activities: the changes of one zone that are ready within a short
-window are applied by one playbook run, and each activity awaits its own change's outcome.
+"""In-worker coalescing of apply activities: the changes that are ready within a short window are
+applied by one playbook run, and each activity awaits its own change's outcome.
 
-Flushed when a zone holds `max_changes` changes (reason "size") or its oldest change has waited
+The changes of every zone share the queue: the playbook sends one UPDATE per zone anyway, so a PTR
+in a reverse zone rides in the same run as the forward changes beside it, and a playbook start
+(most of a run's CPU) is shared by more changes. `Batch.zone` names the zones a run carries.
+
+Flushed when the queue holds `max_changes` changes (reason "size") or its oldest change has waited
 `max_wait` seconds (reason "age"). At most `max_running` batches run at once (the worker's playbook
 threads): while all are busy, a due batch keeps collecting changes and starts when one finishes
 (reason "slot"), so a burst becomes few large batches instead of a queue of small ones.
@@ -32,9 +36,14 @@ class ChangeOutcome:
     message: str = ""
 
 
+_ALL_ZONES = ""
+"""The one queue's key (kept as a key, so a queue per zone stays a one-line change)."""
+
+
 @dataclass
 class Batch:
     zone: str
+    """The zones of its changes, sorted, joined by "+"."""
     changes: list[DnsChange]
     reason: str
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -84,14 +93,12 @@ class ZoneBatcher:
         change as cancelled that DNS serves.
         """
         waiting = _Waiting(change, asyncio.get_running_loop().create_future())
-        zone = self._zones.setdefault(change.zone, _Zone())
+        zone = self._zones.setdefault(_ALL_ZONES, _Zone())
         zone.waiting.append(waiting)
         if len(zone.waiting) >= self._max_changes:
-            self._flush(change.zone, "size")
+            self._flush(_ALL_ZONES, "size")
         elif zone.timer is None:
-            zone.timer = asyncio.get_running_loop().call_later(
-                self._max_wait, self._flush, change.zone, "age"
-            )
+            zone.timer = asyncio.get_running_loop().call_later(self._max_wait, self._flush, _ALL_ZONES, "age")
         try:
             return await asyncio.shield(waiting.outcome)
         except asyncio.CancelledError:
@@ -129,7 +136,8 @@ class ZoneBatcher:
             del self._zones[zone_name]
         if not taken:
             return
-        batch = Batch(zone_name, [w.change for w in taken], reason)
+        zones = "+".join(sorted({w.change.zone for w in taken}))
+        batch = Batch(zones, [w.change for w in taken], reason)
         for waiting in taken:
             waiting.batch = batch
         self._members[id(batch)] = taken

@@ -25,6 +25,15 @@ def tree_cpu_seconds(pid: int) -> float:
     return own + sum(tree_cpu_seconds(child.pid) for child in children)
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` itself, without any child (the worker's Python, not its playbooks)."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
 @dataclass
 class CpuMeter:
     """Named process trees; `start()` then `stop()` gives each tree's CPU seconds in between."""
@@ -36,6 +45,11 @@ class CpuMeter:
 
     def start(self) -> None:
         self._before = {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._before.update({f"{name} (own)": own_cpu_seconds(pid) for name, pid in self.pids.items()})
 
     def stop(self) -> dict[str, float]:
         return {name: tree_cpu_seconds(pid) - self._before[name] for name, pid in self.pids.items()}
+
+    def own(self, name: str) -> float:
+        """CPU seconds of the named process itself since `start()`, without its children."""
+        return own_cpu_seconds(self.pids[name]) - self._before[f"{name} (own)"]

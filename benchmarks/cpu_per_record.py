@@ -154,7 +154,9 @@ def cache_counters(metrics_url: str) -> dict[str, float]:
     text = httpx.get(metrics_url, timeout=10).text
     totals: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("#") or not ("sticky_cache" in line or "replay" in line):
+        if line.startswith("#") or not (
+            "sticky_cache" in line or "replay" in line or "batch_changes" in line
+        ):
             continue
         name, _, value = line.rpartition(" ")
         metric = name.split("{", 1)[0]
@@ -222,6 +224,7 @@ async def run_shape(shape: str, ctx: dict[str, Any], args: argparse.Namespace) -
         accept, wall, outcomes = await burst(ctx["http"], ctx["statuses"], bodies, args.c)
     finally:
         cpu = meter.stop()
+        worker_own = meter.own("worker") if "worker" in ctx["pids"] else 0.0
         stop_profilers(profilers)
     cache_after = cache_counters(ctx["metrics_url"])
     await asyncio.sleep(1.5)  # backends report their counts to the statistics within a second
@@ -248,7 +251,9 @@ async def run_shape(shape: str, ctx: dict[str, Any], args: argparse.Namespace) -
         "cpu_seconds": cpu,
         "cpu_ms_per_record": {name: 1000 * seconds / args.n for name, seconds in cpu.items()}
         | {"total": 1000 * sum(cpu.values()) / args.n},
-        "workflow_cache": cache,
+        "worker_own_ms_per_record": 1000 * worker_own / args.n,
+        "workflow_cache": {k: v for k, v in cache.items() if "batch_changes" not in k},
+        "playbook_runs": sum(v for k, v in cache.items() if k.endswith("batch_changes_count")),
         "postgresql_transactions_per_record": transactions / args.n,
         "profiled": bool(args.profile),
     }
@@ -298,6 +303,12 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"  {name:<12}{seconds:>8.1f}{shape['cpu_ms_per_record'][name]:>11.1f}")
         total = sum(shape["cpu_seconds"].values())
         print(f"  {'total':<12}{total:>8.1f}{shape['cpu_ms_per_record']['total']:>11.1f}")
+        runs = shape["playbook_runs"]
+        print(
+            f"  worker's own Python {shape['worker_own_ms_per_record']:.1f} ms/record; its playbook runs "
+            f"{shape['cpu_ms_per_record']['worker'] - shape['worker_own_ms_per_record']:.1f} ms/record, "
+            f"{runs:g} runs ({shape['records'] / runs if runs else 0:.1f} records per run)"
+        )
         print(
             f"  PostgreSQL transactions per record: {shape['postgresql_transactions_per_record']:.1f} "
             "(the status poller's included)"

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     """A server that does not serve a change in time: ask an operator (NEEDS_ATTENTION), or undo the
     change at once (ROLLED_BACK)."""
     batch_enabled: bool = True
-    """Apply the changes of one zone ready within `batch_max_wait_ms` with one playbook run."""
+    """Apply the changes (of any zone) ready within `batch_max_wait_ms` with one playbook run."""
     batch_max_changes: int = 100
     """A zone's batch is flushed as soon as it holds this many changes ..."""
     batch_max_wait_ms: int = 300

@@ -5,6 +5,7 @@ for it, so a retried write adds nothing. Deterministic code only, like the workf
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -32,8 +33,12 @@ class RequestBookkeeping:
     _state: WorkflowState
     _write_lock: asyncio.Lock
     _lean: bool
+    _served_at: datetime | None
 
     def _record_row(self) -> RecordRow:
+        """The row DNS serves: `provisioned_at` is when the change was served everywhere when that
+        is known, not when the request ended (its PTRs may have kept it open for hours, while a
+        later request changed the name; see served_records.apply_record)."""
         assert self._request is not None
         request = self._request
         return RecordRow(
@@ -44,7 +49,7 @@ class RequestBookkeeping:
             ttl=request.ttl,
             priority=request.priority,
             comment=request.comment,
-            provisioned_at=workflow.now(),
+            provisioned_at=self._served_at or workflow.now(),
             operation=request.operation,
             account_id=request.account_id,
             zone=request.zone,
@@ -87,6 +92,7 @@ class RequestBookkeeping:
         record: RecordRow | None = None,
         plan: dict[str, Any] | None = None,
         propagation: dict[str, float] | None = None,
+        not_before: datetime | None = None,
     ) -> None:
         assert self._request is not None
         if actor == "workflow" and self._request.source == DRIFT_SOURCE:
@@ -102,6 +108,7 @@ class RequestBookkeeping:
             previous=previous,
             plan=plan,
             propagation=propagation,
+            not_before=not_before,
         )
         self._state.log.append(
             {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}

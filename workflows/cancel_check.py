@@ -1,5 +1,6 @@
-"""A cancel after the change was sent, for DnsProvisioningWorkflow: the final status waits until the
-primary has said what it serves (issue 22, item 5). A playbook killed by the cancel may still have
+"""A cancel (or a fail) after the change was sent, for DnsProvisioningWorkflow: the final status waits
+until the primary has said what it serves (issue 22, item 5). A fail takes the same steps and ends
+FAILED where a cancel ends CANCELLED (FAIL_ASKS_DNS). A playbook killed by the cancel may still have
 delivered its UPDATE (a paused server applies it when it wakes), and Ansible's silence says nothing:
 only the server's answer does. Deterministic code only: the primary is asked in a local activity.
 
@@ -41,6 +42,9 @@ S, A = RequestStatus, Action
 # has started asks the primary what it serves before the request ends: served → the snapshot is
 # restored (CANCELLED, saying so); untouched → CANCELLED; no answer → NEEDS_ATTENTION.
 CANCEL_ASKS_DNS = "cancel-asks-dns"
+# An operator's fail asks the same way, and ends FAILED where a cancel ends CANCELLED: a final status
+# never stands beside a change DNS serves.
+FAIL_ASKS_DNS = "fail-asks-dns"
 
 
 IN_TEMPORAL = OperatorAction(Action.CANCEL.value, "workflow", "")
@@ -81,12 +85,16 @@ class CancelAsksDns(RequestBookkeeping):
     async def _settle_cancel(
         self, action: OperatorAction, ticket: int, *, asked: str = "", ended: str = ""
     ) -> None:
-        """Returns when the cancel may end the request as CANCELLED (nothing was sent, or the primary
-        serves the snapshot); raises Outcome when DNS's answer decides another ending, or Unsettled."""
+        """Returns when the cancel (or fail) may end the request as it asks (nothing was sent, or the
+        primary serves the snapshot); raises Outcome when DNS's answer decides another ending, or
+        Unsettled."""
         if not self._may_have_reached_dns(action) or not workflow.patched(CANCEL_ASKS_DNS):
             return
-        asked = asked or f"cancel by {action.actor}{note(action)}"
-        ended = ended or f"cancelled by {action.actor}{note(action)}"
+        if action.action == A.FAIL and not workflow.patched(FAIL_ASKS_DNS):
+            return
+        verb = "cancelled" if action.action == A.CANCEL else "failed"
+        asked = asked or f"{action.action} by {action.actor}{note(action)}"
+        ended = ended or f"{verb} by {action.actor}{note(action)}"
         change = self._change()
         try:
             served = await workflow.execute_local_activity_method(
@@ -122,7 +130,7 @@ class CancelAsksDns(RequestBookkeeping):
         problem = await self._roll_back()
         if problem is None:
             raise Outcome(
-                S.CANCELLED,
+                S.CANCELLED if action.action == A.CANCEL else S.FAILED,
                 f"{ended}: the change had reached DNS; restored what the plan saw: {before}",
                 action.actor,
                 ticket,
@@ -135,7 +143,7 @@ class CancelAsksDns(RequestBookkeeping):
         what a cancel means: a rollback that stands (ROLLBACK_STANDS) or a change served everywhere
         (SERVED_IS_TOO_LATE)."""
         return (
-            action.action == A.CANCEL
+            action.action in (A.CANCEL, A.FAIL)
             and self._everywhere
             and self._state.attempts > 0
             and not self._story.restored

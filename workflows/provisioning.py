@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         OperatorAction,
         ProvisioningInput,
         RequestStatus,
+        Reschedule,
         WorkflowState,
     )
     from dnsorch.dns import change_for
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         failure_reason,
         refused_for_good,
     )
+    from workflows.schedule import ScheduledStart
     from workflows.story import Story
 
 S, A = RequestStatus, Action
@@ -96,7 +98,7 @@ APPROVAL_DEADLINE = "approval-deadline"
 
 
 @workflow.defn
-class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
+class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, ScheduledStart):
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
         self._params: ProvisioningInput | None = None
@@ -113,6 +115,9 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         self._plan_first = False
         self._everywhere = False
         self._turn_first = False
+        self._served_at: datetime | None = None
+        self._not_before: datetime | None = None
+        self._moved: list[Reschedule] = []
         self._servers: list[NameServer] | None = None
         self._snapshot: ChangePlan | None = None
         self._ptr_attempt = 0
@@ -129,8 +134,11 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
         self._everywhere = self._plan_first and workflow.patched(VERIFY_EVERYWHERE)
         self._turn_first = self._plan_first and workflow.patched(TURN_BEFORE_PLAN)
         self._story = Story.begin(live=self._everywhere)
+        self._not_before = self._scheduled_for(params.request.not_before) if self._turn_first else None
         if self._lean:  # the row (if the accepting process died first) and the first status, at once
-            if params.approval_required:
+            if self._not_before is not None:
+                await self._transition(S.SCHEDULED, _scheduled(self._not_before), step="schedule", begin=True)
+            elif params.approval_required:
                 await self._transition(S.PENDING_APPROVAL, _awaiting(params), step="approval", begin=True)
             elif params.attention_reason:  # raised for an operator (drift): nothing is applied unasked
                 self._state.last_error = params.attention_reason
@@ -143,6 +151,10 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
             await self._call(DatabaseActivities.ensure_request_row, params.request)
         self._row_ready = True
         try:
+            if self._not_before is not None:
+                await self._wait_for_schedule()
+                if params.approval_required:  # approvers judge the change when it is due
+                    await self._transition(S.PENDING_APPROVAL, _awaiting(params), step="approval")
             if params.approval_required:
                 await self._await_approval()
             await self._provision(held=bool(params.attention_reason) and self._lean)
@@ -237,6 +249,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
                     await self._undo("workflow", f": {problem}")
                 return
             self._story.everywhere = True
+            self._served_at = workflow.now()
         problem = await self._keep_ptrs()
         if problem is not None:
             self._state.last_error = problem
@@ -258,7 +271,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns):
 
     async def _take_turn(self, change: DnsChange) -> None:
         """Hold the name, and the names its ownership ties to it, before reading or changing DNS;
-        the request's next status lets it go (dnsorch/repository/name_claims.py)."""
+        the request's next status lets it go (dnsorch/store/name_claims.py)."""
         try:
             first = await workflow.execute_local_activity_method(
                 NameTurnActivities.take_name_turn,
@@ -444,6 +457,10 @@ def _started(params: ProvisioningInput) -> str:
 
 
 _AWAITING_APPROVAL = "waiting for an operator's approval"
+
+
+def _scheduled(not_before: datetime) -> str:
+    return f"scheduled: nothing is planned or applied before {not_before.isoformat()}"
 
 
 def _needs(problem: str | None) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, status
 
-from api.deps import AcceptDep, EngineDep, OperateDep
+from api.deps import AcceptDep, EngineDep, OperateDep, SettingsDep
 from api.security import Caller, Operator, account_scope, check_account, visible_request
 from api.v2.schemas import (
     ActionBody,
@@ -21,6 +21,7 @@ from api.v2.schemas import (
     RequestDetail,
     RequestPage,
     RequestSummary,
+    ScheduleBody,
     TransferBody,
     TransferOut,
 )
@@ -50,6 +51,7 @@ async def create_request(
         operation=body.operation,
         idempotency_key=idempotency_key,
         dry_run=body.dry_run,
+        not_before=body.not_before,
     )
     request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
@@ -99,6 +101,17 @@ async def act_on_request(
     """
     new_status = await operate.act(request_id, action, (body or ActionBody()).note, actor=caller.actor)
     return ActionResult(request_id=request_id, status=new_status, detail=f"{action} applied")
+
+
+@router.post("/requests/{request_id}/schedule", response_model=ActionResult)
+async def reschedule_request(
+    request_id: uuid.UUID, body: ScheduleBody, operate: OperateDep, caller: Operator
+) -> ActionResult:
+    """Move a SCHEDULED request to another time (with a UTC offset, ahead of now); 409 in any other state."""
+    new_status = await operate.reschedule(request_id, body.not_before, body.note, actor=caller.actor)
+    return ActionResult(
+        request_id=request_id, status=new_status, detail=f"scheduled for {body.not_before.isoformat()}"
+    )
 
 
 @router.post("/requests/{request_id}/status", response_model=ActionResult)
@@ -163,11 +176,15 @@ async def transfer_name(
 
 
 @router.post("/names/{domain}/grant", response_model=NameOut)
-async def grant_name(domain: DomainPath, body: TransferBody, engine: EngineDep, caller: Operator) -> NameOut:
+async def grant_name(
+    domain: DomainPath, body: TransferBody, engine: EngineDep, settings: SettingsDep, caller: Operator
+) -> NameOut:
     """Give a subtree (the name and what is below it) to an account for good (operators only), even
-    before it holds a record; logged like a transfer."""
+    before it holds a record; logged like a transfer. 422 for a name DNS cannot hold or outside the
+    managed zones."""
+    subtree = name_transfers.grantable(domain, settings.dns_zones)
     name = await asyncio.to_thread(
-        name_transfers.grant, engine, _normalised(domain), body.account_id, caller.actor, body.note
+        name_transfers.grant, engine, subtree, body.account_id, caller.actor, body.note
     )
     return _name_out(name)
 

@@ -23,6 +23,26 @@ class RequestCreateV2(CreateDnsRequest):
     resource: ResourceV2  # type: ignore[assignment]
     dry_run: bool = False
     """Plan only: the request ends COMPLETED after its plan (in `plan` and the timeline), DNS unchanged."""
+    not_before: datetime | None = Field(
+        default=None,
+        description="A scheduled change: the request waits in SCHEDULED until this time (with a UTC"
+        " offset, at most 366 days ahead), then is planned against what DNS serves then, approved if its"
+        " policy says so and applied. `POST /api/v2/requests/{id}/schedule` moves it; `cancel` drops it.",
+    )
+
+
+class ScheduleBody(BaseModel):
+    """Body of `POST /api/v2/requests/{id}/schedule`: the new time of a SCHEDULED request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    not_before: datetime
+    note: str = Field(default="", max_length=1024)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable(value, allow_newlines=True)
 
 
 class ActionBody(BaseModel):
@@ -82,6 +102,8 @@ class RequestDetail(RequestSummary):
     plan: dict[str, Any] | None = None
     """What applying the change does (or did) to what the server served: the latest plan."""
     dry_run: bool = False
+    not_before: datetime | None = None
+    """When a scheduled change is due (its latest time: a reschedule is on the timeline)."""
     propagation: dict[str, float] | None = None
     """Seconds each authoritative server took to serve the change (`name (address)`), once verified."""
 
@@ -97,6 +119,7 @@ class RequestDetail(RequestSummary):
             timeline=row.log_messages,
             plan=next((entry["plan"] for entry in reversed(row.log_messages) if "plan" in entry), None),
             dry_run=bool(row.config.get("dry_run")),
+            not_before=_latest_schedule(row),
             propagation=next(
                 (entry["propagation"] for entry in reversed(row.log_messages) if "propagation" in entry), None
             ),
@@ -151,3 +174,12 @@ class NameOut(BaseModel):
     account_id: str
     since: datetime
     transfers: list[TransferOut]
+
+
+def _latest_schedule(row: DnsRequest) -> datetime | None:
+    """The accepted `not_before`, or the time of the latest reschedule on the timeline."""
+    for entry in reversed(row.log_messages):
+        if entry.get("step") == "schedule" and entry.get("not_before"):
+            return datetime.fromisoformat(entry["not_before"])
+    value = row.config.get("not_before")
+    return datetime.fromisoformat(value) if value else None

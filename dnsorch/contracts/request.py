@@ -14,6 +14,8 @@ from typing import Any
 class RequestStatus(StrEnum):
     PENDING = "PENDING"
     PENDING_APPROVAL = "PENDING_APPROVAL"
+    SCHEDULED = "SCHEDULED"
+    """Waits durably for its `not_before`; then it is planned, approved and applied as any request."""
     IN_PROGRESS = "IN_PROGRESS"
     NEEDS_ATTENTION = "NEEDS_ATTENTION"
     COMPLETED = "COMPLETED"
@@ -81,6 +83,8 @@ class DnsRequestSpec:
     request_hash: str | None = None
     dry_run: bool = False
     """Plan only: the request ends after its plan, and nothing touches DNS."""
+    not_before: datetime | None = None
+    """A scheduled change: nothing is planned or applied before this time (timezone-aware)."""
 
     @property
     def workflow_id(self) -> str:
@@ -102,6 +106,15 @@ class OperatorAction:
 
     action: str
     actor: str = "operator"
+    note: str = ""
+
+
+@dataclass
+class Reschedule:
+    """An operator moves a scheduled request's time (API v2 `POST .../schedule`, an Update)."""
+
+    not_before: datetime
+    actor: str
     note: str = ""
 
 

@@ -28,6 +28,8 @@ class LogStep:
     """The change's plan (ChangePlan as a dict), kept on the log line that reports it."""
     propagation: dict[str, float] | None = None
     """Seconds each authoritative server took to serve the change, on the line that reports it."""
+    not_before: datetime | None = None
+    """A scheduled request's new time, on the line that reports a reschedule."""
 
 
 @dataclass

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, NoReturn
 
 from sqlalchemy import Engine
@@ -41,7 +42,7 @@ from dnsorch.logging import bind_request_id
 from dnsorch.requests import approval, rules
 from dnsorch.requests.operating import read_request
 from dnsorch.requests.schemas import CreateDnsRequest
-from dnsorch.requests.validation import build_spec, request_hash
+from dnsorch.requests.validation import build_spec, check_not_before, request_hash
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows
 from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
@@ -105,6 +106,7 @@ class AcceptService:
         operation: str = "create",
         idempotency_key: str | None = None,
         dry_run: bool = False,
+        not_before: datetime | None = None,
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
@@ -127,6 +129,7 @@ class AcceptService:
         spec = build_spec(body, self.settings.dns_zones, request_id, source, operation)
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         spec.dry_run = dry_run
+        spec.not_before = check_not_before(not_before, datetime.now(UTC))
         facts = await self._check_against_managed(spec)
         held = approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(

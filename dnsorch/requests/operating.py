@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -20,11 +21,13 @@ from dnsorch.contracts import (
     RequestFinished,
     RequestNotFound,
     RequestStatus,
+    Reschedule,
     ServiceUnavailable,
     StatusChange,
     workflow_id_for,
 )
 from dnsorch.logging import bind_request_id
+from dnsorch.requests.validation import check_not_before
 from dnsorch.store import DnsRecord, DnsRequest, request_rows
 from dnsorch.temporal import ProvisioningGateway, UpdateRefused, WorkflowNotFound
 
@@ -77,6 +80,21 @@ class OperateService:
         except (UpdateRefused, WorkflowNotFound) as error:
             raise self._refusal(request, error) from error
         log.info("status %s -> %s", change, result)
+        return result
+
+    async def reschedule(
+        self, request_id: uuid.UUID, not_before: datetime, note: str, actor: str = "operator"
+    ) -> str:
+        """Move a SCHEDULED request's time (checked as at accept); refused (409) in any other state."""
+        request = await self._steerable(request_id)
+        when = check_not_before(not_before, datetime.now(UTC))
+        assert when is not None
+        moved = Reschedule(not_before=when, actor=actor, note=note)
+        try:
+            result = await self.gateway.reschedule(self._workflow_id(request), moved)
+        except (UpdateRefused, WorkflowNotFound) as error:
+            raise self._refusal(request, error) from error
+        log.info("rescheduled for %s by %s", moved.not_before.isoformat(), actor)
         return result
 
     async def update_status(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dnsorch.contracts import DnsRequestSpec, InvalidRequest
 from dnsorch.dns import (
@@ -64,10 +64,30 @@ def build_spec(
     )
 
 
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+
+
+def check_not_before(value: datetime | None, now: datetime) -> datetime | None:
+    """A scheduled change's time: with a UTC offset (a naive time means different things to
+    different clients), ahead of now, at most MAX_SCHEDULE_AHEAD ahead. A time already passed is
+    refused rather than run at once: the client meant a time that is gone."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRequest("not_before", "needs a UTC offset, e.g. 2027-01-31T22:00:00Z")
+    if value <= now:
+        raise InvalidRequest("not_before", f"{value.isoformat()} has passed")
+    if value - now > MAX_SCHEDULE_AHEAD:
+        raise InvalidRequest("not_before", f"is more than {MAX_SCHEDULE_AHEAD.days} days ahead")
+    return value.astimezone(UTC)
+
+
 def request_hash(body: CreateDnsRequest, operation: str) -> str:
     """Fingerprint of what was asked, to tell a retry from another request under the same key."""
     asked = body.model_dump(mode="json")
     if asked.get("dry_run") is False:  # as before dry runs existed: a retry keeps its fingerprint
         del asked["dry_run"]
+    if "not_before" in asked and asked["not_before"] is None:  # likewise before scheduled changes
+        del asked["not_before"]
     canonical = json.dumps({"operation": operation, **asked}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import dns.name
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.contracts import NameNotManaged
+from dnsorch.contracts import InvalidRequest, NameNotManaged
+from dnsorch.dns import names as dns_names
 from dnsorch.store import owners
 from dnsorch.store.models import NameOwner, NameTransfer
 
@@ -47,6 +49,15 @@ def get(engine: Engine, domain: str) -> ManagedName:
         ).all()
     transfers = [Transfer(r.from_account, r.to_account, r.actor, r.note, r.at) for r in rows]
     return ManagedName(domain, owner.account_id, owner.since, transfers)
+
+
+def grantable(domain: str, zones: list[str]) -> str:
+    """The subtree a grant names, as stored: a name DNS can hold (labels may be `_service` ones),
+    inside a managed zone; InvalidRequest otherwise."""
+    subtree = dns_names.parse_name(domain, field="domain", allow_service_labels=True)
+    if not any(subtree.is_subdomain(dns.name.from_text(zone)) for zone in zones):
+        raise InvalidRequest("domain", f"{dns_names.name_text(subtree)!r} is not inside a managed zone")
+    return dns_names.name_text(subtree)
 
 
 def grant(engine: Engine, subtree: str, to_account: str, actor: str, note: str = "") -> ManagedName:

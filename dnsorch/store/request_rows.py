@@ -35,6 +35,7 @@ def log_entry(
     actor: str = "workflow",
     plan: dict[str, Any] | None = None,
     propagation: dict[str, float] | None = None,
+    not_before: datetime | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": entry_id,
@@ -49,6 +50,8 @@ def log_entry(
         entry["plan"] = plan
     if propagation is not None:
         entry["propagation"] = propagation
+    if not_before is not None:
+        entry["not_before"] = not_before.isoformat()
     return entry
 
 
@@ -75,6 +78,7 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
             "priority": spec.priority,
             "extra_config": spec.extra_config,
             **({"dry_run": True} if spec.dry_run else {}),
+            **({"not_before": spec.not_before.isoformat()} if spec.not_before else {}),
         },
         "status": RequestStatus.PENDING,
         "log_messages": [first],
@@ -137,6 +141,7 @@ def append_step(conn: Connection, step: LogStep) -> bool:
         actor=step.actor,
         plan=step.plan,
         propagation=step.propagation,
+        not_before=step.not_before,
     )
     result = conn.execute(
         _APPEND_LOG,

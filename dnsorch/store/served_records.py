@@ -7,6 +7,7 @@ transfer or grant of a name is dnsorch/store/name_transfers.py.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
@@ -26,7 +27,23 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
     record set, a delete removed it); create and update then store this request's row. The name
     gets the requesting account as its owner if it has none; it loses its owner when its last
     managed record is deleted.
+
+    A row served before the current one (a request that completed late: its PTR waited for an
+    operator while a later request changed the name) is stored retired, and changes nothing else:
+    `dns_records` keeps saying what DNS serves.
     """
+    newer = conn.execute(
+        select(col(DnsRecord.provisioned_at))
+        .where(col(DnsRecord.domain) == row.domain, col(DnsRecord.record_type) == row.record_type)
+        .where(col(DnsRecord.deleted_at).is_(None), col(DnsRecord.request_id) != uuid.UUID(row.request_id))
+        .where(col(DnsRecord.provisioned_at) > row.provisioned_at)
+        .order_by(col(DnsRecord.provisioned_at))
+        .limit(1)
+    ).scalar_one_or_none()
+    if newer is not None:
+        if row.operation == "delete":
+            return False
+        return _insert(conn, row, retired_at=newer)
     conn.execute(
         update(DnsRecord)
         .where(col(DnsRecord.domain) == row.domain, col(DnsRecord.record_type) == row.record_type)
@@ -39,6 +56,10 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
         return True
     if row.account_id:
         owners.claim(conn, row.domain, row.zone, row.account_id, row.provisioned_at)
+    return _insert(conn, row)
+
+
+def _insert(conn: Connection, row: RecordRow, *, retired_at: datetime | None = None) -> bool:
     statement = (
         insert(DnsRecord)
         .values(
@@ -51,6 +72,7 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
             priority=row.priority,
             comment=row.comment,
             provisioned_at=row.provisioned_at,
+            deleted_at=retired_at,
         )
         .on_conflict_do_nothing(index_elements=["request_id"])
     )

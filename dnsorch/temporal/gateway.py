@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from dnsorch.contracts import (
     OperatorAction,
     ProvisioningInput,
+    Reschedule,
     ServiceUnavailable,
     StatusChange,
     WorkflowState,
@@ -54,7 +55,8 @@ SET_STATUS = Handler("set_status", "update", StatusChange, str)
 ACTION = Handler("action", "signal", OperatorAction, None)
 UPDATE_STATUS = Handler("update_status", "signal", StatusChange, None)
 STATE = Handler("state", "query", None, WorkflowState)
-HANDLERS = (ACT, SET_STATUS, ACTION, UPDATE_STATUS, STATE)
+RESCHEDULE = Handler("reschedule", "update", Reschedule, str)
+HANDLERS = (ACT, SET_STATUS, ACTION, UPDATE_STATUS, STATE, RESCHEDULE)
 
 
 class WorkflowNotFound(Exception):
@@ -145,6 +147,10 @@ class ProvisioningGateway:
     async def set_status(self, workflow_id: str, change: StatusChange) -> str:
         """A manual status as an Update (the action it means); returns the status it led to."""
         return await self._update(workflow_id, SET_STATUS, change)
+
+    async def reschedule(self, workflow_id: str, moved: Reschedule) -> str:
+        """Move a SCHEDULED request's time as an Update; returns its status."""
+        return await self._update(workflow_id, RESCHEDULE, moved)
 
     async def _update(self, workflow_id: str, handler: Handler, arg: object) -> str:
         with _temporal_errors():

@@ -241,42 +241,56 @@ def apply(sender: Sender, changes: list[dict[str, Any]], max_changes: int) -> li
     return [outcomes[i] for i in range(len(changes))]
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "server": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 53},
-            "key_file": {"type": "path", "required": True},
-            "payload_file": {"type": "path", "required": True},
-            "results_file": {"type": "path", "required": True},
-            "max_changes": {"type": "int", "default": 100},
-            "max_bytes": {"type": "int", "default": 16384},
-            "timeout": {"type": "float", "default": 10.0},
-        },
-        supports_check_mode=False,
-    )
-    params = module.params
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "server": {"type": "str", "required": True},
+    "port": {"type": "int", "default": 53},
+    "key_file": {"type": "path", "required": True},
+    "payload_file": {"type": "path", "required": True},
+    "results_file": {"type": "path", "required": True},
+    "max_changes": {"type": "int", "default": 100},
+    "max_bytes": {"type": "int", "default": 16384},
+    "timeout": {"type": "float", "default": 10.0},
+}
+
+
+class Unreadable(Exception):
+    """The key file or the payload cannot be read: the task fails with this message."""
+
+
+def run(params: dict[str, Any]) -> dict[str, Any]:
+    """The task's result for validated `params` (as the module always returned it)."""
     try:
         key = read_key(params["key_file"])
     except (OSError, ValueError) as error:
-        module.fail_json(msg=f"TSIG key file error: {error}")
+        raise Unreadable(f"TSIG key file error: {error}") from None
     try:
         with open(params["payload_file"], encoding="utf-8") as handle:
             changes = json.load(handle)["changes"]
     except (OSError, ValueError, KeyError) as error:
-        module.fail_json(msg=f"unsupported change: unreadable payload ({error})")
+        raise Unreadable(f"unsupported change: unreadable payload ({error})") from None
     sender = Sender(params["server"], params["port"], key, params["timeout"], params["max_bytes"])
     results = apply(sender, changes, params["max_changes"])
     with open(params["results_file"], "w", encoding="utf-8") as handle:
         json.dump({"results": results, "messages": sender.messages}, handle)
     applied = sum(1 for r in results if r["status"] == "applied")
-    module.exit_json(
-        changed=applied > 0,
-        applied=applied,
-        refused=sum(1 for r in results if r["status"] in ("refused", "conflict")),
-        failed=sum(1 for r in results if r["status"] == "failed"),
-        messages=sender.messages,
-    )
+    return {
+        "changed": applied > 0,
+        "applied": applied,
+        "refused": sum(1 for r in results if r["status"] in ("refused", "conflict")),
+        "failed": sum(1 for r in results if r["status"] == "failed"),
+        "messages": sender.messages,
+    }
+
+
+def main() -> None:
+    """As a module, in a Python process of its own (dnsorch's playbook runs it in the controller
+    instead: playbooks/action_plugins/dns_batch_update.py)."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=False)
+    try:
+        result = run(module.params)
+    except Unreadable as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

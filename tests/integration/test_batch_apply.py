@@ -19,7 +19,7 @@ from activities.ansible import AnsibleActivities
 from activities.dns_check import query_rrset
 from devstack.knot import KnotServer
 from dnsorch.contracts import ApplyResult, DnsChange
-from tests.fixtures.bind import TEST_ZONE, BindInfo, bind_settings
+from tests.fixtures.bind import REVERSE_ZONE, TEST_ZONE, BindInfo, bind_settings
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +214,28 @@ async def test_a_cname_is_refused_where_other_data_exists_and_other_data_where_a
         assert refused.value.type == "DnsChangeConflict" and reason in refused.value.message
     assert await query_rrset(primary.host, primary.port, address.domain, "A") == ["192.0.2.45"]
     assert await query_rrset(primary.host, primary.port, alias, "A") == []
+
+
+async def test_an_a_record_and_its_ptr_ready_together_are_one_playbook_run(
+    bind_server: BindInfo, tmp_path: Path
+) -> None:
+    """Changes of two zones share a run (one UPDATE per zone): a PTR rides with the forward changes."""
+    tag = uuid.uuid4().hex[:6]
+    settings = bind_settings(bind_server, tmp_path / "state", batch_max_changes=100, batch_max_wait_ms=500)
+    activities = AnsibleActivities(settings, keep_run_dirs=True)
+    forward = a_change(f"both-{tag}", "192.0.2.77")
+    octet = 10 + uuid.UUID(forward.request_id).int % 200
+    ptr = DnsChange(
+        request_id=str(uuid.uuid4()),
+        operation="restore",
+        record_type="PTR",
+        domain=f"{octet}.{REVERSE_ZONE}",
+        zone=REVERSE_ZONE,
+        values=[f"{forward.domain}."],
+        ttl=300,
+    )
+    results = await apply_all(activities, [forward, ptr])
+    assert applied(results[0], forward.values) and applied(results[1], ptr.values), results
+    assert await query_rrset(bind_server.host, bind_server.port, ptr.domain, "PTR") == ptr.values
+    runs = list((settings.state_dir / "ansible-runs").iterdir())
+    assert len(runs) == 1, f"{len(runs)} playbook runs for two zones' changes ready together"

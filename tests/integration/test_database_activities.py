@@ -270,3 +270,29 @@ async def test_a_drift_request_is_superseded_when_only_an_srv_port_or_weight_cha
         assert (await env.run(acts.superseded, older)).startswith(
             "superseded: dnsorch now records 10 5 5060 sip.example.test."
         ), changed
+
+
+async def test_a_late_store_of_an_older_change_leaves_the_newer_record_current(engine: Engine) -> None:
+    """Issue 22, item 11: a request whose PTR waited for an operator past the name's lease stored its
+    forward record last, and retired the row of the request that changed the name after it: DNS
+    served the newer value, `dns_records` said the older. A row served before the current one is
+    now stored retired."""
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    domain = f"late-{uuid.uuid4().hex[:8]}.example.test"
+    older = new_spec(record_type="A", domain=domain, target="192.0.2.30", operation="update")
+    newer = new_spec(record_type="A", domain=domain, target="192.0.2.31", operation="update")
+    served_first = datetime.now(UTC)
+    rows = {}
+    for spec, at in ((older, served_first), (newer, datetime.now(UTC))):
+        await env.run(acts.ensure_request_row, spec)
+        rows[spec.request_id] = RecordRow(
+            spec.request_id, "A", domain, spec.target, 300, None, None, at, "update", spec.account_id
+        )
+    await env.run(acts.store_record, rows[newer.request_id])
+    await env.run(acts.store_record, rows[older.request_id])  # the late one: served first, stored last
+    with engine.connect() as conn:
+        assert served_records.recorded(conn, domain, "A") == ("192.0.2.31", 300, None)
+        current = conn.execute(
+            select(DnsRecord.target).where(DnsRecord.domain == domain, DnsRecord.deleted_at.is_(None))  # type: ignore[union-attr]
+        ).scalars()
+        assert list(current) == ["192.0.2.31"]

@@ -126,6 +126,7 @@ def test_wheel_carries_playbooks_env_files_and_migrations(wheel: Path) -> None:
     expected = {
         "playbooks/nsupdate_batch.yml",
         "playbooks/library/dns_batch_update.py",
+        "playbooks/action_plugins/dns_batch_update.py",
         *(f"env/{env}.env" for env in ENVIRONMENTS),
         "migrations/env.py",
         "migrations/script.py.mako",

@@ -1,5 +1,5 @@
 """Record the histories of CANCEL_ASKS_DNS (issue 22, item 5; workflows/cancel_check.py):
-`python -m tests.replay.record_cancel`.
+`python -m tests.replay.record_cancel` (and `--fail` for FAIL_ASKS_DNS).
 
 Time-skipping server and the stub primary of tests/fixtures/workflow_stubs.py (it
 applies an UPDATE as soon as it is sent, and answers plans from what it serves): each scenario takes
@@ -10,6 +10,7 @@ versioned change; never to make a failing replay test pass.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -55,6 +56,20 @@ async def cancel_unanswered_then_restores(env: WorkflowEnvironment, store: Prima
     return handle.id
 
 
+async def fail_in_flight_restores(env: WorkflowEnvironment, store: Primary) -> str:
+    """FAIL_ASKS_DNS: a fail while the apply is in flight; the primary serves the change: restored, FAILED."""
+    store.hold_apply = True
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
+    while not store.apply_calls:
+        await asyncio.sleep(0.05)
+    await act(env, handle.id, "fail")
+    await handle.result()
+    return handle.id
+
+
+FAIL_SCENARIOS: dict[str, Callable[[WorkflowEnvironment, Primary], Awaitable[str]]] = {
+    "fail_in_flight_restores": fail_in_flight_restores,
+}
 SCENARIOS: dict[str, Callable[[WorkflowEnvironment, Primary], Awaitable[str]]] = {
     "cancel_in_flight_restores": cancel_in_flight_restores,
     "cancel_unanswered_then_restores": cancel_unanswered_then_restores,
@@ -62,7 +77,8 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment, Primary], Awaitable[str]]] =
 
 
 async def main() -> None:
-    await record_all(HISTORIES, SCENARIOS, Primary)
+    """`--fail` records only FAIL_ASKS_DNS's history (the cancel ones were recorded before it)."""
+    await record_all(HISTORIES, FAIL_SCENARIOS if "--fail" in sys.argv else SCENARIOS, Primary)
 
 
 if __name__ == "__main__":

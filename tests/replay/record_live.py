@@ -6,8 +6,12 @@ named after the release's newest patch), which tests/unit/test_replay.py replays
 with what the scenarios need:
 
     STATE_DIR=/tmp/rec DEV_KAFKA=none APPROVAL_ACCOUNTS=acct-approval ANSIBLE_MAX_ATTEMPTS=2 \\
-      ANSIBLE_INITIAL_RETRY_SECONDS=1 DNS_VERIFY_TIMEOUT_SECONDS=2 DNS_PROPAGATION_TIMEOUT_SECONDS=3 \\
-      APPROVAL_TIMEOUT_SECONDS=20 dnsorch dev
+      ANSIBLE_INITIAL_RETRY_SECONDS=1 ANSIBLE_HEARTBEAT_SECONDS=5 DNS_VERIFY_TIMEOUT_SECONDS=2 \\
+      DNS_PROPAGATION_TIMEOUT_SECONDS=3 APPROVAL_TIMEOUT_SECONDS=20 \\
+      DNS_ZONES=example.test,2.0.192.in-addr.arpa dnsorch dev
+
+(the reverse zone gives a create its PTR request; a short heartbeat lets a cancel reach a running
+apply within seconds, well inside an operator action's 30 s).
 
 Re-record only after a deliberate, versioned (`workflow.patched`) change; never to make a failing
 replay test pass. Older recordings stay: they are the workflows already running in production.
@@ -21,10 +25,12 @@ import os
 import signal
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -33,9 +39,11 @@ FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
 
 
 class Stack:
-    def __init__(self, api: str, key: str, state_dir: Path) -> None:
+    def __init__(self, api: str, key: str, state_dir: Path, temporal: str) -> None:
         self.http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         self.state_dir = state_dir
+        self.loop = asyncio.new_event_loop()
+        self.temporal = self.loop.run_until_complete(Client.connect(temporal))
 
     def create(
         self,
@@ -62,6 +70,34 @@ class Stack:
                 raise TimeoutError(f"{request_id} still {status}, wanted {wanted}")
             time.sleep(0.3)
         return status
+
+    def approve_if_held(self, request_id: str) -> None:
+        """A change the approval gate holds for its risk (a delete, a zone share) is approved."""
+        if self.wait(request_id, FINAL | {"IN_PROGRESS", "PENDING_APPROVAL"}) == "PENDING_APPROVAL":
+            self.act(request_id, "approve")
+
+    def timeline(self, request_id: str) -> list[str]:
+        entries = self.http.get(f"/api/v2/dns/requests/{request_id}").json()["timeline"]
+        return [str(entry["message"]) for entry in entries]
+
+    def wait_for_line(self, request_id: str, start: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(line.startswith(start) for line in self.timeline(request_id)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{request_id} never logged {start!r}: {self.timeline(request_id)}")
+            time.sleep(0.2)
+
+    def wait_for_event(self, request_id: str, event_type: int, timeout: float = 60) -> None:
+        """Until the request's workflow history holds an event of that type."""
+        handle = self.temporal.get_workflow_handle(f"dns-request-{request_id}")
+        deadline = time.monotonic() + timeout
+        while True:
+            history = self.loop.run_until_complete(handle.fetch_history())
+            if any(event.event_type == event_type for event in history.events):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{request_id}: no {EventType.Name(event_type)} in its history")
+            time.sleep(0.1)
 
     def act(self, request_id: str, action: str, note: str = "recorded") -> None:
         answer = self.http.post(f"/api/v2/dns/requests/{request_id}/actions/{action}", json={"note": note})
@@ -114,20 +150,15 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     stack.act(ids["approved_completed"], "approve")
     stack.wait(ids["approved_completed"], FINAL)
 
-    # BIND paused: the playbook hangs in the apply; `fail` waits for it to be killed.
-    stack.pause_bind(True)
-    try:
-        ids["fail_during_apply"] = stack.create("acct-live", "A", f"hang-{tag}.{zone}", "192.0.2.64")
-        stack.wait(ids["fail_during_apply"], {"IN_PROGRESS"})
-        time.sleep(2)
-        stack.note(ids["fail_during_apply"], "PENDING_APPROVAL")
-        stack.act(ids["fail_during_apply"], "fail")
-    finally:
-        stack.pause_bind(False)
-    stack.wait(ids["fail_during_apply"], FINAL)
+    # BIND paused after the plan: the playbook's UPDATE waits in BIND; `fail` waits for the playbook to
+    # be killed, then asks the primary (fail-asks-dns), which answers once resumed.
+    ids["fail_during_apply"] = stack.create("acct-live", "A", f"hang-{tag}.{zone}", "192.0.2.64")
+    stack.note(ids["fail_during_apply"], "PENDING_APPROVAL")  # a note, never a state
+    end_in_flight(stack, ids["fail_during_apply"], "fail")
 
-    # BIND paused again: every attempt times out, attempts run out, twice (a CNAME beside an A, the
-    # way this used to be reached, is now refused at accept).
+    # BIND paused from the start: the plan is unknown, every attempt times out, attempts run out, twice
+    # (a CNAME beside an A, the way this used to be reached, is now refused at accept). The cancel asks
+    # the primary once it answers again (cancel-asks-dns).
     stack.pause_bind(True)
     try:
         ids["attention_then_retry"] = stack.create("acct-live", "A", f"clash-{tag}.{zone}", "192.0.2.65")
@@ -135,9 +166,10 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
         stack.act(ids["attention_then_retry"], "retry")
         time.sleep(1)
         stack.wait(ids["attention_then_retry"], {"NEEDS_ATTENTION"})
-        stack.act(ids["attention_then_retry"], "cancel")
     finally:
         stack.pause_bind(False)
+    time.sleep(2)  # BIND applies what it held, if it still has it
+    stack.act(ids["attention_then_retry"], "cancel")
     stack.wait(ids["attention_then_retry"], FINAL)
 
     # The secondary paused: the change is not served everywhere, an operator rolls it back.
@@ -157,7 +189,84 @@ def scenarios(stack: Stack, tag: str) -> dict[str, str]:
     # Plan before apply: a dry run ends after its plan.
     ids["dry_run_completed"] = stack.create("acct-live", "A", f"dry-{tag}.{zone}", "192.0.2.66", dry_run=True)
     stack.wait(ids["dry_run_completed"], FINAL)
+    return ids | asks_dns(stack, tag) | turns(stack, tag)
+
+
+def asks_dns(stack: Stack, tag: str) -> dict[str, str]:
+    """A cancel or fail after the change was sent asks the primary what it serves (cancel-asks-dns,
+    fail-asks-dns): served → the plan's snapshot is restored; no answer → NEEDS_ATTENTION."""
+    zone = "example.test"
+    ids: dict[str, str] = {}
+
+    ids["cancel_in_flight_restores"] = stack.create("acct-live", "A", f"held-{tag}.{zone}", "192.0.2.67")
+    end_in_flight(stack, ids["cancel_in_flight_restores"], "cancel")
+
+    # Still paused when the cancel asks: it claims nothing; the next cancel, answered, restores.
+    unanswered = stack.create("acct-live", "A", f"mute-{tag}.{zone}", "192.0.2.68")
+    ids["cancel_unanswered_then_restores"] = unanswered
+    stack.wait_for_line(unanswered, "plan:")
+    stack.pause_bind(True)
+    try:
+        time.sleep(3)  # the playbook starts and sends its UPDATE
+        stack.act(unanswered, "cancel")
+        stack.wait(unanswered, {"NEEDS_ATTENTION"})
+    finally:
+        stack.pause_bind(False)
+    time.sleep(2)  # BIND applies the UPDATE it held
+    stack.act(unanswered, "cancel")
+    stack.wait(unanswered, FINAL)
+
+    # The secondary paused: verification times out; a fail finds the primary serving the change.
+    stack.pause_secondary(True)
+    try:
+        ids["fail_in_attention_restores"] = stack.create("acct-live", "TXT", f"slow-{tag}.{zone}", "lagging")
+        stack.wait(ids["fail_in_attention_restores"], {"NEEDS_ATTENTION"})
+    finally:
+        stack.pause_secondary(False)
+    stack.act(ids["fail_in_attention_restores"], "fail")
+    stack.wait(ids["fail_in_attention_restores"], FINAL)
     return ids
+
+
+def turns(stack: Stack, tag: str) -> dict[str, str]:
+    """Two updates of one name back to back: the second waits for its turn (turn-before-plan) while
+    the first's UPDATE is held by a paused primary."""
+    domain = f"turn-{tag}.example.test"
+    stack.wait(stack.create("acct-live", "A", domain, "192.0.2.69"), FINAL)
+    first = stack.create("acct-live", "A", domain, "192.0.2.70", "update")
+    stack.approve_if_held(first)
+    stack.wait_for_line(first, "plan:")
+    stack.pause_bind(True)
+    try:
+        second = stack.create("acct-live", "A", domain, "192.0.2.71", "update")
+        stack.approve_if_held(second)
+        stack.wait_for_line(second, "waiting for request")
+    finally:
+        stack.pause_bind(False)
+    stack.wait(first, FINAL)
+    stack.wait(second, FINAL)
+    return {"turn_holder_completed": first, "waited_for_turn_completed": second}
+
+
+def end_in_flight(stack: Stack, request_id: str, action: str) -> None:
+    """Pause BIND once the plan is logged (the playbook's UPDATE then waits in BIND), ask `action`, and
+    resume BIND once the apply has stopped, so the primary's answer tells what became of the UPDATE.
+    Should the question come before BIND wakes (NEEDS_ATTENTION: no answer), the action is asked again."""
+    stack.wait_for_line(request_id, "plan:")
+    stack.pause_bind(True)
+    try:
+        time.sleep(3)  # the playbook starts and sends its UPDATE
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = pool.submit(stack.act, request_id, action)  # returns once the request decided
+            stack.wait_for_event(request_id, EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED)
+            stack.pause_bind(False)
+            asked.result()
+    finally:
+        stack.pause_bind(False)
+    if stack.wait(request_id, FINAL | {"NEEDS_ATTENTION"}) == "NEEDS_ATTENTION":
+        time.sleep(2)
+        stack.act(request_id, action)
+    stack.wait(request_id, FINAL)
 
 
 async def save(address: str, into: Path, ids: dict[str, str], lock_names: list[str]) -> None:
@@ -185,7 +294,7 @@ def main() -> None:
     args = parser.parse_args()
     key = (args.state_dir / "dev-api-key").read_text().strip()
     tag = uuid.uuid4().hex[:6]
-    ids = scenarios(Stack(args.api, key, args.state_dir), tag)
+    ids = scenarios(Stack(args.api, key, args.state_dir, args.temporal), tag)
     names = [f"live-{tag}.example.test", f"clash-{tag}.example.test"]
     asyncio.run(save(args.temporal, LIVE / args.set, ids, names))
 

@@ -71,3 +71,22 @@ async def test_a_ptr_that_cannot_be_kept_needs_an_operator(time_skipping_env: Wo
     assert problem.startswith("PTR 10.2.0.192.in-addr.arpa (restore") and "ended REJECTED" in problem
     assert [c.record_type for c in store.applied] == ["A", "PTR"]
     assert len(store.records) == 1
+
+
+async def test_a_forward_record_stored_after_a_long_ptr_wait_says_when_it_was_served(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Issue 22, item 11: the forward record is stored when its request ends, which a PTR waiting for
+    an operator can put hours after DNS served it; by then a later request may have changed the
+    name. The row carries the time it was served everywhere, so `dns_records` keeps the newer
+    row current (served_records.apply_record)."""
+    owned = ApplicationError("the name belongs to another account", type="NameOwnedByAnotherAccount")
+    store = FakeStore(fail_types={"PTR": owned})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), reverse_zones=REVERSE)
+        await until_status(store, "NEEDS_ATTENTION")
+        await time_skipping_env.sleep(2 * 3600)
+        assert await act(handle, "resolve", "PTR kept by hand") == "COMPLETED"
+    (row,) = store.records.values()
+    ended = max(step.at for step in store.steps.values())
+    assert (ended - row.provisioned_at).total_seconds() >= 2 * 3600

@@ -38,14 +38,33 @@ def test_histories_cover_the_main_paths() -> None:
 
 def test_live_histories_cover_every_workflow_type_and_every_release() -> None:
     names = {(p.parent.name, p.stem) for p in LIVE}
-    for release in ("wait-for-apply-to-stop", "lean-request", "plan-before-apply", "automatic-ptr"):
+    releases = (
+        "wait-for-apply-to-stop",
+        "lean-request",
+        "plan-before-apply",
+        "automatic-ptr",
+        "fail-asks-dns",
+    )
+    for release in releases:
         for path in ("create_completed", "approved_completed", "fail_during_apply", "attention_then_retry"):
             assert (release, path) in names
     assert any(stem.startswith("name_lock_") for _, stem in names)
-    assert ("plan-before-apply", "dry_run_completed") in names
+    for release in ("plan-before-apply", "fail-asks-dns"):
+        assert (release, "dry_run_completed") in names
     # verify-everywhere, approval-deadline and automatic-ptr shipped together (set: automatic-ptr)
-    for path in ("ptr_child_completed", "attention_then_rollback", "approval_timed_out"):
-        assert ("automatic-ptr", path) in names
+    for release in ("automatic-ptr", "fail-asks-dns"):
+        for path in ("ptr_child_completed", "attention_then_rollback", "approval_timed_out"):
+            assert (release, path) in names
+    # rollback-stands, served-is-too-late, snapshot-from-first-plan, cancel-asks-dns, turn-before-plan
+    # and fail-asks-dns shipped together (set: fail-asks-dns, the last to land)
+    for path in (
+        "cancel_in_flight_restores",
+        "cancel_unanswered_then_restores",
+        "fail_in_attention_restores",
+        "turn_holder_completed",
+        "waited_for_turn_completed",
+    ):
+        assert ("fail-asks-dns", path) in names
 
 
 async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
@@ -62,20 +81,23 @@ async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
 
 
 @pytest.mark.parametrize(
-    ("patch", "recorded"),
+    ("release", "patch", "recorded"),
     [
-        ("verify-everywhere", "create_completed"),
-        ("automatic-ptr", "create_completed"),
-        ("approval-deadline", "approval_timed_out"),
+        ("automatic-ptr", "verify-everywhere", "create_completed"),
+        ("automatic-ptr", "automatic-ptr", "create_completed"),
+        ("automatic-ptr", "approval-deadline", "approval_timed_out"),
+        ("fail-asks-dns", "cancel-asks-dns", "cancel_in_flight_restores"),
+        ("fail-asks-dns", "fail-asks-dns", "fail_in_attention_restores"),
+        ("fail-asks-dns", "turn-before-plan", "waited_for_turn_completed"),
     ],
 )
 async def test_each_new_patch_is_what_keeps_its_history_replaying(
-    monkeypatch: pytest.MonkeyPatch, patch: str, recorded: str
+    monkeypatch: pytest.MonkeyPatch, release: str, patch: str, recorded: str
 ) -> None:
     """Without its patch (that one branch taken as for old workflows), the recording no longer fits:
     the patch, not luck, separates the old behaviour from the new."""
     history = WorkflowHistory.from_json(
-        recorded, (REPLAY / "live" / "automatic-ptr" / f"{recorded}.json").read_text()
+        recorded, (REPLAY / "live" / release / f"{recorded}.json").read_text()
     )
     real = workflow.patched
     monkeypatch.setattr(workflow, "patched", lambda patch_id: False if patch_id == patch else real(patch_id))

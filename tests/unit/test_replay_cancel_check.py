@@ -11,11 +11,11 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from workflows.cancel_check import CANCEL_ASKS_DNS
+from workflows.cancel_check import CANCEL_ASKS_DNS, FAIL_ASKS_DNS
 from workflows.provisioning import DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / "cancel-asks-dns"
-RECORDED = ["cancel_in_flight_restores", "cancel_unanswered_then_restores"]
+RECORDED = ["cancel_in_flight_restores", "cancel_unanswered_then_restores", "fail_in_flight_restores"]
 
 
 def history(name: str) -> WorkflowHistory:
@@ -39,3 +39,13 @@ async def test_a_cancel_that_asks_dns_history_needs_its_patch_marker(
     replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
     result = await replayer.replay_workflow(history(name), raise_on_replay_failure=False)
     assert result.replay_failure is not None, f"{name} replays without {CANCEL_ASKS_DNS}"
+
+
+async def test_a_fail_that_asks_dns_history_needs_its_own_patch_marker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = workflow.patched
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: patch_id != FAIL_ASKS_DNS and real(patch_id))
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(history("fail_in_flight_restores"), raise_on_replay_failure=False)
+    assert result.replay_failure is not None, f"fail_in_flight_restores replays without {FAIL_ASKS_DNS}"
