@@ -7,7 +7,6 @@ from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.dns_check import same_rrset
 from activities.pools import ThreadPool
 from dnsorch.contracts import (
     REQUEST_ROW_MISSING,
@@ -18,7 +17,7 @@ from dnsorch.contracts import (
     LogStep,
     RecordRow,
 )
-from dnsorch.dns import rdata_values
+from dnsorch.dns import rdata_values, same_rrset
 from dnsorch.logging import bind_request_id
 from dnsorch.store import request_rows, served_records
 

@@ -12,9 +12,9 @@ import time
 import dns.exception
 import dns.name
 
-from dnsorch.dns import parse_values, query_rrset, read_rrset
+from dnsorch.dns import query_rrset, read_rrset, same_rrset
 
-__all__ = ["NotServed", "query_rrset", "read_rrset", "same_rrset", "wait_until_served"]
+__all__ = ["NotServed", "query_rrset", "read_rrset", "wait_until_served"]
 
 
 class NotServed(TimeoutError):
@@ -27,17 +27,6 @@ class NotServed(TimeoutError):
         super().__init__(f"{rtype} {name}: expected {expected or 'nothing'}, server {shown}")
         self.expected = expected
         self.served = served
-
-
-def same_rrset(
-    expected: list[str], served: list[str], rtype: str, origin: dns.name.Name | str | None = None
-) -> bool:
-    """Compare as parsed rdata, so spelling differences that DNS ignores do not matter.
-
-    Text comparison would flag `"a" "b"` vs `"a""b"`, `\\226` vs a raw byte, `Mail.` vs
-    `mail.`, or relative vs absolute targets; parsed rdata compares what goes on the wire.
-    """
-    return parse_values(rtype, expected, origin) == parse_values(rtype, served, origin)
 
 
 async def wait_until_served(

@@ -14,9 +14,9 @@ import dns.exception
 from temporalio import activity
 
 from activities import metrics
-from activities.dns_check import query_rrset, same_rrset
+from activities.dns_check import query_rrset
 from dnsorch.contracts import NameServer, ServedCheck, ServerAnswer
-from dnsorch.dns import authoritative_servers, parse_servers
+from dnsorch.dns import authoritative_servers, parse_servers, same_rrset
 from dnsorch.settings import Settings
 
 _ASK_EVERY = 0.1  # seconds between two questions to a server that does not serve the change yet

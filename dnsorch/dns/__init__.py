@@ -17,6 +17,7 @@ from dnsorch.dns.fields import (
 )
 from dnsorch.dns.names import check_name, check_owner, name_text, parse_name, zone_of
 from dnsorch.dns.ownership import attach_name, closest_owner, owner_candidates, owner_name
+from dnsorch.dns.plan import plan_for, same_rrset, target_hosts
 from dnsorch.dns.protected import protected_reason
 from dnsorch.dns.query import authoritative_servers, parse_servers, query_rrset, read_rrset, zone_cut_above
 from dnsorch.dns.records import (
@@ -64,6 +65,10 @@ __all__ = [
     # the change and its undo
     "change_for",
     "rollback_for",
+    # its plan against what a server serves, and "the same record set"
+    "plan_for",
+    "same_rrset",
+    "target_hosts",
     # PTRs kept for A and AAAA records
     "FORWARD_TYPES",
     "is_reverse_zone",

@@ -19,7 +19,7 @@ import dns.zone
 
 from dnsorch.contracts import DriftedRRset, ManagedRecord, ServedBy
 from dnsorch.dns.names import name_text
-from dnsorch.dns.records import parse_values
+from dnsorch.dns.plan import same_rrset
 from dnsorch.dns.zone_contents import skip_reason
 
 CHANGED, MISSING, UNMANAGED = "changed", "missing", "unmanaged"
@@ -121,8 +121,7 @@ def _same(rtype: str, want: Recorded, served: Served | None) -> bool:
         return False
     if sorted(want.values) == list(served.values):  # the usual case, without parsing: same text, same data
         return True
-    root = dns.name.root
-    return parse_values(rtype, want.values, root) == parse_values(rtype, served.values, root)
+    return same_rrset(want.values, list(served.values), rtype, dns.name.root)
 
 
 def _served_by(view: ServerView, found: Key) -> ServedBy:

@@ -8,9 +8,8 @@ import dns.name
 import dns.zone
 import pytest
 
-from activities.planning import plan_for
 from dnsorch.contracts import DnsChange, ManagedRecord
-from dnsorch.dns import comparison, rdata_values, skip_reason
+from dnsorch.dns import comparison, plan_for, rdata_values, skip_reason
 from dnsorch.dns.comparison import Recorded, Served, ServerView, find_drift, key
 from dnsorch.zones import drift
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.planning import plan_for
 from dnsorch.contracts import ChangePlan, DnsChange
+from dnsorch.dns import plan_for
 from tests.fixtures.specs import request_spec
 from tests.fixtures.workflow_stubs import FakeStore, start, worker
 
