@@ -1,6 +1,6 @@
 """The ingest loop: decode → accept → commit, with dead letters for poison and patience for outages.
 
-Guarantees (see README, "Kafka"):
+Guarantees (see docs/kafka.md):
 - an offset is committed only after every message before it is accepted (workflow started and
   row written) or dead-lettered (acknowledged by the broker);
 - a redelivered message maps to the same request id, so it starts nothing new; a new message at an

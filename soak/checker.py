@@ -127,7 +127,7 @@ def check_accepted(
             body = answer.event.get("body") or answer.event.get("value") or {}
             if body and not row.matches(body):
                 if answer.door == "kafka" and facts.dead_letter(answer.event):
-                    continue  # same request_id, another body: dead-lettered, as README says
+                    continue  # same request_id, another body: dead-lettered, as docs/kafka.md says
                 report.add(
                     "accepted_once",
                     f"request {rid} answered a body it does not hold ({row.summary()})",

@@ -1,4 +1,4 @@
-"""A plain model of README's ownership rules, replayed over what happened, to find a name changed by
+"""A plain model of the ownership rules of docs/api.md, replayed over what happened, to find a name changed by
 an account that did not own it at that moment.
 
 Events, in time order: a forward request's completion (it claims an unowned name; a delete may

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
 
 S, A = RequestStatus, Action
 
-# A v1 manual status that is no action in the request's state is a note (patched in, see README).
+# A v1 manual status that is no action in the request's state is a note (patched in; docs/workflow.md).
 MANUAL_STATUS_IS_A_NOTE = "manual-status-is-a-note"
 
 

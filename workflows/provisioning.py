@@ -68,7 +68,7 @@ with workflow.unsafe.imports_passed_through():
 S, A = RequestStatus, Action
 
 # Changes to this workflow's behaviour ship behind `workflow.patched(ID)`: workflows recorded
-# before a change replay down the old branch (README, "Shipping a workflow change").
+# before a change replay down the old branch (docs/workflow.md, "Shipping a workflow change").
 WAIT_FOR_APPLY_TO_STOP = "wait-for-apply-to-stop"
 # Two workflow tasks per request instead of twelve: database writes are local activities, the first
 # status is written with the row and the final one with the record, and the apply activity takes

@@ -4,7 +4,7 @@ name, through any door, whatever the order of creates, deletes, grants and trans
 Each generated step goes through the code the doors run: accept's check (`rules.read_state` and
 `rules.check`, the reading the name's turn repeats), then what a completed request stores
 (`apply_record`), or an operator's grant or transfer (`dnsorch/store/name_transfers.py`). A small
-model written from README's rules ("Names, owners and conflicts") says what must happen; the two
+model written from the rules of docs/api.md ("Names, owners and conflicts") says what must happen; the two
 must agree on every step, and on who owns every name at the end.
 """
 
@@ -43,7 +43,7 @@ steps = st.lists(
 
 @dataclass
 class Model:
-    """README's ownership rules, written as plainly as possible: strings and a dict."""
+    """The ownership rules of docs/api.md, written as plainly as possible: strings and a dict."""
 
     zone: str
     rows: dict[str, tuple[str, bool]] = field(default_factory=dict)  # owner name -> (account, granted)
