@@ -2,7 +2,11 @@
 
 Starts its own PostgreSQL, Temporal dev server and brokers (no provisioning worker: this measures
 ingestion, not playbooks), runs one `dnsorch consumer`, produces N valid messages and times until
-every one has its row. Usage: python benchmarks/kafka_ingest_rate.py [-n 300]
+every one has its row. Just before each broker's run it times N bare workflow starts (the
+gateway's start, as accept makes it, without Kafka or PostgreSQL) with as many in flight as the
+consumer accepts at once (one per partition, at most consumer.lanes.MAX_LANES): the ceiling
+ingestion is held against. CPU per message is read from /proc for the consumer and the Temporal dev server.
+Usage: python benchmarks/kafka_ingest_rate.py [-n 300] [-p 4]  (-p: the topic's partitions)
 """
 
 from __future__ import annotations
@@ -16,29 +20,48 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
+from benchmarks.cpu import CpuMeter
+from consumer.lanes import MAX_LANES
 from devstack.kafka import TansuBroker, ensure_topics
 from devstack.kafka_apache import ApacheKafkaBroker
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
+from dnsorch.contracts import ProvisioningInput
+from dnsorch.requests import CreateDnsRequest, apply_policy, build_spec
+from dnsorch.settings import Settings
 from dnsorch.store import make_engine
+from dnsorch.temporal import ProvisioningGateway
 from tests.fixtures.servers import free_port
 
+PARTITIONS = 4
+"""The topic's partitions by default: KAFKA_TOPIC_PARTITIONS' default, what `make run` creates."""
 
-async def measure(bootstrap: str, pg_url: str, temporal: str, n: int, workdir: Path) -> float:
+
+@dataclass
+class Run:
+    seconds: float
+    cpu_ms: dict[str, float]
+    """CPU milliseconds per message, per process (the consumer, Temporal)."""
+
+
+async def measure(
+    bootstrap: str, pg_url: str, temporal: TemporalDevServer, n: int, partitions: int, workdir: Path
+) -> Run:
     tag = uuid.uuid4().hex[:8]
     topic, account = f"bench-{tag}", f"bench-{tag}"
-    await ensure_topics(bootstrap, [topic, f"{topic}.dlq", f"{topic}.events"], 4)
+    await ensure_topics(bootstrap, [topic, f"{topic}.dlq", f"{topic}.events"], partitions)
     env = {
         **os.environ,
         "ENV": "test",
         "DATABASE_URL": pg_url,
-        "TEMPORAL_ADDRESS": temporal,
+        "TEMPORAL_ADDRESS": temporal.address,
         "TEMPORAL_TASK_QUEUE": "bench-no-worker",
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "KAFKA_REQUESTS_TOPIC": topic,
@@ -58,6 +81,9 @@ async def measure(bootstrap: str, pg_url: str, temporal: str, n: int, workdir: P
         await asyncio.sleep(8)  # let the consumer join its group before the clock starts
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
+        assert temporal.proc is not None
+        cpu = CpuMeter({"consumer": consumer.pid, "temporal": temporal.proc.pid})
+        cpu.start()
         started = time.perf_counter()
         for i in range(n):
             body = {
@@ -74,7 +100,8 @@ async def measure(bootstrap: str, pg_url: str, temporal: str, n: int, workdir: P
                     text("SELECT count(*) FROM dns_requests WHERE account_id = :a"), {"a": account}
                 ).scalar_one()
             if done >= n:
-                return time.perf_counter() - started
+                seconds = time.perf_counter() - started
+                return Run(seconds, {name: 1000 * used / n for name, used in cpu.stop().items()})
             await asyncio.sleep(0.1)
     finally:
         consumer.terminate()
@@ -82,30 +109,69 @@ async def measure(bootstrap: str, pg_url: str, temporal: str, n: int, workdir: P
         engine.dispose()
 
 
+async def raw_start_rate(temporal: str, n: int, in_flight: int, warm_up: int = 20) -> float:
+    """Workflow starts per second through the gateway, `in_flight` at a time, nothing else (the
+    first `warm_up` starts, which open the connection, are not timed)."""
+    settings = Settings(temporal_address=temporal, dns_zones=["example.test"])
+    gateway = ProvisioningGateway(await temporal.connect(settings), "bench-no-worker")
+    tag = uuid.uuid4().hex[:8]
+    inputs = []
+    for i in range(warm_up + n):
+        body = CreateDnsRequest.model_validate(
+            {
+                "context": {"account_id": f"raw-{tag}"},
+                "resource": {"record_type": "A", "domain": f"r{i}.example.test", "target": "192.0.2.1"},
+            }
+        )
+        spec = build_spec(body, settings.dns_zones, str(uuid.uuid4()), "kafka")
+        inputs.append(ProvisioningInput(request=spec, policy=apply_policy(settings)))
+    slots = asyncio.Semaphore(in_flight)
+
+    async def start(params: ProvisioningInput) -> None:
+        async with slots:
+            await gateway.start(params)
+
+    await asyncio.gather(*(start(params) for params in inputs[:warm_up]))
+    started = time.perf_counter()
+    await asyncio.gather(*(start(params) for params in inputs[warm_up:]))
+    return n / (time.perf_counter() - started)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=300)
-    n = parser.parse_args().n
+    parser.add_argument("-p", "--partitions", type=int, default=PARTITIONS)
+    args = parser.parse_args()
+    n, partitions = args.n, args.partitions
     work = Path(tempfile.mkdtemp(prefix="dnsorch-bench-"))
     pg = LocalPostgres(work / "pg", port=free_port())
     temporal = TemporalDevServer(work / "t.db", free_port(), free_port(), log_file=work / "t.log")
     pg.start()
     temporal.start()
     migrate.upgrade(pg.url())
-    rates = {}
+    rates, ratios = {}, {}
     try:
         for kind in ("tansu", "apache"):
+            broker: TansuBroker | ApacheKafkaBroker
             if kind == "tansu":
                 broker = TansuBroker(port=free_port(), log_file=work / "tansu.log")
             else:
                 broker = ApacheKafkaBroker(work / "kafka", port=free_port(), log_file=work / "kafka.log")
             broker.start()
             try:
-                seconds = await measure(broker.bootstrap, pg.url(), temporal.address, n, work)
+                in_flight = min(partitions, MAX_LANES)
+                raw = await raw_start_rate(temporal.address, n, in_flight)
+                run = await measure(broker.bootstrap, pg.url(), temporal, n, partitions, work)
             finally:
                 broker.stop()
-            rates[kind] = n / seconds
-            print(f"{kind:>7}: {n} messages accepted in {seconds:.2f}s = {rates[kind]:.1f} msg/s")
+            rates[kind] = n / run.seconds
+            ratios[kind] = rates[kind] / raw
+            cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in run.cpu_ms.items())
+            print(
+                f"{kind:>7}: {n} messages accepted in {run.seconds:.2f}s = {rates[kind]:.1f} msg/s;"
+                f" raw starts just before ({in_flight} in flight) {raw:.1f}/s, ratio {ratios[kind]:.2f};"
+                f" CPU ms per message: {cpu}"
+            )
     finally:
         temporal.stop()
         pg.stop()

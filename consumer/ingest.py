@@ -1,17 +1,22 @@
 """The ingest loop: decode → accept → commit, with dead letters for poison and patience for outages.
 
 Guarantees (see docs/kafka.md):
+- a partition's messages are accepted one after the other in offset order (keyed messages for one
+  name share a partition); partitions run side by side, one lane each (consumer/lanes.py);
 - an offset is committed only after every message before it is accepted (workflow started and
   row written) or dead-lettered (acknowledged by the broker);
 - a redelivered message maps to the same request id, so it starts nothing new; a new message at an
   offset used before a broker or topic reset is a new request (decode.derived_request_id);
-- while PostgreSQL or Temporal is down the partitions are paused and the same message is retried
-  with backoff; nothing after it is committed, so nothing is skipped.
+- while PostgreSQL or Temporal is down each partition's lane retries its message with backoff and
+  its partition stays paused; nothing after it is committed, so nothing is skipped;
+- a revoked partition's lane stops after its message in hand and commits before the partition
+  moves, so its next owner accepts nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +32,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import DecodedRequest, PoisonMessage, decode_key, decode_request
+from consumer.lanes import Lanes
 from dnsorch.contracts import (
     IdempotencyConflict,
     InvalidRequest,
@@ -44,6 +50,9 @@ T = TypeVar("T")
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 15.0
 COMMITTED_TIMEOUT_SECONDS = 2.0
+FETCH_WAIT_MS = 500
+MAX_RECORDS = 200
+COMMIT_EVERY_SECONDS = 1.0
 CLOCK_SKEW = timedelta(minutes=5)
 """How far a producer's clock may run ahead of PostgreSQL's when telling a redelivery of a message
 accepted under its position's id from a newer message at that position (see `_request_id`)."""
@@ -109,15 +118,22 @@ class Ingestor:
         self.consumer = consumer
         self.producer = producer
         self.stats = IngestStats()
+        self.lanes = Lanes(consumer, self._process)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
-            for tp, messages in batches.items():
-                if not await self._process(tp, messages, stop):
-                    break
-            await self._refresh_lag()
-            self.stats.maybe_log(self.consumer, self.settings.kafka_stats_log_seconds)
+        """Fetch, and give each partition's batch its lane; on stop, let every lane finish its
+        message in hand and commit, then return."""
+        try:
+            while not stop.is_set():
+                self.lanes.raise_failure()
+                batches = await self.consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=MAX_RECORDS)
+                for tp, messages in batches.items():
+                    self.lanes.start(tp, messages)
+                await self._refresh_lag()
+                self.stats.maybe_log(self.consumer, self.settings.kafka_stats_log_seconds)
+        finally:
+            await self.lanes.drain()
+        self.lanes.raise_failure()
 
     async def _refresh_lag(self) -> None:
         """Learn the group's committed offset of newly assigned partitions (else a restarted consumer
@@ -134,21 +150,30 @@ class Ingestor:
         self.stats.lag_by_partition = self.stats.partition_lags(self.consumer)
 
     async def _process(
-        self, tp: TopicPartition, messages: Sequence[ConsumerRecord], stop: asyncio.Event
-    ) -> bool:
-        """Handle a partition's batch in order, then commit; False if stopped part-way."""
-        next_offset = None
+        self, tp: TopicPartition, messages: Sequence[ConsumerRecord], leave: asyncio.Event
+    ) -> None:
+        """A partition's batch in offset order (its lane), then commit up to the last one done;
+        a long batch commits on the way too, so a crash redelivers at most a second's work."""
+        next_offset = committed = None
+        last_commit = time.monotonic()
         for message in messages:
-            if tp not in self.consumer.assignment():
-                break  # revoked while we waited out an outage: the new owner starts at our last commit
-            if not await self._handle_until_done(message, stop):
+            if leave.is_set() or tp not in self.consumer.assignment():
+                break  # revoked or stopping: the next owner (or run) starts at our last commit
+            if not await self._handle_until_done(message, leave):
                 break
             next_offset = message.offset + 1
-        if next_offset is not None:
+            if time.monotonic() - last_commit >= COMMIT_EVERY_SECONDS:
+                await self._commit(tp, next_offset)
+                committed, last_commit = next_offset, time.monotonic()
+        if next_offset is not None and next_offset != committed:
             await self._commit(tp, next_offset)
-        return not stop.is_set()
 
-    async def _handle_until_done(self, message: ConsumerRecord, stop: asyncio.Event) -> bool:
+    async def _handle_until_done(self, message: ConsumerRecord, leave: asyncio.Event) -> bool:
+        """Retry while PostgreSQL, Temporal or the broker is away; False if told to leave first.
+
+        The partition stays paused meanwhile (its lane runs), so nothing after it is fetched,
+        accepted or committed; the fetch loop keeps polling, so the group keeps us.
+        """
         self.stats.consumed += 1
         delay = RETRY_FIRST_SECONDS
         while True:
@@ -165,9 +190,10 @@ class Ingestor:
                     error,
                     delay,
                 )
-            if stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(leave.wait(), delay)
+            if leave.is_set():
                 return False
-            await self._wait_paused(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def _handle(self, message: ConsumerRecord) -> None:
@@ -256,19 +282,6 @@ class Ingestor:
             return await asyncio.to_thread(run)
         except OperationalError as error:
             raise ServiceUnavailable("PostgreSQL is unavailable") from error
-
-    async def _wait_paused(self, seconds: float) -> None:
-        """Wait without fetching, but keep polling so the group does not consider us dead."""
-        assigned = self.consumer.assignment()
-        self.consumer.pause(*assigned)
-        try:
-            unexpected = await self.consumer.getmany(timeout_ms=int(seconds * 1000))
-            # Partitions assigned during the wait were not paused: rewind what they returned.
-            for tp, messages in unexpected.items():
-                if messages:
-                    self.consumer.seek(tp, messages[0].offset)
-        finally:
-            self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         try:

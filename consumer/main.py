@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 
 from consumer.events import EventPublisher
 from consumer.ingest import Ingestor
+from consumer.lanes import MAX_LANES
 from consumer.metrics import start_metrics_server
 from consumer.producer import start_producer
 from dnsorch import telemetry, temporal
@@ -23,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """Not yet subscribed: the ingestor subscribes with its rebalance listener (consumer/lanes.py)."""
     return AIOKafkaConsumer(
-        settings.kafka_requests_topic,
         **client_options(settings),
         group_id=settings.kafka_group_id,
         enable_auto_commit=False,
@@ -41,19 +42,20 @@ def main(settings: Settings) -> None:
 
 
 async def run_consumer(settings: Settings, *, publish_events: bool = True) -> None:
-    """Run until SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group."""
+    """Run until SIGTERM/SIGINT: finish each partition's message in hand, commit, leave the group."""
     telemetry.configure_tracing(settings, "consumer")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, threads=MAX_LANES)
     client = await temporal.connect(settings, lazy=True)
     accept = AcceptService(engine, ProvisioningGateway(client, settings.temporal_task_queue), settings)
     producer, idempotent = await start_producer(settings)
     consumer = make_consumer(settings)
+    ingestor = Ingestor(settings, accept, consumer, producer)
+    consumer.subscribe([settings.kafka_requests_topic], listener=ingestor.lanes)
     await consumer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    ingestor = Ingestor(settings, accept, consumer, producer)
     tasks = [asyncio.create_task(ingestor.run(stop), name="ingest")]
     publisher = None
     if publish_events:
