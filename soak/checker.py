@@ -202,6 +202,18 @@ def check_workflows(facts: Facts, events: list[dict[str, Any]], report: Report) 
                     story(events, {rid or "-"}, events_for(events, rid)),
                     row.log_tail() if row else [],
                 )
+        closed = [run.status for run in runs if run.status != "RUNNING"]
+        row = facts.rows.get(rid or "")
+        if row is not None and row.status not in FINAL and len(closed) == len(runs):
+            # Any source, PTR and drift children included: a workflow that closed without a final
+            # status leaves its row, and its claim on the name, behind for good.
+            report.add(
+                "workflows",
+                f"workflow {workflow_id} closed {'/'.join(closed)} but request {rid} ({row.source}) "
+                f"rests at {row.status}",
+                story(events, {rid or "-"}, events_for(events, rid)),
+                row.log_tail(),
+            )
     for workflow_id, rid in row_workflows.items():
         if workflow_id not in facts.workflows:
             report.add(

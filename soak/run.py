@@ -178,6 +178,11 @@ async def drive(
         injector.stopping.set()
         await watchdog
         await driver.close()
+    if stack.postgres is not None and not stack.postgres.is_running():
+        # No fault left it down (each one undoes itself): something outside the soak stopped it (seen:
+        # a smart shutdown mid-settle, SEED=303). Start it again so the checker can still read it.
+        history.record("server_died", server="PostgreSQL")
+        await asyncio.to_thread(stack.postgres.start)
     temporal = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
     assert stack.bind is not None and stack.knot is not None
     servers = {
