@@ -62,7 +62,10 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
     database = DatabaseActivities(engine, threads=settings.worker_db_threads)
     claims = NameClaims(engine, database.pool)
     ansible = AnsibleActivities(settings, claims=claims)
-    turns = NameTurnActivities(claims)
+    # Heartbeats well inside the timeout the workflow gives the wait (ANSIBLE_HEARTBEAT_SECONDS).
+    turns = NameTurnActivities(
+        claims, heartbeat_every=max(1.0, min(5.0, settings.ansible_heartbeat_seconds / 3))
+    )
     verification = VerificationActivities(settings)
     drift = DriftActivities(engine, settings, ProvisioningGateway(client, settings.temporal_task_queue))
     if removed := ansible.sweep_orphaned_run_dirs():

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -300,7 +300,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
                 await asyncio.gather(waiting, return_exceptions=True)
                 raise
             await waiting
-        except ActivityError as error:
+        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
             if refused_for_good(error):
                 raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
             raise

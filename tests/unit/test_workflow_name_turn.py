@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.fixtures.specs import request_spec
@@ -85,3 +86,22 @@ async def test_a_cancel_while_waiting_for_the_turn_ends_the_request_and_its_wait
             await asyncio.sleep(0.05)
     assert final.status == "CANCELLED" and store.apply_calls == 0
     assert store.turn_waits_stopped == 1
+
+
+async def test_a_request_refused_at_its_first_claim_ends_rejected_and_lets_the_name_go(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Found by the soak (N=1000, seeds 101, 202, 303; soak/regressions/refused_at_first_turn.json):
+    the owner changed after accept (a transfer), the first claim refused the request, and the
+    workflow failed without a final status: its row stayed IN_PROGRESS, holding the name for an
+    hour, and every later request on the name waited past its deadline. A local activity's
+    failure reaches the workflow as the ApplicationError itself, which `_take_turn` let through."""
+    owned = ApplicationError(
+        "lab.example.test belongs to another account", type="NameOwnedByAnotherAccount", non_retryable=True
+    )
+    store = FakeStore(turn_refusal=owned)
+    async with worker(time_skipping_env, store):
+        final = await (await start(time_skipping_env, request_spec())).result()
+    assert final.status == "REJECTED" and store.apply_calls == 0
+    assert store.statuses()[-1] == "REJECTED"  # written: the name's claim goes with this status
+    assert "belongs to another account" in final.log[-1]["message"]
