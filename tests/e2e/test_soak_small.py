@@ -57,15 +57,14 @@ def left_running(root: Path, children_before: set[int]) -> list[str]:
     return alive
 
 
-@pytest.mark.timeout(300)
-def test_small_seeded_soak_keeps_every_invariant() -> None:
-    RUNS.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f"test-small-{SEED}-", dir=RUNS))
-    argv = soak_argv(out)
+REGRESSIONS = sorted((Path(__file__).resolve().parents[2] / "soak" / "regressions").glob("*.json"))
+"""Failing soak schedules, shrunk and kept: each must now pass (soak/regressions/)."""
+
+
+def assert_soak_passes(argv: list[str], replay: str, out: Path) -> None:
+    """Run the soak `argv` describes; fail with the replay command and each violation's evidence."""
     args = parse_args(argv)
     plan = make_plan(args)
-    assert plan.submits == N and len(plan.faults) == FAULTS
-    replay = f"SEED={SEED}: replay with `PYTHONPATH=. .venv/bin/python -m soak.run {' '.join(argv[:8])}`"
     children_before = {p.pid for p in psutil.Process().children(recursive=True)}
     try:
         report, code = run(plan, args, out)
@@ -81,3 +80,24 @@ def test_small_seeded_soak_keeps_every_invariant() -> None:
         f"{replay}; {len(report.violations)} violation(s), history in {out / 'history.jsonl'}:\n{violations}"
     )
     shutil.rmtree(out, ignore_errors=True)  # a failing run keeps its directory, for the replay
+
+
+@pytest.mark.timeout(300)
+def test_small_seeded_soak_keeps_every_invariant() -> None:
+    RUNS.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f"test-small-{SEED}-", dir=RUNS))
+    argv = soak_argv(out)
+    plan = make_plan(parse_args(argv))
+    assert plan.submits == N and len(plan.faults) == FAULTS
+    replay = f"SEED={SEED}: replay with `PYTHONPATH=. .venv/bin/python -m soak.run {' '.join(argv[:8])}`"
+    assert_soak_passes(argv, replay, out)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("schedule", REGRESSIONS, ids=lambda path: path.stem)
+def test_a_shrunk_failing_schedule_passes_now(schedule: Path) -> None:
+    RUNS.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f"test-{schedule.stem}-", dir=RUNS))
+    argv = ["--schedule", str(schedule), "--kafka", "tansu", "--settle", "60", "--out", str(out)]
+    replay = f"replay with `PYTHONPATH=. .venv/bin/python -m soak.run --schedule {schedule}`"
+    assert_soak_passes(argv, replay, out)
