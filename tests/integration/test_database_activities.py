@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -283,7 +283,7 @@ async def test_a_late_store_of_an_older_change_leaves_the_newer_record_current(e
     newer = new_spec(record_type="A", domain=domain, target="192.0.2.31", operation="update")
     served_first = datetime.now(UTC)
     rows = {}
-    for spec, at in ((older, served_first), (newer, datetime.now(UTC))):
+    for spec, at in ((older, served_first), (newer, served_first + timedelta(seconds=1))):
         await env.run(acts.ensure_request_row, spec)
         rows[spec.request_id] = RecordRow(
             spec.request_id, "A", domain, spec.target, 300, None, None, at, "update", spec.account_id
