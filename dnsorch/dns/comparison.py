@@ -121,7 +121,7 @@ def _same(rtype: str, want: Recorded, served: Served | None) -> bool:
         return False
     if sorted(want.values) == list(served.values):  # the usual case, without parsing: same text, same data
         return True
-    return same_rrset(want.values, list(served.values), rtype, dns.name.root)
+    return same_rrset(list(want.values), list(served.values), rtype, dns.name.root)
 
 
 def _served_by(view: ServerView, found: Key) -> ServedBy:
