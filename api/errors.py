@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dnsorch.contracts import (
     DnsorchError,
+    FourEyes,
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
@@ -35,6 +36,7 @@ _STATUS = {
     RequestFinished: (409, "request_finished"),
     ServiceUnavailable: (503, "service_unavailable"),
     IllegalTransition: (409, "illegal_transition"),
+    FourEyes: (409, "four_eyes"),
     IdempotencyConflict: (409, "idempotency_conflict"),
     NameOwnedByAnotherAccount: (409, "name_owned_by_another_account"),
     NameNotManaged: (404, "name_not_managed"),

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine, app.state.temporal = engine, client
         app.state.accept = AcceptService(engine, gateway, settings)
-        app.state.operate = OperateService(engine, gateway)
+        app.state.operate = OperateService(engine, gateway, four_eyes=settings.approval_four_eyes)
         yield
         engine.dispose()
 

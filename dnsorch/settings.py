@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     """... in zones with at least this many record sets (a share of 3 means little)."""
     approval_timeout_seconds: int = 3 * 24 * 3600
     """How long a request waits for approval before it ends REJECTED ("no approval in time")."""
+    approval_four_eyes: bool = False
+    """Four eyes: an approver may not belong to the account that submitted the request, nor hold
+    the key that submitted it (API v2's approve answers 409 `four_eyes`)."""
     """A request in one of these zones, of one of these types or from one of these accounts waits
     in PENDING_APPROVAL for an operator's approve/reject before anything touches DNS."""
 

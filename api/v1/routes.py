@@ -25,7 +25,7 @@ async def create_dns_request(body: CreateDnsRequest, accept: AcceptDep, caller: 
     """Accept a DNS record request; provisioning continues in its workflow. Its source is `api`: the
     body's `context.source` is accepted for the original contract's sake and ignored."""
     check_account(caller, body.context.account_id)
-    accepted = await accept.create(body, source="api")
+    accepted = await accept.create(body, source="api", submitted_by=caller.key_id)
     return CreateDnsResponse(
         request_id=uuid.UUID(accepted.request_id),
         status=accepted.status,

@@ -52,6 +52,7 @@ async def create_request(
         idempotency_key=idempotency_key,
         dry_run=body.dry_run,
         not_before=body.not_before,
+        submitted_by=caller.key_id,
     )
     request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
@@ -99,7 +100,13 @@ async def act_on_request(
 
     Refused with 409 when the request's state does not allow it; nothing is recorded then.
     """
-    new_status = await operate.act(request_id, action, (body or ActionBody()).note, actor=caller.actor)
+    new_status = await operate.act(
+        request_id,
+        action,
+        (body or ActionBody()).note,
+        actor=caller.actor,
+        by=(caller.key_id, caller.account_id),
+    )
     return ActionResult(request_id=request_id, status=new_status, detail=f"{action} applied")
 
 

@@ -24,6 +24,7 @@ from dnsorch.contracts.drift import (
 )
 from dnsorch.contracts.errors import (
     DnsorchError,
+    FourEyes,
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
@@ -111,6 +112,7 @@ __all__ = [
     # errors the core raises
     "DnsorchError",
     "IdempotencyConflict",
+    "FourEyes",
     "IllegalTransition",
     "InvalidRequest",
     "NameNotManaged",

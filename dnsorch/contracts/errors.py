@@ -37,6 +37,15 @@ class ServiceUnavailable(DnsorchError):
     """A backing service (PostgreSQL, Temporal) cannot be reached; try again later (HTTP 503)."""
 
 
+class FourEyes(DnsorchError):
+    """The approver submitted the request, or belongs to its account (HTTP 409)."""
+
+    def __init__(self, request_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.request_id = request_id
+        self.reason = reason
+
+
 class IllegalTransition(DnsorchError):
     """The request's workflow refused the change in its current state (HTTP 409); nothing was recorded."""
 

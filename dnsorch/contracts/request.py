@@ -85,6 +85,8 @@ class DnsRequestSpec:
     """Plan only: the request ends after its plan, and nothing touches DNS."""
     not_before: datetime | None = None
     """A scheduled change: nothing is planned or applied before this time (timezone-aware)."""
+    submitted_by: str | None = None
+    """The id of the API key that submitted it (an id, never the key), for four-eyes approval."""
 
     @property
     def workflow_id(self) -> str:

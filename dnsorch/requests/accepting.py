@@ -107,6 +107,7 @@ class AcceptService:
         idempotency_key: str | None = None,
         dry_run: bool = False,
         not_before: datetime | None = None,
+        submitted_by: str | None = None,
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
@@ -130,6 +131,7 @@ class AcceptService:
         spec.message_key, spec.idempotency_key, spec.request_hash = message_key, idempotency_key, fingerprint
         spec.dry_run = dry_run
         spec.not_before = check_not_before(not_before, datetime.now(UTC))
+        spec.submitted_by = submitted_by
         facts = await self._check_against_managed(spec)
         held = approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from dnsorch.contracts import (
+    FourEyes,
     IllegalTransition,
     OperatorAction,
     RequestFinished,
@@ -51,16 +52,29 @@ async def read_request(engine: Engine, request_id: uuid.UUID) -> tuple[DnsReques
 
 
 class OperateService:
-    def __init__(self, engine: Engine, gateway: ProvisioningGateway) -> None:
+    def __init__(self, engine: Engine, gateway: ProvisioningGateway, *, four_eyes: bool = False) -> None:
         self.engine = engine
         self.gateway = gateway
+        self.four_eyes = four_eyes
 
     async def get(self, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
         return await read_request(self.engine, request_id)
 
-    async def act(self, request_id: uuid.UUID, action: str, note: str, actor: str = "operator") -> str:
-        """An operator action as a Temporal Update: refused synchronously when illegal; returns the status."""
+    async def act(
+        self,
+        request_id: uuid.UUID,
+        action: str,
+        note: str,
+        actor: str = "operator",
+        *,
+        by: tuple[str, str] | None = None,
+    ) -> str:
+        """An operator action as a Temporal Update: refused synchronously when illegal; returns the status.
+
+        `by`: the caller's (key id, account), which four eyes check an approval against."""
         request = await self._steerable(request_id)
+        if action == "approve" and self.four_eyes:
+            self._check_four_eyes(request, by)
         sent = OperatorAction(action=action, actor=actor, note=note)
         try:
             result = await self.gateway.act(self._workflow_id(request), sent)
@@ -124,6 +138,21 @@ class OperateService:
     @staticmethod
     def _workflow_id(request: DnsRequest) -> str:
         return request.workflow_id or workflow_id_for(str(request.id))
+
+    @staticmethod
+    def _check_four_eyes(request: DnsRequest, by: tuple[str, str] | None) -> None:
+        """Nobody approves their own request: not the key that submitted it, nor anyone of the
+        submitting account. A caller the API cannot name (`by` None) cannot approve either."""
+        if by is None:
+            raise FourEyes(str(request.id), "four eyes: the approver must be named by an API key")
+        key_id, account_id = by
+        if key_id and key_id == (request.config or {}).get("submitted_by"):
+            raise FourEyes(str(request.id), "four eyes: the key that submitted the request cannot approve it")
+        if account_id == request.account_id:
+            raise FourEyes(
+                str(request.id),
+                f"four eyes: {account_id} submitted the request; another account must approve it",
+            )
 
     @staticmethod
     def _refusal(request: DnsRequest, error: UpdateRefused | WorkflowNotFound) -> Exception:

@@ -79,6 +79,7 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
             "extra_config": spec.extra_config,
             **({"dry_run": True} if spec.dry_run else {}),
             **({"not_before": spec.not_before.isoformat()} if spec.not_before else {}),
+            **({"submitted_by": spec.submitted_by} if spec.submitted_by else {}),
         },
         "status": RequestStatus.PENDING,
         "log_messages": [first],
