@@ -13,11 +13,10 @@ from pathlib import Path
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.temporal import find_test_server
 from dnsorch.contracts import OperatorAction, StatusChange
-from dnsorch.temporal import ensure_search_attributes
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import FakeStore, start, worker
+from tests.fixtures.workflow_stubs import FakeStore, start
+from tests.replay.recording import record_all
 from workflows.provisioning import DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -71,18 +70,7 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment, FakeStore], Awaitable[str]]]
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_test_server())
-    await ensure_search_attributes(env.client, "default")
-    try:
-        for name, scenario in SCENARIOS.items():
-            store = FakeStore()
-            async with worker(env, store):
-                workflow_id = await scenario(env, store)
-            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
-            print(f"recorded {name}: {len(history.events)} events")
-    finally:
-        await env.shutdown()
+    await record_all(HISTORIES, SCENARIOS, FakeStore)
 
 
 if __name__ == "__main__":
