@@ -79,12 +79,17 @@ class NameClaims:
         return None
 
     def _claim(self, change: DnsChange) -> tuple[str, str | None]:
+        """(who may go now, the name's owner); the owner is None when the request already held the
+        name: ownership is judged when the turn is taken (an operator's grant made while a change
+        applies does not refuse that change's retry, whose first attempt may have reached DNS)."""
         with self._engine.begin() as conn:
             status = conn.execute(
                 select(col(DnsRequest.status)).where(col(DnsRequest.id) == change.request_id)
             ).scalar_one_or_none()
             if status in TERMINAL_STATUSES:
                 raise RequestEnded(f"request {change.request_id} already ended {status}")
+            if name_claims.renew(conn, change.domain, change.request_id, self.lease_seconds):
+                return change.request_id, None
             holder = name_claims.claim_name(
                 conn,
                 change.domain,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Connection, delete, func, or_, select, text
+from sqlalchemy import Connection, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -105,6 +105,18 @@ def related_held(
         if owner_name(other, zone) in candidates or candidates[0] in owner_candidates(other, zone):
             return str(holder)
     return None
+
+
+def renew(conn: Connection, domain: str, request_id: str, lease_seconds: float) -> bool:
+    """If `request_id` holds `domain` (a claim younger than the lease), start its lease again and
+    say so; a holder's every retry renews it, as claiming again did."""
+    renewed = conn.execute(
+        update(NameClaim)
+        .where(col(NameClaim.domain) == domain, col(NameClaim.request_id) == uuid.UUID(request_id))
+        .where(col(NameClaim.claimed_at) > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+        .values(claimed_at=func.now())
+    )
+    return renewed.rowcount == 1
 
 
 def release_names(conn: Connection, request_id: str) -> None:

@@ -224,3 +224,24 @@ async def test_one_accounts_names_in_one_subtree_and_siblings_do_not_wait(engine
         await asyncio.wait_for(claims.wait_for_turn(turn_change(engine, sibling, "acct-b")), timeout=5)
     finally:
         pool.shutdown()
+
+
+async def test_a_request_that_holds_its_turn_is_not_refused_by_a_grant_made_since(engine: Engine) -> None:
+    """Found by the soak (SEED=101 N=1000): an operator granted the name away while an update
+    applied; the worker was killed, and the apply's retry, asking for the turn it already held, was
+    refused ("belongs to another account"). The request ended REJECTED while BIND served its first
+    attempt's UPDATE. Ownership is judged when the turn is taken, not again while it is held."""
+    name = fresh_name("held")
+    pool = ThreadPool("turn-test", 2)
+    claims = NameClaims(engine, pool)
+    try:
+        update = turn_change(engine, name, "acct-before")
+        await claims.wait_for_turn(update)  # the workflow's turn: acct-before may change it
+        name_transfers.grant(engine, name, "acct-after", "op")
+        await asyncio.wait_for(claims.wait_for_turn(update), timeout=10)  # the apply's retry
+        fresh = turn_change(engine, name, "acct-before")
+        complete(engine, update)
+        with pytest.raises(NameOwned):  # a new turn is judged again
+            await asyncio.wait_for(claims.wait_for_turn(fresh), timeout=10)
+    finally:
+        pool.shutdown()
