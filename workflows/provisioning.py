@@ -87,6 +87,10 @@ VERIFY_EVERYWHERE = "verify-everywhere"
 # other request is changing, and it waits for the turn in an activity of its own, apart from the
 # apply's timeout and retries (a rollback takes it before its restore the same way).
 TURN_BEFORE_PLAN = "turn-before-plan"
+# A retry refused at the name's turn (the name moved to another account meanwhile) after an earlier
+# attempt's change was served everywhere ends COMPLETED with its record: REJECTED would claim DNS
+# untouched.
+SERVED_STANDS_AT_TURN = "served-stands-at-turn"
 # A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
 APPROVAL_DEADLINE = "approval-deadline"
 # An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: AUTOMATIC_PTR in
@@ -301,9 +305,16 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
                 raise
             await waiting
         except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
-            if refused_for_good(error):
-                raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
-            raise
+            if not refused_for_good(error):
+                raise
+            if self._story.everywhere and workflow.patched(SERVED_STANDS_AT_TURN):
+                raise Outcome(
+                    S.COMPLETED,
+                    f"refused at the name's turn ({failure_reason(error)}), but an earlier attempt's "
+                    f"change is served by every authoritative server and stays; {self._story.ptr_note()}",
+                    store_record=True,
+                ) from None
+            raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
 
     def _change(self) -> DnsChange:
         assert self._request is not None

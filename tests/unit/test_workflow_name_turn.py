@@ -105,3 +105,25 @@ async def test_a_request_refused_at_its_first_claim_ends_rejected_and_lets_the_n
     assert final.status == "REJECTED" and store.apply_calls == 0
     assert store.statuses()[-1] == "REJECTED"  # written: the name's claim goes with this status
     assert "belongs to another account" in final.log[-1]["message"]
+
+
+async def test_a_retry_refused_at_its_turn_after_the_change_was_served_everywhere_keeps_it(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Found by the soak (SEED=101 N=1000): acct-a's update was served everywhere, its PTR was
+    refused, and while it waited in NEEDS_ATTENTION an operator granted the name to acct-b. The
+    operator's retry was refused at the name's turn and the request ended REJECTED while DNS served
+    its update. The change stands: COMPLETED, stored, saying why."""
+    refused = ApplicationError("the PTR belongs to another account", type="NameOwnedByAnotherAccount")
+    store = FakeStore(fail_types={"PTR": refused})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), reverse_zones=["2.0.192.in-addr.arpa"])
+        await until_status(store, "NEEDS_ATTENTION")
+        store.turn_refusal = ApplicationError(
+            "the name belongs to another account", type="NameOwnedByAnotherAccount", non_retryable=True
+        )
+        await act(handle, "retry", "try the PTR again")
+        final = await handle.result()
+    assert final.status == "COMPLETED", final.log[-1]["message"]
+    assert len(store.records) == 1  # the forward record DNS serves
+    assert "served by every authoritative server" in final.log[-1]["message"]
