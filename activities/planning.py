@@ -4,24 +4,41 @@ not be applied because data dnsorch does not manage is in the way."""
 
 from __future__ import annotations
 
+import asyncio
+
 import dns.exception
+from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.dns_check import query_rrset, read_rrset
-from dnsorch.contracts import ChangePlan, DnsChange
-from dnsorch.dns import plan_for, protected_reason, target_hosts, zone_cut_above
+from dnsorch.contracts import PTR_SOURCE, ChangePlan, DnsChange
+from dnsorch.dns import (
+    is_reverse_zone,
+    plan_for,
+    protected_reason,
+    ptrs_written,
+    target_hosts,
+    unkept_ptr,
+    zone_cut_above,
+)
 from dnsorch.settings import Settings
+from dnsorch.store import served_records
 
 
 class PlanningActivities:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        """`engine`: where "what dnsorch keeps" is read (a PTR it does not keep is never written)."""
         self._server, self._port = settings.dns_server, settings.dns_port
+        self._reverse_zones = [zone for zone in settings.dns_zones if is_reverse_zone(zone)]
+        self._engine = engine
 
     @activity.defn(name="plan_change")
     async def plan_change(self, change: DnsChange) -> ChangePlan:
         """Local activity: a few queries to the primary; never fails (`unknown` if unanswered)."""
         try:
             if (refused := await self._protected(change)) is not None:
+                return ChangePlan("", new_values=change.values, new_ttl=change.ttl, conflict=refused)
+            if refused := await self._unkept_ptr(change):
                 return ChangePlan("", new_values=change.values, new_ttl=change.ttl, conflict=refused)
             values, ttl = await read_rrset(self._server, self._port, change.domain, change.record_type)
             cname: list[str] = []
@@ -54,3 +71,25 @@ class PlanningActivities:
             ns_targets=await query_rrset(self._server, self._port, change.zone, "NS"),
             zone_cut=await zone_cut_above(self._server, self._port, change.domain, change.zone),
         )
+
+    async def _unkept_ptr(self, change: DnsChange) -> str:
+        """A PTR dnsorch does not keep is someone else's: a forward change that would make its PTR
+        request overwrite one is refused before anything is applied, and a PTR request (planned at
+        its own turn, after the forward change) checks again, since DNS may have changed since."""
+        if change.source == PTR_SOURCE:
+            if not change.ptr_of or change.operation not in ("restore", "delete"):
+                return ""
+            return await self._judge_ptr(change.domain, change.ptr_of, deleting=change.operation == "delete")
+        for ptr_name in ptrs_written(change, self._reverse_zones):
+            if why := await self._judge_ptr(ptr_name, change.domain, deleting=False):
+                return why
+        return ""
+
+    async def _judge_ptr(self, ptr_name: str, forward: str, *, deleting: bool) -> str:
+        served, _ = await read_rrset(self._server, self._port, ptr_name, "PTR")
+        kept = bool(served) and not deleting and await asyncio.to_thread(self._keeps_ptr, ptr_name)
+        return unkept_ptr(ptr_name, forward, served, kept=kept, deleting=deleting)
+
+    def _keeps_ptr(self, ptr_name: str) -> bool:
+        with self._engine.connect() as conn:
+            return served_records.recorded(conn, ptr_name, "PTR") is not None

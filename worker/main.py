@@ -84,7 +84,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             turns.take_name_turn,
             turns.wait_for_name_turn,
             ansible.apply_dns_change,
-            PlanningActivities(settings).plan_change,
+            PlanningActivities(settings, engine).plan_change,
             verification.authoritative_servers,
             verification.check_served,
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request

@@ -51,6 +51,7 @@ from dnsorch.contracts.failures import (
 from dnsorch.contracts.name_lock import LockRequest, LockState
 from dnsorch.contracts.request import (
     DRIFT_SOURCE,
+    PTR_SOURCE,
     TERMINAL_STATUSES,
     UNFINISHED_STATUSES,
     Action,
@@ -70,6 +71,7 @@ from dnsorch.contracts.rows import BeginRequest, FinishRequest, LogStep, RecordR
 __all__ = [
     # a request and its workflow
     "DRIFT_SOURCE",
+    "PTR_SOURCE",
     "TERMINAL_STATUSES",
     "UNFINISHED_STATUSES",
     "Action",

@@ -20,6 +20,9 @@ class DnsChange:
     source: str = ""
     """The door the request came through (api, kafka, ptr, drift, adoption): the zone's own names
     are closed to submitters (dnsorch/dns/protected.py)."""
+    ptr_of: str = ""
+    """A PTR request's change: the forward name whose PTR it keeps, also on a delete (which carries no
+    values), so its plan can tell this record's PTR from one dnsorch does not keep."""
 
 
 @dataclass

@@ -48,6 +48,9 @@ UNFINISHED_STATUSES = tuple(status.value for status in RequestStatus if status n
 DRIFT_SOURCE = "drift"
 """The `source` (and first log line's actor) of a drift request: `dnsorch requests list --source drift`."""
 
+PTR_SOURCE = "ptr"
+"""The `source` of a request a forward A or AAAA request starts to keep its PTR (dnsorch/dns/reverse.py)."""
+
 
 class Action(StrEnum):
     """What an operator can do to a running request (API v2, signals, Temporal UI)."""

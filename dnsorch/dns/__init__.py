@@ -32,7 +32,14 @@ from dnsorch.dns.records import (
     srv_port_weight,
     target_host,
 )
-from dnsorch.dns.reverse import FORWARD_TYPES, is_reverse_zone, ptr_requests, reverse_zone_of
+from dnsorch.dns.reverse import (
+    FORWARD_TYPES,
+    is_reverse_zone,
+    ptr_requests,
+    ptrs_written,
+    reverse_zone_of,
+    unkept_ptr,
+)
 from dnsorch.dns.transfer import TransferSettings, ZoneTransferFailed, read_zone, tsig_key
 from dnsorch.dns.zone_contents import delegation_above, served_rrsets, skip_reason
 
@@ -74,6 +81,8 @@ __all__ = [
     "is_reverse_zone",
     "ptr_requests",
     "reverse_zone_of",
+    "unkept_ptr",
+    "ptrs_written",
     # who may change a name
     "attach_name",
     "closest_owner",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dnsorch.contracts import ChangePlan, DnsChange, DnsRequestSpec
+from dnsorch.contracts import PTR_SOURCE, ChangePlan, DnsChange, DnsRequestSpec
 from dnsorch.dns.records import rdata_values
 
 
@@ -25,6 +25,7 @@ def change_for(request: DnsRequestSpec) -> DnsChange:
         ttl=request.ttl,
         account_id=request.account_id,
         source=request.source,
+        ptr_of=request.target if request.source == PTR_SOURCE else "",
     )
 
 

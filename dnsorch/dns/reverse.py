@@ -12,7 +12,8 @@ from collections.abc import Iterable
 import dns.name
 import dns.reversename
 
-from dnsorch.contracts import DnsRequestSpec
+from dnsorch.contracts import PTR_SOURCE, DnsChange, DnsRequestSpec
+from dnsorch.dns.plan import same_rrset
 
 FORWARD_TYPES = ("A", "AAAA")
 _NAMESPACE = uuid.UUID("5b8f0c1e-2d4a-4e55-9a51-3c6f0f3c2a10")  # PTR request ids, derived
@@ -58,7 +59,7 @@ def ptr_requests(
             DnsRequestSpec(
                 request_id=str(uuid.uuid5(_NAMESPACE, key)),
                 account_id=request.account_id,
-                source="ptr",
+                source=PTR_SOURCE,
                 record_type="PTR",
                 domain=ptr_name,
                 zone=zone,
@@ -69,3 +70,28 @@ def ptr_requests(
             )
         )
     return specs
+
+
+def ptrs_written(change: DnsChange, reverse_zones: list[str]) -> list[str]:
+    """The PTR names a forward create or update will make its PTR requests write."""
+    if change.record_type not in FORWARD_TYPES or change.operation not in ("create", "update"):
+        return []
+    found = (reverse_zone_of(address, reverse_zones) for address in change.values)
+    return [ptr_name for ptr_name, _ in filter(None, found)]
+
+
+def unkept_ptr(ptr_name: str, forward: str, served: list[str], *, kept: bool, deleting: bool) -> str:
+    """Why the PTR at `ptr_name` (serving `served`) must not be written for `forward`, or "" when it may.
+
+    dnsorch never overwrites a PTR it does not keep (`kept`: `dns_records` holds one there), and a
+    delete takes only the PTR that names `forward`: an address's PTR naming another host is someone
+    else's, made by hand or kept for another record."""
+    if not served or same_rrset([f"{forward.rstrip('.')}."], served, "PTR"):
+        return ""
+    shown = ", ".join(served)
+    if deleting:
+        return f"unmanaged_ptr: PTR {ptr_name} serves {shown}, not {forward}: dnsorch leaves it alone"
+    if kept:
+        return ""  # the owner of the record it names decides, at the name's turn
+    why = "which dnsorch does not keep: dnsorch will not overwrite it"
+    return f"unmanaged_ptr: PTR {ptr_name} serves {shown}, {why}"

@@ -16,8 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import dns.query
-import dns.update
 import pytest
 from sqlalchemy import Engine, text
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -27,8 +25,8 @@ from devstack.bind import BindServer, ensure_tsig_key
 from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.temporal import TemporalDevServer
 from dnsorch.contracts import DriftScanSummary
-from dnsorch.dns import tsig_key
 from tests.fixtures.bind import BindInfo, require_servers
+from tests.fixtures.by_hand import by_hand
 from tests.fixtures.dns import served_rrset
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
@@ -107,14 +105,6 @@ def drift_stack(
     return processes
 
 
-def by_hand(servers: BindInfo, name: str, rtype: str, value: str, ttl: int = 300, zone: str = ZONE) -> None:
-    """What an operator's `nsupdate` does: a TSIG-signed UPDATE on the primary, dnsorch unaware."""
-    update = dns.update.Update(zone, keyring=tsig_key(servers.key_file))
-    update.replace(name + ".", ttl, rtype, value)
-    response = dns.query.tcp(update, servers.host, port=servers.port, timeout=5)
-    assert response.rcode() == 0, response
-
-
 @dataclass(frozen=True)
 class At:
     host: str
@@ -176,8 +166,8 @@ def test_a_record_changed_by_hand_is_healed_within_one_period_and_an_unmanaged_o
         name, hand = f"web-{uuid.uuid4().hex[:6]}.{ZONE}", f"hand-{uuid.uuid4().hex[:6]}.{ZONE}"
         assert create(stack, name, "192.0.2.10")["status"] == "COMPLETED"
 
-        by_hand(drift_dns, hand, "TXT", '"nobody manages me"')
-        by_hand(drift_dns, name, "A", "192.0.2.99")
+        by_hand(drift_dns, drift_dns.key_file, ZONE, hand, "TXT", ['"nobody manages me"'])
+        by_hand(drift_dns, drift_dns.key_file, ZONE, name, "A", ["192.0.2.99"])
         eventually_sync(
             lambda: both_serve(drift_dns, name, ["192.0.2.99"]), timeout=10, what="the change by hand"
         )
@@ -215,7 +205,7 @@ def test_raised_drift_waits_for_an_operator_whose_retry_heals_it(
         name = f"api-{uuid.uuid4().hex[:6]}.{ZONE}"
         assert create(stack, name, "192.0.2.11")["status"] == "COMPLETED"
 
-        by_hand(drift_dns, name, "A", "192.0.2.98")
+        by_hand(drift_dns, drift_dns.key_file, ZONE, name, "A", ["192.0.2.98"])
         [raised] = eventually_sync(
             lambda: drift_requests(stack, name), timeout=PERIOD * 3, what=f"a drift request for {name}"
         )
@@ -282,7 +272,7 @@ def test_a_kept_ptr_is_no_drift_and_one_changed_by_hand_is_restored_for_its_owne
         assert [zone.drifted for zone in later if zone.drifted_count] == []
         assert drift_requests(stack, ptr_name) == [], "dnsorch's own PTR served as recorded is no drift"
 
-        by_hand(drift_dns, ptr_name, "PTR", f"hand.{ZONE}.", zone=REVERSE)
+        by_hand(drift_dns, drift_dns.key_file, REVERSE, ptr_name, "PTR", [f"hand.{ZONE}."])
         [healing] = eventually_sync(
             lambda: drift_requests(stack, ptr_name),
             timeout=PERIOD * 3,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fixtures.bind import REVERSE_ZONE, BindInfo, wait_until_secondary_serves_primary
+from tests.fixtures.by_hand import by_hand
 from tests.fixtures.dns import served
 from tests.fixtures.process_stack import ProcessStack
 from tests.fixtures.servers import free_port
@@ -232,3 +233,21 @@ def test_a_cancel_while_the_primary_is_paused_decides_only_once_it_answers(
         assert ended["status"] == "COMPLETED", messages(ended)
         assert served(live.primary, domain) == ["192.0.2.82"]
         assert [r["target"] for r in records] == ["192.0.2.82"]
+
+
+def test_an_address_whose_ptr_was_made_by_hand_is_refused_and_nothing_is_applied(
+    live: LiveStack, bind_server: BindInfo
+) -> None:
+    domain, ptr_name = name(), "231.2.0.192.in-addr.arpa"
+    by_hand(bind_server, bind_server.key_file, REVERSE_ZONE, ptr_name, "PTR", ["printer.elsewhere.test."])
+    try:
+        refused = wait_for(
+            live.attention, request(live.attention, domain, "192.0.2.231"), "REJECTED", "COMPLETED"
+        )
+        assert refused["status"] == "REJECTED"
+        assert "which dnsorch does not keep: dnsorch will not overwrite it" in messages(refused)[-1]
+        for server in (live.primary, live.secondary):
+            assert served(server, domain) == []
+        assert served(live.primary, ptr_name, "PTR") == ["printer.elsewhere.test."]
+    finally:
+        by_hand(bind_server, bind_server.key_file, REVERSE_ZONE, ptr_name, "PTR", [])

@@ -6,40 +6,17 @@ that owns the name it points to."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, Engine, update
 from sqlmodel import col
 
-from dnsorch.contracts import DnsRequestSpec, RecordRow
 from dnsorch.dns.comparison import key
 from dnsorch.store import NameOwner, read_managed_zone
-from dnsorch.store.request_rows import insert_request
-from dnsorch.store.served_records import apply_record
+from tests.fixtures.records import provisioned
 from tests.fixtures.specs import ZONE, fresh_name, request_spec
 
 pytestmark = pytest.mark.integration
-
-
-def provisioned(conn: Connection, spec: DnsRequestSpec) -> None:
-    """The request's row and its record, as a completed request leaves them."""
-    now = datetime.now(UTC)
-    insert_request(conn, spec, now)
-    row = RecordRow(
-        spec.request_id,
-        spec.record_type,
-        spec.domain,
-        spec.target,
-        spec.ttl,
-        spec.priority,
-        spec.comment,
-        now,
-        spec.operation,
-        spec.account_id,
-        spec.zone,
-    )
-    apply_record(conn, row)
 
 
 def test_a_kept_ptr_is_read_with_its_forward_records_owner(engine: Engine) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import Engine
 from temporalio.testing import ActivityEnvironment
 
 from activities.ansible import AnsibleActivities
@@ -23,10 +24,10 @@ def change(operation: str, record_type: str, label: str, values: list[str], ttl:
     )
 
 
-async def test_the_plan_reads_what_the_server_serves(dns_settings: Settings) -> None:
+async def test_the_plan_reads_what_the_server_serves(dns_settings: Settings, engine: Engine) -> None:
     apply, plan = (
         AnsibleActivities(dns_settings).apply_dns_change,
-        PlanningActivities(dns_settings).plan_change,
+        PlanningActivities(dns_settings, engine).plan_change,
     )
     label = f"p-{uuid.uuid4().hex[:6]}"
     fresh = await ActivityEnvironment().run(plan, change("create", "A", label, ["192.0.2.61"]))
@@ -42,10 +43,12 @@ async def test_the_plan_reads_what_the_server_serves(dns_settings: Settings) -> 
     assert (update.old_ttl, update.new_ttl) == (300, 900)
 
 
-async def test_an_mx_at_a_cname_on_the_server_is_a_conflict_in_the_plan(dns_settings: Settings) -> None:
+async def test_an_mx_at_a_cname_on_the_server_is_a_conflict_in_the_plan(
+    dns_settings: Settings, engine: Engine
+) -> None:
     apply, plan = (
         AnsibleActivities(dns_settings).apply_dns_change,
-        PlanningActivities(dns_settings).plan_change,
+        PlanningActivities(dns_settings, engine).plan_change,
     )
     alias = f"alias-{uuid.uuid4().hex[:6]}"
     await ActivityEnvironment().run(apply, change("create", "CNAME", alias, [f"www.{TEST_ZONE}."]))
