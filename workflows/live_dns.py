@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ChildWorkflowError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.verification import VerificationActivities
     from dnsorch.contracts import (
+        PTR_SOURCE,
         ApplyResult,
         ChangePlan,
         DnsChange,
@@ -45,6 +46,11 @@ with workflow.unsafe.imports_passed_through():
 S = RequestStatus
 # One child request per PTR change (source `ptr`), once the forward change is served everywhere.
 AUTOMATIC_PTR = "automatic-ptr"
+# The PTR requests start side by side and outlive their forward request (ParentClosePolicy.ABANDON):
+# one that waits for an operator tells it so (PTR_WAITS_SIGNAL), and the forward request ends
+# COMPLETED with its record, letting its name go, instead of waiting days for that operator.
+PTR_WAITS_ALONE = "ptr-waits-alone"
+PTR_WAITS_SIGNAL = "ptr_waits_for_operator"
 
 
 class LiveDns(RequestBookkeeping):
@@ -60,7 +66,14 @@ class LiveDns(RequestBookkeeping):
     _turn_first: bool
     _serve_actions_until: Callable[..., Awaitable[None]]
     _ptr_attempt: int
+    _ptrs_waiting: set[str]
+    _told_parent: bool
     _story: Story
+
+    @workflow.signal(name=PTR_WAITS_SIGNAL)
+    def _ptr_waits(self, request_id: str) -> None:
+        """From a PTR request this one started: it waits for an operator, as a request of its own."""
+        self._ptrs_waiting.add(request_id)
 
     async def _verify_everywhere(self, change: DnsChange, served_at: datetime | None) -> str | None:
         """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
@@ -119,7 +132,8 @@ class LiveDns(RequestBookkeeping):
         return f"rollback {problem}" if problem else None
 
     async def _keep_ptrs(self) -> str | None:
-        """Run the PTR requests the change needs, one after the other; what went wrong, if anything."""
+        """Run the PTR requests the change needs; what went wrong, if anything. Once patched they
+        start side by side, and one that waits for an operator goes on alone."""
         assert self._request is not None and self._params is not None
         if not self._params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
             return None
@@ -128,30 +142,71 @@ class LiveDns(RequestBookkeeping):
         self._ptr_attempt += 1
         specs = ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt)
         self._story.ptrs = {_ptr_label(spec): "not started" for spec in specs}
-        for spec in specs:
-            what = _ptr_label(spec)
-            self._story.ptrs[what] = "running"
-            child = await workflow.start_child_workflow(
-                workflow.info().workflow_type,  # a PTR request is a request like this one
-                ProvisioningInput(request=spec, policy=self._params.policy),
-                id=spec.workflow_id,
-                search_attributes=request_attributes(spec),
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                result_type=WorkflowState,
-            )
-            workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
-            await self._serve_actions_until(child.done, None)
-            try:
-                state: WorkflowState = await child
-            except ChildWorkflowError as error:
-                self._story.ptrs[what] = f"failed: {failure_reason(error)}"
-                return f"{what} {self._story.ptrs[what]}"
-            await self._log(f"{what}: {state.status}", step="ptr")
-            self._story.ptrs[what] = f"ended {state.status}"
-            if state.status != S.COMPLETED:
-                self._story.ptrs[what] += f": {state.last_error or state.log[-1]['message']}"
-                return f"{what} {self._story.ptrs[what]}"
+        if not workflow.patched(PTR_WAITS_ALONE):  # one after the other, each cancelled with this one
+            for spec in specs:
+                child = await self._start_ptr(spec, ParentClosePolicy.REQUEST_CANCEL)
+                if (problem := await self._follow_ptr(spec, child, alone=False)) is not None:
+                    return problem
+            return None
+        self._story.ptrs_alone = True
+        children = [(spec, await self._start_ptr(spec, ParentClosePolicy.ABANDON)) for spec in specs]
+        for spec, child in children:
+            if (problem := await self._follow_ptr(spec, child, alone=True)) is not None:
+                return problem
         return None
+
+    async def _start_ptr(
+        self, spec: DnsRequestSpec, close: ParentClosePolicy
+    ) -> ChildWorkflowHandle[object, WorkflowState]:
+        assert self._params is not None
+        self._story.ptrs[_ptr_label(spec)] = "running"
+        return await workflow.start_child_workflow(
+            workflow.info().workflow_type,  # a PTR request is a request like this one
+            ProvisioningInput(request=spec, policy=self._params.policy),
+            id=spec.workflow_id,
+            search_attributes=request_attributes(spec),
+            parent_close_policy=close,
+            result_type=WorkflowState,
+        )
+
+    async def _follow_ptr(
+        self, spec: DnsRequestSpec, child: ChildWorkflowHandle[object, WorkflowState], *, alone: bool
+    ) -> str | None:
+        """Wait for the PTR request to end (or, `alone`, to wait for an operator); what went wrong."""
+        what = _ptr_label(spec)
+        workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
+        waits = lambda: alone and spec.request_id in self._ptrs_waiting  # noqa: E731
+        await self._serve_actions_until(lambda: child.done() or waits(), None)
+        if not child.done():
+            self._story.ptrs[what] = "waits for an operator in its own request"
+            await self._log(f"{what}: NEEDS_ATTENTION; it goes on as a request of its own", step="ptr")
+            return None
+        try:
+            state: WorkflowState = await child
+        except ChildWorkflowError as error:
+            self._story.ptrs[what] = f"failed: {failure_reason(error)}"
+            return f"{what} {self._story.ptrs[what]}"
+        await self._log(f"{what}: {state.status}", step="ptr")
+        self._story.ptrs[what] = f"ended {state.status}"
+        if state.status != S.COMPLETED:
+            self._story.ptrs[what] += f": {state.last_error or state.log[-1]['message']}"
+            return f"{what} {self._story.ptrs[what]}"
+        return None
+
+    async def _tell_forward_request(self) -> None:
+        """A PTR request waiting for an operator tells the forward request that started it, once, so
+        that one ends without it (PTR_WAITS_ALONE). A forward request that has ended needs no word."""
+        parent = workflow.info().parent
+        if self._told_parent or parent is None or self._request is None or self._request.source != PTR_SOURCE:
+            return
+        if not workflow.patched(PTR_WAITS_ALONE):
+            return
+        self._told_parent = True
+        forward = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
+        try:
+            await forward.signal(PTR_WAITS_SIGNAL, self._request.request_id)
+        except FailureError:
+            pass
 
     async def _undo(self, actor: str, why: str) -> None:
         """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""

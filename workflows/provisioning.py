@@ -125,6 +125,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
         self._servers: list[NameServer] | None = None
         self._snapshot: ChangePlan | None = None
         self._ptr_attempt = 0
+        self._ptrs_waiting: set[str] = set()
+        self._told_parent = False
         self._story = Story()
 
     # ---- the request's life -------------------------------------------------------------
@@ -218,6 +220,7 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
                     await self._transition(
                         S.NEEDS_ATTENTION, _needs(self._state.last_error), step="attention"
                     )
+                    await self._tell_forward_request()  # a PTR request waits on its own
                 ticket, action = await self._next_action(self._attention_deadline())
                 if action.action not in (A.RETRY, A.ROLLBACK):
                     await self._settle_cancel(action, ticket)
@@ -258,7 +261,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
         if problem is not None:
             self._state.last_error = problem
             return
-        raise Outcome(S.COMPLETED, _serves(result), store_record=True)
+        waiting = self._story.ptrs_left_waiting()
+        raise Outcome(S.COMPLETED, _serves(result) + (f"; {waiting}" if waiting else ""), store_record=True)
 
     async def _check_not_superseded(self) -> None:
         """A drift request restores what dnsorch recorded when it was raised; if the record set has been

@@ -49,6 +49,8 @@ class Story:
     """The request's change is served by every authoritative server."""
     ptrs: dict[str, str] = field(default_factory=dict)
     """Each PTR request of the latest attempt and what became of it."""
+    ptrs_alone: bool = False
+    """The PTR requests outlive this one (live_dns.PTR_WAITS_ALONE): a cancel does not reach them."""
 
     @classmethod
     def begin(cls, live: bool) -> Story:
@@ -128,7 +130,15 @@ class Story:
     def ptr_note(self) -> str:
         if not self.ptrs:
             return "no PTR request ran"
-        return "; ".join(
-            f"{what}: {'still running, asked to cancel with this request' if state == 'running' else state}"
-            for what, state in self.ptrs.items()
+        running = (
+            "still running, as a request of its own"
+            if self.ptrs_alone
+            else "still running, asked to cancel with this request"
         )
+        return "; ".join(
+            f"{what}: {running if state == 'running' else state}" for what, state in self.ptrs.items()
+        )
+
+    def ptrs_left_waiting(self) -> str:
+        """The PTR requests that wait for an operator on their own, for the COMPLETED message."""
+        return "; ".join(f"{what} {state}" for what, state in self.ptrs.items() if state.startswith("waits"))

@@ -7,9 +7,10 @@ import dataclasses
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from dnsorch.contracts import WorkflowState
 from dnsorch.dns import ptr_requests, reverse_zone_of
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import FakeStore, act, start, until_status, worker
+from tests.fixtures.workflow_stubs import FAST_POLICY, FakeStore, act, start, until_status, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 REVERSE = ["2.0.192.in-addr.arpa"]
@@ -90,3 +91,30 @@ async def test_a_forward_record_stored_after_a_long_ptr_wait_says_when_it_was_se
     (row,) = store.records.values()
     ended = max(step.at for step in store.steps.values())
     assert (ended - row.provisioned_at).total_seconds() >= 2 * 3600
+
+
+async def test_a_ptr_waiting_for_an_operator_does_not_hold_its_forward_request(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Issue 22, item 11: once its A is served everywhere, a request whose PTR request waits for an
+    operator ends COMPLETED with its record (which lets its name go), and the PTR request goes on as
+    a request of its own that operators steer and that ends once."""
+    store = FakeStore(fail_types={"PTR": ApplicationError("SERVFAIL from the primary")})
+    spec = request_spec()
+    (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
+        final = await handle.result()
+        child = time_skipping_env.client.get_workflow_handle(ptr.workflow_id, result_type=WorkflowState)
+        waiting = await child.query(DnsProvisioningWorkflow.state)
+        assert (final.status, waiting.status) == ("COMPLETED", "NEEDS_ATTENTION"), (final.log, waiting.log)
+        assert final.log[-1]["message"].endswith(
+            f"PTR {ptr.domain} (restore, request {ptr.request_id}) waits for an operator in its own request"
+        )
+        assert spec.request_id in store.records
+
+        store.fail_types.clear()
+        await act(child, "retry", "primary is back")
+        assert (await child.result()).status == "COMPLETED"
+    assert [c.record_type for c in store.applied].count("PTR") == FAST_POLICY.max_attempts + 1
+    assert ptr.request_id in store.records

@@ -1,0 +1,46 @@
+"""PTR_WAITS_ALONE and SERVED_STANDS_AT_TURN stay replay-safe: the histories that take their new
+branches (tests/replay/record_ptr.py) replay with the current code, and without the patch's marker
+they no longer fit (a forward request that ends while its PTR request waits, the signal that tells
+it so, and a retry that ends COMPLETED at a refused turn are each new commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+
+from workflows.live_dns import PTR_WAITS_ALONE
+from workflows.provisioning import SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
+
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+RECORDED = [
+    (PTR_WAITS_ALONE, "forward_completed_while_its_ptr_waits"),
+    (PTR_WAITS_ALONE, "ptr_waited_then_retried"),
+    (SERVED_STANDS_AT_TURN, "retry_refused_at_turn_after_served"),
+]
+
+
+def history(patch: str, name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(name, (HISTORIES / patch / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize(("patch", "name"), RECORDED)
+async def test_a_history_of_the_patch_replays(patch: str, name: str) -> None:
+    result = await Replayer(workflows=[DnsProvisioningWorkflow]).replay_workflow(
+        history(patch, name), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+
+
+@pytest.mark.parametrize(("patch", "name"), RECORDED)
+async def test_a_history_of_the_patch_needs_its_marker(
+    monkeypatch: pytest.MonkeyPatch, patch: str, name: str
+) -> None:
+    real = workflow.patched
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: patch_id != patch and real(patch_id))
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(history(patch, name), raise_on_replay_failure=False)
+    assert result.replay_failure is not None, f"{name} replays without {patch}"
