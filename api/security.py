@@ -152,7 +152,7 @@ async def authenticate(
         cache = key_cache(request.app, settings.api_key_cache_seconds)
         principal = await check_key(cache, engine, credentials.credentials)
     except OperationalError as error:
-        raise ServiceUnavailable("PostgreSQL is unavailable") from error
+        raise ServiceUnavailable.postgresql() from error
     if principal is None:
         raise NotAuthenticated("the API key is not valid (unknown, malformed or revoked)")
     buckets: TokenBuckets = request.app.state.rate_limits

@@ -6,6 +6,7 @@ and SERVFAIL behave exactly as they will against the operator's servers.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,30 +22,45 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 
-from devstack.dns_servers import (
-    BIND_INSTALL_HINT,
-    DnsServerProcess,
-    ensure_tsig_key,
-    find_sbin,
-    read_key_name,
-    read_tsig_key,
-    zone_file,
-)
+from devstack.dns_servers import DnsServerProcess, find_sbin, zone_file
+from devstack.tsig import read_key_name, read_tsig_key, write_private
 
 if TYPE_CHECKING:
     from dnsorch.settings import Settings
 
-__all__ = ["BindServer", "ensure_tsig_key", "find_named", "named_install_hint", "read_key_name"]
+__all__ = ["BindServer", "ensure_tsig_key", "find_named", "named_install_hint"]
+
+_INSTALL_HINT = "apt-get update && apt-get install -y bind9 bind9-utils bind9-dnsutils"
 
 
 def named_install_hint() -> str:
     """The one command that installs what this module needs on Debian/Ubuntu."""
-    return BIND_INSTALL_HINT
+    return _INSTALL_HINT
 
 
 def find_named() -> str | None:
     """Path of the `named` binary, or None when BIND is not installed."""
     return find_sbin("named")
+
+
+def ensure_tsig_key(path: Path, key_name: str = "dnsorch-key") -> None:
+    """Create a TSIG key file readable by its owner only; keep a key that already exists.
+
+    Keeping the key matters: the dev stack's servers, the worker and any operator tooling all
+    read the same file, and a silent rotation would make every update fail with BADSIG.
+    """
+    if path.exists():
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered through the umask
+    keygen = find_sbin("tsig-keygen")
+    if keygen is None:
+        raise RuntimeError(f"tsig-keygen not found; install BIND: {_INSTALL_HINT}")
+    output = subprocess.run([keygen, "-a", "hmac-sha256", key_name], check=True, capture_output=True).stdout
+    # Write a private temp file, then link it into place: the key is never world-readable,
+    # never half-written, and a key created concurrently by someone else wins.
+    write_private(path, output, exclusive=True)
 
 
 class BindServer(DnsServerProcess):
@@ -113,7 +129,7 @@ class BindServer(DnsServerProcess):
     def command(self) -> list[str]:
         named = find_named()
         if named is None:
-            raise RuntimeError(f"BIND9 `named` not found; install it: {BIND_INSTALL_HINT}")
+            raise RuntimeError(f"BIND9 `named` not found; install it: {_INSTALL_HINT}")
         return [named, "-g", "-c", str(self.conf_path)]
 
     def _named_conf(self, key_name: str) -> str:

@@ -1,8 +1,8 @@
-"""What the dev stack's DNS servers share: the TSIG key file, the zone file, and one supervised process.
+"""What the dev stack's DNS servers share: the zone they start from and one supervised process.
 
 BIND (the primary, `devstack/bind.py`) and Knot DNS (the secondary, or a second primary in the
-interoperability tests, `devstack/knot.py`) read the same BIND-format key file and start from the
-same zone, so each of them is a small subclass of `DnsServerProcess`.
+interoperability tests, `devstack/knot.py`) start from the same zone and read the same key file
+(`devstack/tsig.py`), so each of them is a small subclass of `DnsServerProcess`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
@@ -26,13 +25,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-BIND_INSTALL_HINT = "apt-get update && apt-get install -y bind9 bind9-utils bind9-dnsutils"
 _ZONE_NAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
-_KEY_FIELDS = {
-    "name": re.compile(r'^\s*key\s+"?([A-Za-z0-9._-]+)"?\s*\{', re.MULTILINE),
-    "algorithm": re.compile(r"algorithm\s+([A-Za-z0-9.-]+)\s*;"),
-    "secret": re.compile(r'secret\s+"([^"]+)"'),
-}
 
 
 def find_sbin(tool: str) -> str | None:
@@ -42,71 +35,6 @@ def find_sbin(tool: str) -> str | None:
         return found
     candidate = Path("/usr/sbin") / tool
     return str(candidate) if os.access(candidate, os.X_OK) else None
-
-
-def ensure_tsig_key(path: Path, key_name: str = "dnsorch-key") -> None:
-    """Create a TSIG key file readable by its owner only; keep a key that already exists.
-
-    Keeping the key matters: the dev stack's servers, the worker and any operator tooling all
-    read the same file, and a silent rotation would make every update fail with BADSIG.
-    """
-    if path.exists():
-        return
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-        path.parent.chmod(0o700)  # mkdir's mode is filtered through the umask
-    keygen = find_sbin("tsig-keygen")
-    if keygen is None:
-        raise RuntimeError(f"tsig-keygen not found; install BIND: {BIND_INSTALL_HINT}")
-    output = subprocess.run([keygen, "-a", "hmac-sha256", key_name], check=True, capture_output=True).stdout
-    # Write a private temp file, then link it into place: the key is never world-readable,
-    # never half-written, and a key created concurrently by someone else wins.
-    write_private(path, output, exclusive=True)
-
-
-def write_private(path: Path, content: bytes, *, exclusive: bool = False) -> None:
-    """Write `content` to `path` with mode 0600 from its first byte; `exclusive` keeps an existing file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if exclusive:
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        else:
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class TsigKey:
-    """A key as a BIND key file states it; the secret never appears in a repr (logs, tracebacks)."""
-
-    name: str
-    algorithm: str
-    secret: str = field(repr=False)
-
-
-def read_tsig_key(key_file: Path) -> TsigKey:
-    text = key_file.read_text()
-    found = {name: pattern.search(text) for name, pattern in _KEY_FIELDS.items()}
-    missing = [name for name, match in found.items() if match is None]
-    if missing:
-        raise ValueError(f"{key_file} is not a BIND key statement (no {', '.join(missing)})")
-    values = {name: match.group(1) for name, match in found.items() if match is not None}
-    return TsigKey(**values)
-
-
-def read_key_name(key_file: Path) -> str:
-    """The key's name as written in the file (`key "NAME" { ... };`)."""
-    match = _KEY_FIELDS["name"].search(key_file.read_text())
-    if match is None:
-        raise ValueError(f"{key_file} does not contain a BIND key statement")
-    return match.group(1)
 
 
 def check_zone_names(zones: list[str]) -> list[str]:

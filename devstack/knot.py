@@ -11,7 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from devstack.dns_servers import DnsServerProcess, find_sbin, read_tsig_key, write_private, zone_file
+from devstack.dns_servers import DnsServerProcess, find_sbin, zone_file
+from devstack.tsig import read_tsig_key, write_private
 
 SECONDARY_HOST = "127.0.0.2"
 """Where the dev stack's secondary listens: BIND's port on the next loopback address (ns2)."""

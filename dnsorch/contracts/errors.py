@@ -1,5 +1,7 @@
 """Domain exceptions raised by the core; the API and the consumer map them at their edges."""
 
+from typing import Self
+
 
 class DnsorchError(Exception):
     """Base of every error the core raises on purpose."""
@@ -34,7 +36,18 @@ class RequestFinished(DnsorchError):
 
 
 class ServiceUnavailable(DnsorchError):
-    """A backing service (PostgreSQL, Temporal) cannot be reached; try again later (HTTP 503)."""
+    """A backing service (PostgreSQL, Temporal) cannot be reached; try again later (HTTP 503).
+
+    Built by `postgresql()` and `temporal()`, so an outage reads the same wherever it is met."""
+
+    @classmethod
+    def postgresql(cls) -> Self:
+        return cls("PostgreSQL is unavailable")
+
+    @classmethod
+    def temporal(cls, reason: object = None) -> Self:
+        """Temporal answered with an error (`reason`), or could not be reached at all (None)."""
+        return cls("Temporal is unreachable" if reason is None else f"Temporal is unavailable: {reason}")
 
 
 class FourEyes(DnsorchError):

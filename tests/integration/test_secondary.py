@@ -19,7 +19,7 @@ import dns.update
 import pytest
 
 from activities.dns_check import query_rrset
-from devstack.dns_servers import read_tsig_key
+from devstack.tsig import read_tsig_key
 from tests.fixtures.bind import TEST_ZONE, BindInfo, wait_until_secondary_serves_primary
 
 pytestmark = pytest.mark.integration

@@ -4,57 +4,27 @@ saying so; untouched → CANCELLED as before; unanswered → NEEDS_ATTENTION. St
 
 from __future__ import annotations
 
-import asyncio
-
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.contracts import StatusChange
-from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import (
-    BEFORE,
-    PROPAGATION_POLICY,
-    SECONDARY,
-    FakeStore,
-    Primary,
-    act,
-    start,
-    until_status,
-    worker,
+from tests.fixtures.steering import (
+    NEW,
+    SERVFAIL,
+    final_line,
+    lagging_secondary,
+    running,
+    until_applying,
+    until_attention,
 )
+from tests.fixtures.workflow_stubs import BEFORE, Primary, act, until_status
 from workflows.provisioning import DnsProvisioningWorkflow
-
-NEW = "192.0.2.10"  # the request's value (request_spec)
-SERVFAIL = ApplicationError("SERVFAIL", type="DnsChangeFailed")
-
-
-def final_line(store: FakeStore) -> str:
-    return max((s for s in store.steps.values() if s.status), key=lambda s: s.at).message
-
-
-async def until_attention(env: WorkflowEnvironment, store: FakeStore) -> None:
-    """Skip verification's durable timers until the request waits for an operator."""
-    for _ in range(200):
-        if "NEEDS_ATTENTION" in store.statuses():
-            return
-        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
-    raise AssertionError(f"never reached NEEDS_ATTENTION: {store.statuses()}")
-
-
-async def until_applying(store: Primary) -> None:
-    for _ in range(400):
-        if store.apply_calls:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the apply never started: {store.statuses()}")
 
 
 async def test_a_cancel_while_the_apply_is_in_flight_and_reaches_dns_restores_the_snapshot(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = Primary(hold_apply=True)
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    async with running(time_skipping_env, store) as handle:
         await until_applying(store)
         assert await act(handle, "cancel", "wrong address") == "CANCELLED"
         final = await handle.result()
@@ -70,10 +40,8 @@ async def test_a_cancel_while_the_apply_is_in_flight_and_reaches_dns_restores_th
 async def test_a_cancel_in_needs_attention_after_a_verification_timeout_restores_the_snapshot(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    # The secondary never takes the change: verification times out; the primary serves the change.
-    store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    store = lagging_secondary()
+    async with running(time_skipping_env, store) as handle:
         await until_attention(time_skipping_env, store)
         assert store.serves == [NEW]
         assert await act(handle, "cancel", "not needed after all") == "CANCELLED"
@@ -88,9 +56,8 @@ async def test_a_cancel_in_needs_attention_after_a_verification_timeout_restores
 async def test_a_cancel_when_the_primary_cannot_be_asked_waits_in_needs_attention(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    store = lagging_secondary()
+    async with running(time_skipping_env, store) as handle:
         await until_attention(time_skipping_env, store)
         store.unreachable = True
         assert await act(handle, "cancel") == "NEEDS_ATTENTION"
@@ -107,8 +74,7 @@ async def test_a_cancel_after_a_change_that_never_reached_the_primary_ends_cance
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = Primary(fail_types={"A": SERVFAIL})
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    async with running(time_skipping_env, store) as handle:
         await until_status(store, "NEEDS_ATTENTION")
         assert await act(handle, "cancel") == "CANCELLED"
     assert all(c.operation == "create" for c in store.applied), "nothing to restore"
@@ -119,8 +85,7 @@ async def test_a_cancel_before_the_apply_started_ends_cancelled_without_asking_d
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = Primary()
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), approval=True, policy=PROPAGATION_POLICY)
+    async with running(time_skipping_env, store, approval=True) as handle:
         await until_status(store, "PENDING_APPROVAL")
         assert await act(handle, "cancel") == "CANCELLED"
         final = await handle.result()
@@ -134,8 +99,7 @@ async def test_a_temporal_cancel_while_the_apply_is_in_flight_restores_the_snaps
 ) -> None:
     # (A Temporal cancel after an apply that returned keeps REPORT_LATE_CANCEL's ending: COMPLETED.)
     store = Primary(hold_apply=True)
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    async with running(time_skipping_env, store) as handle:
         await until_applying(store)
         await handle.cancel()
         final = await handle.result()
@@ -149,9 +113,8 @@ async def test_a_temporal_cancel_while_the_apply_is_in_flight_restores_the_snaps
 async def test_a_v1_manual_status_cancelled_in_needs_attention_restores_the_snapshot(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    store = lagging_secondary()
+    async with running(time_skipping_env, store) as handle:
         await until_attention(time_skipping_env, store)
         await handle.signal(DnsProvisioningWorkflow.update_status, StatusChange("CANCELLED", "v1", "bob"))
         final = await handle.result()

@@ -4,35 +4,18 @@ ends FAILED saying so; untouched → FAILED as before. Stub primary, time-skippi
 
 from __future__ import annotations
 
-import asyncio
-
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import BEFORE, PROPAGATION_POLICY, SECONDARY, Primary, act, start, worker
-
-NEW = "192.0.2.10"  # the request's value (request_spec)
-
-
-async def until_attention(env: WorkflowEnvironment, store: Primary) -> None:
-    for _ in range(200):
-        if "NEEDS_ATTENTION" in store.statuses():
-            return
-        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
-    raise AssertionError(f"never reached NEEDS_ATTENTION: {store.statuses()}")
+from tests.fixtures.steering import NEW, SERVFAIL, lagging_secondary, running, until_applying, until_attention
+from tests.fixtures.workflow_stubs import BEFORE, Primary, act
 
 
 async def test_a_fail_while_the_apply_is_in_flight_and_reaches_dns_restores_the_snapshot(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = Primary(hold_apply=True)
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
-        for _ in range(400):
-            if store.apply_calls:
-                break
-            await asyncio.sleep(0.05)
+    async with running(time_skipping_env, store) as handle:
+        await until_applying(store)
         assert await act(handle, "fail", "the team gave up") == "FAILED"
         final = await handle.result()
     assert final.status == "FAILED"
@@ -45,9 +28,8 @@ async def test_a_fail_while_the_apply_is_in_flight_and_reaches_dns_restores_the_
 async def test_a_fail_in_needs_attention_with_the_change_on_the_primary_restores_the_snapshot(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    store = Primary(behind={SECONDARY}, behind_serves=[BEFORE])
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    store = lagging_secondary()
+    async with running(time_skipping_env, store) as handle:
         await until_attention(time_skipping_env, store)
         assert store.serves == [NEW]
         assert await act(handle, "fail", "no time to chase ns2") == "FAILED"
@@ -60,9 +42,8 @@ async def test_a_fail_in_needs_attention_with_the_change_on_the_primary_restores
 async def test_a_fail_where_the_primary_is_untouched_ends_failed_and_restores_nothing(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    store = Primary(fail_types={"A": ApplicationError("SERVFAIL", type="DnsChangeFailed")})
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    store = Primary(fail_types={"A": SERVFAIL})
+    async with running(time_skipping_env, store) as handle:
         await until_attention(time_skipping_env, store)
         assert await act(handle, "fail", "server broken") == "FAILED"
         final = await handle.result()
