@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from temporalio import activity
@@ -19,15 +22,20 @@ from dnsorch.contracts import (
 )
 from dnsorch.dns import rdata_values, same_rrset
 from dnsorch.logging import bind_request_id
-from dnsorch.store import request_rows, served_records
+from dnsorch.store import expiries, request_rows, served_records
+
+ExpiryStart = Callable[[str, datetime], Awaitable[None]]
+"""Starts the expiry of the record a request provisioned (activities/expiry.py `ExpiryActivities.start`)."""
 
 
 class DatabaseActivities:
     """Constructed once per worker with the process's engine."""
 
-    def __init__(self, engine: Engine, threads: int = 8) -> None:
-        """`threads`: at least the worker's activity slots (see activities/pools.py)."""
+    def __init__(self, engine: Engine, threads: int = 8, start_expiry: ExpiryStart | None = None) -> None:
+        """`threads`: at least the worker's activity slots (see activities/pools.py); `start_expiry`:
+        what a create or update that completed with `expires_at` starts (None: nothing)."""
         self.engine = engine
+        self.start_expiry = start_expiry
         self.pool = ThreadPool("db", threads)
         """Shared with the apply activity's name claims (worker.py): one bound on connections."""
 
@@ -69,15 +77,20 @@ class DatabaseActivities:
 
     @activity.defn(name="finish_request")
     async def finish_request(self, finish: FinishRequest) -> None:
-        """Local activity: the record DNS now serves and the final status, in one transaction."""
+        """Local activity: the record DNS now serves and the final status, in one transaction; then,
+        for a create or update that completed with `expires_at`, its expiry's workflow. Both are
+        idempotent, so a retry (the start failed while Temporal was away) starts it once."""
         bind_request_id(finish.step.request_id)
 
-        def write() -> None:
+        def write() -> datetime | None:
             with self.engine.begin() as conn:
                 request_rows.finish_request(conn, finish.step, finish.record)
+                return expiries.due_after_finish(conn, finish.step, finish.record)
 
-        await self.pool.run(write)
+        expires_at = await self.pool.run(write)
         activity.logger.info("%s: %s", finish.step.status, finish.step.message)
+        if expires_at is not None and self.start_expiry is not None:
+            await self.start_expiry(finish.step.request_id, expires_at)
 
     @activity.defn(name="superseded")
     async def superseded(self, spec: DnsRequestSpec) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import dns.exception
+import dns.name
 from sqlalchemy import Engine
 from temporalio import activity
 
@@ -14,7 +15,9 @@ from activities.dns_check import query_rrset, read_rrset
 from dnsorch.contracts import PTR_SOURCE, ChangePlan, DnsChange
 from dnsorch.dns import (
     is_reverse_zone,
+    name_exists,
     plan_for,
+    pointed_at,
     protected_reason,
     ptrs_written,
     target_hosts,
@@ -31,6 +34,7 @@ class PlanningActivities:
         self._server, self._port = settings.dns_server, settings.dns_port
         self._reverse_zones = [zone for zone in settings.dns_zones if is_reverse_zone(zone)]
         self._engine = engine
+        self._zones = [dns.name.from_text(zone) for zone in settings.dns_zones]
 
     @activity.defn(name="plan_change")
     async def plan_change(self, change: DnsChange) -> ChangePlan:
@@ -49,11 +53,14 @@ class PlanningActivities:
                 for host in target_hosts(change)
                 if (await read_rrset(self._server, self._port, host, "CNAME"))[0]
             ]
+            plan = plan_for(change, values, ttl, cname, aliased)
+            if not plan.conflict:
+                plan.dangling = await self._dangling(change)
         except (dns.exception.DNSException, OSError) as error:
             return ChangePlan(
                 "unknown", new_values=change.values, new_ttl=change.ttl, note=type(error).__name__
             )
-        return plan_for(change, values, ttl, cname, aliased)
+        return plan
 
     async def _protected(self, change: DnsChange) -> str | None:
         """Checked at the name's turn against what the primary serves now (accept checked what it
@@ -93,3 +100,24 @@ class PlanningActivities:
     def _keeps_ptr(self, ptr_name: str) -> bool:
         with self._engine.connect() as conn:
             return served_records.recorded(conn, ptr_name, "PTR") is not None
+
+    async def _dangling(self, change: DnsChange) -> list[str]:
+        """The targets in a managed zone the primary does not resolve (others are not judged here)."""
+        found = []
+        for host, needs_address in pointed_at(change):
+            name = dns.name.from_text(host)
+            if not any(name.is_subdomain(zone) for zone in self._zones):
+                continue
+            if needs_address:
+                resolves = await self._has_address(host)
+            else:
+                resolves = await name_exists(self._server, self._port, host)
+            if not resolves:
+                found.append(host)
+        return found
+
+    async def _has_address(self, host: str) -> bool:
+        for rtype in ("A", "AAAA"):
+            if (await read_rrset(self._server, self._port, host, rtype))[0]:
+                return True
+        return False

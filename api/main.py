@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import authenticate, install_security
 from api.v1 import routes as v1_routes
+from api.v2 import freezes as v2_freezes
 from api.v2 import routes as v2_routes
 from dnsorch import telemetry, temporal
 from dnsorch.requests import AcceptService, OperateService
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def include_versioned_routers(app: FastAPI) -> list[str]:
     """Mount each API version under `/api/<version>`; no route there is reachable without a key."""
-    for version, router in (("v1", v1_routes.router), ("v2", v2_routes.router)):
+    routers = (("v1", v1_routes.router), ("v2", v2_routes.router), ("v2", v2_freezes.router))
+    for version, router in routers:
         app.include_router(
             router, prefix=f"/api/{version}", tags=[f"api_{version}"], dependencies=[Depends(authenticate)]
         )

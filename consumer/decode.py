@@ -6,13 +6,22 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from dnsorch.requests import CreateDnsRequest
 
 MAX_JSON_DEPTH = 10
 _REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-1c55-4c1e-9a0e-6b7c2e0f9d41")
+
+
+class MessageBody(CreateDnsRequest):
+    """A request message's value: the REST create body, plus an optional `not_before` (a scheduled
+    change, as in API v2). The accept path refuses a time without a UTC offset, passed, or too far
+    ahead, as it does for v2; a value that is no time at all is a wrong schema here."""
+
+    not_before: datetime | None = Field(default=None)
 
 
 class PoisonMessage(Exception):
@@ -25,7 +34,7 @@ class PoisonMessage(Exception):
 
 @dataclass
 class DecodedRequest:
-    body: CreateDnsRequest
+    body: MessageBody
     request_id: str
     message_key: str | None
     position_request_id: str | None = None
@@ -103,7 +112,7 @@ def decode_request(
         except ValueError:
             raise PoisonMessage("wrong schema: request_id must be a UUID") from None
     try:
-        body = CreateDnsRequest.model_validate(document)
+        body = MessageBody.model_validate(document)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()

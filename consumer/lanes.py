@@ -1,7 +1,16 @@
-"""Partitions side by side, each in offset order: one lane (a task) per partition with a batch in hand.
+"""The ingest loop: fetch, partitions side by side each in offset order, retries through outages, commits.
 
-Keyed messages for one DNS name share a partition, and accept order decides which request changes
-a name first, so a partition's messages are accepted one after the other; only partitions overlap.
+Guarantees (see docs/kafka.md):
+- a partition's messages are accepted one after the other in offset order (keyed messages for one
+  name share a partition, and accept order decides which request changes a name first); partitions
+  run side by side, one lane (a task) each;
+- an offset is committed only after every message before it is handled: accepted or dead-lettered
+  (consumer/ingest.py says how);
+- while PostgreSQL, Temporal or the broker is down a partition's lane retries its message with
+  backoff and its partition stays paused; nothing after it is committed, so nothing is skipped;
+- a revoked partition's lane stops after its message in hand and commits before the partition
+  moves, so its next owner accepts nothing twice.
+
 A partition is paused while its lane runs, so the next fetch brings nothing of it until the lane
 has finished (and committed) its batch: never two lanes for one partition.
 
@@ -16,12 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
+
+from dnsorch.contracts import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +45,16 @@ partitions runs this many and lets the others wait their turn."""
 Work = Callable[[TopicPartition, Sequence[ConsumerRecord], asyncio.Event], Awaitable[None]]
 """Handle a partition's batch in offset order and commit what was done; stop after the message in
 hand once the event is set (a revocation or a shutdown)."""
+
+Handle = Callable[[ConsumerRecord], Awaitable[None]]
+"""Accept one message or dead-letter it; ServiceUnavailable or KafkaError when it must be retried."""
+
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 15.0
+COMMITTED_TIMEOUT_SECONDS = 2.0
+FETCH_WAIT_MS = 500
+MAX_RECORDS = 200
+COMMIT_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -108,3 +130,140 @@ class Lanes(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Nothing to do: a new assignment starts unpaused, at the group's committed offsets."""
+
+
+@dataclass
+class IngestStats:
+    """The figures Kafka operators watch; logged every KAFKA_STATS_LOG_SECONDS."""
+
+    consumed: int = 0
+    accepted: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+    last_logged: float = field(default_factory=time.monotonic)
+    lag_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)
+    """The latest lag per (topic, partition), replaced whole by the ingest loop for the metrics thread."""
+
+    def partition_lags(self, consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
+        """Per partition: high watermark minus our committed offset (Tansu's end_offsets is wrong)."""
+        lags = {}
+        for tp in sorted(consumer.assignment()):
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lags[(tp.topic, tp.partition)] = max(0, highwater - self.committed.get(tp, 0))
+        return lags
+
+    def lag(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+        lags = self.partition_lags(consumer)
+        return {f"{topic}[{partition}]": lag for (topic, partition), lag in lags.items()}
+
+    def maybe_log(self, consumer: AIOKafkaConsumer, every: float) -> None:
+        if time.monotonic() - self.last_logged < every:
+            return
+        self.last_logged = time.monotonic()
+        log.info(
+            "kafka figures: consumed=%d accepted=%d dead_lettered=%d duplicates=%d retries=%d lag=%s",
+            self.consumed,
+            self.accepted,
+            self.dead_lettered,
+            self.duplicates,
+            self.retries,
+            self.lag(consumer),
+        )
+
+
+class IngestLoop:
+    """Fetch, and hand each message of a partition's batch to `handle` in its lane; commit behind it."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, handle: Handle, stats_log_seconds: float) -> None:
+        self.consumer = consumer
+        self.handle = handle
+        self.stats_log_seconds = stats_log_seconds
+        self.stats = IngestStats()
+        self.lanes = Lanes(consumer, self._process)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch, and give each partition's batch its lane; on stop, let every lane finish its
+        message in hand and commit, then return."""
+        try:
+            while not stop.is_set():
+                self.lanes.raise_failure()
+                batches = await self.consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=MAX_RECORDS)
+                for tp, messages in batches.items():
+                    self.lanes.start(tp, messages)
+                await self._refresh_lag()
+                self.stats.maybe_log(self.consumer, self.stats_log_seconds)
+        finally:
+            await self.lanes.drain()
+        self.lanes.raise_failure()
+
+    async def _refresh_lag(self) -> None:
+        """Learn the group's committed offset of newly assigned partitions (else a restarted consumer
+        would report the whole partition as lag until its first commit), then snapshot the lag."""
+        assigned = self.consumer.assignment()
+        for tp in [tp for tp in self.stats.committed if tp not in assigned]:
+            del self.stats.committed[tp]  # re-read if it comes back: another member may have moved it
+        for tp in sorted(assigned - self.stats.committed.keys()):
+            try:
+                committed = await asyncio.wait_for(self.consumer.committed(tp), COMMITTED_TIMEOUT_SECONDS)
+            except (KafkaError, IllegalStateError, TimeoutError):
+                break  # the coordinator is unreachable: try again next round, not once per partition
+            self.stats.committed.setdefault(tp, committed or 0)
+        self.stats.lag_by_partition = self.stats.partition_lags(self.consumer)
+
+    async def _process(
+        self, tp: TopicPartition, messages: Sequence[ConsumerRecord], leave: asyncio.Event
+    ) -> None:
+        """A partition's batch in offset order (its lane), then commit up to the last one done;
+        a long batch commits on the way too, so a crash redelivers at most a second's work."""
+        next_offset = committed = None
+        last_commit = time.monotonic()
+        for message in messages:
+            if leave.is_set() or tp not in self.consumer.assignment():
+                break  # revoked or stopping: the next owner (or run) starts at our last commit
+            if not await self._handle_until_done(message, leave):
+                break
+            next_offset = message.offset + 1
+            if time.monotonic() - last_commit >= COMMIT_EVERY_SECONDS:
+                await self.commit(tp, next_offset)
+                committed, last_commit = next_offset, time.monotonic()
+        if next_offset is not None and next_offset != committed:
+            await self.commit(tp, next_offset)
+
+    async def _handle_until_done(self, message: ConsumerRecord, leave: asyncio.Event) -> bool:
+        """Retry while PostgreSQL, Temporal or the broker is away; False if told to leave first.
+
+        The partition stays paused meanwhile (its lane runs), so nothing after it is fetched,
+        accepted or committed; the fetch loop keeps polling, so the group keeps us.
+        """
+        self.stats.consumed += 1
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.handle(message)
+                return True
+            except (ServiceUnavailable, KafkaError) as error:
+                self.stats.retries += 1
+                log.warning(
+                    "offset %s/%s/%s held back (%s); retrying in %.1fs",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    error,
+                    delay,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(leave.wait(), delay)
+            if leave.is_set():
+                return False
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def commit(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            await self.consumer.commit({tp: offset})
+            self.stats.committed[tp] = offset
+        except (CommitFailedError, IllegalStateError) as error:
+            # A rebalance took the partition: its next owner redelivers, which starts nothing twice.
+            log.warning("commit of %s at %d failed (%s); messages will be redelivered", tp, offset, error)

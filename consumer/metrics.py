@@ -25,7 +25,7 @@ from dnsorch.settings import Settings
 from dnsorch.telemetry import metrics_address
 
 if TYPE_CHECKING:
-    from consumer.ingest import IngestStats
+    from consumer.lanes import IngestStats
 
 log = logging.getLogger(__name__)
 

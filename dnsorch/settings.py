@@ -20,7 +20,9 @@ def _env_files(env: str) -> tuple[Path, ...]:
     return (PROJECT_ROOT / "env" / f"{env}.env", PROJECT_ROOT / ".env")
 
 
-APPROVAL_RISKS = ("delete", "apex", "ns", "mx", "ttl_drop", "zone_share")
+APPROVAL_RISKS = ("delete", "apex", "ns", "mx", "ttl_drop", "zone_share", "dangling_target")
+DEFAULT_APPROVAL_RISKS = tuple(risk for risk in APPROVAL_RISKS if risk != "dangling_target")
+"""All but `dangling_target`, which a deployment opts into (a CNAME made before its target waits)."""
 """The kinds of risky change the approval policy knows (dnsorch/requests/approval.py)."""
 
 
@@ -97,7 +99,9 @@ class Settings(BaseSettings):
     approval_zones: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approval_record_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approval_accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    approval_risks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(APPROVAL_RISKS))
+    approval_risks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_APPROVAL_RISKS)
+    )
     """Risky changes that wait for approval (dnsorch/requests/approval.py); empty: none waits for its risk."""
     approval_ttl_floor: int = 300
     """An update that lowers a record's TTL below this many seconds is risky."""
@@ -110,8 +114,19 @@ class Settings(BaseSettings):
     approval_four_eyes: bool = False
     """Four eyes: an approver may not belong to the account that submitted the request, nor hold
     the key that submitted it (API v2's approve answers 409 `four_eyes`)."""
+    approval_min_approvers: int = Field(default=1, ge=1)
+    """Distinct approvers (API keys) every request held for approval needs before it goes ahead."""
+    approval_risk_approvers: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    """More approvers for some risks, e.g. `delete=2 zone_share=3`; a request needs the highest
+    number among its risks and APPROVAL_MIN_APPROVERS (dnsorch/requests/approval.py)."""
     """A request in one of these zones, of one of these types or from one of these accounts waits
     in PENDING_APPROVAL for an operator's approve/reject before anything touches DNS."""
+
+    # Expiring records (workflows/expiry.py): a create or update with `expires_at`
+    record_expiry_warning_seconds: int = Field(default=86400, ge=0)
+    """How long before a record expires the EXPIRING event goes out (at once when less time is left)."""
+    record_expiry_recheck_seconds: int = Field(default=60, ge=1)
+    """At expiry, while another request is changing the record set: how long to wait before asking again."""
 
     # Drift detection (workflows/drift.py): a Temporal Schedule compares DNS with dns_records
     drift_policy: Literal["heal", "raise"] = "raise"
@@ -206,6 +221,24 @@ class Settings(BaseSettings):
     def _split_zones(cls, value: object) -> object:
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("approval_risk_approvers", mode="before")
+    @classmethod
+    def _risk_numbers(cls, value: object) -> object:
+        """`delete=2 zone_share=3` (or commas): a number of approvers per known risk, each at least 1."""
+        if isinstance(value, str):
+            pairs = [part for part in value.replace(",", " ").split() if part]
+            if any(pair.count("=") != 1 for pair in pairs):
+                raise ValueError(f"write each as risk=N, e.g. delete=2; got {value!r}")
+            value = {risk.strip(): number.strip() for risk, number in (p.split("=") for p in pairs)}
+        if isinstance(value, dict):
+            unknown = [risk for risk in value if risk not in APPROVAL_RISKS]
+            if unknown:
+                raise ValueError(f"unknown approval risk(s) {unknown}; known: {', '.join(APPROVAL_RISKS)}")
+            if any(not str(n).isdigit() or int(n) < 1 for n in value.values()):
+                raise ValueError(f"each risk needs at least 1 approver; got {value}")
+            return {risk: int(n) for risk, n in value.items()}
         return value
 
     @field_validator("approval_risks")

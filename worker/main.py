@@ -17,6 +17,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.drift import DriftActivities
+from activities.expiry import ExpiryActivities
+from activities.freezes import FreezeActivities
 from activities.name_claims import NameClaims, NameTurnActivities
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
@@ -27,6 +29,7 @@ from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway, ensure_search_attributes
 from worker.schedules import ensure_drift_schedule
 from workflows.drift import DriftScanWorkflow
+from workflows.expiry import RecordExpiryWorkflow
 from workflows.name_lock import DnsNameLockWorkflow
 from workflows.provisioning import DnsProvisioningWorkflow
 
@@ -59,7 +62,10 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[no-untyped-def]
+    gateway = ProvisioningGateway(client, settings.temporal_task_queue)
     database = DatabaseActivities(engine, threads=settings.worker_db_threads)
+    expiry = ExpiryActivities(engine, settings, gateway, database.pool)
+    database.start_expiry = expiry.start  # a create or update completed with expires_at
     claims = NameClaims(engine, database.pool)
     ansible = AnsibleActivities(settings, claims=claims)
     # Heartbeats well inside the timeout the workflow gives the wait (ANSIBLE_HEARTBEAT_SECONDS).
@@ -67,13 +73,13 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
         claims, heartbeat_every=max(1.0, min(5.0, settings.ansible_heartbeat_seconds / 3))
     )
     verification = VerificationActivities(settings)
-    drift = DriftActivities(engine, settings, ProvisioningGateway(client, settings.temporal_task_queue))
+    drift = DriftActivities(engine, settings, gateway)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow, DriftScanWorkflow],
+        workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow, DriftScanWorkflow, RecordExpiryWorkflow],
         activities=[
             database.begin_request,
             database.finish_request,
@@ -81,6 +87,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             database.record_step,
             database.store_record,
             database.superseded,
+            FreezeActivities(engine, database.pool).freeze_at,
             turns.take_name_turn,
             turns.wait_for_name_turn,
             ansible.apply_dns_change,
@@ -90,6 +97,9 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request
             drift.scan_zone,
             drift.start_requests,
+            expiry.warn,
+            expiry.move,
+            expiry.expire,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_concurrent_activities=settings.worker_max_concurrent_activities,

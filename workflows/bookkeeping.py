@@ -93,6 +93,7 @@ class RequestBookkeeping:
         plan: dict[str, Any] | None = None,
         propagation: dict[str, float] | None = None,
         not_before: datetime | None = None,
+        approver: str | None = None,
     ) -> None:
         assert self._request is not None
         if actor == "workflow" and self._request.source == DRIFT_SOURCE:
@@ -109,6 +110,7 @@ class RequestBookkeeping:
             plan=plan,
             propagation=propagation,
             not_before=not_before,
+            approver=approver,
         )
         self._state.log.append(
             {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}

@@ -46,7 +46,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from dnsorch.dns import change_for
     from dnsorch.requests.transitions import IllegalTransition
+    from workflows.approvals import Approvals
     from workflows.cancel_check import CancelAsksDns, Unsettled
+    from workflows.freeze import FreezeWait
     from workflows.live_dns import LiveDns
     from workflows.name_lock import lock_id_for
     from workflows.operators import OperatorHandlers
@@ -93,16 +95,26 @@ TURN_BEFORE_PLAN = "turn-before-plan"
 SERVED_STANDS_AT_TURN = "served-stands-at-turn"
 # A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
 APPROVAL_DEADLINE = "approval-deadline"
+# A held request goes ahead after as many approvals by distinct API keys as it needs; under four
+# eyes (or with more than one approver) an approval that names no key, or the submitter's, does not
+# count (workflows/approvals.py). Each approval is a timeline line with its key.
+DISTINCT_APPROVERS = "distinct-approvers"
+# A plan that finds a CNAME, MX or SRV target that does not resolve holds the request for a person's
+# approval where APPROVAL_RISKS lists `dangling_target` (unless one approved it already), then plans
+# again at its next turn on the name.
+DANGLING_TARGETS = "dangling-targets"
 # An A or AAAA change in a zone whose reverse zone dnsorch manages keeps its PTR: AUTOMATIC_PTR in
 # workflows/live_dns.py.
 # One true story per request (a rollback stands, a change served everywhere outlives cancel and fail,
 # the snapshot is the first plan's): ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN in
 # workflows/story.py. A cancel after an apply started asks the primary first: CANCEL_ASKS_DNS in
 # workflows/cancel_check.py.
+# Before its first plan a request in a frozen zone waits in FROZEN until the freeze is over, unless an
+# operator lets it through or it is an emergency: FREEZE_WINDOWS in workflows/freeze.py.
 
 
 @workflow.defn
-class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, ScheduledStart):
+class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, ScheduledStart, FreezeWait):
     def __init__(self) -> None:
         self._request: DnsRequestSpec | None = None
         self._params: ProvisioningInput | None = None
@@ -126,8 +138,10 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
         self._snapshot: ChangePlan | None = None
         self._ptr_attempt = 0
         self._ptrs_waiting: set[str] = set()
+        self._approved = False
         self._told_parent = False
         self._story = Story()
+        self._freezes_changed = False
 
     # ---- the request's life -------------------------------------------------------------
 
@@ -163,6 +177,8 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
                     await self._transition(S.PENDING_APPROVAL, _awaiting(params), step="approval")
             if params.approval_required:
                 await self._await_approval()
+                self._approved = True
+            await self._wait_out_freeze(held=bool(params.attention_reason) and self._lean)
             await self._provision(held=bool(params.attention_reason) and self._lean)
         except Outcome as outcome:
             await self._end(outcome)
@@ -199,11 +215,29 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
         if self._params.approval_timeout_seconds and workflow.patched(APPROVAL_DEADLINE):
             deadline = timedelta(seconds=self._params.approval_timeout_seconds)
             too_late = Outcome(S.REJECTED, f"no approval in time ({_duration(deadline)})")
-        ticket, action = await self._next_action(deadline, too_late)
-        if action.action != A.APPROVE:
-            self._end_by(action, ticket)
-        await self._log(f"approved by {action.actor}{note(action)}", actor=action.actor)
-        self._done_tickets.add(ticket)
+        if not workflow.patched(DISTINCT_APPROVERS):
+            ticket, action = await self._next_action(deadline, too_late)
+            if action.action != A.APPROVE:
+                self._end_by(action, ticket)
+            await self._log(f"approved by {action.actor}{note(action)}", actor=action.actor)
+            self._done_tickets.add(ticket)
+            return
+        # Approvals until enough distinct keys have approved, all before the one deadline.
+        approvals = Approvals.of(self._params)
+        ends = None if deadline is None else workflow.now() + deadline
+        while not approvals.enough:
+            left = None if ends is None else ends - workflow.now()
+            if left is not None and left <= timedelta(0):
+                assert too_late is not None
+                raise too_late
+            ticket, action = await self._next_action(left, too_late)
+            if action.action != A.APPROVE:
+                self._end_by(action, ticket)
+            line, key = approvals.take(action)
+            await self._log(line, step="approval", actor=action.actor, approver=key)
+            self._done_tickets.add(ticket)
+            if not approvals.enough:
+                workflow.set_current_details(f"approvals: {approvals.count} of {approvals.required}")
 
     async def _provision(self, *, held: bool = False) -> None:
         """Attempt the change until it ends; `held`: it already waits in NEEDS_ATTENTION for a first retry."""
@@ -243,6 +277,10 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
             await self._check_not_superseded()
         if self._plan_first:
             await self._plan()
+            if await self._held_for_dangling_targets():  # approved: plan again at the next turn
+                if self._turn_first:
+                    await self._take_turn(self._change())
+                await self._plan()
         result = await self._apply_change(self._change())
         if result is None:
             return
@@ -263,6 +301,22 @@ class DnsProvisioningWorkflow(OperatorHandlers, LiveDns, CancelAsksDns, Schedule
             return
         waiting = self._story.ptrs_left_waiting()
         raise Outcome(S.COMPLETED, _serves(result) + (f"; {waiting}" if waiting else ""), store_record=True)
+
+    async def _held_for_dangling_targets(self) -> bool:
+        """Hold for approval when the plan found targets that do not resolve and policy calls that a
+        risk; True once approved (an operator's reject or the deadline ends the request)."""
+        assert self._params is not None
+        dangling = list((self._state.plan or {}).get("dangling") or [])
+        if not dangling or self._approved or not self._params.hold_dangling_targets:
+            return False
+        if not workflow.patched(DANGLING_TARGETS):
+            return False
+        reasons = "; ".join(f"the target {target} does not resolve" for target in dangling)
+        await self._transition(S.PENDING_APPROVAL, f"{_AWAITING_APPROVAL}: {reasons}", step="approval")
+        await self._await_approval()
+        self._approved = True
+        await self._transition(S.IN_PROGRESS, f"{_STARTED} (approved: {reasons})", step="apply")
+        return True
 
     async def _check_not_superseded(self) -> None:
         """A drift request restores what dnsorch recorded when it was raised; if the record set has been

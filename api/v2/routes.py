@@ -10,10 +10,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query, status
 
 from api.deps import AcceptDep, EngineDep, OperateDep, SettingsDep
-from api.security import Caller, Operator, account_scope, check_account, visible_request
+from api.security import Caller, Forbidden, Operator, account_scope, check_account, visible_request
 from api.v2.schemas import (
     ActionBody,
     ActionResult,
+    ExpiryBody,
+    ExpiryResult,
     NameOut,
     RecordOut,
     RecordPage,
@@ -27,10 +29,10 @@ from api.v2.schemas import (
 )
 from dnsorch.contracts import NameNotManaged
 from dnsorch.requests import ProvisionedRecord, StatusUpdate, queries
-from dnsorch.store import name_transfers
+from dnsorch.store import Role, name_transfers
 
 router = APIRouter(prefix="/dns")
-ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel", "rollback"]
+ActionName = Literal["approve", "reject", "retry", "resolve", "fail", "cancel", "rollback", "let_through"]
 FilterText = Annotated[str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A list filter: printable text (a NUL or control character is a 422 naming the parameter)."""
 DomainPath = Annotated[str, Path(min_length=1, max_length=254, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -53,6 +55,8 @@ async def create_request(
         dry_run=body.dry_run,
         not_before=body.not_before,
         submitted_by=caller.key_id,
+        expires_at=body.expires_at,
+        emergency=body.emergency,
     )
     request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)
@@ -96,7 +100,8 @@ async def act_on_request(
     caller: Operator,
     body: ActionBody | None = None,
 ) -> ActionResult:
-    """approve/reject (PENDING_APPROVAL), retry/resolve/fail/rollback (NEEDS_ATTENTION), cancel (before done).
+    """approve/reject (PENDING_APPROVAL), retry/resolve/fail/rollback (NEEDS_ATTENTION), let_through
+    (FROZEN), cancel (before done).
 
     Refused with 409 when the request's state does not allow it; nothing is recorded then.
     """
@@ -119,6 +124,25 @@ async def reschedule_request(
     return ActionResult(
         request_id=request_id, status=new_status, detail=f"scheduled for {body.not_before.isoformat()}"
     )
+
+
+@router.post("/requests/{request_id}/expiry", response_model=ExpiryResult)
+async def extend_expiry(
+    request_id: uuid.UUID, body: ExpiryBody, operate: OperateDep, settings: SettingsDep, caller: Caller
+) -> ExpiryResult:
+    """Move an expiring record's expiry (and its warning): the owner's key or an operator's. 404 for
+    another account's request, 403 once the name belongs to another account, 409 when no expiry is
+    waiting (none was set, the request has not completed, or the record expired or was replaced),
+    422 for a time that cannot be kept."""
+    request, _record = await visible_request(operate, request_id, caller)
+    if not caller.may(Role.OPERATOR):
+        owner = await operate.owner_of(request.domain, settings.dns_zones)
+        if owner is not None and owner != caller.account_id:
+            raise Forbidden(
+                f"{request.domain} belongs to another account now; its owner or an operator extends it"
+            )
+    when = await operate.extend_expiry(request_id, body.expires_at, body.note, actor=caller.actor)
+    return ExpiryResult(request_id=request_id, expires_at=when, detail=f"expires at {when.isoformat()}")
 
 
 @router.post("/requests/{request_id}/status", response_model=ActionResult)
@@ -156,6 +180,7 @@ async def list_records(
             **ProvisionedRecord.model_validate(record, from_attributes=True).model_dump(),
             request_id=record.request_id,
             account_id=request.account_id,
+            expires_at=request.expires_at,
         )
         for record, request in rows
     ]

@@ -29,6 +29,18 @@ class RequestCreateV2(CreateDnsRequest):
         " offset, at most 366 days ahead), then is planned against what DNS serves then, approved if its"
         " policy says so and applied. `POST /api/v2/requests/{id}/schedule` moves it; `cancel` drops it.",
     )
+    emergency: bool = Field(
+        default=False,
+        description="An emergency change: it passes freeze windows (a timeline line says so), and the"
+        " approval policy always counts it as a risk (`emergency`), so an operator approves it first.",
+    )
+    expires_at: datetime | None = Field(
+        default=None,
+        description="An expiring record (create or update only; with a UTC offset, ahead of now, at most 366"
+        " days ahead): an `EXPIRING` event goes out RECORD_EXPIRY_WARNING_SECONDS before it, and at this time"
+        " a delete request (source `expiry`, no approval) removes the record, unless a later request has"
+        " changed or deleted it meanwhile. `POST /api/v2/dns/requests/{id}/expiry` moves it.",
+    )
 
 
 class ScheduleBody(BaseModel):
@@ -43,6 +55,26 @@ class ScheduleBody(BaseModel):
     @classmethod
     def _printable(cls, value: str) -> str:
         return printable(value, allow_newlines=True)
+
+
+class ExpiryBody(BaseModel):
+    """Body of `POST /api/v2/dns/requests/{id}/expiry`: the record's new expiry time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expires_at: datetime
+    note: str = Field(default="", max_length=1024)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable(value, allow_newlines=True)
+
+
+class ExpiryResult(BaseModel):
+    request_id: uuid.UUID
+    expires_at: datetime
+    detail: str
 
 
 class ActionBody(BaseModel):
@@ -73,10 +105,14 @@ class RequestSummary(BaseModel):
     source: str
     created_at: datetime
     updated_at: datetime
+    not_before: datetime | None = None
+    """When a scheduled change is due (its latest time: a reschedule is on the timeline)."""
 
     @classmethod
     def of(cls, row: DnsRequest) -> RequestSummary:
-        return cls(request_id=row.id, **row.model_dump(include=_SUMMARY_FIELDS))
+        return cls(
+            request_id=row.id, not_before=_latest_schedule(row), **row.model_dump(include=_SUMMARY_FIELDS)
+        )
 
 
 _SUMMARY_FIELDS = {
@@ -102,10 +138,10 @@ class RequestDetail(RequestSummary):
     plan: dict[str, Any] | None = None
     """What applying the change does (or did) to what the server served: the latest plan."""
     dry_run: bool = False
-    not_before: datetime | None = None
-    """When a scheduled change is due (its latest time: a reschedule is on the timeline)."""
     propagation: dict[str, float] | None = None
     """Seconds each authoritative server took to serve the change (`name (address)`), once verified."""
+    expires_at: datetime | None = None
+    """When the record this request provisions expires (its latest time: an extension moves it)."""
 
     @classmethod
     def of_row(cls, row: DnsRequest, record: DnsRecord | None) -> RequestDetail:
@@ -119,10 +155,10 @@ class RequestDetail(RequestSummary):
             timeline=row.log_messages,
             plan=next((entry["plan"] for entry in reversed(row.log_messages) if "plan" in entry), None),
             dry_run=bool(row.config.get("dry_run")),
-            not_before=_latest_schedule(row),
             propagation=next(
                 (entry["propagation"] for entry in reversed(row.log_messages) if "propagation" in entry), None
             ),
+            expires_at=row.expires_at,
         )
 
 
@@ -134,6 +170,8 @@ class RequestPage(BaseModel):
 class RecordOut(ProvisionedRecord):
     request_id: uuid.UUID
     account_id: str
+    expires_at: datetime | None = None
+    """When this record expires (a delete request removes it then), if its request set a time."""
 
 
 class RecordPage(BaseModel):
@@ -183,3 +221,45 @@ def _latest_schedule(row: DnsRequest) -> datetime | None:
             return datetime.fromisoformat(entry["not_before"])
     value = row.config.get("not_before")
     return datetime.fromisoformat(value) if value else None
+
+
+class FreezeBody(BaseModel):
+    """Body of `POST /api/v2/freezes`: a freeze window (operators only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zone: str | None = Field(
+        default=None, max_length=253, description="A managed zone; omitted or null: every zone."
+    )
+    starts_at: datetime | None = Field(default=None, description="With a UTC offset; omitted: now.")
+    ends_at: datetime = Field(
+        description="With a UTC offset, ahead of now, at most 366 days after starts_at."
+    )
+    reason: str = Field(min_length=1, max_length=1024, description="Why: on every request the window holds.")
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_printable(cls, value: str | None) -> str | None:
+        return None if value is None else printable(value)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_printable(cls, value: str) -> str:
+        return printable(value)
+
+
+class FreezeOut(BaseModel):
+    id: uuid.UUID
+    zone: str | None
+    """None: every zone."""
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+    cancelled_at: datetime | None
+    """When an operator ended it early (null: it runs to `ends_at`)."""
+
+
+class FreezePage(BaseModel):
+    items: list[FreezeOut]

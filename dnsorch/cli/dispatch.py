@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from dnsorch.cli.freezes import add_freezes_parser, run_freezes
 from dnsorch.cli.keys import add_keys_parser, run_keys
 from dnsorch.cli.names import add_names_parser, run_names
 from dnsorch.cli.requests import add_requests_parser, run_requests
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     roles.add_parser("dev", help="run the whole system locally on embedded servers")
     add_requests_parser(roles)
     add_names_parser(roles)
+    add_freezes_parser(roles)
     add_keys_parser(roles)
     add_zones_parser(roles)
     args = parser.parse_args(argv)
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(run_requests(args))
     if args.role == "names":
         sys.exit(run_names(args))
+    if args.role == "freezes":
+        sys.exit(run_freezes(args))
 
     settings = get_settings()
     if args.role == "keys":

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,11 +24,13 @@ ACTIONS = {
     "fail": "mark a NEEDS_ATTENTION request FAILED",
     "cancel": "stop a request before it is applied",
     "rollback": "undo a NEEDS_ATTENTION request: DNS serves again what its plan saw before",
+    "let_through": "let a FROZEN request go ahead now, in spite of the freeze (say why in --note)",
 }
 LIST_FILTERS = ("status", "domain", "zone", "account_id", "source", "limit", "cursor")
 LIST_COLUMNS = ("ID", "STATUS", "OP", "TYPE", "DOMAIN", "TARGET", "ACCOUNT", "UPDATED")
 SUMMARY_FIELDS = ("request_id", "status", "operation", "record_type", "domain", "target", "account_id")
 SHOW_FIELDS = (*SUMMARY_FIELDS, "source", "comment", "config", "workflow_id", "created_at", "updated_at")
+SCHEDULED_COLUMNS = ("ID", "DUE", "OP", "TYPE", "DOMAIN", "TARGET", "ACCOUNT")
 TARGET_WIDTH = 60
 """A TXT target may be 4000 characters: `list` cuts it to keep one row per line; `show` prints it whole."""
 
@@ -43,6 +47,28 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
     return int(text)
+
+
+_FROM_NOW = re.compile(r"\+(\d+)([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _at(text: str) -> str:
+    """A time with a UTC offset (ISO 8601), or `+90m`, `+2h`, `+3d` from now; sent in UTC. A time
+    without an offset means different things on different machines, so it is a usage error here
+    (the API refuses it too). Whether it is ahead and within a year is the API's to judge."""
+    if (relative := _FROM_NOW.fullmatch(text.strip())) is not None:
+        amount, unit = relative.groups()
+        return (datetime.now(UTC) + timedelta(**{_UNITS[unit]: int(amount)})).isoformat()
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (e.g. 2027-01-31T22:00:00Z, or +2h from now)"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}Z")
+    return moment.astimezone(UTC).isoformat()
 
 
 def add_requests_parser(roles: argparse._SubParsersAction) -> None:
@@ -71,6 +97,26 @@ def add_requests_parser(roles: argparse._SubParsersAction) -> None:
     listing.add_argument("--all", action="store_true", help="follow next_cursor to the last page")
     show = verbs.add_parser("show", parents=[common], help="a request, its record and its timeline")
     show.add_argument("request_id", type=_request_id, metavar="ID")
+    waiting = verbs.add_parser("scheduled", parents=[common], help="SCHEDULED requests, soonest first")
+    waiting.add_argument("--domain")
+    waiting.add_argument("--zone")
+    waiting.add_argument("--account", dest="account_id", metavar="ACCOUNT")
+    waiting.add_argument("--limit", type=_positive_int, metavar="N", help="requests per page")
+    waiting.add_argument("--all", action="store_true", help="every page, not just the first")
+    move = verbs.add_parser("reschedule", parents=[common], help="move a SCHEDULED request to another time")
+    move.add_argument("request_id", type=_request_id, metavar="ID")
+    move.add_argument(
+        "--at", required=True, type=_at, metavar="TIME", help="e.g. 2027-01-31T22:00:00Z, or +2h from now"
+    )
+    move.add_argument("--note", metavar="TEXT", help="why; recorded in the request's timeline")
+    extend = verbs.add_parser(
+        "extend", parents=[common], help="move an expiring record's expiry (expires_at)"
+    )
+    extend.add_argument("request_id", type=_request_id, metavar="ID")
+    extend.add_argument(
+        "--until", required=True, type=_at, metavar="TIME", help="e.g. 2027-03-01T00:00:00Z, or +30d from now"
+    )
+    extend.add_argument("--note", metavar="TEXT", help="why; recorded in the request's timeline")
     for action, purpose in ACTIONS.items():
         verb = verbs.add_parser(action, parents=[common], help=purpose)
         verb.add_argument("request_id", type=_request_id, metavar="ID")
@@ -102,6 +148,35 @@ def _render_list(result: dict[str, Any]) -> str:
     return table(LIST_COLUMNS, rows) if rows else "no matching requests"
 
 
+def _scheduled(api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
+    """The SCHEDULED requests, soonest first (the API lists newest first)."""
+    page = _list(
+        api, argparse.Namespace(**{**vars(args), "status": "SCHEDULED", "source": None, "cursor": None})
+    )
+    page["items"] = sorted(page["items"], key=lambda item: _due(item) or datetime.max.replace(tzinfo=UTC))
+    return page
+
+
+def _due(item: dict[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(item.get("not_before") or "")
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _render_scheduled(result: dict[str, Any]) -> str:
+    rows = [
+        [
+            cell(item.get("request_id")),
+            when(item.get("not_before")),
+            *(cell(item.get(k), TARGET_WIDTH if k == "target" else None) for k in SUMMARY_FIELDS[2:]),
+        ]
+        for item in result["items"]
+    ]
+    return table(SCHEDULED_COLUMNS, rows) if rows else "no scheduled requests"
+
+
 def _render_show(request: dict[str, Any]) -> str:
     lines = pairs((field, request.get(field)) for field in SHOW_FIELDS)
     record = request.get("record")
@@ -131,6 +206,20 @@ def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None
             if command == "list":
                 data = _list(api, args)
                 text = _render_list(data)
+            elif command == "scheduled":
+                data = _scheduled(api, args)
+                text = _render_scheduled(data)
+            elif command == "reschedule":
+                body = {"not_before": args.at, **({} if args.note is None else {"note": args.note})}
+                path = f"{REQUESTS_PATH}/{args.request_id}/schedule"
+                data = api.call("POST", path, args.request_id, json=body)
+                text = _render_action(command, data)
+            elif command == "extend":
+                body = {"expires_at": args.until, **({} if args.note is None else {"note": args.note})}
+                data = api.call(
+                    "POST", f"{REQUESTS_PATH}/{args.request_id}/expiry", args.request_id, json=body
+                )
+                text = f"extend {cell(data.get('request_id'))}: {cell(data.get('detail'))}"
             elif command == "show":
                 data = api.call("GET", f"{REQUESTS_PATH}/{args.request_id}", args.request_id)
                 text = _render_show(data)
@@ -144,4 +233,6 @@ def run_requests(args: argparse.Namespace, *, client: httpx.Client | None = None
     print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
     if command == "list" and data.get("next_cursor") and not as_json:
         print(f"more: add --cursor {data['next_cursor']} for the next page, or --all", file=sys.stderr)
+    if command == "scheduled" and data.get("next_cursor") and not as_json:
+        print("more are scheduled: add --all to see every one, soonest first", file=sys.stderr)
     return 0

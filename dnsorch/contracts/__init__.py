@@ -38,6 +38,16 @@ from dnsorch.contracts.errors import (
     RequestNotFound,
     ServiceUnavailable,
 )
+from dnsorch.contracts.expiry import (
+    EXPIRING,
+    EXPIRY_SOURCE,
+    ExpiryInput,
+    ExpiryNotice,
+    ExpiryOutcome,
+    ExpiryState,
+    ExtendExpiry,
+    expiry_workflow_id_for,
+)
 from dnsorch.contracts.failures import (
     DNS_CHANGE_CONFLICT,
     DNS_CHANGE_FAILED,
@@ -48,6 +58,7 @@ from dnsorch.contracts.failures import (
     REQUEST_ROW_MISSING,
     REQUEST_UNSTORABLE,
 )
+from dnsorch.contracts.freeze import Freeze
 from dnsorch.contracts.name_lock import LockRequest, LockState
 from dnsorch.contracts.request import (
     DRIFT_SOURCE,
@@ -85,6 +96,17 @@ __all__ = [
     "WorkflowState",
     "ZoneFacts",
     "workflow_id_for",
+    # expiring records
+    "EXPIRING",
+    "EXPIRY_SOURCE",
+    "ExpiryInput",
+    "ExpiryNotice",
+    "ExpiryOutcome",
+    "ExpiryState",
+    "ExtendExpiry",
+    "expiry_workflow_id_for",
+    # freeze windows
+    "Freeze",
     # the change, its plan, what the servers answer
     "ApplyResult",
     "ChangePlan",

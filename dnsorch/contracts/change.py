@@ -39,6 +39,9 @@ class ChangePlan:
     conflict: str = ""
     """Why the change must not be applied (data dnsorch does not manage): the request is rejected."""
     note: str = ""
+    dangling: list[str] = field(default_factory=list)
+    """Targets (of a CNAME, MX or SRV) in a managed zone that the primary does not resolve: a CNAME's
+    target has no data, an MX or SRV target no address. Targets elsewhere are not judged."""
 
     def describe(self, change: str) -> str:
         if self.conflict:
@@ -51,7 +54,8 @@ class ChangePlan:
             ttl = f", TTL {self.new_ttl}"
         elif self.new_ttl and self.old_ttl != self.new_ttl:
             ttl = f", TTL {self.old_ttl} → {self.new_ttl}"
-        return f"{self.action} {change}: {values}{ttl}"
+        dangling = "".join(f"; the target {target} does not resolve" for target in self.dangling)
+        return f"{self.action} {change}: {values}{ttl}{dangling}"
 
 
 @dataclass

@@ -16,6 +16,9 @@ class RequestStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
     SCHEDULED = "SCHEDULED"
     """Waits durably for its `not_before`; then it is planned, approved and applied as any request."""
+    FROZEN = "FROZEN"
+    """Waits durably for the end of a freeze window on its zone (the window's end and reason are on
+    the timeline); then it is planned and applied as any request."""
     IN_PROGRESS = "IN_PROGRESS"
     NEEDS_ATTENTION = "NEEDS_ATTENTION"
     COMPLETED = "COMPLETED"
@@ -62,6 +65,8 @@ class Action(StrEnum):
     FAIL = "fail"
     CANCEL = "cancel"
     ROLLBACK = "rollback"
+    LET_THROUGH = "let_through"
+    """A FROZEN request goes ahead now, in spite of the freeze (the operator's note is on the timeline)."""
 
 
 @dataclass
@@ -90,6 +95,12 @@ class DnsRequestSpec:
     """A scheduled change: nothing is planned or applied before this time (timezone-aware)."""
     submitted_by: str | None = None
     """The id of the API key that submitted it (an id, never the key), for four-eyes approval."""
+    expires_at: datetime | None = None
+    """An expiring record: once this create or update completes, RecordExpiryWorkflow warns before
+    this time and starts a delete at it (timezone-aware)."""
+    emergency: bool = False
+    """An emergency change (API v2 `emergency: true`): it passes freeze windows, and the approval
+    policy counts it as a risk (`emergency`), so a person approves it first."""
 
     @property
     def workflow_id(self) -> str:
@@ -112,6 +123,11 @@ class OperatorAction:
     action: str
     actor: str = "operator"
     note: str = ""
+    key_id: str = ""
+    """The id of the API key that sent it (API v2); empty when sent as a signal from the Temporal UI
+    or CLI, which names no key. Approvals are counted by key (workflows/approvals.py)."""
+    account_id: str = ""
+    """The account of that key (four eyes: the submitting account may not approve)."""
 
 
 @dataclass
@@ -187,6 +203,14 @@ class ProvisioningInput:
     attention_reason: str = ""
     """Set: the request begins in NEEDS_ATTENTION with this reason, and applies nothing until an
     operator's `retry` (drift that policy raises rather than heals)."""
+    approvals_required: int = 1
+    """Distinct approvers a held request needs (APPROVAL_MIN_APPROVERS, APPROVAL_RISK_APPROVERS)."""
+    four_eyes: bool = False
+    """APPROVAL_FOUR_EYES at accept: the submitter's key and account cannot approve, and an approval
+    that names no API key does not count (workflows/approvals.py)."""
+    hold_dangling_targets: bool = False
+    """APPROVAL_RISKS lists `dangling_target`: a plan that finds a target that does not resolve holds
+    the request for approval before anything is applied (unless a person approved it already)."""
 
 
 @dataclass(frozen=True)

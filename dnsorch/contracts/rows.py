@@ -30,6 +30,8 @@ class LogStep:
     """Seconds each authoritative server took to serve the change, on the line that reports it."""
     not_before: datetime | None = None
     """A scheduled request's new time, on the line that reports a reschedule."""
+    approver: str | None = None
+    """The id of the API key that approved, on the line that records an approval."""
 
 
 @dataclass

@@ -17,9 +17,16 @@ from dnsorch.dns.fields import (
 )
 from dnsorch.dns.names import check_name, check_owner, name_text, parse_name, zone_of
 from dnsorch.dns.ownership import attach_name, closest_owner, owner_candidates, owner_name
-from dnsorch.dns.plan import plan_for, same_rrset, target_hosts
+from dnsorch.dns.plan import plan_for, pointed_at, same_rrset, target_hosts
 from dnsorch.dns.protected import protected_reason
-from dnsorch.dns.query import authoritative_servers, parse_servers, query_rrset, read_rrset, zone_cut_above
+from dnsorch.dns.query import (
+    authoritative_servers,
+    name_exists,
+    parse_servers,
+    query_rrset,
+    read_rrset,
+    zone_cut_above,
+)
 from dnsorch.dns.records import (
     SUPPORTED_TYPES,
     character_strings,
@@ -74,6 +81,7 @@ __all__ = [
     "rollback_for",
     # its plan against what a server serves, and "the same record set"
     "plan_for",
+    "pointed_at",
     "same_rrset",
     "target_hosts",
     # PTRs kept for A and AAAA records
@@ -98,6 +106,7 @@ __all__ = [
     "TransferSettings",
     "ZoneTransferFailed",
     "authoritative_servers",
+    "name_exists",
     "parse_servers",
     "query_rrset",
     "read_rrset",

@@ -31,6 +31,19 @@ def target_hosts(change: DnsChange) -> list[str]:
     return sorted(host.to_text() for host in hosts if host is not None)
 
 
+def pointed_at(change: DnsChange) -> list[tuple[str, bool]]:
+    """The hosts a CNAME, MX or SRV create or update points at, absolute, each with whether it must
+    have an address (an MX or SRV target must, RFC 5321 §5.1 and RFC 2782; a CNAME's target need only
+    exist). A null MX or SRV (`.`) points nowhere on purpose."""
+    if change.operation not in ("create", "update"):
+        return []
+    if change.record_type == "CNAME":
+        return [
+            (rdata.target.to_text(), False) for rdata in parse_values("CNAME", change.values, change.zone)
+        ]
+    return [(host, True) for host in target_hosts(change) if host != "."]
+
+
 def plan_for(
     change: DnsChange, values: list[str], ttl: int | None, cname: list[str], aliased: list[str] | None = None
 ) -> ChangePlan:

@@ -61,6 +61,22 @@ async def read_rrset(
     return [rdata.to_text() for rdata in rrset], rrset.ttl
 
 
+async def name_exists(
+    server: str,
+    port: int,
+    name: str,
+    timeout: float = 2.0,  # noqa: ASYNC109 - per query, handed to dnspython
+) -> bool:
+    """Whether the server has `name` at all (any type, or names below it): not NXDOMAIN."""
+    query = dns.message.make_query(dns.name.from_text(name), dns.rdatatype.SOA)
+    query.flags &= ~dns.flags.RD
+    response = await dns.asyncquery.udp(query, server, port=port, timeout=timeout)
+    rcode = response.rcode()
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        raise dns.exception.DNSException(f"{server}:{port} answered {dns.rcode.to_text(rcode)}")
+    return rcode == dns.rcode.NOERROR
+
+
 async def authoritative_servers(
     primary: str,
     port: int,

@@ -5,7 +5,7 @@ workflow, write its row), operating on it (read it, steer its workflow) and the 
 The rules live here, not in routes; the workflow itself asks transitions.py what an operator may do.
 """
 
-from dnsorch.requests import approval, queries, rules, transitions
+from dnsorch.requests import approval, freezes, queries, rules, transitions
 from dnsorch.requests.accepting import Accepted, AcceptService, Door, apply_policy, idempotency_request_id
 from dnsorch.requests.operating import OperateService, read_request
 from dnsorch.requests.schemas import (
@@ -50,6 +50,7 @@ __all__ = [
     "queries",
     # modules read as namespaces: rules.check, approval.verdict, transitions.check_action
     "approval",
+    "freezes",
     "rules",
     "transitions",
 ]

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 
 from dnsorch.contracts import (
+    EXPIRY_SOURCE,
     ApplyPolicy,
     DnsRequestSpec,
     IdempotencyConflict,
@@ -42,7 +43,7 @@ from dnsorch.logging import bind_request_id
 from dnsorch.requests import approval, rules
 from dnsorch.requests.operating import read_request
 from dnsorch.requests.schemas import CreateDnsRequest
-from dnsorch.requests.validation import build_spec, check_not_before, request_hash
+from dnsorch.requests.validation import build_spec, check_expires_at, check_not_before, request_hash
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows
 from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
@@ -76,9 +77,10 @@ def apply_policy(settings: Settings) -> ApplyPolicy:
     )
 
 
-Door = Literal["api", "kafka"]
-"""Who hands a request to this service, and so its `source`. Drift, adoption and the PTR children
-build their requests themselves, with their own sources (`drift`, `adoption`, `ptr`)."""
+Door = Literal["api", "kafka", "expiry"]
+"""Who hands a request to this service, and so its `source`: `expiry` is an expiring record's
+delete (activities/expiry.py). Drift, adoption and the PTR children build their requests
+themselves, with their own sources (`drift`, `adoption`, `ptr`)."""
 
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("8d0f6a3e-41f4-4c55-9a43-2b1d6f0c7e19")
 
@@ -86,6 +88,18 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("8d0f6a3e-41f4-4c55-9a43-2b1d6f0c7e19")
 def idempotency_request_id(account_id: str, key: str) -> str:
     """Keys are scoped per account: two teams may use the same key for different requests."""
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{account_id}\x00{key}"))
+
+
+def _expiry_verdict() -> approval.Verdict:
+    """An expiring record's delete waits for nobody: its owner asked for it up front (`expires_at`)."""
+    return approval.Verdict(
+        reasons=["no approval needed: an expiry, which the owner asked for up front (expires_at)"]
+    )
+
+
+def _approvers_needed(held: approval.Verdict) -> list[str]:
+    """Said on the PENDING_APPROVAL line when one approval is not enough."""
+    return [f"needs {held.approvers} distinct approvers"] if held.required and held.approvers > 1 else []
 
 
 class AcceptService:
@@ -108,6 +122,8 @@ class AcceptService:
         dry_run: bool = False,
         not_before: datetime | None = None,
         submitted_by: str | None = None,
+        expires_at: datetime | None = None,
+        emergency: bool = False,
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
@@ -125,6 +141,11 @@ class AcceptService:
             existing = await self._existing(request_id, fingerprint)
             if existing is not None:
                 return existing
+        elif request_id is not None and not_before is not None:
+            # A redelivered scheduled message may come after its time: it is the request it made.
+            existing = await self._existing(request_id, fingerprint)
+            if existing is not None:
+                return existing
         request_id = request_id or str(uuid.uuid4())
         bind_request_id(request_id)
         spec = build_spec(body, self.settings.dns_zones, request_id, source, operation)
@@ -132,17 +153,22 @@ class AcceptService:
         spec.dry_run = dry_run
         spec.not_before = check_not_before(not_before, datetime.now(UTC))
         spec.submitted_by = submitted_by
+        spec.expires_at = check_expires_at(expires_at, datetime.now(UTC), operation)
+        spec.emergency = emergency  # passes freeze windows; a risk the approval policy always counts
         facts = await self._check_against_managed(spec)
-        held = approval.verdict(spec, self.settings, facts)
+        held = _expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(
             ProvisioningInput(
                 request=spec,
                 policy=apply_policy(self.settings),
                 approval_required=held.required,
-                approval_reasons=held.reasons,
-                approval_timeout_seconds=self.settings.approval_timeout_seconds if held.required else 0,
+                approval_reasons=held.reasons + _approvers_needed(held),
+                approval_timeout_seconds=self.settings.approval_timeout_seconds,  # held at the plan too
                 approval_verdict="" if held.required else f"approval policy: {held.describe()}",
                 reverse_zones=self._reverse_zones,
+                approvals_required=held.approvers,
+                four_eyes=self.settings.approval_four_eyes,
+                hold_dangling_targets="dangling_target" in self.settings.approval_risks,
             )
         )
         if created:
@@ -192,7 +218,7 @@ class AcceptService:
         try:
             state, facts = await asyncio.to_thread(read)
         except OperationalError as error:
-            raise ServiceUnavailable("PostgreSQL is unavailable") from error
+            raise ServiceUnavailable.postgresql() from error
         rules.check(spec, state)
         return facts
 
@@ -225,7 +251,7 @@ class AcceptService:
         try:
             started = await self.gateway.started(spec.workflow_id)
         except WorkflowNotFound as gone:
-            raise ServiceUnavailable(f"Temporal: {gone}") from gone
+            raise ServiceUnavailable.temporal(gone) from gone
         if started.params.request.request_hash != fingerprint:
             raise IdempotencyConflict(spec.request_id)
         if started.terminated:
@@ -242,7 +268,7 @@ class AcceptService:
             await self._abandon(spec, created, error)
         except OperationalError as error:
             if require_row:
-                raise ServiceUnavailable("PostgreSQL is unavailable") from error
+                raise ServiceUnavailable.postgresql() from error
             # The workflow holds the request and will write the row itself once PostgreSQL is back.
             log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
 

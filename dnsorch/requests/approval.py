@@ -25,6 +25,8 @@ class Verdict:
 
     required: bool = False
     reasons: list[str] = field(default_factory=list)
+    approvers: int = 1
+    """How many distinct approvers (API keys) it needs before it goes ahead."""
 
     def describe(self) -> str:
         return "; ".join(self.reasons) if self.reasons else "routine change: no approval needed"
@@ -34,8 +36,12 @@ def verdict(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> Verdi
     """The approval policy's verdict on `spec`; a dry run never waits (it changes nothing)."""
     if spec.dry_run:
         return Verdict()
-    reasons = _listed(spec, settings) + _risks(spec, settings, facts)
-    return Verdict(required=bool(reasons), reasons=reasons)
+    risks = _risks(spec, settings, facts)
+    reasons = _listed(spec, settings) + [reason for _risk, reason in risks]
+    if not reasons:
+        return Verdict()
+    numbers = [settings.approval_risk_approvers.get(risk, 1) for risk, _reason in risks]
+    return Verdict(required=True, reasons=reasons, approvers=max([settings.approval_min_approvers, *numbers]))
 
 
 def _listed(spec: DnsRequestSpec, settings: Settings) -> list[str]:
@@ -50,23 +56,28 @@ def _listed(spec: DnsRequestSpec, settings: Settings) -> list[str]:
     return reasons
 
 
-def _risks(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> list[str]:
+def _risks(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> list[tuple[str, str]]:
+    """Each risk found, as (its name in APPROVAL_RISKS, the reason a person reads)."""
     enabled = set(settings.approval_risks)
     found = []
+    if spec.emergency:  # always: it passes freeze windows, so a person lets it (APPROVAL_RISKS aside)
+        found.append(("emergency", "an emergency change (it passes freeze windows)"))
     if "delete" in enabled and spec.operation == "delete":
-        found.append("a delete (risky: what depended on the record stops resolving)")
+        found.append(("delete", "a delete (risky: what depended on the record stops resolving)"))
     if "apex" in enabled and spec.domain == spec.zone:
-        found.append(f"a change at the apex of {spec.zone} (risky)")
+        found.append(("apex", f"a change at the apex of {spec.zone} (risky)"))
     if "ns" in enabled and spec.record_type == "NS":
-        found.append("an NS change (risky: delegation)")
+        found.append(("ns", "an NS change (risky: delegation)"))
     if "mx" in enabled and spec.record_type == "MX":
-        found.append("an MX change (risky: mail delivery)")
+        found.append(("mx", "an MX change (risky: mail delivery)"))
     floor = settings.approval_ttl_floor
     if "ttl_drop" in enabled and spec.operation == "update" and facts.current_ttl is not None:
         if spec.ttl < floor and spec.ttl < facts.current_ttl:
-            found.append(f"TTL drops from {facts.current_ttl} to {spec.ttl}, below the floor of {floor}")
+            found.append(
+                ("ttl_drop", f"TTL drops from {facts.current_ttl} to {spec.ttl}, below the floor of {floor}")
+            )
     if "zone_share" in enabled and spec.operation != "create":
-        found += _zone_share(spec, settings, facts)
+        found += [("zone_share", reason) for reason in _zone_share(spec, settings, facts)]
     return found
 
 

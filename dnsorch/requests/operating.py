@@ -9,15 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
+import dns.exception
+import dns.name
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from dnsorch.contracts import (
+    ExtendExpiry,
     FourEyes,
     IllegalTransition,
+    InvalidRequest,
     OperatorAction,
     RequestFinished,
     RequestNotFound,
@@ -27,12 +33,14 @@ from dnsorch.contracts import (
     StatusChange,
     workflow_id_for,
 )
+from dnsorch.dns import name_text, zone_of
 from dnsorch.logging import bind_request_id
-from dnsorch.requests.validation import check_not_before
-from dnsorch.store import DnsRecord, DnsRequest, request_rows
+from dnsorch.requests.validation import check_expires_at, check_not_before
+from dnsorch.store import DnsRecord, DnsRequest, owners, request_rows
 from dnsorch.temporal import ProvisioningGateway, UpdateRefused, WorkflowNotFound
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", OperatorAction, StatusChange, Reschedule)
 
 
 async def read_request(engine: Engine, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
@@ -45,7 +53,7 @@ async def read_request(engine: Engine, request_id: uuid.UUID) -> tuple[DnsReques
     try:
         found = await asyncio.to_thread(read)
     except OperationalError as error:
-        raise ServiceUnavailable("PostgreSQL is unavailable") from error
+        raise ServiceUnavailable.postgresql() from error
     if found is None:
         raise RequestNotFound(str(request_id))
     return found
@@ -71,15 +79,16 @@ class OperateService:
     ) -> str:
         """An operator action as a Temporal Update: refused synchronously when illegal; returns the status.
 
-        `by`: the caller's (key id, account), which four eyes check an approval against."""
+        `by`: the caller's (key id, account), which four eyes check an approval against; the
+        workflow counts approvals by that key (workflows/approvals.py)."""
         request = await self._steerable(request_id)
         if action == "approve" and self.four_eyes:
             self._check_four_eyes(request, by)
-        sent = OperatorAction(action=action, actor=actor, note=note)
-        try:
-            result = await self.gateway.act(self._workflow_id(request), sent)
-        except (UpdateRefused, WorkflowNotFound) as error:
-            raise self._refusal(request, error) from error
+        if action == "approve" and by is not None:
+            self._check_not_approved_yet(request, by[0])
+        key_id, account_id = by or ("", "")
+        sent = OperatorAction(action=action, actor=actor, note=note, key_id=key_id, account_id=account_id)
+        result = await self._send(request, self.gateway.act, sent)
         log.info("action %s -> %s", sent, result)
         return result
 
@@ -89,10 +98,7 @@ class OperateService:
         """API v2's manual status: the action it means, validated by the workflow (see transitions)."""
         request = await self._steerable(request_id)
         change = StatusChange(status=status, message=message, actor=actor)
-        try:
-            result = await self.gateway.set_status(self._workflow_id(request), change)
-        except (UpdateRefused, WorkflowNotFound) as error:
-            raise self._refusal(request, error) from error
+        result = await self._send(request, self.gateway.set_status, change)
         log.info("status %s -> %s", change, result)
         return result
 
@@ -104,12 +110,54 @@ class OperateService:
         when = check_not_before(not_before, datetime.now(UTC))
         assert when is not None
         moved = Reschedule(not_before=when, actor=actor, note=note)
-        try:
-            result = await self.gateway.reschedule(self._workflow_id(request), moved)
-        except (UpdateRefused, WorkflowNotFound) as error:
-            raise self._refusal(request, error) from error
+        result = await self._send(request, self.gateway.reschedule, moved)
         log.info("rescheduled for %s by %s", moved.not_before.isoformat(), actor)
         return result
+
+    async def extend_expiry(
+        self, request_id: uuid.UUID, expires_at: datetime, note: str, actor: str = "operator"
+    ) -> datetime:
+        """Move an expiring record's time (checked as at accept: 422) through its RecordExpiryWorkflow;
+        IllegalTransition (409) when no expiry waits. Answers the new time."""
+        request = await self._steerable(request_id)
+        if request.expires_at is None:
+            raise IllegalTransition(str(request_id), "this request set no expiry (expires_at)")
+        when = check_expires_at(expires_at, datetime.now(UTC))
+        assert when is not None
+        if request.status != RequestStatus.COMPLETED:
+            raise IllegalTransition(
+                str(request_id),
+                f"the record is not provisioned yet ({request.status}): extend it once COMPLETED",
+            )
+        try:
+            await self.gateway.extend_expiry(
+                str(request_id), ExtendExpiry(expires_at=when, actor=actor, note=note)
+            )
+        except UpdateRefused as refused:
+            raise IllegalTransition(str(request_id), refused.reason) from refused
+        except WorkflowNotFound as gone:
+            raise IllegalTransition(
+                str(request_id), "no expiry is waiting: the record expired or was replaced"
+            ) from gone
+        log.info("expiry moved to %s by %s", when.isoformat(), actor)
+        return when
+
+    async def owner_of(self, domain: str, zones: list[str]) -> str | None:
+        """The account that owns `domain` now (None: nobody), read as every door reads it."""
+
+        def read() -> str | None:
+            try:
+                zone = name_text(zone_of(dns.name.from_text(domain), zones))
+            except (InvalidRequest, dns.exception.DNSException):
+                zone = ""
+            with self.engine.connect() as conn:
+                found = owners.owner_of(conn, domain, zone)
+            return None if found is None else found.account_id
+
+        try:
+            return await asyncio.to_thread(read)
+        except OperationalError as error:
+            raise ServiceUnavailable.postgresql() from error
 
     async def update_status(
         self, request_id: uuid.UUID, status: RequestStatus, message: str, actor: str = "operator"
@@ -135,9 +183,27 @@ class OperateService:
         bind_request_id(str(request_id))
         return request
 
+    async def _send(self, request: DnsRequest, update: Callable[[str, M], Awaitable[str]], message: M) -> str:
+        """`message` to the request's workflow as an Update (one of the gateway's); the status it led
+        to, or the refusal the caller answers with (`_refusal`)."""
+        try:
+            return await update(self._workflow_id(request), message)
+        except (UpdateRefused, WorkflowNotFound) as error:
+            raise self._refusal(request, error) from error
+
     @staticmethod
     def _workflow_id(request: DnsRequest) -> str:
         return request.workflow_id or workflow_id_for(str(request.id))
+
+    @staticmethod
+    def _check_not_approved_yet(request: DnsRequest, key_id: str) -> None:
+        """An approver approves once: a request that needs several approvals needs several people.
+        Read from the timeline, where the workflow records each counted approval with its key; the
+        workflow does not count a second one either (two at once both pass here)."""
+        if key_id and any(entry.get("approver") == key_id for entry in request.log_messages or []):
+            raise FourEyes(
+                str(request.id), "this API key approved the request already; another approver must"
+            )
 
     @staticmethod
     def _check_four_eyes(request: DnsRequest, by: tuple[str, str] | None) -> None:

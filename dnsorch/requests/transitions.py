@@ -14,6 +14,7 @@ ALLOWED_ACTIONS: dict[RequestStatus, frozenset[Action]] = {
     S.PENDING: frozenset({A.CANCEL, A.FAIL}),
     S.PENDING_APPROVAL: frozenset({A.APPROVE, A.REJECT, A.CANCEL}),
     S.SCHEDULED: frozenset({A.CANCEL}),
+    S.FROZEN: frozenset({A.CANCEL, A.LET_THROUGH}),
     S.IN_PROGRESS: frozenset({A.CANCEL, A.FAIL, A.RESOLVE}),
     S.NEEDS_ATTENTION: frozenset({A.RETRY, A.RESOLVE, A.FAIL, A.CANCEL, A.ROLLBACK}),
 }

@@ -68,17 +68,30 @@ MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
 
 def check_not_before(value: datetime | None, now: datetime) -> datetime | None:
-    """A scheduled change's time: with a UTC offset (a naive time means different things to
+    """A scheduled change's time: see `check_time_ahead`."""
+    return check_time_ahead("not_before", value, now)
+
+
+def check_expires_at(value: datetime | None, now: datetime, operation: str = "create") -> datetime | None:
+    """An expiring record's time, by the same rule as a scheduled change's; only a create or an
+    update provisions a record that can expire."""
+    if value is not None and operation == "delete":
+        raise InvalidRequest("expires_at", "a delete cannot expire: send it with no expires_at")
+    return check_time_ahead("expires_at", value, now)
+
+
+def check_time_ahead(field: str, value: datetime | None, now: datetime) -> datetime | None:
+    """A time a request is to act at: with a UTC offset (a naive time means different things to
     different clients), ahead of now, at most MAX_SCHEDULE_AHEAD ahead. A time already passed is
-    refused rather than run at once: the client meant a time that is gone."""
+    refused rather than acted on at once: the client meant a time that is gone."""
     if value is None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidRequest("not_before", "needs a UTC offset, e.g. 2027-01-31T22:00:00Z")
+        raise InvalidRequest(field, "needs a UTC offset, e.g. 2027-01-31T22:00:00Z")
     if value <= now:
-        raise InvalidRequest("not_before", f"{value.isoformat()} has passed")
+        raise InvalidRequest(field, f"{value.isoformat()} has passed")
     if value - now > MAX_SCHEDULE_AHEAD:
-        raise InvalidRequest("not_before", f"is more than {MAX_SCHEDULE_AHEAD.days} days ahead")
+        raise InvalidRequest(field, f"is more than {MAX_SCHEDULE_AHEAD.days} days ahead")
     return value.astimezone(UTC)
 
 
@@ -89,5 +102,9 @@ def request_hash(body: CreateDnsRequest, operation: str) -> str:
         del asked["dry_run"]
     if "not_before" in asked and asked["not_before"] is None:  # likewise before scheduled changes
         del asked["not_before"]
+    if "expires_at" in asked and asked["expires_at"] is None:  # and before expiring records
+        del asked["expires_at"]
+    if asked.get("emergency") is False:  # and before freeze windows' emergency flag
+        del asked["emergency"]
     canonical = json.dumps({"operation": operation, **asked}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -9,6 +9,8 @@ second row, a second record or a second copy of a log line. Modules read as name
 - `owners`: who owns a name, read the one way every path asks it; `name_transfers`: an operator's
   transfer or grant of a name;
 - `name_claims`: which request may change a name now, in the order the requests were accepted;
+- `expiries`: expiring records (when an expiry starts, what stands in its way, its warning event);
+- `freezes`: operators' freeze windows, and the one that freezes a zone at a time;
 - `dead_letters`: the Kafka messages already sent to the dead-letter topic;
 - `keys`: API keys (stored as hashes) and who they stand for;
 - `managed_zone`: what dnsorch manages in one zone (`ManagedZone`), as drift and adoption read it;
@@ -17,6 +19,8 @@ second row, a second record or a second copy of a log line. Modules read as name
 
 from dnsorch.store import (
     dead_letters,
+    expiries,
+    freezes,
     keys,
     name_claims,
     name_transfers,
@@ -34,6 +38,7 @@ from dnsorch.store.models import (
     DeadLetter,
     DnsRecord,
     DnsRequest,
+    FreezeWindow,
     NameClaim,
     NameOwner,
     NameTransfer,
@@ -51,12 +56,15 @@ __all__ = [
     "DeadLetter",
     "DnsRecord",
     "DnsRequest",
+    "FreezeWindow",
     "NameClaim",
     "NameOwner",
     "NameTransfer",
     "RequestEvent",
     # modules read as namespaces
     "dead_letters",
+    "expiries",
+    "freezes",
     "keys",
     "name_claims",
     "name_transfers",

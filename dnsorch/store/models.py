@@ -64,6 +64,11 @@ class DnsRequest(SQLModel, table=True):
     """The Kafka message key a request arrived with, if any."""
     event_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     """Sequence number of the request's latest status event (see RequestEvent)."""
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the record this create or update provisions expires (RecordExpiryWorkflow); an extension
+    moves it."""
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -212,3 +217,25 @@ class NameTransfer(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+class FreezeWindow(SQLModel, table=True):
+    """An operator's freeze: requests in `zone` (every zone when NULL) wait while it lasts."""
+
+    __tablename__ = "freeze_windows"
+    __table_args__ = (Index("ix_freeze_windows_ends_at", "ends_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    zone: str | None = Field(default=None, sa_column=Column(String(253), nullable=True))
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    cancelled_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """An operator ended it early at this time (it holds nothing from then on)."""

@@ -36,6 +36,7 @@ def log_entry(
     plan: dict[str, Any] | None = None,
     propagation: dict[str, float] | None = None,
     not_before: datetime | None = None,
+    approver: str | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": entry_id,
@@ -52,6 +53,8 @@ def log_entry(
         entry["propagation"] = propagation
     if not_before is not None:
         entry["not_before"] = not_before.isoformat()
+    if approver is not None:
+        entry["approver"] = approver  # the approving API key's id (never the key)
     return entry
 
 
@@ -80,6 +83,7 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
             **({"dry_run": True} if spec.dry_run else {}),
             **({"not_before": spec.not_before.isoformat()} if spec.not_before else {}),
             **({"submitted_by": spec.submitted_by} if spec.submitted_by else {}),
+            **({"emergency": True} if spec.emergency else {}),
         },
         "status": RequestStatus.PENDING,
         "log_messages": [first],
@@ -89,6 +93,7 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
         "request_hash": spec.request_hash,
         "message_key": spec.message_key,
         "event_seq": 1,
+        "expires_at": spec.expires_at,
         "created_at": accepted_at,
         "updated_at": accepted_at,
     }
@@ -143,6 +148,7 @@ def append_step(conn: Connection, step: LogStep) -> bool:
         plan=step.plan,
         propagation=step.propagation,
         not_before=step.not_before,
+        approver=step.approver,
     )
     result = conn.execute(
         _APPEND_LOG,
@@ -160,6 +166,38 @@ def append_step(conn: Connection, step: LogStep) -> bool:
         _add_event(conn, step.request_id, sequence, step.status, step.message, step.at)
         if step.status != RequestStatus.IN_PROGRESS:  # the request stopped changing DNS
             release_names(conn, step.request_id)
+    return True
+
+
+_APPEND_NOTICE = text(
+    """
+    UPDATE dns_requests
+       SET log_messages = log_messages || CAST(:entry AS jsonb),
+           event_seq = event_seq + CASE WHEN CAST(:event AS varchar) IS NULL THEN 0 ELSE 1 END,
+           updated_at = now()
+     WHERE id = :id
+       AND NOT log_messages @> CAST(:probe AS jsonb)
+    RETURNING event_seq
+    """
+)
+
+
+def append_notice(conn: Connection, request_id: str, entry: dict[str, Any], event: str | None = None) -> bool:
+    """A log line that changes no status, once (False when already there); with `event`, also an
+    outbox event of that status with the request's next sequence number (an expiry's warning)."""
+    sequence = conn.execute(
+        _APPEND_NOTICE,
+        {
+            "entry": json.dumps([entry]),
+            "event": event,
+            "id": uuid.UUID(request_id),
+            "probe": json.dumps([{"id": entry["id"]}]),
+        },
+    ).scalar_one_or_none()
+    if sequence is None:
+        return False
+    if event is not None:
+        _add_event(conn, request_id, sequence, event, entry["message"], datetime.fromisoformat(entry["at"]))
     return True
 
 

@@ -6,6 +6,8 @@ workflow (the import-linter contract), so names stand for the workflow's handler
 from dnsorch.temporal import search_attributes
 from dnsorch.temporal.client import connect, ensure_search_attributes
 from dnsorch.temporal.gateway import (
+    EXPIRY_HANDLERS,
+    EXPIRY_WORKFLOW_TYPE,
     HANDLERS,
     WORKFLOW_TYPE,
     Handler,
@@ -30,6 +32,9 @@ __all__ = [
     "UpdateRefused",
     "WorkflowNotFound",
     "is_temporal_unreachable",
+    # an expiring record's workflow, typed
+    "EXPIRY_HANDLERS",
+    "EXPIRY_WORKFLOW_TYPE",
     # search attributes operators filter on
     "SEARCH_ATTRIBUTE_NAMES",
     "initial_attributes",

@@ -23,12 +23,16 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dnsorch.contracts import (
+    ExpiryInput,
+    ExpiryState,
+    ExtendExpiry,
     OperatorAction,
     ProvisioningInput,
     Reschedule,
     ServiceUnavailable,
     StatusChange,
     WorkflowState,
+    expiry_workflow_id_for,
 )
 from dnsorch.temporal.search_attributes import request_attributes
 
@@ -56,7 +60,14 @@ ACTION = Handler("action", "signal", OperatorAction, None)
 UPDATE_STATUS = Handler("update_status", "signal", StatusChange, None)
 STATE = Handler("state", "query", None, WorkflowState)
 RESCHEDULE = Handler("reschedule", "update", Reschedule, str)
-HANDLERS = (ACT, SET_STATUS, ACTION, UPDATE_STATUS, STATE, RESCHEDULE)
+FREEZES_CHANGED = Handler("freezes_changed", "signal", None, None)
+HANDLERS = (ACT, SET_STATUS, ACTION, UPDATE_STATUS, STATE, RESCHEDULE, FREEZES_CHANGED)
+
+EXPIRY_WORKFLOW_TYPE = "RecordExpiryWorkflow"
+"""The registered name of an expiring record's workflow (workflows/expiry.py)."""
+EXTEND_EXPIRY = Handler("extend", "update", ExtendExpiry, str)
+EXPIRY_STATE = Handler("expiry", "query", None, ExpiryState)
+EXPIRY_HANDLERS = (EXTEND_EXPIRY, EXPIRY_STATE)
 
 
 class WorkflowNotFound(Exception):
@@ -91,10 +102,10 @@ def _temporal_errors() -> Iterator[None]:
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowNotFound(error.message) from error
-        raise ServiceUnavailable(f"Temporal: {error.message}") from error
+        raise ServiceUnavailable.temporal(error.message) from error
     except RuntimeError as error:
         if is_temporal_unreachable(error):
-            raise ServiceUnavailable("Temporal is unreachable") from error
+            raise ServiceUnavailable.temporal() from error
         raise
 
 
@@ -133,12 +144,41 @@ class ProvisioningGateway:
             log.info("workflow %s already exists; not starting a second one", spec.workflow_id)
             return False
         except RPCError as error:
-            raise ServiceUnavailable(f"Temporal is unavailable: {error.message}") from error
+            raise ServiceUnavailable.temporal(error.message) from error
         except RuntimeError as error:
             if is_temporal_unreachable(error):
-                raise ServiceUnavailable("Temporal is unreachable") from error
+                raise ServiceUnavailable.temporal() from error
             raise
         return True
+
+    async def start_expiry(self, params: ExpiryInput) -> bool:
+        """Start the expiry of the record `params.request_id` provisioned; False when it was started
+        before. Its id is derived from the request and a duplicate is refused, never reused (even
+        once the expiry has ended), so a retried start starts nothing."""
+        try:
+            await self.client.start_workflow(
+                EXPIRY_WORKFLOW_TYPE,
+                params,
+                id=expiry_workflow_id_for(params.request_id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=f"expiry of request {params.request_id} at {params.expires_at.isoformat()}",
+                rpc_timeout=START_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            return False
+        except RPCError as error:
+            raise ServiceUnavailable.temporal(error.message) from error
+        except RuntimeError as error:
+            if is_temporal_unreachable(error):
+                raise ServiceUnavailable.temporal() from error
+            raise
+        return True
+
+    async def extend_expiry(self, request_id: str, moved: ExtendExpiry) -> str:
+        """Move a running expiry as an Update; returns the new time (ISO 8601)."""
+        return await self._update(expiry_workflow_id_for(request_id), EXTEND_EXPIRY, moved)
 
     async def act(self, workflow_id: str, action: OperatorAction) -> str:
         """An operator action as an Update; returns the status it led to."""
@@ -169,6 +209,11 @@ class ProvisioningGateway:
         """An operator action as a signal: no answer, applied when the state allows it."""
         with _temporal_errors():
             await self._handle(workflow_id).signal(ACTION.name, action)
+
+    async def freezes_changed(self, workflow_id: str) -> None:
+        """Tell a FROZEN request that a freeze window ended early: it asks again at once."""
+        with _temporal_errors():
+            await self._handle(workflow_id).signal(FREEZES_CHANGED.name)
 
     async def send_status(self, workflow_id: str, change: StatusChange) -> None:
         """API v1's manual status as a signal; the workflow records it in the request log."""

@@ -14,6 +14,7 @@ refusal must be in the API's one error shape, which is what the served OpenAPI d
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import hypothesis
@@ -79,6 +80,15 @@ def existing_request_ids(stack: ProcessStack) -> list[str]:
         stack.wait_for_status(request_id, {"COMPLETED"})
     _EXISTING[:] = ids
     return ids
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_freeze_left(stack: ProcessStack) -> Iterator[None]:
+    """Fuzzed bodies can declare a real freeze window (of every zone, even): each is ended after the
+    module, or the session's later tests would wait in FROZEN behind it."""
+    yield
+    for window in stack.http.get("/api/v2/freezes", timeout=30).json()["items"]:
+        stack.http.delete(f"/api/v2/freezes/{window['id']}", timeout=30)
 
 
 def error_body_has_the_api_shape(ctx: Any, response: Any, case: Any) -> bool | None:

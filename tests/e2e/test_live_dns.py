@@ -58,7 +58,7 @@ def live(
         "DNS_ZONES": f"{bind_server.zones[0]},{REVERSE_ZONE}",
         "DNS_PROPAGATION_TIMEOUT_SECONDS": str(PROPAGATION_TIMEOUT),
         "DNS_PROPAGATION_INTERVAL_SECONDS": "0.5",
-        "APPROVAL_RISKS": "delete",
+        "APPROVAL_RISKS": "delete,dangling_target",
         "APPROVAL_TIMEOUT_SECONDS": str(APPROVAL_TIMEOUT),
     }
     logs = tmp_path_factory.mktemp("e2e-live")
@@ -79,11 +79,13 @@ def live(
         attention.stop_all()
 
 
-def request(stack: ProcessStack, domain: str, target: str = "", operation: str = "create") -> str:
+def request(
+    stack: ProcessStack, domain: str, target: str = "", operation: str = "create", record_type: str = "A"
+) -> str:
     payload = {
         "operation": operation,
         "context": {"account_id": ACCOUNT},
-        "resource": {"record_type": "A", "domain": domain, "target": target, "config": {"ttl": 300}},
+        "resource": {"record_type": record_type, "domain": domain, "target": target, "config": {"ttl": 300}},
     }
     response = stack.http.post("/api/v2/dns/requests", json=payload, timeout=30)
     assert response.status_code == 202, response.text
@@ -251,3 +253,23 @@ def test_an_address_whose_ptr_was_made_by_hand_is_refused_and_nothing_is_applied
         assert served(live.primary, ptr_name, "PTR") == ["printer.elsewhere.test."]
     finally:
         by_hand(bind_server, bind_server.key_file, REVERSE_ZONE, ptr_name, "PTR", [])
+
+
+def test_a_cname_whose_target_does_not_resolve_waits_for_approval_then_is_served(live: LiveStack) -> None:
+    alias, target = name(), f"{name()}."
+    held = wait_for(
+        live.attention,
+        request(live.attention, alias, target, record_type="CNAME"),
+        "PENDING_APPROVAL",
+        "COMPLETED",
+    )
+    assert held["status"] == "PENDING_APPROVAL"
+    assert messages(held)[-1].endswith(
+        f"waiting for an operator's approval: the target {target} does not resolve"
+    )
+    assert served(live.primary, alias, "CNAME") == []
+    assert act(live.attention, held["request_id"], "approve").status_code == 200
+    assert (
+        wait_for(live.attention, held["request_id"], "COMPLETED", "NEEDS_ATTENTION")["status"] == "COMPLETED"
+    )
+    assert served(live.primary, alias, "CNAME") == [target]

@@ -4,6 +4,10 @@ time without an offset, passed, or too far ahead is a 422 naming the field."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,3 +91,48 @@ def test_a_schedule_time_that_cannot_be_kept_is_refused_with_its_reason(
     answer = post_v2(stack, {**payload, "not_before": when})
     assert answer.status_code == 422, answer.text
     assert "not_before" in answer.text and reason in answer.text
+
+
+def cli(stack: ProcessStack, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`dnsorch requests …` as an operator types it, against the stack's API with its admin key."""
+    env = {**os.environ, "DNSORCH_API_URL": stack.api_url, "DNSORCH_API_KEY": stack.api_key or ""}
+    return subprocess.run(
+        [sys.executable, "-m", "dnsorch.cli", "requests", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_operator_finds_and_moves_a_scheduled_request_from_the_cli(
+    stack: ProcessStack, bind_server: Any
+) -> None:
+    account = f"acct-cli-{uuid.uuid4().hex[:6]}"
+    name = f"sched-{uuid.uuid4().hex[:6]}.example.test"
+    when = datetime.now(UTC) + timedelta(hours=1)
+    payload = {**as_account(body(name, "192.0.2.83"), account), "not_before": when.isoformat()}
+    request_id = post_v2(stack, payload).json()["request_id"]
+    wait_v2(stack, request_id, {"SCHEDULED"}, timeout=30)
+
+    listed = cli(stack, "scheduled", "--account", account)
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith(request_id)]
+    assert name in row
+
+    moved = cli(stack, "reschedule", request_id, "--at", "+3d", "--note", "after the freeze")
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.startswith(f"reschedule {request_id}: SCHEDULED")
+    seen = wait_v2(stack, request_id, {"SCHEDULED"})
+    assert datetime.fromisoformat(seen["not_before"]) > datetime.now(UTC) + timedelta(days=2)
+    assert any("after the freeze" in e["message"] for e in seen["timeline"])
+    shown = cli(stack, "scheduled", "--account", account, "--json")
+    [item] = json.loads(shown.stdout)["items"]
+    assert datetime.fromisoformat(item["not_before"]) == datetime.fromisoformat(seen["not_before"])
+
+    refused = cli(stack, "reschedule", request_id, "--at", "2020-01-01T00:00:00Z")
+    assert refused.returncode == 1 and "has passed" in refused.stderr
+    assert cli(stack, "cancel", request_id).returncode == 0
+    assert cli(stack, "scheduled", "--account", account).stdout.strip() == "no scheduled requests"
+    assert served(bind_server, name) == []

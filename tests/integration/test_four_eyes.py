@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from dnsorch.contracts import FourEyes, OperatorAction
+from dnsorch.contracts import FourEyes, LogStep, OperatorAction
 from dnsorch.requests import OperateService
 from dnsorch.store import request_rows
 from tests.fixtures.specs import request_spec
@@ -74,3 +74,45 @@ async def test_without_four_eyes_the_submitter_may_approve(engine: Engine) -> No
     request_id = submitted(engine, "acct-a", "k-submit")
     await operate.act(request_id, "approve", "", actor="me", by=("k-submit", "acct-a"))
     assert len(gateway.sent) == 1
+
+
+def approved_by(engine: Engine, request_id: uuid.UUID, key_id: str) -> None:
+    """The workflow's timeline line for a counted approval, as the database activity writes it."""
+    step = LogStep(
+        request_id=str(request_id),
+        entry_id=str(uuid.uuid4()),
+        at=datetime.now(UTC),
+        message="approval 1 of 2 by rev (operator)",
+        step="approval",
+        actor="rev (operator)",
+        approver=key_id,
+    )
+    with engine.begin() as conn:
+        request_rows.append_step(conn, step)
+
+
+@pytest.mark.parametrize("four_eyes", [True, False])
+async def test_an_approver_may_not_approve_twice(engine: Engine, four_eyes: bool) -> None:
+    gateway = Gateway()
+    operate = OperateService(engine, gateway, four_eyes=four_eyes)  # type: ignore[arg-type]
+    request_id = submitted(engine, "acct-a", "k-submit")
+    approved_by(engine, request_id, "k-rev")
+    with pytest.raises(FourEyes, match="this API key approved the request already"):
+        await operate.act(request_id, "approve", "again", actor="rev", by=("k-rev", "acct-ops"))
+    assert gateway.sent == []
+    await operate.act(request_id, "approve", "", actor="other", by=("k-other", "acct-ops"))
+    assert [a.key_id for a in gateway.sent] == ["k-other"]
+
+
+async def test_an_approval_carries_the_approvers_key_and_account_to_the_workflow(engine: Engine) -> None:
+    gateway = Gateway()
+    operate = OperateService(engine, gateway, four_eyes=True)  # type: ignore[arg-type]
+    request_id = submitted(engine, "acct-a", "k-submit")
+    await operate.act(request_id, "approve", "lgtm", actor="rev (operator)", by=("k-rev", "acct-ops"))
+    [sent] = gateway.sent
+    assert (sent.actor, sent.key_id, sent.account_id, sent.note) == (
+        "rev (operator)",
+        "k-rev",
+        "acct-ops",
+        "lgtm",
+    )

@@ -25,7 +25,7 @@ from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
-HELD_BACK = " held back ("  # consumer/ingest.py's line for a message it could not accept yet
+HELD_BACK = " held back ("  # consumer/lanes.py's line for a message it could not accept yet
 
 
 def stream(run: KafkaRun, n: int, start: int = 0) -> tuple[list[bytes], set[str]]:

@@ -55,3 +55,38 @@ async def test_an_mx_at_a_cname_on_the_server_is_a_conflict_in_the_plan(
     mx = change("create", "MX", f"mx-{uuid.uuid4().hex[:6]}", [f"10 {alias}.{TEST_ZONE}."])
     planned = await ActivityEnvironment().run(plan, mx)
     assert planned.conflict.startswith(f"the MX target {alias}.{TEST_ZONE}. is a CNAME on the DNS server")
+
+
+async def test_the_plan_names_targets_in_a_managed_zone_that_do_not_resolve(
+    dns_settings: Settings, engine: Engine
+) -> None:
+    apply, plan = (
+        AnsibleActivities(dns_settings).apply_dns_change,
+        PlanningActivities(dns_settings, engine).plan_change,
+    )
+    host, txt_only, nowhere = (f"{kind}-{uuid.uuid4().hex[:6]}" for kind in ("host", "txt", "nowhere"))
+    await ActivityEnvironment().run(apply, change("create", "A", host, ["192.0.2.63"]))
+    await ActivityEnvironment().run(apply, change("create", "TXT", txt_only, ['"no address here"']))
+
+    alias = await ActivityEnvironment().run(
+        plan, change("create", "CNAME", f"c-{host}", [f"{nowhere}.{TEST_ZONE}."])
+    )
+    assert alias.dangling == [f"{nowhere}.{TEST_ZONE}."]
+    assert alias.describe("CNAME c").endswith(f"; the target {nowhere}.{TEST_ZONE}. does not resolve")
+
+    mail = await ActivityEnvironment().run(
+        plan, change("create", "MX", f"m-{host}", [f"10 {txt_only}.{TEST_ZONE}."])
+    )
+    assert mail.dangling == [f"{txt_only}.{TEST_ZONE}."], "an MX target needs an address, not just any data"
+
+    for rtype, value in (
+        ("MX", f"10 {host}.{TEST_ZONE}."),
+        ("CNAME", f"{host}.{TEST_ZONE}."),
+        ("CNAME", "www.elsewhere.invalid."),
+    ):
+        planned = await ActivityEnvironment().run(
+            plan, change("create", rtype, f"ok-{uuid.uuid4().hex[:6]}", [value])
+        )
+        assert planned.dangling == [], (
+            f"{rtype} {value}: a host with an address, or outside the managed zones"
+        )

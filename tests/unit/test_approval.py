@@ -80,3 +80,36 @@ def test_listed_zones_types_and_accounts_still_wait() -> None:
 def test_an_unknown_risk_is_a_settings_error() -> None:
     with pytest.raises(ValueError, match="unknown approval risk"):
         Settings(approval_risks=["deletes"])
+
+
+def test_one_approver_is_the_default() -> None:
+    assert verdict(spec(operation="delete"), SETTINGS, ZoneFacts()).approvers == 1
+    assert verdict(spec(), SETTINGS, ZoneFacts()).approvers == 1
+
+
+def test_a_risk_may_require_more_approvers_and_the_highest_number_wins() -> None:
+    written = {"approval_risk_approvers": "delete=3, mx=4"}  # as the environment gives it
+    settings = Settings(dns_zones=["example.test"], approval_min_approvers=2, **written)  # type: ignore[arg-type]
+    assert settings.approval_risk_approvers == {"delete": 3, "mx": 4}
+    assert verdict(spec(operation="delete"), settings, ZoneFacts()).approvers == 3
+    mx_delete = spec(operation="delete", record_type="MX", target="mail.example.test", priority=10)
+    assert verdict(mx_delete, settings, ZoneFacts()).approvers == 4
+    apex = spec(domain="example.test", record_type="TXT", target="v=spf1 -all")
+    assert verdict(apex, settings, ZoneFacts()).approvers == 2, "APPROVAL_MIN_APPROVERS for any held request"
+    assert verdict(spec(), settings, ZoneFacts()).approvers == 1, "a routine change waits for nobody"
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"approval_risk_approvers": "deletes=2"}, "unknown approval risk"),
+        ({"approval_risk_approvers": "delete=0"}, "at least 1"),
+        ({"approval_risk_approvers": "delete"}, "risk=N"),
+        ({"approval_min_approvers": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_approver_numbers_that_make_no_sense_are_settings_errors(
+    fields: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        Settings(**fields)  # type: ignore[arg-type]

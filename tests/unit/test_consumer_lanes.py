@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
-from consumer import ingest
+from consumer import lanes
 from consumer.ingest import Ingestor
 from dnsorch.contracts import ServiceUnavailable
 from dnsorch.requests import CreateDnsRequest
@@ -137,7 +137,7 @@ class Accepts:
 
     async def create(self, body: CreateDnsRequest, *, request_id: str, **_: Any) -> Any:
         if self.down:
-            raise ServiceUnavailable("PostgreSQL is unavailable")
+            raise ServiceUnavailable.postgresql()
         position = self.where[request_id]
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -203,7 +203,7 @@ async def test_partitions_are_accepted_side_by_side_each_in_offset_order() -> No
 async def test_a_commit_never_passes_a_message_held_back_and_an_outage_dead_letters_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ingest, "RETRY_FIRST_SECONDS", 0.01)
+    monkeypatch.setattr(lanes, "RETRY_FIRST_SECONDS", 0.01)
     broker = Broker(partitions=2)
     accepts = Accepts(stream(broker, 10))
     member = Member(broker, [0, 1])

@@ -10,6 +10,7 @@ from aiokafka.structs import ConsumerRecord
 
 from consumer.dead_letter import dead_letter_headers
 from consumer.decode import PoisonMessage, decode_request, position_request_id
+from dnsorch.requests import CreateDnsRequest, request_hash
 
 VALID = {
     "context": {"account_id": "acct-42", "source": "kafka"},
@@ -110,3 +111,22 @@ def test_dead_letter_headers_keep_the_producers_headers_and_say_where_from_and_w
         ("dnsorch.original.offset", b"41"),
         ("dnsorch.reason", b"not JSON: Expecting value"),
     ]
+
+
+def test_a_message_may_carry_not_before_and_it_is_part_of_its_identity() -> None:
+    scheduled = decode(json.dumps({**VALID, "not_before": "2027-01-31T22:00:00Z"}).encode(), key=b"k")
+    assert scheduled.body.not_before is not None
+    assert scheduled.body.not_before.isoformat() == "2027-01-31T22:00:00+00:00"
+    unscheduled = decode(json.dumps(VALID).encode(), key=b"k")
+    assert unscheduled.body.not_before is None
+    assert request_hash(unscheduled.body, "create") == request_hash(
+        CreateDnsRequest.model_validate(VALID), "create"
+    ), "a message without not_before keeps the fingerprint it always had"
+    assert request_hash(scheduled.body, "create") != request_hash(unscheduled.body, "create")
+
+
+@pytest.mark.parametrize("when", ["tomorrow", "2027-13-01T00:00:00Z", [2027], {"at": 1}])
+def test_a_not_before_that_is_no_time_is_poison_naming_the_field(when: object) -> None:
+    with pytest.raises(PoisonMessage) as poison:
+        decode(json.dumps({**VALID, "not_before": when}).encode())
+    assert "wrong schema: not_before" in poison.value.reason

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.ingest import IngestStats
+from consumer.lanes import IngestStats
 from consumer.metrics import start_metrics_server
 from dnsorch.settings import Settings
 from tests.fixtures.servers import free_port

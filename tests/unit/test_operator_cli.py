@@ -383,3 +383,74 @@ def test_a_success_that_is_not_a_json_object_is_an_error(capsys):
     code, _ = run(lambda request: httpx.Response(200, text="ok"), "show", RID)
     assert code == 1
     assert "bad_response" in capsys.readouterr().err
+
+
+def test_scheduled_lists_scheduled_requests_soonest_first_with_their_time(capsys):
+    later = summary(
+        OTHER, status="SCHEDULED", not_before="2027-02-01T08:00:00+00:00", domain="b.example.test"
+    )
+    sooner = summary(RID, status="SCHEDULED", not_before="2027-01-31T22:00:00+01:00", domain="a.example.test")
+    code, [request] = run(
+        answer({"items": [later, sooner], "next_cursor": None}), "scheduled", "--zone=example.test"
+    )
+    assert code == 0
+    assert dict(request.url.params) == {"status": "SCHEDULED", "zone": "example.test"}
+    header, first, second = capsys.readouterr().out.splitlines()
+    assert header.split()[:2] == ["ID", "DUE"]
+    assert first.startswith(RID) and "2027-01-31 21:00:00Z" in first
+    assert second.startswith(OTHER) and "2027-02-01 08:00:00Z" in second
+
+
+def test_scheduled_says_when_nothing_waits(capsys):
+    assert run(answer({"items": [], "next_cursor": None}), "scheduled")[0] == 0
+    assert capsys.readouterr().out == "no scheduled requests\n"
+
+
+def test_reschedule_posts_the_new_time_and_note_and_prints_one_line(capsys):
+    reply = {"request_id": RID, "status": "SCHEDULED", "detail": "scheduled for 2027-03-01T09:30:00+00:00"}
+    code, [request] = run(
+        answer(reply), "reschedule", RID, "--at", "2027-03-01T10:30:00+01:00", "--note", "after the freeze"
+    )
+    assert code == 0
+    assert (request.method, request.url.path) == ("POST", f"/api/v2/dns/requests/{RID}/schedule")
+    assert json.loads(request.content) == {
+        "not_before": "2027-03-01T09:30:00+00:00",
+        "note": "after the freeze",
+    }
+    assert capsys.readouterr().out == (
+        f"reschedule {RID}: SCHEDULED — scheduled for 2027-03-01T09:30:00+00:00\n"
+    )
+
+
+def test_reschedule_takes_a_time_from_now(capsys):
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC)
+    code, [request] = run(
+        answer({"request_id": RID, "status": "SCHEDULED"}), "reschedule", RID, "--at", "+90m"
+    )
+    sent = datetime.fromisoformat(json.loads(request.content)["not_before"])
+    assert code == 0 and before + timedelta(minutes=90) <= sent <= datetime.now(UTC) + timedelta(minutes=90)
+
+
+@pytest.mark.parametrize("at", ["2027-03-01T10:30:00", "tomorrow", "+5x", ""])
+def test_reschedule_without_a_usable_time_is_a_usage_error(at, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse("reschedule", RID, "--at", at)
+    assert exited.value.code == 2
+    assert "--at" in capsys.readouterr().err
+
+
+def test_a_refused_reschedule_prints_the_apis_reason(capsys):
+    refused = {
+        "error": {"code": "illegal_transition", "message": "only a SCHEDULED request can be rescheduled"}
+    }
+    code, _ = run(answer(refused, 409), "reschedule", RID, "--at", "+1h")
+    assert code == 1
+    assert "only a SCHEDULED request can be rescheduled" in capsys.readouterr().err
+
+
+def test_scheduled_with_more_pages_says_to_add_all(capsys):
+    page = {"items": [summary(status="SCHEDULED", not_before="2027-01-31T22:00:00Z")], "next_cursor": "c2"}
+    assert run(answer(page), "scheduled")[0] == 0
+    assert "add --all" in capsys.readouterr().err

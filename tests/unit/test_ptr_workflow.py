@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from temporalio.exceptions import ApplicationError
@@ -93,6 +94,11 @@ async def test_a_forward_record_stored_after_a_long_ptr_wait_says_when_it_was_se
     assert (ended - row.provisioned_at).total_seconds() >= 2 * 3600
 
 
+async def until_ended(store: FakeStore, request_id: str) -> None:
+    while not any(s.request_id == request_id and s.status == "COMPLETED" for s in store.steps.values()):
+        await asyncio.sleep(0.05)
+
+
 async def test_a_ptr_waiting_for_an_operator_does_not_hold_its_forward_request(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
@@ -104,7 +110,9 @@ async def test_a_ptr_waiting_for_an_operator_does_not_hold_its_forward_request(
     (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
-        final = await handle.result()
+        # Neither `result()` while the PTR request waits: the test server would skip to its deadline.
+        await until_ended(store, spec.request_id)
+        final = await handle.query(DnsProvisioningWorkflow.state)
         child = time_skipping_env.client.get_workflow_handle(ptr.workflow_id, result_type=WorkflowState)
         waiting = await child.query(DnsProvisioningWorkflow.state)
         assert (final.status, waiting.status) == ("COMPLETED", "NEEDS_ATTENTION"), (final.log, waiting.log)

@@ -1,22 +1,23 @@
-"""Record the histories of PTR_WAITS_ALONE (workflows/live_dns.py) and SERVED_STANDS_AT_TURN
-(workflows/provisioning.py), issue 22 item 11 and the soak's SEED=101 finding:
-`python -m tests.replay.record_ptr`.
+"""Record the histories of this release's smaller patches: PTR_WAITS_ALONE (workflows/live_dns.py),
+SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/provisioning.py):
+`python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py. Each patch keeps
-its histories in a directory named after it; tests/unit/test_replay_ptr.py replays them. Run it
+its histories in a directory named after it; tests/unit/test_replay_patches.py replays them. Run it
 after a deliberate, versioned change; never to make a failing replay test pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.contracts import OperatorAction
+from dnsorch.contracts import ChangePlan, OperatorAction
 from dnsorch.dns import ptr_requests
 from tests.fixtures.specs import request_spec
 from tests.fixtures.workflow_stubs import FakeStore, start
@@ -34,7 +35,8 @@ async def ptr_waits(env: WorkflowEnvironment, store: FakeStore, *, forward: bool
     spec = request_spec()
     (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)
     handle = await start(env, spec, reverse_zones=REVERSE)
-    await handle.result()
+    while not any(s.request_id == spec.request_id and s.status == "COMPLETED" for s in store.steps.values()):
+        await asyncio.sleep(0.05)  # not `result()`: the server would skip the PTR request's deadline
     store.fail_types = {}
     child = env.client.get_workflow_handle(ptr.workflow_id)
     await child.execute_update(
@@ -67,18 +69,34 @@ async def retry_refused_at_turn_after_served(env: WorkflowEnvironment, store: Fa
     return handle.id
 
 
+async def dangling_target_held_then_approved(env: WorkflowEnvironment, store: FakeStore) -> str:
+    target = "nowhere.example.test."
+    store.plan = ChangePlan("add", new_values=[f"10 {target}"], new_ttl=300, dangling=[target])
+    handle = await start(
+        env, request_spec(record_type="MX", target=target, priority=10), hold_dangling_targets=True
+    )
+    while "PENDING_APPROVAL" not in store.statuses():
+        await asyncio.sleep(0.05)
+    await handle.execute_update(
+        DnsProvisioningWorkflow.act, OperatorAction("approve", "alice", "being built")
+    )
+    await handle.result()
+    return handle.id
+
+
 SCENARIOS: dict[str, dict[str, Scenario]] = {
     "ptr-waits-alone": {
         "forward_completed_while_its_ptr_waits": forward_completed_while_its_ptr_waits,
         "ptr_waited_then_retried": ptr_waited_then_retried,
     },
     "served-stands-at-turn": {"retry_refused_at_turn_after_served": retry_refused_at_turn_after_served},
+    "dangling-targets": {"dangling_target_held_then_approved": dangling_target_held_then_approved},
 }
 
 
 async def main() -> None:
-    for patch, scenarios in SCENARIOS.items():
-        await record_all(HISTORIES / patch, scenarios, FakeStore)
+    for patch in sys.argv[1:] or SCENARIOS:
+        await record_all(HISTORIES / patch, SCENARIOS[patch], FakeStore)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""PTR_WAITS_ALONE and SERVED_STANDS_AT_TURN stay replay-safe: the histories that take their new
-branches (tests/replay/record_ptr.py) replay with the current code, and without the patch's marker
-they no longer fit (a forward request that ends while its PTR request waits, the signal that tells
-it so, and a retry that ends COMPLETED at a refused turn are each new commands)."""
+"""PTR_WAITS_ALONE, SERVED_STANDS_AT_TURN and DANGLING_TARGETS stay replay-safe: the histories that
+take their new branches (tests/replay/record_patches.py) replay with the current code, and without
+the patch's marker they no longer fit (a forward request that ends while its PTR request waits, the
+signal that tells it so, a retry that ends COMPLETED at a refused turn, and a hold for approval after
+the plan are each new commands)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from workflows.live_dns import PTR_WAITS_ALONE
-from workflows.provisioning import SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
+from workflows.provisioning import DANGLING_TARGETS, SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 RECORDED = [
     (PTR_WAITS_ALONE, "forward_completed_while_its_ptr_waits"),
     (PTR_WAITS_ALONE, "ptr_waited_then_retried"),
     (SERVED_STANDS_AT_TURN, "retry_refused_at_turn_after_served"),
+    (DANGLING_TARGETS, "dangling_target_held_then_approved"),
 ]
 
 

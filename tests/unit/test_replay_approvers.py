@@ -1,0 +1,42 @@
+"""DISTINCT_APPROVERS stays replay-safe: histories that take its new branch (tests/replay/record_approvers.py)
+replay with the current code, and without the patch's marker they no longer fit (the approvals
+that do not count, and the approval lines, are new commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+
+from workflows.provisioning import DISTINCT_APPROVERS, DnsProvisioningWorkflow
+
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / "distinct-approvers"
+RECORDED = ["two_approvers_then_completed", "unnamed_not_counted_then_late"]
+
+
+def history(name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", RECORDED)
+async def test_a_distinct_approvers_history_replays(name: str) -> None:
+    result = await Replayer(workflows=[DnsProvisioningWorkflow]).replay_workflow(
+        history(name), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+
+
+@pytest.mark.parametrize("name", RECORDED)
+async def test_a_distinct_approvers_history_needs_its_patch_marker(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    real = workflow.patched
+    monkeypatch.setattr(
+        workflow, "patched", lambda patch_id: patch_id != DISTINCT_APPROVERS and real(patch_id)
+    )
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(history(name), raise_on_replay_failure=False)
+    assert result.replay_failure is not None, f"{name} replays without {DISTINCT_APPROVERS}"
