@@ -67,5 +67,7 @@ bench-drift: $(STAMP)
 # Starts its own stack (PostgreSQL, Temporal, BIND + Knot, Kafka, API, consumer, two workers), runs N
 # seeded requests and operator actions under random faults, then checks the invariants; a failing run
 # prints its seed, and `make soak SEED=… N=…` replays the same schedule. SOAK_KAFKA=tansu without a JDK.
+# ENGINE=server runs it on the production Temporal server built from source (Go; minutes the first time).
+# The roles run a copy of the code taken at start (CODE=HEAD: the last commit's, not the working tree's).
 soak: $(STAMP)
-	PYTHONPATH=. $(BIN)/python -m soak.run -n $(or $(N),1000) $(if $(SEED),--seed $(SEED)) $(if $(FAULTS),--faults $(FAULTS)) $(if $(RATE),--rate $(RATE))
+	PYTHONPATH=. $(BIN)/python -m soak.run -n $(or $(N),1000) $(if $(SEED),--seed $(SEED)) $(if $(FAULTS),--faults $(FAULTS)) $(if $(RATE),--rate $(RATE)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(CODE),--code $(CODE))

@@ -89,15 +89,19 @@ class EventPublisher:
             conn.execute(_MARK, {"ids": ids})
 
     def _hold_lock(self) -> bool:
-        """True while this process is the publisher; the lock dies with its connection."""
+        """True while this process is the publisher; the lock dies with its connection.
+
+        A session-level lock on an autocommit connection: the session keeps the lock, and no
+        statement leaves a transaction open. (The liveness check used to begin one that stayed
+        "idle in transaction" for the publisher's life, pinning the xmin horizon for VACUUM.)
+        """
         if self._lock_conn is not None:
             self._lock_conn.execute(text("SELECT 1"))  # raises if PostgreSQL dropped the session
             return True
-        conn = self.engine.connect()
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         got = conn.execute(
             text("SELECT pg_try_advisory_lock(:key)"), {"key": PUBLISHER_LOCK_KEY}
         ).scalar_one()
-        conn.commit()
         if not got:
             conn.close()
             return False

@@ -3,7 +3,7 @@
 The soak stack heals drift (DRIFT_POLICY=heal, a scan every few seconds) and the run waits for one
 more scan after everything settled, so the rule is simple:
 - a record set a person changed by hand and dnsorch keeps is served as `dns_records` says at the end
-  (checker.check_dns, as for every other record set: the heal must have happened);
+  (check_dns.check_dns, as for every other record set: the heal must have happened);
 - where dnsorch keeps nothing after a hand change, what the person left is nobody's: not checked;
 - a record set nobody manages, added by hand at a free name, is served as the person left it
   (drift reports it and never touches it);
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dns.rdata
 import dns.rdataclass
@@ -23,9 +23,7 @@ import dns.rdataclass
 from dnsorch.contracts import DRIFT_SOURCE
 from soak.facts import Facts, served_rrset
 from soak.history import submits_for
-
-if TYPE_CHECKING:
-    from soak.checker import Report
+from soak.report import Report
 
 FAULT_EVENTS = ("fault_start", "fault_end", "role_died")
 LOOK_BACK = 120.0

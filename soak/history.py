@@ -72,3 +72,27 @@ def submits_for(events: list[dict[str, Any]], domain: str, rtype: str) -> list[d
         if (e.get("op") in ops and e["kind"] in ("call", "produce"))
         or (e["kind"] == "hand" and e.get("domain") == domain and e.get("rtype") == rtype)
     ]
+
+
+def op_events(events: list[dict[str, Any]], ops: set[int]) -> list[dict[str, Any]]:
+    """What the schedule asked for in `ops`, what was sent and answered, and what was skipped."""
+    return [e for e in events if e.get("op") in ops and e["kind"] in ("op", "call", "produce", "skipped")]
+
+
+def events_for(events: list[dict[str, Any]], rid: str | None) -> list[dict[str, Any]]:
+    """The ops whose answer, message or path named request `rid`, with all their events."""
+    if rid is None:
+        return []
+    ops = {
+        e["op"]
+        for e in events
+        if e["kind"] in ("call", "produce")
+        and rid in str(e.get("answer", "")) + str(e.get("request_id", "")) + str(e.get("path", ""))
+    }
+    return op_events(events, ops)
+
+
+def story(events: list[dict[str, Any]], ids: set[str], shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`shown` plus every operator call that named one of `ids`, in history order."""
+    acts = [e for e in events if e["kind"] == "call" and any(i in e.get("path", "") for i in ids)]
+    return sorted({e["seq"]: e for e in [*shown, *acts]}.values(), key=lambda e: e["seq"])

@@ -37,7 +37,7 @@ from soak.generator import Op, build_schedule
 from soak.history import History
 from soak.schedule import Plan
 from soak.settle import settle
-from soak.stack import SoakStack
+from soak.stack import ENGINES, SoakStack
 from soak.summary import summarise
 
 log = logging.getLogger("soak")
@@ -50,6 +50,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-n", type=int, default=1000, help="client submissions (default 1000)")
     parser.add_argument("--rate", type=float, default=3.0, help="submissions per second (default 3)")
     parser.add_argument("--faults", type=int, default=None, help="default: max(5, n // 45)")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=os.environ.get("SOAK_ENGINE") or "dev",
+        help="Temporal: the dev server (default) or the production server built from source",
+    )
+    parser.add_argument(
+        "--code",
+        default=os.environ.get("SOAK_CODE") or None,
+        help="the roles run this git revision (e.g. HEAD) instead of the working tree as it is at start",
+    )
     parser.add_argument("--kafka", choices=("apache", "tansu"), default=os.environ.get("SOAK_KAFKA") or None)
     parser.add_argument(
         "--settle", type=float, default=240.0, help="seconds to wait for every request to end"
@@ -83,14 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     source = f" schedule={args.schedule}" if args.schedule else ""
     print(
         f"soak: SEED={plan.seed} N={plan.submits} ops={len(plan.ops)} faults={len(plan.faults)} "
-        f"kafka={plan.kafka} rate={plan.rate}/s{source} → {out}",
+        f"kafka={plan.kafka} engine={args.engine} rate={plan.rate}/s{source} → {out}",
         flush=True,
     )
     report, code = run(plan, args, out)
+    engine_flag = (" ENGINE=server" if args.engine == "server" else "") + (
+        f" CODE={args.code}" if args.code else ""
+    )
     replay = (
         f"`python -m soak.run --schedule {out / 'schedule.json'}`"
         if args.schedule
-        else f"`make soak SEED={plan.seed} N={plan.submits}`"
+        else f"`make soak SEED={plan.seed} N={plan.submits}{engine_flag}`"
     )
     print(
         f"soak: SEED={plan.seed} N={plan.submits}: {'PASSED' if code == 0 else 'FAILED'}; replay with "
@@ -98,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     if code == 0 and not args.keep and report is not None:
-        for sub in ("pg", "temporal", "bind", "knot", "kafka", "state"):
+        for sub in ("pg", "temporal", "bind", "knot", "kafka", "state", "code"):
             shutil.rmtree(out / sub, ignore_errors=True)
     return code
 
@@ -127,6 +141,8 @@ def run(plan: Plan, args: argparse.Namespace, out: Path) -> tuple[Report | None,
         n=plan.submits,
         rate=plan.rate,
         kafka=plan.kafka,
+        engine=args.engine,
+        code=args.code or "working tree",
         faults=len(plan.faults),
         schedule=str(args.schedule) if args.schedule else None,
     )
@@ -138,7 +154,7 @@ def run(plan: Plan, args: argparse.Namespace, out: Path) -> tuple[Report | None,
         )
     if os.geteuid() == 0:
         ensure_system_user()
-    stack = SoakStack(out, plan.kafka)
+    stack = SoakStack(out, plan.kafka, args.engine, args.code)
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

@@ -1,4 +1,8 @@
-"""The soak's own real stack: PostgreSQL, Temporal dev server, BIND + Knot, Kafka, API, consumer, two workers.
+"""The soak's own real stack: PostgreSQL, Temporal, BIND + Knot, Kafka, API, consumer, two workers.
+
+Temporal is the dev server (`engine="dev"`, the default) or, with `engine="server"` (`make soak
+ENGINE=server`), the production server built from source on the soak's own PostgreSQL
+(devstack/temporal_server.py): what compose deploys.
 
 Built from the dev stack's supervisors (devstack/) on free ports under one run directory, so a soak
 never touches `make run`'s `.dnsorch` state or the test suite's servers. Every part can be killed,
@@ -8,11 +12,14 @@ stopped, frozen or restarted by the fault injector, and `stop` ends everything i
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +40,7 @@ from devstack.knot import SECONDARY_HOST, KnotServer
 from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
-from dnsorch import migrate
+from devstack.temporal_server import TemporalServer
 from dnsorch.store import keys, make_engine
 
 log = logging.getLogger("soak.stack")
@@ -42,6 +49,13 @@ ZONE = "example.test"
 REVERSE_ZONE = "2.0.192.in-addr.arpa"
 ACCOUNTS = ("acct-a", "acct-b", "acct-c")
 TASK_QUEUE = "soak"
+ENGINES = ("dev", "server")
+PROJECT = Path(__file__).resolve().parent.parent
+CODE = (
+    *("activities", "api", "consumer", "dnsorch", "worker", "workflows", "migrations", "playbooks"),
+    *("env", ".env", "alembic.ini"),
+)
+"""What the roles run, copied at start (SoakStack.snapshot_code); `.env` when a developer has one."""
 ROLES = {"api": "api", "consumer": "consumer", "worker-1": "worker", "worker-2": "worker"}
 """Process name → `dnsorch` role: two workers on one task queue, the scale-out shape."""
 
@@ -73,12 +87,18 @@ class Keys:
 
 
 class SoakStack:
-    def __init__(self, root: Path, kafka_kind: str) -> None:
+    def __init__(self, root: Path, kafka_kind: str, engine: str = "dev", code_rev: str | None = None) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
         self.root = root.resolve()
         self.logs = self.root / "logs"
+        self.code = self.root / "code"
+        self.code_rev = code_rev
+        """None: the roles run the working tree as it is at start; a git revision: that commit."""
         self.kafka_kind = kafka_kind
+        self.engine = engine
         self.postgres: LocalPostgres | None = None
-        self.temporal: TemporalDevServer | None = None
+        self.temporal: TemporalDevServer | TemporalServer | None = None
         self.bind: BindServer | None = None
         self.knot: KnotServer | None = None
         self.kafka: TansuBroker | ApacheKafkaBroker | None = None
@@ -93,18 +113,14 @@ class SoakStack:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        self.snapshot_code()
         self.postgres = LocalPostgres(self.root / "pg", port=free_port(also_on=()))
         self.postgres.start(database="dnsorch")
         self.database_url = self.postgres.url("dnsorch")
-        migrate.upgrade(self.database_url)
+        self._migrate()
         self.keys = self._make_keys()
-        self.temporal = TemporalDevServer(
-            self.root / "temporal" / "temporal.db",
-            free_port(also_on=()),
-            free_port(also_on=()),
-            log_file=self.logs / "temporal.log",
-        )
-        self.temporal.start()
+        self.temporal = self._new_temporal()
+        self.temporal.start()  # the server also registers its search attributes before any role starts
         key_file = self.root / "tsig" / "tsig.key"
         ensure_tsig_key(key_file)
         dns_port = free_port()
@@ -141,6 +157,59 @@ class SoakStack:
         for name in ("worker-1", "worker-2", "consumer", "api"):
             self.start_role(name)
 
+    def snapshot_code(self) -> None:
+        """Copy the product's code as it is now; the roles run this copy, restarts included.
+
+        A role the soak kills starts again from source, minutes into the run. Run from the working
+        tree, a restart ran whatever the tree held by then: seen with SEED=101, a consumer restarted
+        after a kill_consumer loaded a model whose column (`expires_at`) a migration newer than the
+        soak's database added, and died at every start. One run, one version of the code."""
+        if self.code.exists():
+            shutil.rmtree(self.code)
+        if self.code_rev is not None:
+            self._export_revision(self.code_rev)
+            return
+        skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for name in CODE:
+            source = PROJECT / name
+            if source.is_dir():
+                shutil.copytree(source, self.code / name, ignore=skip)
+            elif source.is_file():
+                shutil.copy2(source, self.code / name)
+
+    def _export_revision(self, rev: str) -> None:
+        """`git archive` of a commit (`--code HEAD`): the committed code, whatever the tree holds."""
+        listed = subprocess.run(
+            ["git", "ls-tree", "--name-only", rev], cwd=PROJECT, capture_output=True, text=True, check=True
+        ).stdout.split()
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", rev, "--", *[n for n in CODE if n in listed]],
+            cwd=PROJECT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        self.code.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(self.code, filter="data")
+
+    def _migrate(self) -> None:
+        """The snapshot's migrations (`dnsorch migrate`), so the schema is the one its code expects."""
+        done = subprocess.run(
+            [sys.executable, "-m", "dnsorch.cli", "migrate"],
+            cwd=self.code,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(self.code),
+                "ENV": "test",
+                "DATABASE_URL": self.database_url,
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the snapshot's migrations failed: {done.stderr[-2000:]}")
+
     def _make_keys(self) -> Keys:
         engine = make_engine(self.database_url)
         try:
@@ -149,6 +218,23 @@ class SoakStack:
         finally:
             engine.dispose()
         return Keys(submitters, operator)
+
+    def _new_temporal(self) -> TemporalDevServer | TemporalServer:
+        if self.engine == "server":
+            assert self.postgres is not None
+            return TemporalServer(
+                self.root / "temporal",
+                self.postgres.host,
+                self.postgres.port,
+                free_port(also_on=()),
+                log_file=self.logs / "temporal.log",
+            )
+        return TemporalDevServer(
+            self.root / "temporal" / "temporal.db",
+            free_port(also_on=()),
+            free_port(also_on=()),
+            log_file=self.logs / "temporal.log",
+        )
 
     def _new_broker(self, port: int) -> TansuBroker | ApacheKafkaBroker:
         if self.kafka_kind == "tansu":
@@ -175,7 +261,8 @@ class SoakStack:
         out = open(self.logs / f"{name}.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "dnsorch.cli", ROLES[name]],
-            env={**os.environ, **self.env},
+            cwd=self.code,  # `-m` puts the working directory first on sys.path: the snapshot's code
+            env={**os.environ, **self.env, "PYTHONPATH": str(self.code)},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a kill takes its playbooks too
