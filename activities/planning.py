@@ -40,21 +40,21 @@ class PlanningActivities:
     async def plan_change(self, change: DnsChange) -> ChangePlan:
         """Local activity: a few queries to the primary; never fails (`unknown` if unanswered)."""
         try:
-            if (refused := await self._protected(change)) is not None:
-                return ChangePlan("", new_values=change.values, new_ttl=change.ttl, conflict=refused)
-            if refused := await self._unkept_ptr(change):
-                return ChangePlan("", new_values=change.values, new_ttl=change.ttl, conflict=refused)
             values, ttl = await read_rrset(self._server, self._port, change.domain, change.record_type)
             cname: list[str] = []
             if change.operation == "create" and change.record_type != "CNAME":
                 cname, _ = await read_rrset(self._server, self._port, change.domain, "CNAME")
-            aliased = [
+            aliased = [  # the primary answers only for its own zones (REFUSED elsewhere)
                 host
                 for host in target_hosts(change)
-                if (await read_rrset(self._server, self._port, host, "CNAME"))[0]
+                if self._managed(host) and (await read_rrset(self._server, self._port, host, "CNAME"))[0]
             ]
             plan = plan_for(change, values, ttl, cname, aliased)
-            if not plan.conflict:
+            # What is served stays in the plan when the change is refused: a cancel or a rollback
+            # asks this same question to learn what the primary serves now.
+            if refused := await self._protected(change) or await self._unkept_ptr(change):
+                plan.conflict = refused
+            elif not plan.conflict:
                 plan.dangling = await self._dangling(change)
         except (dns.exception.DNSException, OSError) as error:
             return ChangePlan(
@@ -105,8 +105,7 @@ class PlanningActivities:
         """The targets in a managed zone the primary does not resolve (others are not judged here)."""
         found = []
         for host, needs_address in pointed_at(change):
-            name = dns.name.from_text(host)
-            if not any(name.is_subdomain(zone) for zone in self._zones):
+            if not self._managed(host):
                 continue
             if needs_address:
                 resolves = await self._has_address(host)
@@ -121,3 +120,7 @@ class PlanningActivities:
             if (await read_rrset(self._server, self._port, host, rtype))[0]:
                 return True
         return False
+
+    def _managed(self, host: str) -> bool:
+        name = dns.name.from_text(host)
+        return any(name.is_subdomain(zone) for zone in self._zones)

@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureErro
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.planning import PlanningActivities
     from activities.verification import VerificationActivities
     from dnsorch.contracts import (
         PTR_SOURCE,
@@ -28,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ServerAnswer,
         WorkflowState,
     )
-    from dnsorch.dns import ptr_requests, rollback_for
+    from dnsorch.dns import ptr_requests, rollback_for, same_rrset
     from dnsorch.temporal import request_attributes
     from workflows.bookkeeping import RequestBookkeeping
     from workflows.outcome import Outcome
@@ -36,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         CHECK_RETRY,
         CHECK_TIMEOUT,
         FIRST_CHECK_WAIT,
+        PLAN_RETRY,
+        PLAN_TIMEOUT,
         SERVERS_RETRY,
         SERVERS_TIMEOUT,
         failure_reason,
@@ -44,6 +47,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 S = RequestStatus
+# A rollback asks the primary at its turn first: when another request changed the name since this one
+# let it go, it restores nothing (restoring the snapshot would undo that change) and says why.
+ROLLBACK_ASKS_DNS = "rollback-asks-dns"
 # One child request per PTR change (source `ptr`), once the forward change is served everywhere.
 AUTOMATIC_PTR = "automatic-ptr"
 # The PTR requests start side by side and outlive their forward request (ParentClosePolicy.ABANDON):
@@ -125,11 +131,36 @@ class LiveDns(RequestBookkeeping):
         change = rollback_for(self._change(), self._snapshot)
         if self._turn_first:
             await self._take_turn(change)
+        if workflow.patched(ROLLBACK_ASKS_DNS) and (changed := await self._changed_since(change)):
+            return changed
         result = await self._apply_change(change, undo=True)
         if result is None:
             return f"rollback failed: {self._state.last_error}"
         problem = await self._verify_everywhere(change, result.served_at)
         return f"rollback {problem}" if problem else None
+
+    async def _changed_since(self, restore: DnsChange) -> str:
+        """Why the rollback must not restore: the primary serves neither this request's change nor the
+        snapshot (another request changed the name since this one let it go), or cannot be asked."""
+        assert self._snapshot is not None
+        change = self._change()
+        served = await workflow.execute_local_activity_method(
+            PlanningActivities.plan_change,
+            change,
+            start_to_close_timeout=PLAN_TIMEOUT,
+            retry_policy=PLAN_RETRY,
+        )
+        if served.action == "unknown":
+            return f"rollback not applied: the primary could not be asked ({served.note})"
+        now = served.old_values
+        ours = [] if change.operation == "delete" else change.values
+        if any(same_rrset(values, now, change.record_type, change.zone) for values in (ours, restore.values)):
+            return ""  # it serves this change (undo it), or the snapshot already (restore again)
+        return (
+            f"rollback refused: the primary serves {', '.join(now) or 'nothing'} now, neither this change "
+            f"nor what the plan saw ({', '.join(restore.values) or 'nothing'}): another request changed "
+            f"{change.domain} since, and restoring would undo it"
+        )
 
     async def _keep_ptrs(self) -> str | None:
         """Run the PTR requests the change needs; what went wrong, if anything. Once patched they

@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.database import DatabaseActivities
+from activities.freezes import FreezeActivities
 from activities.name_claims import NameClaims, NameTurnActivities
 from activities.pools import ThreadPool
 from devstack.temporal import TemporalDevServer
@@ -172,6 +173,7 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
     claims = NameClaims(engine, ThreadPool("claims-test", 8))
     playbook = HeldPlaybook(claims)
     turns = NameTurnActivities(claims, heartbeat_every=1.0)
+    freezes = FreezeActivities(engine, ThreadPool("freezes-test", 2))
     queue = f"order-{uuid.uuid4().hex[:8]}"
     worker = Worker(
         client,
@@ -185,6 +187,7 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
             database.ensure_request_row,
             turns.take_name_turn,
             turns.wait_for_name_turn,
+            freezes.freeze_at,
             playbook.apply,
             plan_as_add,
             one_server,

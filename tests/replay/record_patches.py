@@ -1,5 +1,6 @@
 """Record the histories of this release's smaller patches: PTR_WAITS_ALONE (workflows/live_dns.py),
-SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/provisioning.py):
+SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/provisioning.py), ROLLBACK_ASKS_DNS
+(workflows/live_dns.py):
 `python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py. Each patch keeps
@@ -20,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from dnsorch.contracts import ChangePlan, OperatorAction
 from dnsorch.dns import ptr_requests
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import FakeStore, start
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, FakeStore, start
 from tests.replay.recording import record_all
 from workflows.provisioning import DnsProvisioningWorkflow
 
@@ -84,12 +85,33 @@ async def dangling_target_held_then_approved(env: WorkflowEnvironment, store: Fa
     return handle.id
 
 
+async def rollback_refused_after_a_later_change(env: WorkflowEnvironment, store: FakeStore) -> str:
+    store.behind, store.plan = (
+        {SECONDARY},
+        ChangePlan("replace", old_values=["192.0.2.1"], new_values=["192.0.2.10"]),
+    )
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
+    await attention(env, store, 1)
+    store.plan = ChangePlan("replace", old_values=["192.0.2.99"], new_values=["192.0.2.10"])  # changed since
+    await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction("rollback", "alice", "undo it"))
+    await attention(env, store, 2)
+    await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction("resolve", "alice", "it stands"))
+    await handle.result()
+    return handle.id
+
+
+async def attention(env: WorkflowEnvironment, store: FakeStore, count: int) -> None:
+    while store.statuses().count("NEEDS_ATTENTION") < count:
+        await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
+
+
 SCENARIOS: dict[str, dict[str, Scenario]] = {
     "ptr-waits-alone": {
         "forward_completed_while_its_ptr_waits": forward_completed_while_its_ptr_waits,
         "ptr_waited_then_retried": ptr_waited_then_retried,
     },
     "served-stands-at-turn": {"retry_refused_at_turn_after_served": retry_refused_at_turn_after_served},
+    "rollback-asks-dns": {"rollback_refused_after_a_later_change": rollback_refused_after_a_later_change},
     "dangling-targets": {"dangling_target_held_then_approved": dangling_target_held_then_approved},
 }
 

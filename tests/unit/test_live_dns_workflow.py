@@ -192,3 +192,29 @@ async def test_a_drift_request_whose_values_are_still_recorded_is_applied(
         final = await (await start(time_skipping_env, spec)).result()
     assert final.status == "COMPLETED" and store.apply_calls == 1
     assert {step.actor for step in store.steps.values()} == {"drift"}  # the timeline says who acted
+
+
+async def test_a_rollback_never_undoes_a_later_change_of_the_name(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Found by the soak (ENGINE=server SEED=303): a request waiting in NEEDS_ATTENTION let its name go;
+    another request then changed the name (a delete), and the operator's rollback of the first
+    restored its stale snapshot over it, so DNS served a record `dns_records` did not hold. At its
+    turn the rollback asks the primary first: the name serves neither this change nor the snapshot,
+    so it restores nothing and says why."""
+    store = FakeStore(behind={SECONDARY}, plan=REPLACE)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+        await past_the_deadline(time_skipping_env, store)
+        store.plan = ChangePlan(
+            "replace", old_values=["192.0.2.99"], new_values=["192.0.2.10"]
+        )  # changed since
+        await act(handle, "rollback", "undo it")
+        await past_the_deadline(time_skipping_env, store, 2)
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        await act(handle, "resolve", "the later change stands")  # ends it: nothing left on the shared server
+    assert [c.operation for c in store.applied] == ["create"], "no restore was sent"
+    assert state.status == "NEEDS_ATTENTION"
+    assert (state.last_error or "").startswith(
+        "rollback refused: the primary serves 192.0.2.99 now, neither this change nor what the plan saw"
+    )

@@ -100,11 +100,13 @@ async def until_ended(store: FakeStore, request_id: str) -> None:
 
 
 async def test_a_ptr_waiting_for_an_operator_does_not_hold_its_forward_request(
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
 ) -> None:
     """Issue 22, item 11: once its A is served everywhere, a request whose PTR request waits for an
     operator ends COMPLETED with its record (which lets its name go), and the PTR request goes on as
-    a request of its own that operators steer and that ends once."""
+    a request of its own that operators steer and that ends once. A server of its own: the PTR
+    request outlives the forward one, and a shared server's clock would wait on it."""
+    time_skipping_env = own_time_skipping_env
     store = FakeStore(fail_types={"PTR": ApplicationError("SERVFAIL from the primary")})
     spec = request_spec()
     (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)

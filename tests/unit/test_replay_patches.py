@@ -1,8 +1,9 @@
-"""PTR_WAITS_ALONE, SERVED_STANDS_AT_TURN and DANGLING_TARGETS stay replay-safe: the histories that
-take their new branches (tests/replay/record_patches.py) replay with the current code, and without
-the patch's marker they no longer fit (a forward request that ends while its PTR request waits, the
-signal that tells it so, a retry that ends COMPLETED at a refused turn, and a hold for approval after
-the plan are each new commands)."""
+"""This release's smaller patches stay replay-safe (PTR_WAITS_ALONE, SERVED_STANDS_AT_TURN,
+DANGLING_TARGETS, ROLLBACK_ASKS_DNS): the histories that take their new branches
+(tests/replay/record_patches.py) replay with the current code, and without the patch's marker they no
+longer fit (each new branch is a command of its own: a forward request that ends while its PTR
+request waits, the signal that tells it so, a retry that ends COMPLETED at a refused turn, a hold
+for approval after the plan, the question a rollback asks the primary)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from workflows.live_dns import PTR_WAITS_ALONE
+from workflows.live_dns import PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS
 from workflows.provisioning import DANGLING_TARGETS, SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
@@ -22,6 +23,7 @@ RECORDED = [
     (PTR_WAITS_ALONE, "ptr_waited_then_retried"),
     (SERVED_STANDS_AT_TURN, "retry_refused_at_turn_after_served"),
     (DANGLING_TARGETS, "dangling_target_held_then_approved"),
+    (ROLLBACK_ASKS_DNS, "rollback_refused_after_a_later_change"),
 ]
 
 
