@@ -2,16 +2,33 @@
 
 Drives a running `dnsorch dev` through API v2 (real worker, playbook, BIND, PostgreSQL) and saves
 the histories of every workflow type it starts under tests/replay/histories/live/<set>/ (`--set`,
-named after the release's newest patch), which tests/unit/test_replay.py replays. Start the stack
-with what the scenarios need:
+named after the release's newest patch), which tests/unit/test_replay.py replays; a record expiry's
+history (RecordExpiryWorkflow, id `dns-expiry-<request id>`) is saved beside them. The set
+freeze-windows was recorded on this stack, started from the worktree (`python -m dnsorch.cli dev`
+runs its code; the `dnsorch` script may import another checkout) on ports of its own:
 
-    STATE_DIR=/tmp/rec DEV_KAFKA=none APPROVAL_ACCOUNTS=acct-approval ANSIBLE_MAX_ATTEMPTS=2 \\
+    STATE_DIR=/tmp/rec-state DEV_KAFKA=none \\
+      DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:15433/dnsorch \\
+      TEMPORAL_ADDRESS=127.0.0.1:17233 TEMPORAL_UI_PORT=18233 DNS_PORT=15353 API_PORT=18000 \\
+      WORKER_METRICS_PORT=0 CONSUMER_METRICS_PORT=0 \\
+      APPROVAL_ACCOUNTS=acct-approval ANSIBLE_MAX_ATTEMPTS=2 \\
       ANSIBLE_INITIAL_RETRY_SECONDS=1 ANSIBLE_HEARTBEAT_SECONDS=5 DNS_VERIFY_TIMEOUT_SECONDS=2 \\
       DNS_PROPAGATION_TIMEOUT_SECONDS=3 APPROVAL_TIMEOUT_SECONDS=20 \\
-      DNS_ZONES=example.test,2.0.192.in-addr.arpa dnsorch dev
+      DNS_ZONES=example.test,2.0.192.in-addr.arpa \\
+      DRIFT_INTERVAL_SECONDS=20 DRIFT_POLICY=raise \\
+      APPROVAL_RISKS=delete,apex,ns,mx,ttl_drop,zone_share,dangling_target APPROVAL_RISK_APPROVERS=mx=2 \\
+      python -m dnsorch.cli dev
 
-(the reverse zone gives a create its PTR request; a short heartbeat lets a cancel reach a running
-apply within seconds, well inside an operator action's 30 s).
+and, with the same environment (DATABASE_URL for `dnsorch keys create`, STATE_DIR, DNS_PORT):
+
+    python -m tests.replay.record_live --set freeze-windows --api http://127.0.0.1:18000 \\
+      --temporal 127.0.0.1:17233
+
+The reverse zone gives a create its PTR request; a short heartbeat lets a cancel reach a running
+apply within seconds, well inside an operator action's 30 s; the drift scan runs every 20 s and
+raises (an operator's retry heals); `dangling_target` holds a CNAME to nothing for approval; an MX
+change needs two distinct approvers (the second key is made with `dnsorch keys create`). This
+release's scenarios are in tests/replay/live_freeze_windows.py.
 
 Re-record only after a deliberate, versioned (`workflow.patched`) change; never to make a failing
 replay test pass. Older recordings stay: they are the workflows already running in production.
@@ -34,14 +51,17 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from tests.replay.live_freeze_windows import release_scenarios
+
 LIVE = Path(__file__).parent / "histories" / "live"
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
 
 
 class Stack:
-    def __init__(self, api: str, key: str, state_dir: Path, temporal: str) -> None:
+    def __init__(self, api: str, key: str, state_dir: Path, temporal: str, dns_port: int = 5353) -> None:
         self.http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         self.state_dir = state_dir
+        self.dns_port = dns_port
         self.loop = asyncio.new_event_loop()
         self.temporal = self.loop.run_until_complete(Client.connect(temporal))
 
@@ -269,11 +289,15 @@ def end_in_flight(stack: Stack, request_id: str, action: str) -> None:
     stack.wait(request_id, FINAL)
 
 
-async def save(address: str, into: Path, ids: dict[str, str], lock_names: list[str]) -> None:
+async def save(
+    address: str, into: Path, ids: dict[str, str], lock_names: list[str], others: dict[str, str]
+) -> None:
+    """Requests' histories by scenario name; `others`: other workflow types' (a record expiry's) by id."""
     client = await Client.connect(address)
     into.mkdir(parents=True, exist_ok=True)
-    for name, request_id in ids.items():
-        history = await client.get_workflow_handle(f"dns-request-{request_id}").fetch_history()
+    workflows = {name: f"dns-request-{request_id}" for name, request_id in ids.items()} | others
+    for name, workflow_id in workflows.items():
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
         (into / f"{name}.json").write_text(history.to_json())
         print(f"recorded {name}: {len(history.events)} events")
     for name in lock_names:  # only workflows from before lean-request used a name-lock workflow
@@ -290,13 +314,17 @@ def main() -> None:
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--temporal", default="127.0.0.1:7233")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("STATE_DIR", ".dnsorch")))
+    parser.add_argument("--dns-port", type=int, default=int(os.environ.get("DNS_PORT", "5353")))
     parser.add_argument("--set", required=True, help="folder under histories/live, e.g. lean-request")
     args = parser.parse_args()
     key = (args.state_dir / "dev-api-key").read_text().strip()
     tag = uuid.uuid4().hex[:6]
-    ids = scenarios(Stack(args.api, key, args.state_dir, args.temporal), tag)
+    stack = Stack(args.api, key, args.state_dir, args.temporal, args.dns_port)
+    # This release's first: the drift scan must not be stuck on a server the older scenarios pause.
+    ids, others = release_scenarios(stack, tag)
+    ids |= scenarios(stack, tag)
     names = [f"live-{tag}.example.test", f"clash-{tag}.example.test"]
-    asyncio.run(save(args.temporal, LIVE / args.set, ids, names))
+    asyncio.run(save(args.temporal, LIVE / args.set, ids, names, others))
 
 
 if __name__ == "__main__":

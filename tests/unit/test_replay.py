@@ -3,7 +3,9 @@
 Two sets: `histories/*.json` were recorded (time-skipping server, stub activities) before the
 `workflow.patched` changes, so they stand for workflows started by older code and prove the
 patches keep them running; `histories/live/<release>/` were recorded from real runs on the dev
-stack (tests/replay/record_live.py), one set per release that changed the workflow. A change
+stack (tests/replay/record_live.py), one set per release that changed the workflow; from
+freeze-windows on, a set also holds a RecordExpiryWorkflow run (it waits up to a year, so its first
+versioned change must keep it replaying), replayed with that class registered. A change
 that makes this fail would break workflows already running in production: version it, never
 re-record to make it pass.
 """
@@ -19,6 +21,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from dnsorch.contracts import ProvisioningInput, WorkflowState
+from workflows.expiry import RecordExpiryWorkflow
 from workflows.name_lock import DnsNameLockWorkflow
 from workflows.provisioning import DnsProvisioningWorkflow
 
@@ -65,6 +68,34 @@ def test_live_histories_cover_every_workflow_type_and_every_release() -> None:
         "waited_for_turn_completed",
     ):
         assert ("fail-asks-dns", path) in names
+    # ptr-waits-alone, dangling-targets, distinct-approvers, scheduled-changes, freeze-windows and
+    # RecordExpiryWorkflow shipped together (set: freeze-windows, the last to land); drift and PTR too
+    for path in (
+        "create_completed",
+        "fail_during_apply",
+        "waited_for_turn_completed",
+        "drift_attention_then_retry",
+        "ptr_forward_completed_alone",
+        "ptr_attention_then_retry",
+        "dangling_target_held_then_approved",
+        "scheduled_waited_then_completed",
+        "rescheduled_then_cancelled",
+        "two_approvers_completed",
+        "frozen_let_through",
+        "frozen_until_window_ended",
+        "expiring_create_completed",
+        "expiry_delete_completed",
+        "expiry_deleted_at_expiry",
+    ):
+        assert ("freeze-windows", path) in names
+
+
+def test_the_live_expiry_history_is_a_record_expiry_workflow() -> None:
+    """RecordExpiryWorkflow waits up to a year: its recorded run is what its first patch must keep."""
+    path = REPLAY / "live" / "freeze-windows" / "expiry_deleted_at_expiry.json"
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.workflow_type.name == "RecordExpiryWorkflow"
 
 
 async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
@@ -89,6 +120,13 @@ async def test_a_lean_history_fails_to_replay_on_the_code_from_before_it(
         ("fail-asks-dns", "cancel-asks-dns", "cancel_in_flight_restores"),
         ("fail-asks-dns", "fail-asks-dns", "fail_in_attention_restores"),
         ("fail-asks-dns", "turn-before-plan", "waited_for_turn_completed"),
+        ("freeze-windows", "ptr-waits-alone", "ptr_forward_completed_alone"),
+        ("freeze-windows", "dangling-targets", "dangling_target_held_then_approved"),
+        ("freeze-windows", "distinct-approvers", "two_approvers_completed"),
+        ("freeze-windows", "scheduled-changes", "scheduled_waited_then_completed"),
+        ("freeze-windows", "scheduled-changes", "rescheduled_then_cancelled"),
+        ("freeze-windows", "freeze-windows", "frozen_let_through"),
+        ("freeze-windows", "freeze-windows", "frozen_until_window_ended"),
     ],
 )
 async def test_each_new_patch_is_what_keeps_its_history_replaying(
@@ -109,9 +147,8 @@ async def test_each_new_patch_is_what_keeps_its_history_replaying(
 @pytest.mark.parametrize("path", HISTORIES + LIVE, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    result = await Replayer(workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow]).replay_workflow(
-        history, raise_on_replay_failure=False
-    )
+    replayer = Replayer(workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow, RecordExpiryWorkflow])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
 
