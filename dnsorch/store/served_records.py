@@ -28,18 +28,31 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
     gets the requesting account as its owner if it has none; it loses its owner when its last
     managed record is deleted.
 
-    A row served before the current one (a request that completed late: its PTR waited for an
-    operator while a later request changed the name) is stored retired, and changes nothing else:
-    `dns_records` keeps saying what DNS serves.
+    A row served before a later change (a request that completed late: it waited for an operator
+    while a later request changed or deleted the name) is stored retired, and changes nothing else:
+    `dns_records` keeps saying what DNS serves. A later change shows as a current row served after
+    this one, or, for a delete (which leaves no row), as a row it retired after this one was served.
     """
+    others = (
+        col(DnsRecord.domain) == row.domain,
+        col(DnsRecord.record_type) == row.record_type,
+        col(DnsRecord.request_id) != uuid.UUID(row.request_id),
+    )
     newer = conn.execute(
         select(col(DnsRecord.provisioned_at))
-        .where(col(DnsRecord.domain) == row.domain, col(DnsRecord.record_type) == row.record_type)
-        .where(col(DnsRecord.deleted_at).is_(None), col(DnsRecord.request_id) != uuid.UUID(row.request_id))
-        .where(col(DnsRecord.provisioned_at) > row.provisioned_at)
+        .where(
+            *others, col(DnsRecord.deleted_at).is_(None), col(DnsRecord.provisioned_at) > row.provisioned_at
+        )
         .order_by(col(DnsRecord.provisioned_at))
         .limit(1)
     ).scalar_one_or_none()
+    if newer is None:
+        newer = conn.execute(
+            select(col(DnsRecord.deleted_at))
+            .where(*others, col(DnsRecord.deleted_at) > row.provisioned_at)
+            .order_by(col(DnsRecord.deleted_at))
+            .limit(1)
+        ).scalar_one_or_none()
     if newer is not None:
         if row.operation == "delete":
             return False

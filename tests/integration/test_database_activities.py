@@ -296,3 +296,35 @@ async def test_a_late_store_of_an_older_change_leaves_the_newer_record_current(e
             select(DnsRecord.target).where(DnsRecord.domain == domain, DnsRecord.deleted_at.is_(None))  # type: ignore[union-attr]
         ).scalars()
         assert list(current) == ["192.0.2.31"]
+
+
+async def test_a_late_store_of_an_older_change_after_a_later_delete_leaves_the_name_without_a_record(
+    engine: Engine,
+) -> None:
+    """Found by the soak's regression replay (ENGINE=server SEED=303): an update served everywhere
+    waited in NEEDS_ATTENTION while the same account deleted the name; the update then ended
+    COMPLETED ("served everywhere and stays") and stored its row last. The delete had left no row of
+    its own, only the retired one, so the update's row became current and drift put the deleted
+    record back. A row served before a later retirement is stored retired too."""
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    domain = f"gone-{uuid.uuid4().hex[:8]}.example.test"
+    first = new_spec(record_type="A", domain=domain, target="192.0.2.37", operation="create")
+    late = new_spec(record_type="A", domain=domain, target="192.0.2.23", operation="update")
+    gone = new_spec(record_type="A", domain=domain, target="", operation="delete")
+    start = datetime.now(UTC)
+    steps = (
+        (first, start, "create"),
+        (late, start + timedelta(seconds=1), "update"),
+        (gone, start + timedelta(seconds=2), "delete"),
+    )
+    rows = {}
+    for spec, at, operation in steps:
+        await env.run(acts.ensure_request_row, spec)
+        rows[operation] = RecordRow(
+            spec.request_id, "A", domain, spec.target, 300, None, None, at, operation, spec.account_id
+        )
+    await env.run(acts.store_record, rows["create"])
+    await env.run(acts.store_record, rows["delete"])
+    await env.run(acts.store_record, rows["update"])  # the late one: served before the delete, stored after
+    with engine.connect() as conn:
+        assert served_records.recorded(conn, domain, "A") is None
