@@ -43,49 +43,35 @@ class RequestCreateV2(CreateDnsRequest):
     )
 
 
-class ScheduleBody(BaseModel):
+class ActionBody(BaseModel):
+    """An operator's action on a request, with the note that goes on its timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=1024)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable(value, allow_newlines=True)
+
+
+class ScheduleBody(ActionBody):
     """Body of `POST /api/v2/requests/{id}/schedule`: the new time of a SCHEDULED request."""
 
-    model_config = ConfigDict(extra="forbid")
-
     not_before: datetime
-    note: str = Field(default="", max_length=1024)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        return printable(value, allow_newlines=True)
 
 
-class ExpiryBody(BaseModel):
+class ExpiryBody(ActionBody):
     """Body of `POST /api/v2/dns/requests/{id}/expiry`: the record's new expiry time."""
 
-    model_config = ConfigDict(extra="forbid")
-
     expires_at: datetime
-    note: str = Field(default="", max_length=1024)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        return printable(value, allow_newlines=True)
 
 
 class ExpiryResult(BaseModel):
     request_id: uuid.UUID
     expires_at: datetime
     detail: str
-
-
-class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: str = Field(default="", max_length=1024)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        return printable(value, allow_newlines=True)
 
 
 class ActionResult(BaseModel):
