@@ -16,30 +16,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dnsorch.contracts import (
-    DnsorchError,
-    FourEyes,
-    IdempotencyConflict,
-    IllegalTransition,
-    InvalidRequest,
-    NameNotManaged,
-    NameOwnedByAnotherAccount,
-    RecordConflict,
-    RequestFinished,
-    RequestNotFound,
-    ServiceUnavailable,
-)
+from dnsorch import contracts as domain
 
 _STATUS = {
-    InvalidRequest: (422, "invalid_request"),
-    RequestNotFound: (404, "not_found"),
-    RequestFinished: (409, "request_finished"),
-    ServiceUnavailable: (503, "service_unavailable"),
-    IllegalTransition: (409, "illegal_transition"),
-    FourEyes: (409, "four_eyes"),
-    IdempotencyConflict: (409, "idempotency_conflict"),
-    NameOwnedByAnotherAccount: (409, "name_owned_by_another_account"),
-    NameNotManaged: (404, "name_not_managed"),
+    domain.InvalidRequest: (422, "invalid_request"),
+    domain.RequestNotFound: (404, "not_found"),
+    domain.RequestFinished: (409, "request_finished"),
+    domain.ServiceUnavailable: (503, "service_unavailable"),
+    domain.IllegalTransition: (409, "illegal_transition"),
+    domain.FourEyes: (409, "four_eyes"),
+    domain.IdempotencyConflict: (409, "idempotency_conflict"),
+    domain.NameOwnedByAnotherAccount: (409, "name_owned_by_another_account"),
+    domain.NameNotManaged: (404, "name_not_managed"),
 }
 
 
@@ -97,9 +85,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     status, code = next(
         (value for kind, value in _STATUS.items() if isinstance(exc, kind)), (500, "internal_error")
     )
-    if isinstance(exc, RecordConflict):  # each kind of conflict names itself
+    if isinstance(exc, domain.RecordConflict):  # each kind of conflict names itself
         status, code = 409, exc.code
-    details = [{"field": exc.field, "reason": exc.reason}] if isinstance(exc, InvalidRequest) else []
+    details = [{"field": exc.field, "reason": exc.reason}] if isinstance(exc, domain.InvalidRequest) else []
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(error_body(code, str(exc), details), status_code=status, headers=headers)
 
@@ -198,7 +186,7 @@ def _documenting_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DnsorchError, _domain_error)
+    app.add_exception_handler(domain.DnsorchError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.openapi = _documenting_errors(app)  # type: ignore[method-assign]

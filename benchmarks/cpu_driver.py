@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ import httpx
 import psycopg2
 from sqlalchemy.engine import make_url
 
+from devstack.ports import free_port
 from dnsorch.contracts import UNFINISHED_STATUSES
 
 REVERSE_ZONE = "2.0.192.in-addr.arpa"
@@ -37,10 +37,10 @@ SHAPE_NETWORKS = {"bare": "198.51.100", "ptr": "192.0.2", "alone": "203.0.113"}
 """Where each shape's addresses come from: only 192.0.2.0/24 has a managed reverse zone."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def percentile(values: list[float], q: float) -> float:
+    """The value at quantile `q` (0..1) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 class Statuses:

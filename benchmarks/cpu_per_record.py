@@ -37,16 +37,12 @@ from benchmarks.cpu_driver import (
     burst,
     cache_counters,
     create_body,
+    percentile,
     running_stack,
     served,
     start_profilers,
     stop_profilers,
 )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Namespace) -> dict[str, Any]:

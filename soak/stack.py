@@ -12,14 +12,11 @@ stopped, frozen or restarted by the fault injector, and `stop` ends everything i
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +39,7 @@ from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer, wait_for_port
 from devstack.temporal_server import TemporalServer
 from dnsorch.store import keys, make_engine
+from soak.snapshot import migrate, snapshot_code
 
 log = logging.getLogger("soak.stack")
 
@@ -50,12 +48,6 @@ REVERSE_ZONE = "2.0.192.in-addr.arpa"
 ACCOUNTS = ("acct-a", "acct-b", "acct-c")
 TASK_QUEUE = "soak"
 ENGINES = ("dev", "server")
-PROJECT = Path(__file__).resolve().parent.parent
-CODE = (
-    *("activities", "api", "consumer", "dnsorch", "worker", "workflows", "migrations", "playbooks"),
-    *("env", ".env", "alembic.ini"),
-)
-"""What the roles run, copied at start (SoakStack.snapshot_code); `.env` when a developer has one."""
 ROLES = {"api": "api", "consumer": "consumer", "worker-1": "worker", "worker-2": "worker"}
 """Process name → `dnsorch` role: two workers on one task queue, the scale-out shape."""
 
@@ -117,7 +109,7 @@ class SoakStack:
         self.postgres = LocalPostgres(self.root / "pg", port=free_port(also_on=()))
         self.postgres.start(database="dnsorch")
         self.database_url = self.postgres.url("dnsorch")
-        self._migrate()
+        migrate(self.code, self.database_url)
         self.keys = self._make_keys()
         self.temporal = self._new_temporal()
         self.temporal.start()  # the server also registers its search attributes before any role starts
@@ -158,57 +150,9 @@ class SoakStack:
             self.start_role(name)
 
     def snapshot_code(self) -> None:
-        """Copy the product's code as it is now; the roles run this copy, restarts included.
-
-        A role the soak kills starts again from source, minutes into the run. Run from the working
-        tree, a restart ran whatever the tree held by then: seen with SEED=101, a consumer restarted
-        after a kill_consumer loaded a model whose column (`expires_at`) a migration newer than the
-        soak's database added, and died at every start. One run, one version of the code."""
-        if self.code.exists():
-            shutil.rmtree(self.code)
-        if self.code_rev is not None:
-            self._export_revision(self.code_rev)
-            return
-        skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-        for name in CODE:
-            source = PROJECT / name
-            if source.is_dir():
-                shutil.copytree(source, self.code / name, ignore=skip)
-            elif source.is_file():
-                shutil.copy2(source, self.code / name)
-
-    def _export_revision(self, rev: str) -> None:
-        """`git archive` of a commit (`--code HEAD`): the committed code, whatever the tree holds."""
-        listed = subprocess.run(
-            ["git", "ls-tree", "--name-only", rev], cwd=PROJECT, capture_output=True, text=True, check=True
-        ).stdout.split()
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", rev, "--", *[n for n in CODE if n in listed]],
-            cwd=PROJECT,
-            capture_output=True,
-            check=True,
-        ).stdout
-        self.code.mkdir(parents=True)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(self.code, filter="data")
-
-    def _migrate(self) -> None:
-        """The snapshot's migrations (`dnsorch migrate`), so the schema is the one its code expects."""
-        done = subprocess.run(
-            [sys.executable, "-m", "dnsorch.cli", "migrate"],
-            cwd=self.code,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(self.code),
-                "ENV": "test",
-                "DATABASE_URL": self.database_url,
-            },
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"the snapshot's migrations failed: {done.stderr[-2000:]}")
+        """Copy the product's code as it is now (or `code_rev`); the roles run this copy, restarts
+        included (soak/snapshot.py says why)."""
+        snapshot_code(self.code, self.code_rev)
 
     def _make_keys(self) -> Keys:
         engine = make_engine(self.database_url)

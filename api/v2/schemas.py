@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dnsorch.requests import CreateDnsRequest, DnsResource, ProvisionedRecord, printable
+from dnsorch.requests import AccountId, CreateDnsRequest, DnsResource, Note, ProvisionedRecord, printable
 from dnsorch.store import DnsRecord, DnsRequest
 
 
@@ -48,12 +48,7 @@ class ActionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=1024)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        return printable(value, allow_newlines=True)
+    note: Note = ""
 
 
 class ScheduleBody(ActionBody):
@@ -169,18 +164,8 @@ class TransferBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    account_id: str = Field(min_length=1, max_length=128)
-    note: str = Field(default="", max_length=1024)
-
-    @field_validator("account_id")
-    @classmethod
-    def _account_printable(cls, value: str) -> str:
-        return printable(value)
-
-    @field_validator("note")
-    @classmethod
-    def _note_printable(cls, value: str) -> str:
-        return printable(value, allow_newlines=True)
+    account_id: AccountId
+    note: Note = ""
 
 
 class TransferOut(BaseModel):

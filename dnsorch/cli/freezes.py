@@ -4,43 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
 from typing import Any
 
 import httpx
 
 from dnsorch.cli.api_client import CliError, api_for, report
+from dnsorch.cli.arguments import api_options, at_time, uuid_of
 from dnsorch.cli.output import cell, table, when
-from dnsorch.cli.requests import _at
 
 FREEZES_PATH = "/api/v2/freezes"
 COLUMNS = ("ID", "ZONE", "STARTS", "ENDS", "BY", "REASON")
 
 
-def _window_id(text: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a freeze window id (a UUID): {text!r}") from None
-
-
 def add_freezes_parser(roles: argparse._SubParsersAction) -> None:
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument(
-        "--api", metavar="URL", help="base URL ($DNSORCH_API_URL, else http://127.0.0.1:8000)"
-    )
-    common.add_argument("--api-key", metavar="KEY", help="bearer token ($DNSORCH_API_KEY, preferred)")
-    common.add_argument("--json", action="store_true", help="print the API's JSON")
+    common = api_options()
     parser = roles.add_parser("freezes", parents=[common], help="freeze windows: requests in a zone wait")
     parser.description = __doc__
     verbs = parser.add_subparsers(dest="freezes_command", metavar="COMMAND", required=True)
     add = verbs.add_parser("add", parents=[common], help="declare a freeze window (operators)")
     add.add_argument("--zone", default=None, help="a managed zone; omitted: every zone")
-    add.add_argument("--from", dest="starts_at", type=_at, default=None, metavar="TIME", help="omitted: now")
+    add.add_argument(
+        "--from", dest="starts_at", type=at_time, default=None, metavar="TIME", help="omitted: now"
+    )
     add.add_argument(
         "--until",
         dest="ends_at",
-        type=_at,
+        type=at_time,
         required=True,
         metavar="TIME",
         help="e.g. 2027-01-31T22:00:00Z, +2h",
@@ -48,7 +37,7 @@ def add_freezes_parser(roles: argparse._SubParsersAction) -> None:
     add.add_argument("--reason", required=True, metavar="TEXT", help="why; on every request it holds")
     verbs.add_parser("list", parents=[common], help="the windows that hold now or will")
     end = verbs.add_parser("end", parents=[common], help="end a window now; the requests it held go ahead")
-    end.add_argument("window_id", type=_window_id, metavar="ID")
+    end.add_argument("window_id", type=uuid_of("freeze window"), metavar="ID")
 
 
 def _render(window: dict[str, Any]) -> list[str]:

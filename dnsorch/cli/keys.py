@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
 
+from dnsorch.cli.arguments import on_database
 from dnsorch.settings import Settings
-from dnsorch.store import keys, make_engine
+from dnsorch.store import keys
 
 
 def add_keys_parser(roles: argparse._SubParsersAction) -> None:
@@ -31,33 +32,30 @@ def add_keys_parser(roles: argparse._SubParsersAction) -> None:
 
 
 def run_keys(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.database_url)
-    try:
-        if args.keys_command == "create":
-            name = args.name or f"{args.account}-{args.key_role}"
-            row, key = keys.create_key(engine, args.account, args.key_role, name)
+    return on_database(settings, lambda engine: _keys(args, engine))
+
+
+def _keys(args: argparse.Namespace, engine: Engine) -> int:
+    if args.keys_command == "create":
+        name = args.name or f"{args.account}-{args.key_role}"
+        row, key = keys.create_key(engine, args.account, args.key_role, name)
+        print(
+            f"created key {row.id} ({row.role} of {row.account_id}); it is shown only now:",
+            file=sys.stderr,
+        )
+        print(key)
+    elif args.keys_command == "list":
+        print(f"{'ID':<14}{'ROLE':<11}{'ACCOUNT':<24}{'NAME':<24}{'CREATED':<22}REVOKED")
+        for row in keys.list_keys(engine, include_revoked=args.all):
+            revoked = f"{row.revoked_at:%Y-%m-%d %H:%M:%S}" if row.revoked_at else "-"
             print(
-                f"created key {row.id} ({row.role} of {row.account_id}); it is shown only now:",
-                file=sys.stderr,
+                f"{row.id:<14}{row.role:<11}{row.account_id:<24}{row.name:<24}"
+                f"{row.created_at:%Y-%m-%d %H:%M:%S}   {revoked}"
             )
-            print(key)
-        elif args.keys_command == "list":
-            print(f"{'ID':<14}{'ROLE':<11}{'ACCOUNT':<24}{'NAME':<24}{'CREATED':<22}REVOKED")
-            for row in keys.list_keys(engine, include_revoked=args.all):
-                revoked = f"{row.revoked_at:%Y-%m-%d %H:%M:%S}" if row.revoked_at else "-"
-                print(
-                    f"{row.id:<14}{row.role:<11}{row.account_id:<24}{row.name:<24}"
-                    f"{row.created_at:%Y-%m-%d %H:%M:%S}   {revoked}"
-                )
-        else:
-            key_id = keys.key_id_of(args.key_id)
-            if not keys.revoke_key(engine, key_id):
-                print(f"error: no active key {key_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {key_id}", file=sys.stderr)
-    except OperationalError as error:
-        print(f"error: PostgreSQL unreachable at DATABASE_URL: {error.orig}", file=sys.stderr)
-        return 3
-    finally:
-        engine.dispose()
+    else:
+        key_id = keys.key_id_of(args.key_id)
+        if not keys.revoke_key(engine, key_id):
+            print(f"error: no active key {key_id}", file=sys.stderr)
+            return 1
+        print(f"revoked {key_id}", file=sys.stderr)
     return 0

@@ -9,18 +9,14 @@ from typing import Any
 import httpx
 
 from dnsorch.cli.api_client import CliError, api_for, report
+from dnsorch.cli.arguments import api_options
 from dnsorch.cli.output import cell, when
 
 NAMES_PATH = "/api/v2/dns/names"
 
 
 def add_names_parser(roles: argparse._SubParsersAction) -> None:
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument(
-        "--api", metavar="URL", help="base URL ($DNSORCH_API_URL, else http://127.0.0.1:8000)"
-    )
-    common.add_argument("--api-key", metavar="KEY", help="bearer token ($DNSORCH_API_KEY, preferred)")
-    common.add_argument("--json", action="store_true", help="print the API's JSON")
+    common = api_options()
     parser = roles.add_parser("names", parents=[common], help="owners of managed DNS names; transfers")
     parser.description = __doc__
     verbs = parser.add_subparsers(dest="names_command", metavar="COMMAND", required=True)

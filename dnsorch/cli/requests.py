@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from dnsorch.cli.api_client import DEFAULT_API_URL, ApiClient, CliError, api_for, report
+from dnsorch.cli.api_client import ApiClient, CliError, api_for, report
+from dnsorch.cli.arguments import api_options, at_time, uuid_of
 from dnsorch.cli.output import cell, pairs, table, when
 
 REQUESTS_PATH = "/api/v2/dns/requests"
@@ -35,12 +34,7 @@ TARGET_WIDTH = 60
 """A TXT target may be 4000 characters: `list` cuts it to keep one row per line; `show` prints it whole."""
 
 
-def _request_id(text: str) -> str:
-    """Checked locally so a mistyped id is a usage error (exit 2), not a round trip and a 422."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a request id (a UUID): {text!r}") from None
+_request_id = uuid_of("request")
 
 
 def _positive_int(text: str) -> int:
@@ -49,40 +43,9 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-_FROM_NOW = re.compile(r"\+(\d+)([mhd])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-def _at(text: str) -> str:
-    """A time with a UTC offset (ISO 8601), or `+90m`, `+2h`, `+3d` from now; sent in UTC. A time
-    without an offset means different things on different machines, so it is a usage error here
-    (the API refuses it too). Whether it is ahead and within a year is the API's to judge."""
-    if (relative := _FROM_NOW.fullmatch(text.strip())) is not None:
-        amount, unit = relative.groups()
-        return (datetime.now(UTC) + timedelta(**{_UNITS[unit]: int(amount)})).isoformat()
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (e.g. 2027-01-31T22:00:00Z, or +2h from now)"
-        ) from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}Z")
-    return moment.astimezone(UTC).isoformat()
-
-
 def add_requests_parser(roles: argparse._SubParsersAction) -> None:
-    """Adds `requests` and its verbs. The connection options are accepted before or after the verb;
-    SUPPRESS as their default keeps the verb's parser from overwriting a value given before it."""
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--api", metavar="URL", help=f"base URL ($DNSORCH_API_URL, else {DEFAULT_API_URL})")
-    common.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help="bearer token ($DNSORCH_API_KEY, else the dev stack's .dnsorch/dev-api-key; "
-        "prefer the variable: arguments show in ps)",
-    )
-    common.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
+    """Adds `requests` and its verbs; the connection options go before or after the verb."""
+    common = api_options()
     parser = roles.add_parser("requests", parents=[common], help="list, inspect and act on DNS requests")
     parser.description = __doc__
     verbs = parser.add_subparsers(dest="requests_command", metavar="COMMAND", required=True)
@@ -106,7 +69,7 @@ def add_requests_parser(roles: argparse._SubParsersAction) -> None:
     move = verbs.add_parser("reschedule", parents=[common], help="move a SCHEDULED request to another time")
     move.add_argument("request_id", type=_request_id, metavar="ID")
     move.add_argument(
-        "--at", required=True, type=_at, metavar="TIME", help="e.g. 2027-01-31T22:00:00Z, or +2h from now"
+        "--at", required=True, type=at_time, metavar="TIME", help="e.g. 2027-01-31T22:00:00Z, or +2h from now"
     )
     move.add_argument("--note", metavar="TEXT", help="why; recorded in the request's timeline")
     extend = verbs.add_parser(
@@ -114,7 +77,11 @@ def add_requests_parser(roles: argparse._SubParsersAction) -> None:
     )
     extend.add_argument("request_id", type=_request_id, metavar="ID")
     extend.add_argument(
-        "--until", required=True, type=_at, metavar="TIME", help="e.g. 2027-03-01T00:00:00Z, or +30d from now"
+        "--until",
+        required=True,
+        type=at_time,
+        metavar="TIME",
+        help="e.g. 2027-03-01T00:00:00Z, or +30d from now",
     )
     extend.add_argument("--note", metavar="TEXT", help="why; recorded in the request's timeline")
     for action, purpose in ACTIONS.items():

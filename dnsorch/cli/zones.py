@@ -11,12 +11,12 @@ import argparse
 import getpass
 import sys
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
 
+from dnsorch.cli.arguments import on_database
 from dnsorch.cli.output import cell
 from dnsorch.contracts import DnsorchError
 from dnsorch.settings import Settings
-from dnsorch.store import make_engine
 from dnsorch.zones import adoption
 
 _ORDER = {action: index for index, action in enumerate(adoption.Action)}
@@ -37,7 +37,10 @@ def add_zones_parser(roles: argparse._SubParsersAction) -> None:
 
 
 def run_zones(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.database_url)
+    return on_database(settings, lambda engine: _adopt(args, settings, engine))
+
+
+def _adopt(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     try:
         if args.dry_run:
             plan = adoption.plan_adoption(engine, settings, args.zone, args.owner, args.under)
@@ -51,14 +54,9 @@ def run_zones(args: argparse.Namespace, settings: Settings) -> int:
                 f"adopted {result.adopted} record sets for {result.plan.owner}"
                 f" ({result.names_claimed} names newly owned); {_counts(result.plan)}"
             )
-    except OperationalError as error:
-        print(f"error: PostgreSQL unreachable at DATABASE_URL: {error.orig}", file=sys.stderr)
-        return 3
     except DnsorchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     return 0
 
 

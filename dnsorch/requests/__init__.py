@@ -9,10 +9,12 @@ from dnsorch.requests import approval, freezes, queries, rules, transitions
 from dnsorch.requests.accepting import Accepted, AcceptService, Door, apply_policy, idempotency_request_id
 from dnsorch.requests.operating import OperateService, read_request
 from dnsorch.requests.schemas import (
+    AccountId,
     CreateDnsRequest,
     CreateDnsResponse,
     DnsRequestOut,
     DnsResource,
+    Note,
     ProvisionedRecord,
     RecordConfig,
     RequestContext,
@@ -24,10 +26,12 @@ from dnsorch.requests.validation import OPERATIONS, build_spec, request_hash
 
 __all__ = [
     # the bodies a request arrives in (v1's contract, kept field for field)
+    "AccountId",
     "CreateDnsRequest",
     "CreateDnsResponse",
     "DnsRequestOut",
     "DnsResource",
+    "Note",
     "ProvisionedRecord",
     "RecordConfig",
     "RequestContext",

@@ -88,9 +88,7 @@ class OperateService:
             self._check_not_approved_yet(request, by[0])
         key_id, account_id = by or ("", "")
         sent = OperatorAction(action=action, actor=actor, note=note, key_id=key_id, account_id=account_id)
-        result = await self._send(request, self.gateway.act, sent)
-        log.info("action %s -> %s", sent, result)
-        return result
+        return await self._send(request, self.gateway.act, sent)
 
     async def set_status(
         self, request_id: uuid.UUID, status: str, message: str, actor: str = "operator"
@@ -98,9 +96,7 @@ class OperateService:
         """API v2's manual status: the action it means, validated by the workflow (see transitions)."""
         request = await self._steerable(request_id)
         change = StatusChange(status=status, message=message, actor=actor)
-        result = await self._send(request, self.gateway.set_status, change)
-        log.info("status %s -> %s", change, result)
-        return result
+        return await self._send(request, self.gateway.set_status, change)
 
     async def reschedule(
         self, request_id: uuid.UUID, not_before: datetime, note: str, actor: str = "operator"
@@ -109,10 +105,9 @@ class OperateService:
         request = await self._steerable(request_id)
         when = check_not_before(not_before, datetime.now(UTC))
         assert when is not None
-        moved = Reschedule(not_before=when, actor=actor, note=note)
-        result = await self._send(request, self.gateway.reschedule, moved)
-        log.info("rescheduled for %s by %s", moved.not_before.isoformat(), actor)
-        return result
+        return await self._send(
+            request, self.gateway.reschedule, Reschedule(not_before=when, actor=actor, note=note)
+        )
 
     async def extend_expiry(
         self, request_id: uuid.UUID, expires_at: datetime, note: str, actor: str = "operator"
@@ -185,11 +180,13 @@ class OperateService:
 
     async def _send(self, request: DnsRequest, update: Callable[[str, M], Awaitable[str]], message: M) -> str:
         """`message` to the request's workflow as an Update (one of the gateway's); the status it led
-        to, or the refusal the caller answers with (`_refusal`)."""
+        to (logged with the message), or the refusal the caller answers with (`_refusal`)."""
         try:
-            return await update(self._workflow_id(request), message)
+            result = await update(self._workflow_id(request), message)
         except (UpdateRefused, WorkflowNotFound) as error:
             raise self._refusal(request, error) from error
+        log.info("%s -> %s", message, result)
+        return result
 
     @staticmethod
     def _workflow_id(request: DnsRequest) -> str:

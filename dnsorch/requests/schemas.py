@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from dnsorch.contracts import InvalidRequest, RequestStatus
 from dnsorch.dns import (
@@ -38,6 +38,16 @@ def printable(value: str, *, allow_newlines: bool = False) -> str:
     return value
 
 
+def _printable_lines(value: str) -> str:
+    return printable(value, allow_newlines=True)
+
+
+AccountId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(printable)]
+"""An account's id, as every body names it."""
+Note = Annotated[str, Field(max_length=1024), AfterValidator(_printable_lines)]
+"""Free text a person writes for the timeline (a note, a status message); newlines allowed."""
+
+
 class RecordConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,7 +74,7 @@ class RecordConfig(BaseModel):
 class RequestContext(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account_id: str = Field(min_length=1, max_length=128)
+    account_id: AccountId
     source: str = Field(
         default="api",
         pattern=r"^[a-z][a-z0-9_-]{0,31}$",
@@ -72,11 +82,6 @@ class RequestContext(BaseModel):
         " came through (`api` for REST, `kafka` for the consumer), never what its body says.",
         json_schema_extra={"deprecated": True},
     )
-
-    @field_validator("account_id")
-    @classmethod
-    def _account_is_printable(cls, value: str) -> str:
-        return printable(value)
 
 
 class DnsResource(BaseModel):
@@ -115,12 +120,7 @@ class StatusUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: RequestStatus
-    message: str = Field(default="", max_length=1024)
-
-    @field_validator("message")
-    @classmethod
-    def _message_is_printable(cls, value: str) -> str:
-        return printable(value, allow_newlines=True)
+    message: Note = ""
 
 
 class StatusUpdateResponse(BaseModel):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -126,45 +126,42 @@ class ProvisioningGateway:
         repeated start (a retry, a redelivery) starts nothing.
         """
         spec = params.request
-        try:
-            await self.client.start_workflow(
-                WORKFLOW_TYPE,
-                params,
-                id=spec.workflow_id,
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=request_attributes(spec),
-                static_summary=spec.summary,
-                static_details=f"Request {spec.request_id} from {spec.source}",
-                # Fail fast while Temporal is down, so the caller answers 503 or holds back.
-                rpc_timeout=START_TIMEOUT,
-            )
-        except WorkflowAlreadyStartedError:
+        started = await self._start_once(
+            WORKFLOW_TYPE,
+            params,
+            spec.workflow_id,
+            search_attributes=request_attributes(spec),
+            static_summary=spec.summary,
+            static_details=f"Request {spec.request_id} from {spec.source}",
+        )
+        if not started:
             log.info("workflow %s already exists; not starting a second one", spec.workflow_id)
-            return False
-        except RPCError as error:
-            raise ServiceUnavailable.temporal(error.message) from error
-        except RuntimeError as error:
-            if is_temporal_unreachable(error):
-                raise ServiceUnavailable.temporal() from error
-            raise
-        return True
+        return started
 
     async def start_expiry(self, params: ExpiryInput) -> bool:
         """Start the expiry of the record `params.request_id` provisioned; False when it was started
         before. Its id is derived from the request and a duplicate is refused, never reused (even
         once the expiry has ended), so a retried start starts nothing."""
+        return await self._start_once(
+            EXPIRY_WORKFLOW_TYPE,
+            params,
+            expiry_workflow_id_for(params.request_id),
+            static_summary=f"expiry of request {params.request_id} at {params.expires_at.isoformat()}",
+        )
+
+    async def _start_once(self, workflow: str, arg: object, workflow_id: str, **options: Any) -> bool:
+        """Start `workflow` under an id that is never reused; False when it was used before."""
         try:
             await self.client.start_workflow(
-                EXPIRY_WORKFLOW_TYPE,
-                params,
-                id=expiry_workflow_id_for(params.request_id),
+                workflow,
+                arg,
+                id=workflow_id,
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=f"expiry of request {params.request_id} at {params.expires_at.isoformat()}",
+                # Fail fast while Temporal is down, so the caller answers 503 or holds back.
                 rpc_timeout=START_TIMEOUT,
+                **options,
             )
         except WorkflowAlreadyStartedError:
             return False
