@@ -38,9 +38,8 @@ def pointed_at(change: DnsChange) -> list[tuple[str, bool]]:
     if change.operation not in ("create", "update"):
         return []
     if change.record_type == "CNAME":
-        return [
-            (rdata.target.to_text(), False) for rdata in parse_values("CNAME", change.values, change.zone)
-        ]
+        hosts = [target_host(rdata) for rdata in parse_values("CNAME", change.values, change.zone)]
+        return [(host.to_text(), False) for host in hosts if host is not None]
     return [(host, True) for host in target_hosts(change) if host != "."]
 
 

@@ -165,7 +165,10 @@ def parse_values(
 
 
 def target_host(rdata: dns.rdata.Rdata) -> dns.name.Name | None:
-    """The host an MX or SRV value points at (it must not be an alias: RFC 2181 §10.3)."""
+    """The host a CNAME, MX or SRV value points at (an MX or SRV target must not be an alias:
+    RFC 2181 §10.3)."""
+    if isinstance(rdata, CNAME):
+        return rdata.target
     if isinstance(rdata, MX):
         return rdata.exchange
     if isinstance(rdata, SRV):
