@@ -4,7 +4,6 @@ for it, so a retried write adds nothing. Deterministic code only, like the workf
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -15,120 +14,113 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import (
         DRIFT_SOURCE,
         BeginRequest,
-        DnsRequestSpec,
         FinishRequest,
         LogStep,
         RecordRow,
         RequestStatus,
-        WorkflowState,
     )
     from dnsorch.temporal import search_attributes as sa
     from workflows.policy import DB_RETRY, DB_TIMEOUT
+    from workflows.run_state import RequestRun
 
 
-class RequestBookkeeping:
-    """What the workflow knows about its request, and how it records it."""
+def record_row(run: RequestRun) -> RecordRow:
+    """The row DNS serves: `provisioned_at` is when the change was served everywhere when that
+    is known, not when the request ended (its PTRs may have kept it open for hours, while a
+    later request changed the name; see served_records.apply_record)."""
+    request = run.request
+    return RecordRow(
+        request_id=request.request_id,
+        record_type=request.record_type,
+        domain=request.domain,
+        target=request.target,
+        ttl=request.ttl,
+        priority=request.priority,
+        comment=request.comment,
+        provisioned_at=run.served_at or workflow.now(),
+        operation=request.operation,
+        account_id=request.account_id,
+        zone=request.zone,
+    )
 
-    _request: DnsRequestSpec | None
-    _state: WorkflowState
-    _write_lock: asyncio.Lock
-    _lean: bool
-    _served_at: datetime | None
 
-    def _record_row(self) -> RecordRow:
-        """The row DNS serves: `provisioned_at` is when the change was served everywhere when that
-        is known, not when the request ended (its PTRs may have kept it open for hours, while a
-        later request changed the name; see served_records.apply_record)."""
-        assert self._request is not None
-        request = self._request
-        return RecordRow(
-            request_id=request.request_id,
-            record_type=request.record_type,
-            domain=request.domain,
-            target=request.target,
-            ttl=request.ttl,
-            priority=request.priority,
-            comment=request.comment,
-            provisioned_at=self._served_at or workflow.now(),
-            operation=request.operation,
-            account_id=request.account_id,
-            zone=request.zone,
-        )
+async def transition(
+    run: RequestRun,
+    status: RequestStatus,
+    message: str,
+    *,
+    step: str,
+    actor: str = "workflow",
+    begin: bool = False,
+    record: RecordRow | None = None,
+) -> None:
+    """Move to `status` and write it; `begin` writes the row too, `record` the served record."""
+    previous = run.state.status
+    run.state.status, run.state.step = status, step
+    workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
+    workflow.set_current_details(f"**{status.value}** ({step}): {message}")
+    await log(
+        run,
+        f"{previous} → {status.value}: {message}",
+        status=status,
+        step=step,
+        actor=actor,
+        previous=previous,
+        begin=begin,
+        record=record,
+    )
 
-    async def _transition(
-        self,
-        status: RequestStatus,
-        message: str,
-        *,
-        step: str,
-        actor: str = "workflow",
-        begin: bool = False,
-        record: RecordRow | None = None,
-    ) -> None:
-        """Move to `status` and write it; `begin` writes the row too, `record` the served record."""
-        previous = self._state.status
-        self._state.status, self._state.step = status, step
-        workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
-        workflow.set_current_details(f"**{status.value}** ({step}): {message}")
-        await self._log(
-            f"{previous} → {status.value}: {message}",
-            status=status,
-            step=step,
-            actor=actor,
-            previous=previous,
-            begin=begin,
-            record=record,
-        )
 
-    async def _log(
-        self,
-        message: str,
-        *,
-        status: RequestStatus | None = None,
-        step: str = "",
-        actor: str = "workflow",
-        previous: str | None = None,
-        begin: bool = False,
-        record: RecordRow | None = None,
-        plan: dict[str, Any] | None = None,
-        propagation: dict[str, float] | None = None,
-        not_before: datetime | None = None,
-        approver: str | None = None,
-    ) -> None:
-        assert self._request is not None
-        if actor == "workflow" and self._request.source == DRIFT_SOURCE:
-            actor = DRIFT_SOURCE  # what a drift request does, drift detection does (not a person)
-        entry = LogStep(
-            request_id=self._request.request_id,
-            entry_id=str(workflow.uuid4()),
-            at=workflow.now(),
-            message=message,
-            status=status.value if status else None,
-            step=step,
-            actor=actor,
-            previous=previous,
-            plan=plan,
-            propagation=propagation,
-            not_before=not_before,
-            approver=approver,
-        )
-        self._state.log.append(
-            {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
-        )
-        async with self._write_lock:
-            if begin:
-                await self._call(DatabaseActivities.begin_request, BeginRequest(self._request, entry))
-            elif record is not None:
-                await self._call(DatabaseActivities.finish_request, FinishRequest(entry, record))
-            else:
-                await self._call(DatabaseActivities.record_step, entry)
+async def log(
+    run: RequestRun,
+    message: str,
+    *,
+    status: RequestStatus | None = None,
+    step: str = "",
+    actor: str = "workflow",
+    previous: str | None = None,
+    begin: bool = False,
+    record: RecordRow | None = None,
+    plan: dict[str, Any] | None = None,
+    propagation: dict[str, float] | None = None,
+    not_before: datetime | None = None,
+    approver: str | None = None,
+) -> None:
+    request = run.request
+    if actor == "workflow" and request.source == DRIFT_SOURCE:
+        actor = DRIFT_SOURCE  # what a drift request does, drift detection does (not a person)
+    entry = LogStep(
+        request_id=request.request_id,
+        entry_id=str(workflow.uuid4()),
+        at=workflow.now(),
+        message=message,
+        status=status.value if status else None,
+        step=step,
+        actor=actor,
+        previous=previous,
+        plan=plan,
+        propagation=propagation,
+        not_before=not_before,
+        approver=approver,
+    )
+    run.state.log.append(
+        {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
+    )
+    async with run.write_lock:
+        if begin:
+            await call(run, DatabaseActivities.begin_request, BeginRequest(request, entry))
+        elif record is not None:
+            await call(run, DatabaseActivities.finish_request, FinishRequest(entry, record))
+        else:
+            await call(run, DatabaseActivities.record_step, entry)
 
-    async def _call(self, activity_method, arg) -> object:  # type: ignore[no-untyped-def]
-        """A database write: a local activity once lean (no task of its own in Temporal)."""
-        if self._lean:
-            return await workflow.execute_local_activity_method(
-                activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
-            )
-        return await workflow.execute_activity_method(
+
+async def call(run: RequestRun, activity_method, arg) -> object:  # type: ignore[no-untyped-def]
+    """A database write: a local activity once lean (no task of its own in Temporal)."""
+    if run.lean:
+        return await workflow.execute_local_activity_method(
             activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
         )
+    return await workflow.execute_activity_method(
+        activity_method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+    )

@@ -16,25 +16,18 @@ What the cancel then does, once the apply is stopped (WAIT_CANCELLATION_COMPLETE
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.planning import PlanningActivities
-    from dnsorch.contracts import (
-        Action,
-        ChangePlan,
-        DnsChange,
-        OperatorAction,
-        RequestStatus,
-        WorkflowState,
-    )
-    from workflows.bookkeeping import RequestBookkeeping
+    from dnsorch.contracts import Action, ChangePlan, DnsChange, OperatorAction, RequestStatus
+    from workflows.apply import Settle
+    from workflows.bookkeeping import log, transition
+    from workflows.live_dns import roll_back
     from workflows.outcome import Outcome, note
     from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT, failure_reason
-    from workflows.story import Story
+    from workflows.run_state import RequestRun
 
 S, A = RequestStatus, Action
 
@@ -54,113 +47,94 @@ class Unsettled(Exception):
     """A cancel could not learn what the primary serves: the request waits in NEEDS_ATTENTION."""
 
 
-class CancelAsksDns(RequestBookkeeping):
-    """The check a cancel makes before it ends a request whose change may have reached DNS."""
+def settler(run: RequestRun) -> Settle:
+    """`settle_cancel` for this run, as the apply and the turn take it."""
 
-    _state: WorkflowState
-    _snapshot: ChangePlan | None
-    _story: Story
-    _everywhere: bool
-    _done_tickets: set[int]
-    _change: Callable[[], DnsChange]
-    _roll_back: Callable[[], Awaitable[str | None]]
-    _provision: Callable[..., Awaitable[None]]
+    async def settle(action: OperatorAction, ticket: int) -> None:
+        await settle_cancel(run, action, ticket)
 
-    async def _settled_in_temporal(self) -> Outcome | None:
-        """A cancel in Temporal (cannot be refused): the ending DNS's answer decides, None for
-        CANCELLED; when the primary cannot be asked, the request waits for an operator instead."""
-        try:
-            await self._settle_cancel(
-                IN_TEMPORAL, 0, asked="cancel in Temporal", ended="cancelled in Temporal"
-            )
-        except Outcome as outcome:
-            return outcome
-        except Unsettled:
-            try:
-                await self._provision(held=True)
-            except Outcome as outcome:
-                return outcome
-        return None
+    return settle
 
-    async def _settle_cancel(
-        self, action: OperatorAction, ticket: int, *, asked: str = "", ended: str = ""
-    ) -> None:
-        """Returns when the cancel (or fail) may end the request as it asks (nothing was sent, or the
-        primary serves the snapshot); raises Outcome when DNS's answer decides another ending, or
-        Unsettled."""
-        if not self._may_have_reached_dns(action) or not workflow.patched(CANCEL_ASKS_DNS):
-            return
-        if action.action == A.FAIL and not workflow.patched(FAIL_ASKS_DNS):
-            return
-        verb = "cancelled" if action.action == A.CANCEL else "failed"
-        asked = asked or f"{action.action} by {action.actor}{note(action)}"
-        ended = ended or f"{verb} by {action.actor}{note(action)}"
-        change = self._change()
-        try:
-            served = await workflow.execute_local_activity_method(
-                PlanningActivities.plan_change,
-                change,
-                start_to_close_timeout=PLAN_TIMEOUT,
-                retry_policy=PLAN_RETRY,
-            )
-        except ActivityError as error:  # it never fails, but a hung server can outlast its timeout
-            served = ChangePlan("unknown", note=failure_reason(error))
-        if served.action == "unknown":
-            why = f"the primary could not be asked ({served.note})"
-            await self._unsettled(
-                ticket, f"{asked}: whether the change reached DNS is unknown: {why}", action
-            )
-        if not _serves(served, change):
-            return  # untouched (or changed by no one of ours): CANCELLED, as before
-        values = ", ".join(change.values) or "nothing (deleted)"
-        if self._snapshot is None:
-            raise Outcome(
-                S.COMPLETED,
-                f"{asked} came too late: the primary already serves the change ({values}); it stays",
-                action.actor,
-                ticket,
-                store_record=True,
-            )
-        before = ", ".join(self._snapshot.old_values) or "nothing"
-        message = f"{asked}: the primary serves the change ({values}); restoring what the plan saw: {before}"
-        if self._state.status == S.IN_PROGRESS:
-            await self._log(message, step="rollback", actor=action.actor)
-        else:  # while it restores, only cancel, fail and resolve are legal, as in any apply
-            await self._transition(S.IN_PROGRESS, message, step="rollback", actor=action.actor)
-        problem = await self._roll_back()
-        if problem is None:
-            raise Outcome(
-                S.CANCELLED if action.action == A.CANCEL else S.FAILED,
-                f"{ended}: the change had reached DNS; restored what the plan saw: {before}",
-                action.actor,
-                ticket,
-            )
-        self._story.rollback_lag = problem if self._story.restored else ""
-        await self._unsettled(ticket, f"{asked}: the change had reached DNS, and {problem}", action)
 
-    def _may_have_reached_dns(self, action: OperatorAction) -> bool:
-        """An apply of this request started, it changes something, and no other rule already decides
-        what a cancel means: a rollback that stands (ROLLBACK_STANDS) or a change served everywhere
-        (SERVED_IS_TOO_LATE)."""
-        return (
-            action.action in (A.CANCEL, A.FAIL)
-            and self._everywhere
-            and self._state.attempts > 0
-            and not self._story.restored
-            and not self._story.everywhere
-            and not (self._snapshot is not None and self._snapshot.action in ("unchanged", "none"))
+async def settle_cancel(
+    run: RequestRun, action: OperatorAction, ticket: int, *, asked: str = "", ended: str = ""
+) -> None:
+    """Returns when the cancel (or fail) may end the request as it asks (nothing was sent, or the
+    primary serves the snapshot); raises Outcome when DNS's answer decides another ending, or
+    Unsettled."""
+    if not _may_have_reached_dns(run, action) or not workflow.patched(CANCEL_ASKS_DNS):
+        return
+    if action.action == A.FAIL and not workflow.patched(FAIL_ASKS_DNS):
+        return
+    verb = "cancelled" if action.action == A.CANCEL else "failed"
+    asked = asked or f"{action.action} by {action.actor}{note(action)}"
+    ended = ended or f"{verb} by {action.actor}{note(action)}"
+    change = run.change()
+    try:
+        served = await workflow.execute_local_activity_method(
+            PlanningActivities.plan_change,
+            change,
+            start_to_close_timeout=PLAN_TIMEOUT,
+            retry_policy=PLAN_RETRY,
         )
+    except ActivityError as error:  # it never fails, but a hung server can outlast its timeout
+        served = ChangePlan("unknown", note=failure_reason(error))
+    if served.action == "unknown":
+        why = f"the primary could not be asked ({served.note})"
+        await _unsettled(run, ticket, f"{asked}: whether the change reached DNS is unknown: {why}", action)
+    if not _serves(served, change):
+        return  # untouched (or changed by no one of ours): CANCELLED, as before
+    values = ", ".join(change.values) or "nothing (deleted)"
+    if run.snapshot is None:
+        raise Outcome(
+            S.COMPLETED,
+            f"{asked} came too late: the primary already serves the change ({values}); it stays",
+            action.actor,
+            ticket,
+            store_record=True,
+        )
+    before = ", ".join(run.snapshot.old_values) or "nothing"
+    message = f"{asked}: the primary serves the change ({values}); restoring what the plan saw: {before}"
+    if run.state.status == S.IN_PROGRESS:
+        await log(run, message, step="rollback", actor=action.actor)
+    else:  # while it restores, only cancel, fail and resolve are legal, as in any apply
+        await transition(run, S.IN_PROGRESS, message, step="rollback", actor=action.actor)
+    problem = await roll_back(run, settler(run))
+    if problem is None:
+        raise Outcome(
+            S.CANCELLED if action.action == A.CANCEL else S.FAILED,
+            f"{ended}: the change had reached DNS; restored what the plan saw: {before}",
+            action.actor,
+            ticket,
+        )
+    run.story.rollback_lag = problem if run.story.restored else ""
+    await _unsettled(run, ticket, f"{asked}: the change had reached DNS, and {problem}", action)
 
-    async def _unsettled(self, ticket: int, problem: str, action: OperatorAction) -> None:
-        self._state.last_error = problem
-        if self._state.status == S.NEEDS_ATTENTION:
-            await self._log(f"still needs an operator: {problem}", step="attention", actor=action.actor)
-        else:
-            await self._transition(
-                S.NEEDS_ATTENTION, f"needs an operator: {problem}", step="attention", actor=action.actor
-            )
-        self._done_tickets.add(ticket)
-        raise Unsettled(problem)
+
+def _may_have_reached_dns(run: RequestRun, action: OperatorAction) -> bool:
+    """An apply of this request started, it changes something, and no other rule already decides
+    what a cancel means: a rollback that stands (ROLLBACK_STANDS) or a change served everywhere
+    (SERVED_IS_TOO_LATE)."""
+    return (
+        action.action in (A.CANCEL, A.FAIL)
+        and run.everywhere
+        and run.state.attempts > 0
+        and not run.story.restored
+        and not run.story.everywhere
+        and not (run.snapshot is not None and run.snapshot.action in ("unchanged", "none"))
+    )
+
+
+async def _unsettled(run: RequestRun, ticket: int, problem: str, action: OperatorAction) -> None:
+    run.state.last_error = problem
+    if run.state.status == S.NEEDS_ATTENTION:
+        await log(run, f"still needs an operator: {problem}", step="attention", actor=action.actor)
+    else:
+        await transition(
+            run, S.NEEDS_ATTENTION, f"needs an operator: {problem}", step="attention", actor=action.actor
+        )
+    run.done_tickets.add(ticket)
+    raise Unsettled(problem)
 
 
 def _serves(plan: ChangePlan, change: DnsChange) -> bool:

@@ -15,26 +15,19 @@ history size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.freezes import FreezeActivities
-    from dnsorch.contracts import (
-        PTR_SOURCE,
-        Action,
-        DnsRequestSpec,
-        Freeze,
-        OperatorAction,
-        RequestStatus,
-        WorkflowState,
-    )
-    from dnsorch.requests.transitions import IllegalTransition
-    from workflows.bookkeeping import RequestBookkeeping
+    from dnsorch.contracts import PTR_SOURCE, Action, Freeze, RequestStatus
+    from workflows.bookkeeping import log, transition
+    from workflows.messages import STARTED
+    from workflows.operators import end_by, take_legal
     from workflows.outcome import note
     from workflows.policy import DB_RETRY, DB_TIMEOUT
+    from workflows.run_state import RequestRun
 
 S, A = RequestStatus, Action
 
@@ -42,87 +35,64 @@ S, A = RequestStatus, Action
 FREEZE_WINDOWS = "freeze-windows"
 FREEZE_RECHECK = timedelta(hours=1)
 """The longest a FROZEN request sleeps before it asks again, whatever the window's end."""
-_STARTED = "provisioning started"  # the first attempt's line (workflows/provisioning.py)
 _SHORTEST_WAIT = timedelta(seconds=1)
 """A window that ends in the past by the workflow's clock (the database's is ahead) is asked again."""
 
 
-class FreezeWait(RequestBookkeeping):
-    """The wait in FROZEN, and the signal that wakes it when a window ends early."""
+async def wait_out_freeze(run: RequestRun, *, held: bool = False) -> None:
+    """1. Ask whether the zone is frozen now; not frozen: go on. 2. An emergency passes, on the
+    timeline. 3. FROZEN (a line when the freeze found is another than before) until the window's
+    end, `let_through` or a window ended early; `cancel` ends the request. Then back to 1.
 
-    _request: DnsRequestSpec | None
-    _state: WorkflowState
-    _queue: list[tuple[int, OperatorAction]]
-    _done_tickets: set[int]
-    _freezes_changed: bool
-    _check: Callable[[str], Action]
-    _end_by: Callable[[OperatorAction, int], None]
-
-    async def _wait_out_freeze(self, *, held: bool = False) -> None:
-        """1. Ask whether the zone is frozen now; not frozen: go on. 2. An emergency passes, on the
-        timeline. 3. FROZEN (a line when the freeze found is another than before) until the window's
-        end, `let_through` or a window ended early; `cancel` ends the request. Then back to 1.
-
-        Not asked: a request held in NEEDS_ATTENTION (an operator's retry decides when it runs), a
-        dry run (it changes nothing) and a PTR request (it follows a forward change already applied)."""
-        assert self._request is not None
-        request = self._request
-        if held or request.dry_run or request.source == PTR_SOURCE or not workflow.patched(FREEZE_WINDOWS):
+    Not asked: a request held in NEEDS_ATTENTION (an operator's retry decides when it runs), a
+    dry run (it changes nothing) and a PTR request (it follows a forward change already applied)."""
+    request = run.request
+    if held or request.dry_run or request.source == PTR_SOURCE or not workflow.patched(FREEZE_WINDOWS):
+        return
+    if run.state.status != S.IN_PROGRESS:  # as the first attempt would, before the check: an
+        await transition(run, S.IN_PROGRESS, STARTED, step="apply")  # approve answers IN_PROGRESS
+    waited: Freeze | None = None
+    while (freeze := await _freeze_now(run)) is not None:
+        if request.emergency:
+            await log(run, f"emergency change: passes the freeze ({freeze.describe()})", step="freeze")
             return
-        if self._state.status != S.IN_PROGRESS:  # as the first attempt would, before the check: an
-            await self._transition(S.IN_PROGRESS, _STARTED, step="apply")  # approve answers IN_PROGRESS
-        waited: Freeze | None = None
-        while (freeze := await self._freeze_now()) is not None:
-            if request.emergency:
-                await self._log(f"emergency change: passes the freeze ({freeze.describe()})", step="freeze")
-                return
-            if waited is None:
-                await self._transition(S.FROZEN, f"waiting: {freeze.describe()}", step="freeze")
-            elif (freeze.window_id, freeze.ends_at) != (waited.window_id, waited.ends_at):
-                await self._log(f"still frozen: {freeze.describe()}", step="freeze")
-            waited = freeze
-            if await self._sleep_through(freeze):
-                return
+        if waited is None:
+            await transition(run, S.FROZEN, f"waiting: {freeze.describe()}", step="freeze")
+        elif (freeze.window_id, freeze.ends_at) != (waited.window_id, waited.ends_at):
+            await log(run, f"still frozen: {freeze.describe()}", step="freeze")
+        waited = freeze
+        if await _sleep_through(run, freeze):
+            return
 
-    async def _freeze_now(self) -> Freeze | None:
-        assert self._request is not None
-        self._freezes_changed = False  # a window ended from now on wakes the wait that follows
-        return await workflow.execute_local_activity_method(
-            FreezeActivities.freeze_at,
-            self._request.zone,
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+
+async def _freeze_now(run: RequestRun) -> Freeze | None:
+    run.freezes_changed = False  # a window ended from now on wakes the wait that follows
+    return await workflow.execute_local_activity_method(
+        FreezeActivities.freeze_at,
+        run.request.zone,
+        start_to_close_timeout=DB_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+
+
+async def _sleep_through(run: RequestRun, freeze: Freeze) -> bool:
+    """Wait until the window's end (FREEZE_RECHECK at most) or a window ended early: False; an
+    operator's `let_through`: True (logged); `cancel` raises the request's Outcome."""
+    while True:
+        left = max(min(freeze.ends_at - workflow.now(), FREEZE_RECHECK), _SHORTEST_WAIT)
+        try:
+            await workflow.wait_condition(lambda: bool(run.queue) or run.freezes_changed, timeout=left)
+        except TimeoutError:
+            return False
+        if not run.queue:
+            return False  # a window ended early: ask again
+        if (taken := await take_legal(run)) is None:
+            continue
+        ticket, action = taken
+        if action.action != A.LET_THROUGH:
+            end_by(action, ticket)
+        await log(
+            run, f"let through the freeze by {action.actor}{note(action)}", step="freeze", actor=action.actor
         )
-
-    async def _sleep_through(self, freeze: Freeze) -> bool:
-        """Wait until the window's end (FREEZE_RECHECK at most) or a window ended early: False; an
-        operator's `let_through`: True (logged); `cancel` raises the request's Outcome."""
-        while True:
-            left = max(min(freeze.ends_at - workflow.now(), FREEZE_RECHECK), _SHORTEST_WAIT)
-            try:
-                await workflow.wait_condition(
-                    lambda: bool(self._queue) or self._freezes_changed, timeout=left
-                )
-            except TimeoutError:
-                return False
-            if not self._queue:
-                return False  # a window ended early: ask again
-            ticket, action = self._queue.pop(0)
-            try:
-                self._check(action.action)
-            except IllegalTransition as refused:
-                self._done_tickets.add(ticket)
-                await self._log(f"action ignored: {refused}", actor=action.actor)
-                continue
-            if action.action != A.LET_THROUGH:
-                self._end_by(action, ticket)
-            await self._log(
-                f"let through the freeze by {action.actor}{note(action)}", step="freeze", actor=action.actor
-            )
-            self._done_tickets.add(ticket)
-            return True
-
-    @workflow.signal
-    def freezes_changed(self) -> None:
-        """A freeze window was ended early: a FROZEN request asks again whether its zone is frozen."""
-        self._freezes_changed = True
+        run.done_tickets.add(ticket)
+        return True

@@ -6,7 +6,6 @@ neither loses nor repeats a wait."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -18,11 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.verification import VerificationActivities
     from dnsorch.contracts import (
         PTR_SOURCE,
-        ApplyResult,
-        ChangePlan,
         DnsChange,
         DnsRequestSpec,
-        NameServer,
         ProvisioningInput,
         RequestStatus,
         ServedCheck,
@@ -31,7 +27,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from dnsorch.dns import ptr_requests, rollback_for, same_rrset
     from dnsorch.temporal import request_attributes
-    from workflows.bookkeeping import RequestBookkeeping
+    from workflows.apply import Settle, apply_change, serve_actions_until
+    from workflows.bookkeeping import log, transition
     from workflows.outcome import Outcome
     from workflows.policy import (
         CHECK_RETRY,
@@ -43,7 +40,8 @@ with workflow.unsafe.imports_passed_through():
         SERVERS_TIMEOUT,
         failure_reason,
     )
-    from workflows.story import Story
+    from workflows.run_state import RequestRun
+    from workflows.turn import take_turn
 
 
 S = RequestStatus
@@ -59,203 +57,197 @@ PTR_WAITS_ALONE = "ptr-waits-alone"
 PTR_WAITS_SIGNAL = "ptr_waits_for_operator"
 
 
-class LiveDns(RequestBookkeeping):
-    """Verification at every authoritative server, and the rollback that undoes a change."""
+def ptr_waits(run: RequestRun, request_id: str) -> None:
+    """The PTR_WAITS_SIGNAL signal, from a PTR request this one started: it waits for an operator,
+    as a request of its own."""
+    run.ptrs_waiting.add(request_id)
 
-    _params: ProvisioningInput | None
-    _state: WorkflowState
-    _servers: list[NameServer] | None
-    _snapshot: ChangePlan | None
-    _apply_change: Callable[..., Awaitable[ApplyResult | None]]
-    _change: Callable[[], DnsChange]
-    _take_turn: Callable[[DnsChange], Awaitable[None]]
-    _turn_first: bool
-    _serve_actions_until: Callable[..., Awaitable[None]]
-    _ptr_attempt: int
-    _ptrs_waiting: set[str]
-    _told_parent: bool
-    _story: Story
 
-    @workflow.signal(name=PTR_WAITS_SIGNAL)
-    def _ptr_waits(self, request_id: str) -> None:
-        """From a PTR request this one started: it waits for an operator, as a request of its own."""
-        self._ptrs_waiting.add(request_id)
-
-    async def _verify_everywhere(self, change: DnsChange, served_at: datetime | None) -> str | None:
-        """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
-        assert self._params is not None
-        policy = self._params.policy
-        if self._servers is None:  # looked up once per request: a retry asks the same servers
-            try:
-                self._servers = await workflow.execute_local_activity_method(
-                    VerificationActivities.authoritative_servers,
-                    change.zone,
-                    start_to_close_timeout=SERVERS_TIMEOUT,
-                    retry_policy=SERVERS_RETRY,
-                )
-            except ActivityError as error:
-                return f"the authoritative servers of {change.zone} are unknown: {failure_reason(error)}"
-        since = served_at or workflow.now()
-        deadline = workflow.now() + timedelta(seconds=policy.propagation_timeout_seconds)
-        pending, wait = list(self._servers), FIRST_CHECK_WAIT
-        times: dict[str, float] = {}
-        while True:
-            left = max(timedelta(0), deadline - workflow.now())
-            answers: list[ServerAnswer] = await workflow.execute_local_activity_method(
-                VerificationActivities.check_served,
-                ServedCheck(change, pending, since, wait_seconds=min(wait, left).total_seconds()),
-                start_to_close_timeout=CHECK_TIMEOUT,
-                retry_policy=CHECK_RETRY,
+async def verify_everywhere(run: RequestRun, change: DnsChange, served_at: datetime | None) -> str | None:
+    """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
+    assert run.params is not None
+    policy = run.params.policy
+    if run.servers is None:  # looked up once per request: a retry asks the same servers
+        try:
+            run.servers = await workflow.execute_local_activity_method(
+                VerificationActivities.authoritative_servers,
+                change.zone,
+                start_to_close_timeout=SERVERS_TIMEOUT,
+                retry_policy=SERVERS_RETRY,
             )
-            times.update({a.server.label: round(a.seconds or 0.0, 3) for a in answers if a.serves})
-            behind = [a for a in answers if not a.serves]
-            if not behind:
-                self._state.propagation = times
-                served = ", ".join(f"{label} after {seconds:.2f}s" for label, seconds in times.items())
-                await self._log(
-                    f"served by every authoritative server: {served}", step="verify", propagation=times
-                )
-                return None
-            if workflow.now() >= deadline:
-                self._state.propagation = times
-                late = "; ".join(a.describe() for a in behind)
-                return f"not served everywhere within {policy.propagation_timeout_seconds:g}s: {late}"
-            names = ", ".join(a.server.label for a in behind)
-            workflow.set_current_details(f"waiting for {names} to serve the change")
-            await workflow.sleep(min(timedelta(seconds=policy.propagation_interval_seconds), left))
-            pending, wait = [a.server for a in behind], timedelta(0)
-
-    async def _roll_back(self) -> str | None:
-        """Make DNS serve the snapshot again, everywhere; what went wrong if it could not."""
-        assert self._snapshot is not None
-        change = rollback_for(self._change(), self._snapshot)
-        if self._turn_first:
-            await self._take_turn(change)
-        if workflow.patched(ROLLBACK_ASKS_DNS) and (changed := await self._changed_since(change)):
-            return changed
-        result = await self._apply_change(change, undo=True)
-        if result is None:
-            return f"rollback failed: {self._state.last_error}"
-        problem = await self._verify_everywhere(change, result.served_at)
-        return f"rollback {problem}" if problem else None
-
-    async def _changed_since(self, restore: DnsChange) -> str:
-        """Why the rollback must not restore: the primary serves neither this request's change nor the
-        snapshot (another request changed the name since this one let it go), or cannot be asked."""
-        assert self._snapshot is not None
-        change = self._change()
-        served = await workflow.execute_local_activity_method(
-            PlanningActivities.plan_change,
-            change,
-            start_to_close_timeout=PLAN_TIMEOUT,
-            retry_policy=PLAN_RETRY,
+        except ActivityError as error:
+            return f"the authoritative servers of {change.zone} are unknown: {failure_reason(error)}"
+    since = served_at or workflow.now()
+    deadline = workflow.now() + timedelta(seconds=policy.propagation_timeout_seconds)
+    pending, wait = list(run.servers), FIRST_CHECK_WAIT
+    times: dict[str, float] = {}
+    while True:
+        left = max(timedelta(0), deadline - workflow.now())
+        answers: list[ServerAnswer] = await workflow.execute_local_activity_method(
+            VerificationActivities.check_served,
+            ServedCheck(change, pending, since, wait_seconds=min(wait, left).total_seconds()),
+            start_to_close_timeout=CHECK_TIMEOUT,
+            retry_policy=CHECK_RETRY,
         )
-        if served.action == "unknown":
-            return f"rollback not applied: the primary could not be asked ({served.note})"
-        now = served.old_values
-        ours = [] if change.operation == "delete" else change.values
-        if any(same_rrset(values, now, change.record_type, change.zone) for values in (ours, restore.values)):
-            return ""  # it serves this change (undo it), or the snapshot already (restore again)
-        return (
-            f"rollback refused: the primary serves {', '.join(now) or 'nothing'} now, neither this change "
-            f"nor what the plan saw ({', '.join(restore.values) or 'nothing'}): another request changed "
-            f"{change.domain} since, and restoring would undo it"
-        )
+        times.update({a.server.label: round(a.seconds or 0.0, 3) for a in answers if a.serves})
+        behind = [a for a in answers if not a.serves]
+        if not behind:
+            run.state.propagation = times
+            served = ", ".join(f"{label} after {seconds:.2f}s" for label, seconds in times.items())
+            await log(
+                run, f"served by every authoritative server: {served}", step="verify", propagation=times
+            )
+            return None
+        if workflow.now() >= deadline:
+            run.state.propagation = times
+            late = "; ".join(a.describe() for a in behind)
+            return f"not served everywhere within {policy.propagation_timeout_seconds:g}s: {late}"
+        names = ", ".join(a.server.label for a in behind)
+        workflow.set_current_details(f"waiting for {names} to serve the change")
+        await workflow.sleep(min(timedelta(seconds=policy.propagation_interval_seconds), left))
+        pending, wait = [a.server for a in behind], timedelta(0)
 
-    async def _keep_ptrs(self) -> str | None:
-        """Run the PTR requests the change needs; what went wrong, if anything. Once patched they
-        start side by side, and one that waits for an operator goes on alone."""
-        assert self._request is not None and self._params is not None
-        if not self._params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
-            return None
-        latest = list((self._state.plan or {}).get("old_values") or [])
-        old = self._story.old_values(self._snapshot, latest)
-        self._ptr_attempt += 1
-        specs = ptr_requests(self._request, old, self._params.reverse_zones, self._ptr_attempt)
-        self._story.ptrs = {_ptr_label(spec): "not started" for spec in specs}
-        if not workflow.patched(PTR_WAITS_ALONE):  # one after the other, each cancelled with this one
-            for spec in specs:
-                child = await self._start_ptr(spec, ParentClosePolicy.REQUEST_CANCEL)
-                if (problem := await self._follow_ptr(spec, child, alone=False)) is not None:
-                    return problem
-            return None
-        self._story.ptrs_alone = True
-        children = [(spec, await self._start_ptr(spec, ParentClosePolicy.ABANDON)) for spec in specs]
-        for spec, child in children:
-            if (problem := await self._follow_ptr(spec, child, alone=True)) is not None:
+
+async def roll_back(run: RequestRun, settle: Settle) -> str | None:
+    """Make DNS serve the snapshot again, everywhere; what went wrong if it could not."""
+    assert run.snapshot is not None
+    change = rollback_for(run.change(), run.snapshot)
+    if run.turn_first:
+        await take_turn(run, change, settle)
+    if workflow.patched(ROLLBACK_ASKS_DNS) and (changed := await _changed_since(run, change)):
+        return changed
+    result = await apply_change(run, change, settle, undo=True)
+    if result is None:
+        return f"rollback failed: {run.state.last_error}"
+    problem = await verify_everywhere(run, change, result.served_at)
+    return f"rollback {problem}" if problem else None
+
+
+async def _changed_since(run: RequestRun, restore: DnsChange) -> str:
+    """Why the rollback must not restore: the primary serves neither this request's change nor the
+    snapshot (another request changed the name since this one let it go), or cannot be asked."""
+    assert run.snapshot is not None
+    change = run.change()
+    served = await workflow.execute_local_activity_method(
+        PlanningActivities.plan_change,
+        change,
+        start_to_close_timeout=PLAN_TIMEOUT,
+        retry_policy=PLAN_RETRY,
+    )
+    if served.action == "unknown":
+        return f"rollback not applied: the primary could not be asked ({served.note})"
+    now = served.old_values
+    ours = [] if change.operation == "delete" else change.values
+    if any(same_rrset(values, now, change.record_type, change.zone) for values in (ours, restore.values)):
+        return ""  # it serves this change (undo it), or the snapshot already (restore again)
+    return (
+        f"rollback refused: the primary serves {', '.join(now) or 'nothing'} now, neither this change "
+        f"nor what the plan saw ({', '.join(restore.values) or 'nothing'}): another request changed "
+        f"{change.domain} since, and restoring would undo it"
+    )
+
+
+async def keep_ptrs(run: RequestRun, settle: Settle) -> str | None:
+    """Run the PTR requests the change needs; what went wrong, if anything. Once patched they
+    start side by side, and one that waits for an operator goes on alone."""
+    assert run.params is not None
+    if not run.params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
+        return None
+    latest = list((run.state.plan or {}).get("old_values") or [])
+    old = run.story.old_values(run.snapshot, latest)
+    run.ptr_attempt += 1
+    specs = ptr_requests(run.request, old, run.params.reverse_zones, run.ptr_attempt)
+    run.story.ptrs = {_ptr_label(spec): "not started" for spec in specs}
+    if not workflow.patched(PTR_WAITS_ALONE):  # one after the other, each cancelled with this one
+        for spec in specs:
+            child = await _start_ptr(run, spec, ParentClosePolicy.REQUEST_CANCEL)
+            if (problem := await _follow_ptr(run, spec, child, settle, alone=False)) is not None:
                 return problem
         return None
+    run.story.ptrs_alone = True
+    children = [(spec, await _start_ptr(run, spec, ParentClosePolicy.ABANDON)) for spec in specs]
+    for spec, child in children:
+        if (problem := await _follow_ptr(run, spec, child, settle, alone=True)) is not None:
+            return problem
+    return None
 
-    async def _start_ptr(
-        self, spec: DnsRequestSpec, close: ParentClosePolicy
-    ) -> ChildWorkflowHandle[object, WorkflowState]:
-        assert self._params is not None
-        self._story.ptrs[_ptr_label(spec)] = "running"
-        return await workflow.start_child_workflow(
-            workflow.info().workflow_type,  # a PTR request is a request like this one
-            ProvisioningInput(request=spec, policy=self._params.policy),
-            id=spec.workflow_id,
-            search_attributes=request_attributes(spec),
-            parent_close_policy=close,
-            result_type=WorkflowState,
-        )
 
-    async def _follow_ptr(
-        self, spec: DnsRequestSpec, child: ChildWorkflowHandle[object, WorkflowState], *, alone: bool
-    ) -> str | None:
-        """Wait for the PTR request to end (or, `alone`, to wait for an operator); what went wrong."""
-        what = _ptr_label(spec)
-        workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
-        waits = lambda: alone and spec.request_id in self._ptrs_waiting  # noqa: E731
-        await self._serve_actions_until(lambda: child.done() or waits(), None)
-        if not child.done():
-            self._story.ptrs[what] = "waits for an operator in its own request"
-            await self._log(f"{what}: NEEDS_ATTENTION; it goes on as a request of its own", step="ptr")
-            return None
-        try:
-            state: WorkflowState = await child
-        except ChildWorkflowError as error:
-            self._story.ptrs[what] = f"failed: {failure_reason(error)}"
-            return f"{what} {self._story.ptrs[what]}"
-        await self._log(f"{what}: {state.status}", step="ptr")
-        self._story.ptrs[what] = f"ended {state.status}"
-        if state.status != S.COMPLETED:
-            self._story.ptrs[what] += f": {state.last_error or state.log[-1]['message']}"
-            return f"{what} {self._story.ptrs[what]}"
+async def _start_ptr(
+    run: RequestRun, spec: DnsRequestSpec, close: ParentClosePolicy
+) -> ChildWorkflowHandle[object, WorkflowState]:
+    assert run.params is not None
+    run.story.ptrs[_ptr_label(spec)] = "running"
+    return await workflow.start_child_workflow(
+        workflow.info().workflow_type,  # a PTR request is a request like this one
+        ProvisioningInput(request=spec, policy=run.params.policy),
+        id=spec.workflow_id,
+        search_attributes=request_attributes(spec),
+        parent_close_policy=close,
+        result_type=WorkflowState,
+    )
+
+
+async def _follow_ptr(
+    run: RequestRun,
+    spec: DnsRequestSpec,
+    child: ChildWorkflowHandle[object, WorkflowState],
+    settle: Settle,
+    *,
+    alone: bool,
+) -> str | None:
+    """Wait for the PTR request to end (or, `alone`, to wait for an operator); what went wrong."""
+    what = _ptr_label(spec)
+    workflow.set_current_details(f"keeping the PTR: {spec.operation} PTR {spec.domain}")
+    waits = lambda: alone and spec.request_id in run.ptrs_waiting  # noqa: E731
+    await serve_actions_until(run, lambda: child.done() or waits(), None, settle)
+    if not child.done():
+        run.story.ptrs[what] = "waits for an operator in its own request"
+        await log(run, f"{what}: NEEDS_ATTENTION; it goes on as a request of its own", step="ptr")
         return None
+    try:
+        state: WorkflowState = await child
+    except ChildWorkflowError as error:
+        run.story.ptrs[what] = f"failed: {failure_reason(error)}"
+        return f"{what} {run.story.ptrs[what]}"
+    await log(run, f"{what}: {state.status}", step="ptr")
+    run.story.ptrs[what] = f"ended {state.status}"
+    if state.status != S.COMPLETED:
+        run.story.ptrs[what] += f": {state.last_error or state.log[-1]['message']}"
+        return f"{what} {run.story.ptrs[what]}"
+    return None
 
-    async def _tell_forward_request(self) -> None:
-        """A PTR request waiting for an operator tells the forward request that started it, once, so
-        that one ends without it (PTR_WAITS_ALONE). A forward request that has ended needs no word."""
-        parent = workflow.info().parent
-        if self._told_parent or parent is None or self._request is None or self._request.source != PTR_SOURCE:
-            return
-        if not workflow.patched(PTR_WAITS_ALONE):
-            return
-        self._told_parent = True
-        forward = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
-        try:
-            await forward.signal(PTR_WAITS_SIGNAL, self._request.request_id)
-        except FailureError:
-            pass
 
-    async def _undo(self, actor: str, why: str) -> None:
-        """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""
-        assert self._snapshot is not None
-        before = ", ".join(self._snapshot.old_values) or "nothing"
-        message = f"rolling back{why}, to what DNS served before: {before}"
-        if self._state.status == S.IN_PROGRESS:
-            await self._log(message, step="rollback", actor=actor)
-        else:
-            await self._transition(S.IN_PROGRESS, message, step="rollback", actor=actor)
-        problem = await self._roll_back()
-        if problem is not None:
-            self._state.last_error = problem
-            self._story.rollback_lag = problem if self._story.restored else ""
-            return
-        raise Outcome(
-            S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor
-        )
+async def tell_forward_request(run: RequestRun) -> None:
+    """A PTR request waiting for an operator tells the forward request that started it, once, so
+    that one ends without it (PTR_WAITS_ALONE). A forward request that has ended needs no word."""
+    parent = workflow.info().parent
+    if run.told_parent or parent is None or run.request.source != PTR_SOURCE:
+        return
+    if not workflow.patched(PTR_WAITS_ALONE):
+        return
+    run.told_parent = True
+    forward = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
+    try:
+        await forward.signal(PTR_WAITS_SIGNAL, run.request.request_id)
+    except FailureError:
+        pass
+
+
+async def undo(run: RequestRun, actor: str, why: str, settle: Settle) -> None:
+    """Roll the change back; ends ROLLED_BACK, or returns (with `last_error` set) when it failed."""
+    assert run.snapshot is not None
+    before = ", ".join(run.snapshot.old_values) or "nothing"
+    message = f"rolling back{why}, to what DNS served before: {before}"
+    if run.state.status == S.IN_PROGRESS:
+        await log(run, message, step="rollback", actor=actor)
+    else:
+        await transition(run, S.IN_PROGRESS, message, step="rollback", actor=actor)
+    problem = await roll_back(run, settle)
+    if problem is not None:
+        run.state.last_error = problem
+        run.story.rollback_lag = problem if run.story.restored else ""
+        return
+    raise Outcome(S.ROLLED_BACK, f"rolled back{why}; DNS serves what it served before: {before}", actor=actor)
 
 
 def _ptr_label(spec: DnsRequestSpec) -> str:

@@ -162,6 +162,9 @@ class WorkflowState:
     plan: dict[str, Any] | None = None
     propagation: dict[str, float] = field(default_factory=dict)
     """Seconds each authoritative server took to serve the change, by server (`name (address)`)."""
+    approvals: dict[str, Any] | None = None
+    """A request held for approval: `required` (how many approvals it needs) and `approvers`, each
+    `{"actor": ..., "key_id": ...}` in order (key_id empty when the approval named no API key)."""
 
 
 @dataclass

@@ -134,3 +134,37 @@ async def test_a_reject_after_some_approvals_ends_the_request(time_skipping_env:
         )
         final = await handle.result()
     assert rejected == final.status == "REJECTED" and store.apply_calls == 0
+
+
+async def test_the_state_query_shows_who_approved_with_their_key_and_how_many_are_needed(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(
+            time_skipping_env, request_spec(), approval=True, approval_timeout=DAY, approvals_required=2
+        )
+        await until_status(store, "PENDING_APPROVAL")
+        await approve(handle, "k-alice", "alice (operator)")
+        await approve(handle, "k-alice", "alice (operator)")  # the same key again: not counted
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        assert state.approvals == {
+            "required": 2,
+            "approvers": [{"actor": "alice (operator)", "key_id": "k-alice"}],
+        }
+        await approve(handle, "k-bob", "bob (operator)")
+        final = await handle.result()
+    assert final.status == "COMPLETED"
+    assert final.approvals is not None
+    assert [(a["actor"], a["key_id"]) for a in final.approvals["approvers"]] == [
+        ("alice (operator)", "k-alice"),
+        ("bob (operator)", "k-bob"),
+    ]
+
+
+async def test_a_request_never_held_reports_no_approvals(time_skipping_env: WorkflowEnvironment) -> None:
+    store = FakeStore()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec())
+        final = await handle.result()
+    assert final.status == "COMPLETED" and final.approvals is None

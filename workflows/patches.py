@@ -1,0 +1,43 @@
+"""The patch ids of DnsProvisioningWorkflow's core steps. Changes to the workflow's behaviour ship
+behind `workflow.patched(ID)`: workflows recorded before a change replay down the old branch
+(docs/workflow.md, "Shipping a workflow change"). Rules with a room of their own keep their ids
+there: live_dns.py, cancel_check.py, story.py, schedule.py, freeze.py, operators.py."""
+
+# A final status must mean dnsorch no longer changes the name: a cancelled apply is waited for until
+# its playbook is dead, and only then is the name released.
+WAIT_FOR_APPLY_TO_STOP = "wait-for-apply-to-stop"
+# Two workflow tasks per request instead of twelve: database writes are local activities, the first
+# status is written with the row and the final one with the record, and the apply activity takes
+# its turn on the name from PostgreSQL (activities/name_claims.py) instead of a lock workflow.
+LEAN_REQUEST = "lean-request"
+# A cancel (or fail) that reaches a playbook whose batch had already applied the change is too late:
+# the request ends COMPLETED, saying so, with its record stored, because DNS serves the change.
+REPORT_LATE_CANCEL = "report-late-cancel"
+# Before each apply, a plan reads what the server serves and records the diff; a conflict with data
+# dnsorch does not manage rejects the request there, and a dry run ends there.
+PLAN_BEFORE_APPLY = "plan-before-apply"
+# A change counts once every authoritative server of its zone serves it (the NS RRset, asked once);
+# one that must not stay is rolled back to the plan's snapshot (the `rollback` action, ROLLED_BACK).
+VERIFY_EVERYWHERE = "verify-everywhere"
+# The request takes its turn on the name before its drift check and its plan, so both read what no
+# other request is changing, and it waits for the turn in an activity of its own, apart from the
+# apply's timeout and retries (a rollback takes it before its restore the same way).
+TURN_BEFORE_PLAN = "turn-before-plan"
+# A retry refused at the name's turn (the name moved to another account meanwhile) after an earlier
+# attempt's change was served everywhere ends COMPLETED with its record: REJECTED would claim DNS
+# untouched.
+SERVED_STANDS_AT_TURN = "served-stands-at-turn"
+# A request held for approval waits until its deadline, then ends REJECTED ("no approval in time").
+APPROVAL_DEADLINE = "approval-deadline"
+# A held request goes ahead after as many approvals by distinct API keys as it needs; under four
+# eyes (or with more than one approver) an approval that names no key, or the submitter's, does not
+# count (workflows/approvals.py). Each approval is a timeline line with its key.
+DISTINCT_APPROVERS = "distinct-approvers"
+# A plan that finds a CNAME, MX or SRV target that does not resolve holds the request for a person's
+# approval where APPROVAL_RISKS lists `dangling_target` (unless one approved it already), then plans
+# again at its next turn on the name.
+DANGLING_TARGETS = "dangling-targets"
+# Rules in other rooms: AUTOMATIC_PTR, PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS (live_dns.py);
+# ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN (story.py); CANCEL_ASKS_DNS,
+# FAIL_ASKS_DNS (cancel_check.py); SCHEDULED_CHANGES (schedule.py); FREEZE_WINDOWS (freeze.py);
+# MANUAL_STATUS_IS_A_NOTE (operators.py).

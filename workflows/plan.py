@@ -1,0 +1,62 @@
+"""The plan, for DnsProvisioningWorkflow: before each apply the request reads what the primary serves
+and records what its change would do there. A conflict with data dnsorch does not manage rejects it,
+a dry run ends there, and a target that does not resolve may hold it for approval. Deterministic
+code only: the primary is asked in a local activity."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.planning import PlanningActivities
+    from dnsorch.contracts import RequestStatus
+    from workflows.approval_wait import await_approval
+    from workflows.bookkeeping import log, transition
+    from workflows.messages import AWAITING_APPROVAL, STARTED
+    from workflows.outcome import Outcome
+    from workflows.patches import DANGLING_TARGETS
+    from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT
+    from workflows.run_state import RequestRun
+
+S = RequestStatus
+
+
+async def plan(run: RequestRun) -> None:
+    """Record what the change would do to what the server serves now; stop on a conflict or a dry run."""
+    request = run.request
+    found = await workflow.execute_local_activity_method(
+        PlanningActivities.plan_change,
+        run.change(),
+        start_to_close_timeout=PLAN_TIMEOUT,
+        retry_policy=PLAN_RETRY,
+    )
+    text = found.describe(f"{request.record_type} {request.domain}")
+    run.state.plan = dataclasses.asdict(found)
+    usable = found.action != "unknown" and not found.conflict
+    if run.everywhere and usable and run.story.may_snapshot(run.state.attempts):
+        run.snapshot = found  # what a rollback restores
+    workflow.set_current_details(f"**plan**: {text}")
+    await log(run, f"plan: {text}", step="plan", plan=run.state.plan)
+    if found.conflict:
+        raise Outcome(S.REJECTED, f"refused: {found.conflict}")
+    if request.dry_run:
+        raise Outcome(S.COMPLETED, "dry run: the plan above was not applied; DNS is unchanged")
+
+
+async def held_for_dangling_targets(run: RequestRun) -> bool:
+    """Hold for approval when the plan found targets that do not resolve and policy calls that a
+    risk; True once approved (an operator's reject or the deadline ends the request)."""
+    assert run.params is not None
+    dangling = list((run.state.plan or {}).get("dangling") or [])
+    if not dangling or run.approved or not run.params.hold_dangling_targets:
+        return False
+    if not workflow.patched(DANGLING_TARGETS):
+        return False
+    reasons = "; ".join(f"the target {target} does not resolve" for target in dangling)
+    await transition(run, S.PENDING_APPROVAL, f"{AWAITING_APPROVAL}: {reasons}", step="approval")
+    await await_approval(run)
+    run.approved = True
+    await transition(run, S.IN_PROGRESS, f"{STARTED} (approved: {reasons})", step="apply")
+    return True

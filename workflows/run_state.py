@@ -1,0 +1,83 @@
+"""RequestRun: everything DnsProvisioningWorkflow knows about its request while it runs, in one place.
+
+The workflow holds one; the modules beside it (turn, plan, apply, approval, freeze, schedule, live
+DNS, cancel check) take it as their first argument and change it there. Deterministic: no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from dnsorch.contracts import (
+        ApplyResult,
+        ChangePlan,
+        DnsChange,
+        DnsRequestSpec,
+        NameServer,
+        OperatorAction,
+        ProvisioningInput,
+        RequestStatus,
+        Reschedule,
+        WorkflowState,
+    )
+    from dnsorch.dns import change_for
+    from workflows.story import Story
+
+
+@dataclass
+class RequestRun:
+    """The request, what the `state` query answers, the operators' queue, and the patches in force."""
+
+    state: WorkflowState = field(
+        default_factory=lambda: WorkflowState(request_id="", status=RequestStatus.PENDING, step="accepted")
+    )
+    params: ProvisioningInput | None = None
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Database writes go one at a time, in order."""
+
+    # The operators' actions, queued by the handlers and carried out by the flow (ticket, action).
+    queue: list[tuple[int, OperatorAction]] = field(default_factory=list)
+    next_ticket: int = 0
+    done_tickets: set[int] = field(default_factory=set)
+    row_ready: bool = False
+    """The request's row exists: signals wait for it before they write."""
+    moved: list[Reschedule] = field(default_factory=list)
+    """Reschedules not yet taken by the scheduled wait."""
+    freezes_changed: bool = False
+    """A freeze window ended early since the zone was last asked."""
+
+    # Which rules this run follows (each a patch, decided once at the start of `run`).
+    lean: bool = False
+    plan_first: bool = False
+    everywhere: bool = False
+    turn_first: bool = False
+    wait_for_apply_to_stop: bool = False
+
+    # What happened so far.
+    not_before: datetime | None = None
+    approved: bool = False
+    apply_handle: asyncio.Task[ApplyResult] | None = None
+    lock_granted: bool = False
+    served_at: datetime | None = None
+    servers: list[NameServer] | None = None
+    """The zone's authoritative servers, looked up once per request."""
+    snapshot: ChangePlan | None = None
+    """What a rollback restores: what the plan saw before the change."""
+    story: Story = field(default_factory=Story)
+    ptr_attempt: int = 0
+    ptrs_waiting: set[str] = field(default_factory=set)
+    told_parent: bool = False
+
+    @property
+    def request(self) -> DnsRequestSpec:
+        assert self.params is not None, "the run has begun"
+        return self.params.request
+
+    def change(self) -> DnsChange:
+        """The request's own change (a rollback's restore is another)."""
+        return change_for(self.request)
