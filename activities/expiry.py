@@ -24,7 +24,13 @@ from dnsorch.contracts import (
     RecordConflict,
 )
 from dnsorch.logging import bind_request_id
-from dnsorch.requests import AcceptService, CreateDnsRequest, DnsResource, RequestContext
+from dnsorch.requests import (
+    AcceptService,
+    CreateDnsRequest,
+    DnsResource,
+    RecordConfig,
+    RequestContext,
+)
 from dnsorch.settings import Settings
 from dnsorch.store import expiries, request_rows
 from dnsorch.temporal import ProvisioningGateway
@@ -127,6 +133,8 @@ class ExpiryActivities:
                 domain=found.domain,
                 target="",
                 comment=f"expiry of request {notice.request_id} at {notice.expires_at.isoformat()}",
+                # Its plan checks at its turn that the record is still this request's.
+                config=RecordConfig(extra_config={expiries.EXPIRY_OF: notice.request_id}),
             ),
         )
         try:

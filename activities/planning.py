@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.dns_check import query_rrset, read_rrset
-from dnsorch.contracts import PTR_SOURCE, ChangePlan, DnsChange
+from dnsorch.contracts import EXPIRY_SOURCE, PTR_SOURCE, ChangePlan, DnsChange
 from dnsorch.dns import (
     is_reverse_zone,
     name_exists,
@@ -25,7 +25,7 @@ from dnsorch.dns import (
     zone_cut_above,
 )
 from dnsorch.settings import Settings
-from dnsorch.store import served_records
+from dnsorch.store import expiries, served_records
 
 
 class PlanningActivities:
@@ -57,10 +57,18 @@ class PlanningActivities:
             elif not plan.conflict:
                 plan.dangling = await self._dangling(change)
         except (dns.exception.DNSException, OSError) as error:
-            return ChangePlan(
+            plan = ChangePlan(
                 "unknown", new_values=change.values, new_ttl=change.ttl, note=type(error).__name__
             )
+        if change.source == EXPIRY_SOURCE and change.operation == "delete" and not plan.conflict:
+            if why := await asyncio.to_thread(self._superseded, change.request_id):
+                plan.conflict, plan.dangling = f"superseded: {why}", []
         return plan
+
+    def _superseded(self, delete_id: str) -> str:
+        """An expiry's delete, at its turn: is the record still the expiring one (issue 26)?"""
+        with self._engine.connect() as conn:
+            return expiries.superseded_delete(conn, delete_id)
 
     async def _protected(self, change: DnsChange) -> str | None:
         """Checked at the name's turn against what the primary serves now (accept checked what it

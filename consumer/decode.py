@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 
 from dnsorch.requests import CreateDnsRequest
 
@@ -17,11 +17,14 @@ _REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-1c55-4c1e-9a0e-6b7c2e0f9d41")
 
 
 class MessageBody(CreateDnsRequest):
-    """A request message's value: the REST create body, plus an optional `not_before` (a scheduled
-    change, as in API v2). The accept path refuses a time without a UTC offset, passed, or too far
-    ahead, as it does for v2; a value that is no time at all is a wrong schema here."""
+    """A request message's value: the REST create body, plus API v2's optional `not_before` (a
+    scheduled change), `expires_at` (an expiring record) and `emergency`. The accept path refuses a
+    time without a UTC offset, passed, or too far ahead, as it does for v2; a value that is no time
+    at all, or an `emergency` that is not a JSON boolean, is a wrong schema here."""
 
     not_before: datetime | None = Field(default=None)
+    expires_at: datetime | None = Field(default=None)
+    emergency: StrictBool = Field(default=False)
 
 
 class PoisonMessage(Exception):

@@ -100,6 +100,8 @@ class Ingestor:
                 message_key=decoded.message_key,
                 require_row=True,
                 not_before=decoded.body.not_before,
+                expires_at=decoded.body.expires_at,
+                emergency=decoded.body.emergency,
             )
         except PoisonMessage as poison:
             await self._dead_letter(message, poison.reason)

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +24,23 @@ APPROVAL_RISKS = ("delete", "apex", "ns", "mx", "ttl_drop", "zone_share", "dangl
 DEFAULT_APPROVAL_RISKS = tuple(risk for risk in APPROVAL_RISKS if risk != "dangling_target")
 """All but `dangling_target`, which a deployment opts into (a CNAME made before its target waits)."""
 """The kinds of risky change the approval policy knows (dnsorch/requests/approval.py)."""
+
+
+def _pairs(value: object, example: str) -> dict[str, str] | None:
+    """`key=value` pairs from the environment (spaces or commas between them), or from a dict;
+    None for anything else (pydantic then says what is wrong)."""
+    if isinstance(value, dict):
+        return {str(key): "+".join(v) if isinstance(v, list) else str(v) for key, v in value.items()}
+    if not isinstance(value, str):
+        return None
+    pairs = [part for part in value.replace(",", " ").split() if part]
+    if any(pair.count("=") != 1 or pair.startswith("=") for pair in pairs):
+        raise ValueError(f"write each as name=value, e.g. {example}; got {value!r}")
+    return {key.strip(): item.strip() for key, item in (pair.split("=") for pair in pairs)}
+
+
+def _zone_key(name: str) -> str:
+    return name.strip().rstrip(".").lower()
 
 
 class Settings(BaseSettings):
@@ -121,6 +138,14 @@ class Settings(BaseSettings):
     number among its risks and APPROVAL_MIN_APPROVERS (dnsorch/requests/approval.py)."""
     """A request in one of these zones, of one of these types or from one of these accounts waits
     in PENDING_APPROVAL for an operator's approve/reject before anything touches DNS."""
+    approval_zone_approvers: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    """More approvers for held requests at or below a name, e.g. `prod.example.test=2`; counted
+    like APPROVAL_RISK_APPROVERS (the highest number that applies wins)."""
+    approval_account_approvers: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    """More approvers for held requests of an account, e.g. `team-payments=2`; the highest wins."""
+    approval_zone_risks: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+    """APPROVAL_RISKS for requests at or below a name, e.g. `lab.example.test=none
+    prod.example.test=delete+apex+ns`: the most specific name listed replaces APPROVAL_RISKS."""
 
     # Expiring records (workflows/expiry.py): a create or update with `expires_at`
     record_expiry_warning_seconds: int = Field(default=86400, ge=0)
@@ -240,6 +265,33 @@ class Settings(BaseSettings):
                 raise ValueError(f"each risk needs at least 1 approver; got {value}")
             return {risk: int(n) for risk, n in value.items()}
         return value
+
+    @field_validator("approval_zone_approvers", "approval_account_approvers", mode="before")
+    @classmethod
+    def _approver_numbers(cls, value: object, info: ValidationInfo) -> object:
+        """`name=N` pairs (spaces or commas between them), each N at least 1; zones as names."""
+        zones = info.field_name == "approval_zone_approvers"
+        pairs = _pairs(value, "prod.example.test=2" if zones else "team-a=2")
+        if pairs is None:
+            return value
+        if any(not n.isdigit() or int(n) < 1 for n in pairs.values()):
+            raise ValueError(f"each needs at least 1 approver; got {value!r}")
+        return {(_zone_key(key) if zones else key): int(n) for key, n in pairs.items()}
+
+    @field_validator("approval_zone_risks", mode="before")
+    @classmethod
+    def _zone_risk_lists(cls, value: object) -> object:
+        """`name=risk+risk` pairs; `name=none` (or `name=`) turns every risk off below that name."""
+        pairs = _pairs(value, "prod.example.test=delete+apex")
+        if pairs is None:
+            return value
+        lists = {
+            _zone_key(zone): [r for r in text.split("+") if r and r != "none"] for zone, text in pairs.items()
+        }
+        unknown = sorted({r for risks in lists.values() for r in risks if r not in APPROVAL_RISKS})
+        if unknown:
+            raise ValueError(f"unknown approval risk(s) {unknown}; known: {', '.join(APPROVAL_RISKS)}")
+        return lists
 
     @field_validator("approval_risks")
     @classmethod

@@ -141,8 +141,9 @@ class AcceptService:
             existing = await self._existing(request_id, fingerprint)
             if existing is not None:
                 return existing
-        elif request_id is not None and not_before is not None:
-            # A redelivered scheduled message may come after its time: it is the request it made.
+        elif request_id is not None and (not_before is not None or expires_at is not None):
+            # A redelivered scheduled (or expiring) message may come after its time: it is the
+            # request it made.
             existing = await self._existing(request_id, fingerprint)
             if existing is not None:
                 return existing
@@ -168,7 +169,7 @@ class AcceptService:
                 reverse_zones=self._reverse_zones,
                 approvals_required=held.approvers,
                 four_eyes=self.settings.approval_four_eyes,
-                hold_dangling_targets="dangling_target" in self.settings.approval_risks,
+                hold_dangling_targets="dangling_target" in approval.enabled_risks(spec, self.settings),
             )
         )
         if created:

@@ -6,10 +6,15 @@ or MX; a TTL lowered below a floor (caches then re-ask often, and a wrong value 
 changes that, together with those already in flight, would touch more than a share of a zone
 (octoDNS refuses more than 30 % of a zone's records updated or deleted in one run, unless forced).
 Zones, record types and accounts an operator lists always wait.
+
+Per zone and account: APPROVAL_ZONE_RISKS replaces APPROVAL_RISKS below a name (the most specific
+name wins); APPROVAL_ZONE_APPROVERS and APPROVAL_ACCOUNT_APPROVERS ask more approvers of the requests
+held there. Numbers take the highest that applies, so no rule lowers what another asks for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -41,7 +46,44 @@ def verdict(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> Verdi
     if not reasons:
         return Verdict()
     numbers = [settings.approval_risk_approvers.get(risk, 1) for risk, _reason in risks]
+    numbers += _zone_and_account_numbers(spec, settings)
     return Verdict(required=True, reasons=reasons, approvers=max([settings.approval_min_approvers, *numbers]))
+
+
+def enabled_risks(spec: DnsRequestSpec, settings: Settings) -> list[str]:
+    """The risks judged for `spec`: APPROVAL_ZONE_RISKS of the most specific name listed at or
+    above its domain (a lab zone may judge fewer, a production one more), else APPROVAL_RISKS."""
+    listed = _enclosing(spec.domain, settings.approval_zone_risks)
+    if not listed:
+        return list(settings.approval_risks)
+    most_specific = max(listed, key=lambda name: len(name.labels))
+    return settings.approval_zone_risks[_key(most_specific)]
+
+
+def _zone_and_account_numbers(spec: DnsRequestSpec, settings: Settings) -> list[int]:
+    """Approvers asked for the request's zone (any name listed at or above its domain) and its
+    account. Every number that applies counts, and the highest wins: no rule lowers another."""
+    numbers = [
+        settings.approval_zone_approvers[_key(name)]
+        for name in _enclosing(spec.domain, settings.approval_zone_approvers)
+    ]
+    if spec.account_id in settings.approval_account_approvers:
+        numbers.append(settings.approval_account_approvers[spec.account_id])
+    return numbers
+
+
+def _enclosing(domain: str, by_name: Mapping[str, object]) -> list[dns.name.Name]:
+    """The names among `by_name`'s keys at or above `domain`."""
+    try:
+        name = dns.name.from_text(domain)
+    except dns.exception.DNSException:
+        return []
+    return [listed for listed in _names(list(by_name)) if name.is_subdomain(listed)]
+
+
+def _key(name: dns.name.Name) -> str:
+    """How settings spell a listed name (lower case, no final dot)."""
+    return name.to_text(omit_final_dot=True).lower()
 
 
 def _listed(spec: DnsRequestSpec, settings: Settings) -> list[str]:
@@ -58,7 +100,7 @@ def _listed(spec: DnsRequestSpec, settings: Settings) -> list[str]:
 
 def _risks(spec: DnsRequestSpec, settings: Settings, facts: ZoneFacts) -> list[tuple[str, str]]:
     """Each risk found, as (its name in APPROVAL_RISKS, the reason a person reads)."""
-    enabled = set(settings.approval_risks)
+    enabled = set(enabled_risks(spec, settings))
     found = []
     if spec.emergency:  # always: it passes freeze windows, so a person lets it (APPROVAL_RISKS aside)
         found.append(("emergency", "an emergency change (it passes freeze windows)"))

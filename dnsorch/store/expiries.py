@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from dnsorch.contracts import (
     EXPIRING,
+    EXPIRY_SOURCE,
     UNFINISHED_STATUSES,
     ExpiryNotice,
     ExpiryOutcome,
@@ -29,6 +30,8 @@ from dnsorch.store.models import DnsRecord, DnsRequest
 
 SUPERSEDED = "superseded"
 BUSY = "busy"
+EXPIRY_OF = "expiry_of"
+"""The key in an expiry's delete's `extra_config` that names the expiring request."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,30 @@ def obstacle(conn: Connection, request_id: str) -> ExpiryOutcome | None:
             BUSY, f"request {busy} is changing {found.record_type} {found.domain}; waiting for it"
         )
     return None
+
+
+def superseded_delete(conn: Connection, delete_id: str) -> str:
+    """Why an expiry's delete must not run at its turn, or "" when it may: the record it names was
+    replaced or deleted after the expiry's last look (an update accepted in between goes first).
+    A delete that names no expiring request (accepted before the link existed) is not judged."""
+    row = conn.execute(
+        select(col(DnsRequest.config)).where(
+            col(DnsRequest.id) == uuid.UUID(delete_id), col(DnsRequest.source) == EXPIRY_SOURCE
+        )
+    ).scalar_one_or_none()
+    expiring_id = ((row or {}).get("extra_config") or {}).get(EXPIRY_OF)
+    if not isinstance(expiring_id, str) or not expiring_id:
+        return ""
+    found = expiring_record(conn, expiring_id)
+    if found is None:
+        return f"the expiring request {expiring_id} does not exist"
+    why = _replaced(conn, found)
+    if why is None:
+        return ""
+    return (
+        f"{found.record_type} {found.domain} was {why} after request {expiring_id}'s expiry "
+        "started this delete; the record it set is gone, so nothing is deleted"
+    )
 
 
 def _replaced(conn: Connection, found: ExpiringRecord) -> str | None:

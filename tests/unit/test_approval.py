@@ -113,3 +113,73 @@ def test_approver_numbers_that_make_no_sense_are_settings_errors(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         Settings(**fields)  # type: ignore[arg-type]
+
+
+def test_zone_and_account_rules_ask_more_approvers_and_the_highest_number_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APPROVAL_ZONE_APPROVERS", "prod.example.test=2, Example.Test.=1")
+    monkeypatch.setenv("APPROVAL_ACCOUNT_APPROVERS", "acct-pay=3")
+    settings = Settings(dns_zones=["example.test"])
+    assert settings.approval_zone_approvers == {"prod.example.test": 2, "example.test": 1}
+    assert settings.approval_account_approvers == {"acct-pay": 3}
+
+    assert (
+        verdict(spec(operation="delete", domain="db.prod.example.test"), settings, ZoneFacts()).approvers == 2
+    )
+    assert verdict(spec(operation="delete"), settings, ZoneFacts()).approvers == 1, "not below prod"
+    paying = spec(operation="delete", domain="db.prod.example.test", account_id="acct-pay")
+    assert verdict(paying, settings, ZoneFacts()).approvers == 3, "the account asks more than the zone"
+    routine = verdict(spec(domain="www.prod.example.test", account_id="acct-pay"), settings, ZoneFacts())
+    assert not routine.required, "a number of approvers holds nothing by itself (APPROVAL_ZONES does)"
+
+
+def test_zone_and_account_numbers_never_lower_the_global_ones() -> None:
+    settings = Settings(
+        dns_zones=["example.test"],
+        approval_min_approvers=2,
+        approval_risk_approvers="delete=3",  # type: ignore[arg-type]
+        approval_zone_approvers="lab.example.test=1",  # type: ignore[arg-type]
+        approval_account_approvers="acct-1=1",  # type: ignore[arg-type]
+    )
+    lab_delete = spec(operation="delete", domain="x.lab.example.test")
+    assert verdict(lab_delete, settings, ZoneFacts()).approvers == 3
+
+
+def test_the_most_specific_zones_risks_replace_approval_risks() -> None:
+    settings = Settings(
+        dns_zones=["example.test"],
+        approval_risks=["mx"],
+        approval_zone_risks="lab.example.test=none prod.example.test=delete+ttl_drop db.prod.example.test=mx",  # type: ignore[arg-type]
+    )
+    assert settings.approval_zone_risks == {
+        "lab.example.test": [],
+        "prod.example.test": ["delete", "ttl_drop"],
+        "db.prod.example.test": ["mx"],
+    }
+    mx = {"record_type": "MX", "target": "mail.example.test", "priority": 10}
+    assert not verdict(spec(domain="lab.example.test", **mx), settings, ZoneFacts()).required
+    assert verdict(spec(domain="www.example.test", **mx), settings, ZoneFacts()).required, "APPROVAL_RISKS"
+    held = verdict(spec(operation="delete", domain="www.prod.example.test"), settings, ZoneFacts())
+    assert held.required and "a delete" in held.reasons[0]
+    assert not verdict(spec(domain="www.prod.example.test", **mx), settings, ZoneFacts()).required
+    nested = spec(operation="delete", domain="a.db.prod.example.test", **mx)
+    assert [r.split(" (")[0] for r in verdict(nested, settings, ZoneFacts()).reasons] == ["an MX change"]
+    emergency = verdict(spec(domain="lab.example.test", emergency=True), settings, ZoneFacts())
+    assert emergency.required, "an emergency waits for a person in every zone"
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"approval_zone_approvers": "prod.example.test=0"}, "at least 1"),
+        ({"approval_zone_approvers": "prod.example.test"}, "name=value"),
+        ({"approval_account_approvers": "=2"}, "name=value"),
+        ({"approval_zone_risks": "prod.example.test=delete+nope"}, "unknown approval risk"),
+    ],
+)
+def test_zone_and_account_rules_that_make_no_sense_are_settings_errors(
+    fields: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        Settings(**fields)  # type: ignore[arg-type]
