@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format soak bench bench-batching bench-apply bench-latency bench-kafka bench-adopt bench-drift clean-state
+.PHONY: run test lint format soak bench bench-batching bench-apply bench-latency bench-kafka bench-adopt bench-drift bench-playbook clean-state
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench-batching: $(STAMP)
 # Starts its own BIND: the batch's DNS step, dnsorch's module vs a loop over community.general.nsupdate.
 bench-apply: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/nsupdate_vs_module.py -n $(or $(N),200)
+
+# Starts its own BIND: median CPU-seconds of one apply playbook run (the worker's batch path) with 0, 1
+# and 20 changes, split into the ansible-playbook tree and the worker side, N runs each.
+bench-playbook: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/playbook_cost.py -n $(or $(N),7)
 
 # Needs a running stack (`make run` in another terminal): POST -> COMPLETED latency.
 bench-latency: $(STAMP)
