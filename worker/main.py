@@ -19,6 +19,7 @@ from activities.database import DatabaseActivities
 from activities.drift import DriftActivities
 from activities.expiry import ExpiryActivities
 from activities.freezes import FreezeActivities
+from activities.judging import JudgingActivities
 from activities.name_claims import NameClaims, NameTurnActivities
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
@@ -92,6 +93,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             turns.wait_for_name_turn,
             ansible.apply_dns_change,
             PlanningActivities(settings, engine).plan_change,
+            JudgingActivities(settings, engine).judge_request,
             verification.authoritative_servers,
             verification.check_served,
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request

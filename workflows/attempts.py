@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import STARTED, needs, serves
     from workflows.operators import attention_deadline, end_by, next_action
     from workflows.outcome import Outcome, note
-    from workflows.plan import held_for_dangling_targets, plan
+    from workflows.plan import held_for_changed_plan, held_for_dangling_targets, plan
     from workflows.run_state import RequestRun
     from workflows.turn import check_not_superseded, take_turn
 
@@ -64,7 +64,8 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
         await check_not_superseded(run)
     if run.plan_first:
         await plan(run)
-        if await held_for_dangling_targets(run):  # approved: plan again at the next turn
+        if await held_for_dangling_targets(run) or await held_for_changed_plan(run):
+            # approved: plan again at the next turn
             if run.turn_first:
                 await take_turn(run, run.change(), settle)
             await plan(run)

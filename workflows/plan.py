@@ -11,7 +11,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.planning import PlanningActivities
-    from dnsorch.contracts import RequestStatus
+    from dnsorch.contracts import ChangePlan, RequestStatus
     from workflows.approval_wait import await_approval
     from workflows.bookkeeping import log, transition
     from workflows.messages import AWAITING_APPROVAL, STARTED
@@ -60,3 +60,29 @@ async def held_for_dangling_targets(run: RequestRun) -> bool:
     run.approved = True
     await transition(run, S.IN_PROGRESS, f"{STARTED} (approved: {reasons})", step="apply")
     return True
+
+
+async def held_for_changed_plan(run: RequestRun) -> bool:
+    """A scheduled request approved against the plan of its time (schedule.py) whose first plan under
+    the name's turn differs (another request changed the name meanwhile) waits for its approvers
+    again; True once they approved the new plan (a reject or the deadline ends the request)."""
+    seen, now = run.due_plan, ChangePlan(**(run.state.plan or {"action": "unknown"}))
+    run.due_plan = None  # asked at the first plan under the turn only: a retry's plan sees its own apply
+    if seen is None or not run.approved or _same(seen, now):
+        return False
+    change = f"{run.request.record_type} {run.request.domain}"
+    why = f"the plan changed since it was approved: {seen.describe(change)}, now {now.describe(change)}"
+    await transition(run, S.PENDING_APPROVAL, f"{AWAITING_APPROVAL}: {why}", step="approval")
+    await await_approval(run)
+    await transition(run, S.IN_PROGRESS, f"{STARTED} (approved again: the plan changed)", step="apply")
+    return True
+
+
+def _same(seen: ChangePlan, now: ChangePlan) -> bool:
+    """The same change to the same served record set (the order of values aside)."""
+    return (seen.action, sorted(seen.old_values), seen.old_ttl, seen.conflict) == (
+        now.action,
+        sorted(now.old_values),
+        now.old_ttl,
+        now.conflict,
+    )

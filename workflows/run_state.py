@@ -68,6 +68,9 @@ class RequestRun:
     """The zone's authoritative servers, looked up once per request."""
     snapshot: ChangePlan | None = None
     """What a rollback restores: what the plan saw before the change."""
+    due_plan: ChangePlan | None = None
+    """A scheduled request's plan at its time, which its approvers judged (schedule.py); a plan that
+    differs under the name's turn asks them again (plan.py)."""
     story: Story = field(default_factory=Story)
     ptr_attempt: int = 0
     ptrs_waiting: set[str] = field(default_factory=set)

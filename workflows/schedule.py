@@ -7,23 +7,32 @@ Deterministic code only.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.judging import JudgingActivities
+    from activities.planning import PlanningActivities
     from dnsorch.contracts import RequestStatus, Reschedule
     from dnsorch.requests.transitions import IllegalTransition
     from workflows.bookkeeping import log, transition
     from workflows.messages import awaiting
     from workflows.operators import end_by, take_legal
     from workflows.outcome import note_text
+    from workflows.policy import DB_RETRY, DB_TIMEOUT, PLAN_RETRY, PLAN_TIMEOUT
     from workflows.run_state import RequestRun
 
 S = RequestStatus
 
 # A request with `not_before` in the future begins SCHEDULED and waits for its time.
 SCHEDULED_CHANGES = "scheduled-changes"
+# At its time a scheduled request plans against what DNS serves then, for its approvers to see, and
+# the approval policy judges it again on the zone as it is then: a change routine at accept may be
+# risky now, and waits for approval. A plan that differs again under the name's turn asks the
+# approvers once more (plan.held_for_changed_plan).
+JUDGED_WHEN_DUE = "judged-when-due"
 
 
 def scheduled_for(not_before: datetime | None) -> datetime | None:
@@ -39,9 +48,42 @@ async def wait_for_time(run: RequestRun) -> None:
     if run.not_before is None:
         return
     await _wait_for_schedule(run)
+    if workflow.patched(JUDGED_WHEN_DUE):
+        await _judge_when_due(run)
     assert run.params is not None
     if run.params.approval_required:
         await transition(run, S.PENDING_APPROVAL, awaiting(run.params), step="approval")
+
+
+async def _judge_when_due(run: RequestRun) -> None:
+    """1. Plan against what the primary serves now (a preview: the plan under the name's turn comes
+    after the approval), and put it on the timeline. 2. A request its policy let through at accept
+    is judged again on the zone's facts now; held, it needs the approvals its risks ask for now."""
+    assert run.params is not None
+    request = run.request
+    preview = await workflow.execute_local_activity_method(
+        PlanningActivities.plan_change,
+        run.change(),
+        start_to_close_timeout=PLAN_TIMEOUT,
+        retry_policy=PLAN_RETRY,
+    )
+    run.due_plan = preview
+    run.state.plan = dataclasses.asdict(preview)
+    text = preview.describe(f"{request.record_type} {request.domain}")
+    await log(run, f"plan at its time: {text}", step="plan", plan=run.state.plan)
+    if run.params.approval_required or request.dry_run:
+        return
+    judged = await workflow.execute_local_activity_method(
+        JudgingActivities.judge_request,
+        request,
+        start_to_close_timeout=DB_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+    if judged.required:
+        reasons = [f"{reason} (judged at its time)" for reason in judged.reasons]
+        run.params = dataclasses.replace(
+            run.params, approval_required=True, approval_reasons=reasons, approvals_required=judged.approvers
+        )
 
 
 async def _wait_for_schedule(run: RequestRun) -> None:

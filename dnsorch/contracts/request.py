@@ -227,3 +227,13 @@ class ZoneFacts:
     """Managed record sets in the request's zone."""
     zone_changes_in_flight: int = 0
     """Updates and deletes in the zone accepted before this one and not yet finished."""
+
+
+@dataclass
+class Judgement:
+    """The approval policy's verdict on a scheduled request when it is due (activities/judging.py):
+    the zone may have changed since accept, and a change routine then may be risky now."""
+
+    required: bool = False
+    reasons: list[str] = field(default_factory=list)
+    approvers: int = 1

@@ -1,6 +1,6 @@
 """Record the histories of this release's smaller patches: PTR_WAITS_ALONE (workflows/live_dns.py),
-SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/provisioning.py), ROLLBACK_ASKS_DNS
-(workflows/live_dns.py):
+SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/patches.py), ROLLBACK_ASKS_DNS
+(workflows/live_dns.py), JUDGED_WHEN_DUE (workflows/schedule.py):
 `python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py. Each patch keeps
@@ -11,17 +11,19 @@ after a deliberate, versioned change; never to make a failing replay test pass.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.contracts import ChangePlan, OperatorAction
+from dnsorch.contracts import ChangePlan, Judgement, OperatorAction
 from dnsorch.dns import ptr_requests
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, FakeStore, start
+from tests.fixtures.workflow_stubs import PROPAGATION_POLICY, SECONDARY, FakeStore, Handle, start
 from tests.replay.recording import record_all
 from workflows.provisioning import DnsProvisioningWorkflow
 
@@ -100,6 +102,39 @@ async def rollback_refused_after_a_later_change(env: WorkflowEnvironment, store:
     return handle.id
 
 
+async def scheduled_update(env: WorkflowEnvironment, store: FakeStore, *, approval: bool) -> Handle:
+    """An update due in three hours, run up to its first PENDING_APPROVAL at its time."""
+    due = await env.get_current_time() + timedelta(hours=3)
+    spec = dataclasses.replace(request_spec(operation="update", target="192.0.2.20"), not_before=due)
+    handle = await start(env, spec, approval=approval, approval_timeout=24 * 3600)
+    while "SCHEDULED" not in store.statuses():
+        await asyncio.sleep(0.05)
+    await env.sleep(3 * 3600 + 60)
+    while "PENDING_APPROVAL" not in store.statuses():
+        await asyncio.sleep(0.05)
+    return handle
+
+
+async def judged_risky_when_due_then_approved(env: WorkflowEnvironment, store: FakeStore) -> str:
+    store.judgement = Judgement(True, ["a TTL below the floor"], 1)
+    handle = await scheduled_update(env, store, approval=False)
+    await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction("approve", "alice", "ok now"))
+    await handle.result()
+    return handle.id
+
+
+async def plan_changed_then_approved_again(env: WorkflowEnvironment, store: FakeStore) -> str:
+    store.plan = ChangePlan("replace", ["192.0.2.7"], ["192.0.2.20"], 600, 300)
+    handle = await scheduled_update(env, store, approval=True)
+    store.plan = ChangePlan("replace", ["198.51.100.9"], ["192.0.2.20"], 600, 300)
+    await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction("approve", "alice", "first"))
+    while store.statuses().count("PENDING_APPROVAL") < 2:
+        await asyncio.sleep(0.05)
+    await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction("approve", "alice", "again"))
+    await handle.result()
+    return handle.id
+
+
 async def attention(env: WorkflowEnvironment, store: FakeStore, count: int) -> None:
     while store.statuses().count("NEEDS_ATTENTION") < count:
         await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
@@ -113,6 +148,10 @@ SCENARIOS: dict[str, dict[str, Scenario]] = {
     "served-stands-at-turn": {"retry_refused_at_turn_after_served": retry_refused_at_turn_after_served},
     "rollback-asks-dns": {"rollback_refused_after_a_later_change": rollback_refused_after_a_later_change},
     "dangling-targets": {"dangling_target_held_then_approved": dangling_target_held_then_approved},
+    "judged-when-due": {
+        "judged_risky_when_due_then_approved": judged_risky_when_due_then_approved,
+        "plan_changed_then_approved_again": plan_changed_then_approved_again,
+    },
 }
 
 

@@ -37,7 +37,8 @@ async def test_a_scheduled_change_plans_and_applies_only_at_its_time(
     assert final.status == "COMPLETED"
     assert store.statuses()[:2] == ["SCHEDULED", "IN_PROGRESS"]
     assert planned_at(store) >= due
-    assert store.turns == ["take", "plan", "apply"]
+    # at its time: a plan for its approvers and the policy judged again, then the turn, the plan, the apply
+    assert store.turns == ["plan", "judge", "take", "plan", "apply"]
 
 
 async def test_a_scheduled_change_cancelled_before_its_time_touches_nothing(
