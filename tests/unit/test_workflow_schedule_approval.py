@@ -21,6 +21,18 @@ from workflows.provisioning import DnsProvisioningWorkflow
 DUE_IN = timedelta(hours=3)
 
 
+async def held_when_due(env: WorkflowEnvironment, store: FakeStore, *, approval: bool) -> Handle:
+    """An update due in DUE_IN, started with or without a hold at accept, run to PENDING_APPROVAL at
+    its time."""
+    due = await env.get_current_time() + DUE_IN
+    spec = dataclasses.replace(request_spec(operation="update", target="192.0.2.20"), not_before=due)
+    handle = await start(env, spec, approval=approval, approval_timeout=24 * 3600)
+    await until_status(store, "SCHEDULED")
+    await env.sleep(DUE_IN.total_seconds() + 60)
+    await until_status(store, "PENDING_APPROVAL")
+    return handle
+
+
 async def approve(handle: Handle, key_id: str, actor: str) -> str:
     action = OperatorAction("approve", actor, key_id=key_id, account_id="acct-ops")
     return await handle.execute_update(DnsProvisioningWorkflow.act, action)
@@ -58,13 +70,8 @@ async def test_approvers_of_a_scheduled_change_see_the_plan_of_its_time_before_t
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = FakeStore(plan=ChangePlan("replace", ["192.0.2.7"], ["192.0.2.20"], 600, 300))
-    due = await time_skipping_env.get_current_time() + DUE_IN
-    spec = dataclasses.replace(request_spec(operation="update", target="192.0.2.20"), not_before=due)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, spec, approval=True, approval_timeout=24 * 3600)
-        await until_status(store, "SCHEDULED")
-        await time_skipping_env.sleep(DUE_IN.total_seconds() + 60)
-        await until_status(store, "PENDING_APPROVAL")
+        handle = await held_when_due(time_skipping_env, store, approval=True)
         seen_before_approval = "plan" in store.turns
         await act(handle, "cancel")
         await handle.result()
@@ -75,13 +82,8 @@ async def test_a_change_routine_at_accept_but_risky_when_due_waits_for_approval(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = FakeStore(judgement=Judgement(True, ["TTL drops from 86400 to 60, below the floor of 300"], 2))
-    due = await time_skipping_env.get_current_time() + DUE_IN
-    spec = dataclasses.replace(request_spec(operation="update", target="192.0.2.20"), not_before=due)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, spec, approval_timeout=24 * 3600)  # routine at accept
-        await until_status(store, "SCHEDULED")
-        await time_skipping_env.sleep(DUE_IN.total_seconds() + 60)
-        await until_status(store, "PENDING_APPROVAL")
+        handle = await held_when_due(time_skipping_env, store, approval=False)  # routine at accept
         assert store.apply_calls == 0
         held = next(s for s in store.steps.values() if s.status == "PENDING_APPROVAL")
         assert "TTL drops from 86400 to 60" in held.message and "(judged at its time)" in held.message
@@ -96,13 +98,8 @@ async def test_a_plan_that_changed_after_the_approval_is_approved_again_before_i
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     store = FakeStore(plan=ChangePlan("replace", ["192.0.2.7"], ["192.0.2.20"], 600, 300))
-    due = await time_skipping_env.get_current_time() + DUE_IN
-    spec = dataclasses.replace(request_spec(operation="update", target="192.0.2.20"), not_before=due)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, spec, approval=True, approval_timeout=24 * 3600)
-        await until_status(store, "SCHEDULED")
-        await time_skipping_env.sleep(DUE_IN.total_seconds() + 60)
-        await until_status(store, "PENDING_APPROVAL")
+        handle = await held_when_due(time_skipping_env, store, approval=True)
         # Another request changes the name between the approvers' look and this request's turn.
         store.plan = ChangePlan("replace", ["198.51.100.9"], ["192.0.2.20"], 600, 300)
         await act(handle, "approve", "192.0.2.7 may go")
@@ -128,13 +125,8 @@ async def test_a_plan_that_changed_after_the_approval_is_approved_again_before_i
 
 async def test_an_unchanged_plan_is_not_approved_twice(time_skipping_env: WorkflowEnvironment) -> None:
     store = FakeStore(plan=ChangePlan("replace", ["192.0.2.7"], ["192.0.2.20"], 600, 300))
-    due = await time_skipping_env.get_current_time() + DUE_IN
-    spec = dataclasses.replace(request_spec(operation="update", target="192.0.2.20"), not_before=due)
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, spec, approval=True, approval_timeout=24 * 3600)
-        await until_status(store, "SCHEDULED")
-        await time_skipping_env.sleep(DUE_IN.total_seconds() + 60)
-        await until_status(store, "PENDING_APPROVAL")
+        handle = await held_when_due(time_skipping_env, store, approval=True)
         await act(handle, "approve", "as planned")
         final = await handle.result()
     assert final.status == "COMPLETED" and store.statuses().count("PENDING_APPROVAL") == 1
