@@ -13,28 +13,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from dnsorch.contracts import ProtectedName, ProvisioningInput, ServiceUnavailable
+from dnsorch.contracts import ProtectedName, ServiceUnavailable
 from dnsorch.requests import AcceptService, CreateDnsRequest, Door
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from tests.fixtures.auth import act_as
+from tests.fixtures.kept_starts import KeptStarts
 from tests.fixtures.specs import fresh_name
 
 NOWHERE = "postgresql+psycopg2://postgres@127.0.0.1:1/dnsorch"  # nothing listens on port 1
 ZONES = ["example.test", "2.0.192.in-addr.arpa"]
 INTERNAL_DOORS = ("drift", "ptr", "adoption")
 pytestmark = pytest.mark.integration
-
-
-class KeptStarts:
-    """Temporal, as far as accepting needs it: every start is new; what was started is kept."""
-
-    def __init__(self) -> None:
-        self.started: list[ProvisioningInput] = []
-
-    async def start(self, params: ProvisioningInput) -> bool:
-        self.started.append(params)
-        return True
 
 
 def body(source: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -18,19 +18,9 @@ from dnsorch.contracts import ProvisioningInput
 from dnsorch.requests import AcceptService
 from dnsorch.settings import Settings
 from tests.fixtures.auth import act_as
+from tests.fixtures.kept_starts import KeptStarts
 
 pytestmark = pytest.mark.integration
-
-
-class KeptStarts:
-    """Temporal, as accepting sees it: every start is new; what was started is kept."""
-
-    def __init__(self) -> None:
-        self.started: list[ProvisioningInput] = []
-
-    async def start(self, params: ProvisioningInput) -> bool:
-        self.started.append(params)
-        return True
 
 
 @pytest.fixture

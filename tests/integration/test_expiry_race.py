@@ -22,26 +22,15 @@ from dnsorch.contracts import (
     ExpiryNotice,
     FinishRequest,
     LogStep,
-    ProvisioningInput,
     RecordRow,
 )
 from dnsorch.dns import change_for
 from dnsorch.settings import Settings
 from dnsorch.store import request_rows
+from tests.fixtures.kept_starts import KeptStarts
 from tests.fixtures.specs import fresh_name, request_spec
 
 pytestmark = pytest.mark.integration
-
-
-class StartsKept:
-    """Temporal as accepting sees it: every start is new, and kept for the test to run by hand."""
-
-    def __init__(self) -> None:
-        self.started: list[ProvisioningInput] = []
-
-    async def start(self, params: ProvisioningInput) -> bool:
-        self.started.append(params)
-        return True
 
 
 async def provisioned(engine: Engine, settings: Settings, spec: DnsRequestSpec) -> None:
@@ -75,7 +64,7 @@ async def test_an_expirys_delete_does_not_delete_the_record_an_update_replaced_b
     await provisioned(engine, dns_settings, expiring)
 
     # At expiry nothing stands in the way: the expiry accepts its delete.
-    gateway = StartsKept()
+    gateway = KeptStarts()
     expiry = ExpiryActivities(engine, dns_settings, gateway, ThreadPool("test-race", 2))  # type: ignore[arg-type]
     notice = ExpiryNotice(expiring.request_id, str(uuid.uuid4()), datetime.now(UTC), expires_at)
     outcome = await ActivityEnvironment().run(expiry.expire, notice)
@@ -101,7 +90,7 @@ async def test_an_expirys_delete_of_the_record_still_expiring_goes_ahead(
     expires_at = datetime.now(UTC) + timedelta(minutes=5)
     expiring = request_spec(domain=fresh_name("kept"), target="192.0.2.83", expires_at=expires_at)
     await provisioned(engine, dns_settings, expiring)
-    gateway = StartsKept()
+    gateway = KeptStarts()
     expiry = ExpiryActivities(engine, dns_settings, gateway, ThreadPool("test-race", 2))  # type: ignore[arg-type]
     notice = ExpiryNotice(expiring.request_id, str(uuid.uuid4()), datetime.now(UTC), expires_at)
     await ActivityEnvironment().run(expiry.expire, notice)

@@ -18,11 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete
 
 from api.main import create_app
-from dnsorch.contracts import LogStep, ProvisioningInput
+from dnsorch.contracts import LogStep
 from dnsorch.requests import AcceptService, OperateService
 from dnsorch.settings import Settings
 from dnsorch.store import FreezeWindow, Principal, Role, freezes, request_rows
 from tests.fixtures.auth import act_as
+from tests.fixtures.kept_starts import KeptStarts
 from tests.fixtures.specs import ZONE, fresh_name, request_spec
 
 pytestmark = pytest.mark.integration
@@ -185,17 +186,6 @@ def test_freezes_are_for_operators_only(api: TestClient) -> None:
     assert api.post("/api/v2/freezes", json=body).status_code == 403
     assert api.get("/api/v2/freezes").status_code == 403
     assert api.delete(f"/api/v2/freezes/{uuid.uuid4()}").status_code == 403
-
-
-class KeptStarts:
-    """Temporal, as far as accepting needs it: every start is new; what was started is kept."""
-
-    def __init__(self) -> None:
-        self.started: list[ProvisioningInput] = []
-
-    async def start(self, params: ProvisioningInput) -> bool:
-        self.started.append(params)
-        return True
 
 
 @pytest.mark.parametrize("risks", ["delete", ""])

@@ -23,25 +23,14 @@ from dnsorch.contracts import (
     ExpiryNotice,
     FinishRequest,
     LogStep,
-    ProvisioningInput,
     RecordRow,
 )
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRequest, RequestEvent, request_rows
+from tests.fixtures.kept_starts import KeptStarts
 from tests.fixtures.specs import ZONE, request_spec
 
 pytestmark = pytest.mark.integration
-
-
-class KeptStarts:
-    """Temporal, as far as accepting needs it: every start is new; what was started is kept."""
-
-    def __init__(self) -> None:
-        self.started: list[ProvisioningInput] = []
-
-    async def start(self, params: ProvisioningInput) -> bool:
-        self.started.append(params)
-        return True
 
 
 def expiry_activities(engine: Engine, gateway: KeptStarts | None = None) -> ExpiryActivities:
