@@ -20,7 +20,14 @@ from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
 from dnsorch.store import make_engine
-from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for, until_workflows
+from tests.fixtures.kafka_tools import (
+    KafkaRun,
+    create_message,
+    ingest_only_env,
+    json_bytes,
+    rows_for,
+    until_workflows,
+)
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually
 
@@ -40,13 +47,7 @@ def stream(run: KafkaRun, n: int, start: int = 0) -> tuple[list[bytes], set[str]
 async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
     apache_kafka: Any, database_url: str, temporal_server: TemporalDevServer, engine: Engine, tmp_path: Path
 ) -> None:
-    env = {
-        "ENV": "test",
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",
-        "DNS_ZONES": "example.test",
-    }
+    env = ingest_only_env(database_url, temporal_server.address, tmp_path)
     run = KafkaRun(apache_kafka.bootstrap, env, tmp_path)
     try:
         await run.create_topics()

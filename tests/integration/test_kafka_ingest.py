@@ -22,6 +22,7 @@ from devstack.temporal import TemporalDevServer
 from tests.fixtures.kafka_tools import (
     KafkaRun,
     create_message,
+    ingest_only_env,
     json_bytes,
     rows_for,
     until_workflows,
@@ -60,14 +61,7 @@ def apache_run(
 
 
 def _run_on(broker: Any, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path) -> Any:
-    env = {
-        "ENV": "test",
-        "STATE_DIR": str(tmp_path / "state"),
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",
-        "DNS_ZONES": "example.test",
-    }
+    env = ingest_only_env(database_url, temporal_server.address, tmp_path)
     run = KafkaRun(broker.bootstrap, env, tmp_path)
     try:
         yield run

@@ -22,7 +22,14 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from devstack.temporal import TemporalDevServer
-from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for, until_workflows
+from tests.fixtures.kafka_tools import (
+    KafkaRun,
+    create_message,
+    ingest_only_env,
+    json_bytes,
+    rows_for,
+    until_workflows,
+)
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -40,13 +47,7 @@ class Sent:
 
 
 def _run(broker: Any, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path) -> Any:
-    env = {
-        "ENV": "test",
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",
-        "DNS_ZONES": "example.test",
-    }
+    env = ingest_only_env(database_url, temporal_server.address, tmp_path)
     run = KafkaRun(broker.bootstrap, env, tmp_path)
     try:
         yield run

@@ -5,7 +5,6 @@ never "request_id already used" nor skipped as sent; a redelivery still maps to 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from devstack.temporal import TemporalDevServer
 from dnsorch.requests import AcceptService, CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.temporal import ProvisioningGateway
-from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes, rows_for
+from tests.fixtures.kafka_tools import KafkaRun, create_message, ingest_only_env, json_bytes, rows_for
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -42,14 +41,7 @@ def broker(tmp_path: Path) -> Iterator[TansuBroker]:
 def run(
     broker: TansuBroker, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path
 ) -> Iterator[KafkaRun]:
-    env = {
-        "ENV": "test",
-        "STATE_DIR": str(tmp_path / "state"),
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",  # no worker: rows and starts only
-        "DNS_ZONES": "example.test",
-    }
+    env = ingest_only_env(database_url, temporal_server.address, tmp_path)  # no worker: rows and starts only
     kafka = KafkaRun(broker.bootstrap, env, tmp_path, partitions=1)  # one partition: offsets 0, 1, 2
     try:
         yield kafka

@@ -18,21 +18,14 @@ from temporalio.client import Client
 
 from consumer.dead_letter import HEADER_REASON
 from devstack.temporal import TemporalDevServer
-from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes
+from tests.fixtures.kafka_tools import KafkaRun, create_message, ingest_only_env, json_bytes
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def run(apache_kafka: Any, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path) -> Any:
-    env = {
-        "ENV": "test",
-        "STATE_DIR": str(tmp_path / "state"),
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "TEMPORAL_TASK_QUEUE": f"ingest-only-{uuid.uuid4().hex[:6]}",
-        "DNS_ZONES": "example.test",
-    }
+    env = ingest_only_env(database_url, temporal_server.address, tmp_path)
     kafka_run = KafkaRun(apache_kafka.bootstrap, env, tmp_path)
     try:
         yield kafka_run

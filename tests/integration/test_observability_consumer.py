@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devstack.temporal import TemporalDevServer
-from tests.fixtures.kafka_tools import KafkaRun, create_message, json_bytes
+from tests.fixtures.kafka_tools import KafkaRun, create_message, ingest_only_env, json_bytes
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually
 
@@ -49,14 +49,9 @@ def lags(figures: Figures) -> dict[str, float]:
 def kafka_run(
     tansu_broker: Any, database_url: str, temporal_server: TemporalDevServer, tmp_path: Path
 ) -> Any:
-    env = {
-        "ENV": "test",
-        "STATE_DIR": str(tmp_path / "state"),
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "TEMPORAL_TASK_QUEUE": f"metrics-only-{uuid.uuid4().hex[:6]}",  # no worker: ingestion only
-        "DNS_ZONES": "example.test",
-    }
+    env = ingest_only_env(
+        database_url, temporal_server.address, tmp_path, "metrics-only"
+    )  # no worker: ingestion only
     run = KafkaRun(tansu_broker.bootstrap, env, tmp_path)
     try:
         yield run
