@@ -39,9 +39,9 @@ async def plan(run: RequestRun) -> None:
     if run.everywhere and usable and run.story.may_snapshot(run.state.attempts):
         run.snapshot = found  # what a rollback restores
         run.dance = run.dance or TtlDance.planned(request, found, run.params)
-    text = TtlDance.plan_line(text, run.dance, request, found, run.params, run.state.plan)
+    text = TtlDance.plan_line(text, run.dance, request, found, run.params)
     workflow.set_current_details(f"**plan**: {text}")
-    await log(run, f"plan: {text}", step="plan", plan=run.state.plan)
+    await log(run, f"plan: {text}", step="plan", plan=TtlDance.shown(run.dance, run.state.plan))
     if found.conflict:
         raise Outcome(S.REJECTED, f"refused: {found.conflict}")
     if request.dry_run:

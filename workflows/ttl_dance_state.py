@@ -50,16 +50,19 @@ class TtlDance:
         request: DnsRequestSpec,
         plan: ChangePlan,
         params: ProvisioningInput | None,
-        shown: dict[str, Any] | None,
     ) -> str:
-        """The plan's line with the dance's steps (also in the plan's `ttl_dance`), or with why a
-        request that asked for one does not dance."""
+        """The plan's line with the dance's steps, or with why a request that asked for one does not
+        dance."""
         if dance is not None:
-            if shown is not None:
-                shown["ttl_dance"] = dance.steps()
             return f"{text}; {dance.describe()}"
         why = why_not(request, plan, params) if params is not None and plan.action != "unknown" else ""
         return f"{text}; no TTL dance: {why}" if why else text
+
+    @staticmethod
+    def shown(dance: TtlDance | None, plan: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The plan as the timeline keeps it: with the dance's steps (`ttl_dance`) when it dances. A
+        copy: the run's own plan stays a ChangePlan's fields."""
+        return plan if dance is None or plan is None else {**plan, "ttl_dance": dance.steps()}
 
     def describe(self) -> str:
         return "TTL dance: " + "; ".join(f"{n}. {step}" for n, step in enumerate(self.steps(), start=1))

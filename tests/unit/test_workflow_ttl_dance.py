@@ -108,9 +108,9 @@ async def test_a_dry_run_shows_the_dance_in_its_plan_and_applies_nothing(
     async with worker(time_skipping_env, store):
         final = await (await start(time_skipping_env, dancing_update(dry_run=True))).result()
     assert final.status == "COMPLETED" and not store.applied
-    assert final.plan is not None and final.plan["ttl_dance"][1] == "wait out the old TTL (3600 s)"
-    (plan,) = [s.message for s in store.steps.values() if s.step == "plan"]
-    assert "TTL dance: 1. lower the TTL 3600 → 60" in plan
+    (plan,) = [s for s in store.steps.values() if s.step == "plan"]
+    assert "TTL dance: 1. lower the TTL 3600 → 60" in plan.message
+    assert plan.plan is not None and plan.plan["ttl_dance"][1] == "wait out the old TTL (3600 s)"
 
 
 async def test_a_cancel_in_temporal_during_the_wait_restores_the_old_ttl(
@@ -161,3 +161,18 @@ async def test_a_request_that_asks_but_has_nothing_to_wait_out_moves_at_once_say
         assert final.status == "COMPLETED" and len(store.applied) == 1 and not dance_lines(store)
         (plan,) = [s.message for s in store.steps.values() if s.step == "plan"]
         assert plan.endswith(why), plan
+
+
+async def test_a_scheduled_dance_approved_when_due_dances_at_its_time(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = Primary(ttl=OLD_TTL)
+    due = await time_skipping_env.get_current_time() + timedelta(hours=2)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, dancing_update(not_before=due), approval=True)
+        await until_line(store, "waiting for an operator's approval", time_skipping_env)
+        await act(handle, "approve", "move it")
+        final = await handle.result()
+    assert final.status == "COMPLETED", final.log[-1]
+    assert (store.serves, store.ttl) == ([NEW], 300)
+    assert [line.message[:13] for line in dance_lines(store)[:5]] == [f"TTL dance {n}/5" for n in range(1, 6)]
