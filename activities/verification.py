@@ -14,7 +14,7 @@ import dns.exception
 from temporalio import activity
 
 from activities import metrics
-from activities.dns_check import query_rrset
+from activities.dns_check import read_rrset
 from dnsorch.contracts import NameServer, ServedCheck, ServerAnswer
 from dnsorch.dns import authoritative_servers, parse_servers, same_rrset
 from dnsorch.settings import Settings
@@ -52,13 +52,14 @@ async def _ask(server: NameServer, check: ServedCheck, deadline: float) -> Serve
         answer = ServerAnswer(server, serves=False)
         try:
             per_query = max(0.2, min(1.0, deadline - time.monotonic()))
-            answer.served = await query_rrset(
+            answer.served, ttl = await read_rrset(
                 server.address, server.port, change.domain, change.record_type, timeout=per_query
             )
         except (dns.exception.DNSException, OSError) as error:
             answer.error = f"{type(error).__name__}: {error}"
         else:
-            if same_rrset(expected, answer.served, change.record_type, change.zone + "."):
+            right_ttl = not change.verify_ttl or not expected or ttl == change.ttl
+            if same_rrset(expected, answer.served, change.record_type, change.zone + ".") and right_ttl:
                 answer.serves = True
                 answer.seconds = max(0.0, (datetime.now(UTC) - check.since).total_seconds())
                 return answer

@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     record_expiry_recheck_seconds: int = Field(default=60, ge=1)
     """At expiry, while another request is changing the record set: how long to wait before asking again."""
 
+    # The TTL dance (workflows/ttl_dance.py): lower the TTL, wait out the old one, move, restore
+    ttl_dance_threshold_seconds: int = Field(default=0, ge=0)
+    """An update whose served TTL is above this many seconds dances unasked; 0: only when asked."""
+    ttl_dance_short_ttl: int = Field(default=60, ge=1, le=86400)
+    """The TTL served while a dancing record moves (steps 1 to 4)."""
+
     # Drift detection (workflows/drift.py): a Temporal Schedule compares DNS with dns_records
     drift_policy: Literal["heal", "raise"] = "raise"
     """A drifted managed record set: re-applied at once (`heal`), or a request waits in NEEDS_ATTENTION

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outcome import Outcome, note
     from workflows.plan import held_for_changed_plan, held_for_dangling_targets, plan
     from workflows.run_state import RequestRun
+    from workflows.ttl_dance import lead_in, restore
     from workflows.turn import check_not_superseded, take_turn
 
 S, A = RequestStatus, Action
@@ -69,11 +70,13 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
             if run.turn_first:
                 await take_turn(run, run.change(), settle)
             await plan(run)
-    result = await apply_change(run, run.change(), settle)
+    if (change := await lead_in(run, settle)) is None:  # a TTL dance lowers the TTL and waits first
+        return
+    result = await apply_change(run, change, settle)
     if result is None:
         return
     if run.everywhere:
-        problem = await verify_everywhere(run, run.change(), result.served_at)
+        problem = await verify_everywhere(run, change, result.served_at)
         if problem is not None:
             run.state.last_error = problem
             await log(run, f"verification failed: {problem}", step="verify")
@@ -83,6 +86,9 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
             return
         run.story.everywhere = True
         run.served_at = workflow.now()
+        if (problem := await restore(run, settle)) is not None:  # a TTL dance restores the TTL
+            run.state.last_error = problem
+            return
     problem = await keep_ptrs(run, settle)
     if problem is not None:
         run.state.last_error = problem

@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.planning import PlanningActivities
     from dnsorch.contracts import Action, ChangePlan, DnsChange, OperatorAction, RequestStatus
+    from workflows import ttl_dance
     from workflows.apply import Settle
     from workflows.bookkeeping import log, transition
     from workflows.live_dns import roll_back
@@ -61,7 +62,14 @@ async def settle_cancel(
 ) -> None:
     """Returns when the cancel (or fail) may end the request as it asks (nothing was sent, or the
     primary serves the snapshot); raises Outcome when DNS's answer decides another ending, or
-    Unsettled."""
+    Unsettled. A TTL dance that lowered the TTL restores it first (ttl_dance.py)."""
+    await _ask_dns(run, action, ticket, asked=asked, ended=ended)
+    await ttl_dance.settle_cancel(run, action, ticket, settler(run), _unsettled, ended=ended)
+
+
+async def _ask_dns(
+    run: RequestRun, action: OperatorAction, ticket: int, *, asked: str = "", ended: str = ""
+) -> None:
     if not _may_have_reached_dns(run, action) or not workflow.patched(CANCEL_ASKS_DNS):
         return
     if action.action == A.FAIL and not workflow.patched(FAIL_ASKS_DNS):

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.patches import DANGLING_TARGETS
     from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT
     from workflows.run_state import RequestRun
+    from workflows.ttl_dance_state import TtlDance
 
 S = RequestStatus
 
@@ -37,8 +38,10 @@ async def plan(run: RequestRun) -> None:
     usable = found.action != "unknown" and not found.conflict
     if run.everywhere and usable and run.story.may_snapshot(run.state.attempts):
         run.snapshot = found  # what a rollback restores
+        run.dance = run.dance or TtlDance.planned(request, found, run.params)
+    text = TtlDance.plan_line(text, run.dance, request, found, run.params)
     workflow.set_current_details(f"**plan**: {text}")
-    await log(run, f"plan: {text}", step="plan", plan=run.state.plan)
+    await log(run, f"plan: {text}", step="plan", plan=TtlDance.shown(run.dance, run.state.plan))
     if found.conflict:
         raise Outcome(S.REJECTED, f"refused: {found.conflict}")
     if request.dry_run:

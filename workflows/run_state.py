@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dnsorch.dns import change_for
     from workflows.story import Story
+    from workflows.ttl_dance_state import TtlDance
 
 
 @dataclass
@@ -75,6 +76,8 @@ class RequestRun:
     ptr_attempt: int = 0
     ptrs_waiting: set[str] = field(default_factory=set)
     told_parent: bool = False
+    dance: TtlDance | None = None
+    """The TTL dance around the apply, when the request's first plan calls for one (ttl_dance.py)."""
 
     @property
     def request(self) -> DnsRequestSpec:

@@ -57,6 +57,7 @@ async def create_request(
         submitted_by=caller.key_id,
         expires_at=body.expires_at,
         emergency=body.emergency,
+        ttl_dance=body.ttl_dance,
     )
     request, record = await accept.read_accepted(accepted)
     return RequestDetail.of_row(request, record)

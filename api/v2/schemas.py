@@ -34,6 +34,13 @@ class RequestCreateV2(CreateDnsRequest):
         description="An emergency change: it passes freeze windows (a timeline line says so), and the"
         " approval policy always counts it as a risk (`emergency`), so an operator approves it first.",
     )
+    ttl_dance: bool = Field(
+        default=False,
+        description="An update only: lower the served TTL to TTL_DANCE_SHORT_TTL, wait out the old TTL,"
+        " apply the change at the short TTL, verify it everywhere, then restore the request's `ttl`. Each"
+        " step is on the timeline; a cancel in the middle restores the old TTL. Updates whose served TTL is"
+        " over TTL_DANCE_THRESHOLD_SECONDS (when set) dance unasked.",
+    )
     expires_at: datetime | None = Field(
         default=None,
         description="An expiring record (create or update only; with a UTC offset, ahead of now, at most 366"

@@ -23,6 +23,8 @@ class DnsChange:
     ptr_of: str = ""
     """A PTR request's change: the forward name whose PTR it keeps, also on a delete (which carries no
     values), so its plan can tell this record's PTR from one dnsorch does not keep."""
+    verify_ttl: bool = False
+    """Verification also asks each server for this TTL (the TTL dance's steps); else values only."""
 
 
 @dataclass

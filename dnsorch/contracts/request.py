@@ -101,6 +101,9 @@ class DnsRequestSpec:
     emergency: bool = False
     """An emergency change (API v2 `emergency: true`): it passes freeze windows, and the approval
     policy counts it as a risk (`emergency`), so a person approves it first."""
+    ttl_dance: bool = False
+    """An update that dances (API v2 `ttl_dance: true`): lower the served TTL, wait out the old one,
+    apply the change at the short TTL, restore the request's TTL (workflows/ttl_dance.py)."""
 
     @property
     def workflow_id(self) -> str:
@@ -214,6 +217,10 @@ class ProvisioningInput:
     hold_dangling_targets: bool = False
     """APPROVAL_RISKS lists `dangling_target`: a plan that finds a target that does not resolve holds
     the request for approval before anything is applied (unless a person approved it already)."""
+    ttl_dance_threshold_seconds: int = 0
+    """TTL_DANCE_THRESHOLD_SECONDS: an update whose served TTL is above this dances unasked; 0: never."""
+    ttl_dance_short_ttl: int = 60
+    """TTL_DANCE_SHORT_TTL: the TTL a dance serves while the record moves."""
 
 
 @dataclass(frozen=True)

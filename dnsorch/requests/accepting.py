@@ -43,7 +43,13 @@ from dnsorch.logging import bind_request_id
 from dnsorch.requests import approval, rules
 from dnsorch.requests.operating import read_request
 from dnsorch.requests.schemas import CreateDnsRequest
-from dnsorch.requests.validation import build_spec, check_expires_at, check_not_before, request_hash
+from dnsorch.requests.validation import (
+    build_spec,
+    check_expires_at,
+    check_not_before,
+    check_ttl_dance,
+    request_hash,
+)
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows
 from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
@@ -124,6 +130,7 @@ class AcceptService:
         submitted_by: str | None = None,
         expires_at: datetime | None = None,
         emergency: bool = False,
+        ttl_dance: bool = False,
     ) -> Accepted:
         """Accept a request (see the module docstring for the order).
 
@@ -156,6 +163,7 @@ class AcceptService:
         spec.submitted_by = submitted_by
         spec.expires_at = check_expires_at(expires_at, datetime.now(UTC), operation)
         spec.emergency = emergency  # passes freeze windows; a risk the approval policy always counts
+        spec.ttl_dance = check_ttl_dance(ttl_dance, operation)
         facts = await self._check_against_managed(spec)
         held = _expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(
@@ -170,6 +178,8 @@ class AcceptService:
                 approvals_required=held.approvers,
                 four_eyes=self.settings.approval_four_eyes,
                 hold_dangling_targets="dangling_target" in approval.enabled_risks(spec, self.settings),
+                ttl_dance_threshold_seconds=self.settings.ttl_dance_threshold_seconds,
+                ttl_dance_short_ttl=self.settings.ttl_dance_short_ttl,
             )
         )
         if created:

@@ -80,6 +80,13 @@ def check_expires_at(value: datetime | None, now: datetime, operation: str = "cr
     return check_time_ahead("expires_at", value, now)
 
 
+def check_ttl_dance(value: bool, operation: str) -> bool:
+    """The TTL dance moves a record that is served: only an update has one."""
+    if value and operation != "update":
+        raise InvalidRequest("ttl_dance", f"only an update dances (this is a {operation})")
+    return value
+
+
 def check_time_ahead(field: str, value: datetime | None, now: datetime) -> datetime | None:
     """A time a request is to act at: with a UTC offset (a naive time means different things to
     different clients), ahead of now, at most MAX_SCHEDULE_AHEAD ahead. A time already passed is
@@ -106,5 +113,7 @@ def request_hash(body: CreateDnsRequest, operation: str) -> str:
         del asked["expires_at"]
     if asked.get("emergency") is False:  # and before freeze windows' emergency flag
         del asked["emergency"]
+    if asked.get("ttl_dance") is False:  # and before the TTL dance
+        del asked["ttl_dance"]
     canonical = json.dumps({"operation": operation, **asked}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

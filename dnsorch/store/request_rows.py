@@ -84,6 +84,7 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
             **({"not_before": spec.not_before.isoformat()} if spec.not_before else {}),
             **({"submitted_by": spec.submitted_by} if spec.submitted_by else {}),
             **({"emergency": True} if spec.emergency else {}),
+            **({"ttl_dance": True} if spec.ttl_dance else {}),
         },
         "status": RequestStatus.PENDING,
         "log_messages": [first],
