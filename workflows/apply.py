@@ -107,6 +107,8 @@ def applied_anyway(run: RequestRun) -> str | None:
     apply = run.apply_handle
     if apply is None or not apply.done() or apply.cancelled() or apply.exception() is not None:
         return None
+    if run.dance_step_applying:  # the TTL's step, not the change: the cancel restores the old TTL
+        return None
     if not workflow.patched(REPORT_LATE_CANCEL):
         return None
     run.story.applied()

@@ -5,6 +5,8 @@ code only."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -19,10 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outcome import Outcome, note
     from workflows.plan import held_for_changed_plan, held_for_dangling_targets, plan
     from workflows.run_state import RequestRun
-    from workflows.ttl_dance import lead_in, restore
+    from workflows.ttl_dance import lead_in, restore, served_ttl
     from workflows.turn import check_not_superseded, take_turn
 
 S, A = RequestStatus, Action
+AT_DEADLINE = OperatorAction(A.FAIL.value, "workflow", "failed at the deadline (no operator action in time)")
 
 
 async def provision(run: RequestRun, settle: Settle, *, held: bool = False) -> None:
@@ -39,7 +42,12 @@ async def provision(run: RequestRun, settle: Settle, *, held: bool = False) -> N
             if run.state.status != S.NEEDS_ATTENTION:
                 await transition(run, S.NEEDS_ATTENTION, needs(run.state.last_error), step="attention")
                 await tell_forward_request(run)  # a PTR request waits on its own
-            ticket, action = await next_action(run, attention_deadline(run))
+            try:
+                ticket, action = await next_action(run, attention_deadline(run))
+            except Outcome:  # the deadline: a TTL dance puts the old TTL back first
+                if run.dance is not None:
+                    await settle_cancel(run, AT_DEADLINE, 0, ended=AT_DEADLINE.note)
+                raise
             if action.action not in (A.RETRY, A.ROLLBACK):
                 await settle_cancel(run, action, ticket)
                 end_by(action, ticket)
@@ -116,6 +124,8 @@ async def end(run: RequestRun, outcome: Outcome) -> None:
     """Write the final status, with the record DNS serves when there is one."""
     outcome = run.story.settle(outcome, run.snapshot, run.change().values)
     record = record_row(run) if outcome.store_record else None
+    if record is not None and (ttl := await served_ttl(run)) is not None:  # a dance stopped at step 5
+        record = dataclasses.replace(record, ttl=ttl)
     if record is not None and not run.lean:
         await call(run, DatabaseActivities.store_record, record)
         record = None

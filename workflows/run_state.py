@@ -63,6 +63,9 @@ class RequestRun:
     not_before: datetime | None = None
     approved: bool = False
     apply_handle: asyncio.Task[ApplyResult] | None = None
+    dance_step_applying: bool = False
+    """The apply in flight is a TTL dance's step (lowering or restoring the TTL), not the change: one
+    that completes despite a cancel does not make the change "already applied"."""
     lock_granted: bool = False
     served_at: datetime | None = None
     servers: list[NameServer] | None = None

@@ -25,16 +25,18 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from dnsorch.contracts import Action, DnsChange, OperatorAction, RequestStatus
+    from activities.planning import PlanningActivities
+    from dnsorch.contracts import Action, ApplyResult, DnsChange, OperatorAction, RequestStatus
     from workflows.apply import Settle, apply_change, serve_actions_until
     from workflows.bookkeeping import log
     from workflows.live_dns import roll_back, verify_everywhere
     from workflows.outcome import Outcome, note
+    from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT
     from workflows.run_state import RequestRun
     from workflows.ttl_dance_state import APPLY, LOWER, RESTORE, TTL_DANCE, WAIT, TtlDance
 
 S, A = RequestStatus, Action
-__all__ = ["TTL_DANCE", "TtlDance", "lead_in", "restore", "settle_cancel"]
+__all__ = ["TTL_DANCE", "TtlDance", "lead_in", "restore", "served_ttl", "settle_cancel"]
 
 STEP = "ttl-dance"
 """The timeline step of every line the dance writes."""
@@ -55,8 +57,7 @@ async def lead_in(run: RequestRun, settle: Settle) -> DnsChange | None:
     if LOWER not in dance.done:
         lowered = dance.lowered(change)
         await _step(run, 1, f"lowering the TTL of {_what(change)} from {dance.old_ttl} to {dance.short_ttl}")
-        result = await apply_change(run, lowered, settle)
-        run.apply_handle = None  # the dance's own apply: a late cancel must not take it for the change
+        result = await _apply_step(run, lowered, settle)
         if result is None:
             run.state.last_error = f"TTL dance 1/5: lowering the TTL failed: {run.state.last_error}"
             return None
@@ -87,7 +88,7 @@ async def restore(run: RequestRun, settle: Settle) -> str | None:
     await _step(run, 4, f"the change is served everywhere at TTL {dance.short_ttl}")
     final = dataclasses.replace(change, verify_ttl=True)
     await _step(run, 5, f"restoring the TTL to {dance.final_ttl}")
-    result = await apply_change(run, final, settle)
+    result = await _apply_step(run, final, settle)
     if result is None:
         return f"TTL dance 5/5: restoring the TTL failed: {run.state.last_error}"
     if problem := await verify_everywhere(run, final, result.served_at):
@@ -97,6 +98,24 @@ async def restore(run: RequestRun, settle: Settle) -> str | None:
         run, f"TTL dance done: {_what(change)} is served with TTL {dance.final_ttl} everywhere", step=STEP
     )
     return None
+
+
+async def served_ttl(run: RequestRun) -> int | None:
+    """The TTL the primary serves the change at, when the request ends between the dance's change and
+    its restored TTL (a cancel that came too late, a resolve): dns_records records what DNS serves.
+    None when the request does not dance or the TTL was restored."""
+    dance = run.dance
+    if dance is None or APPLY not in dance.done or RESTORE in dance.done:
+        return None
+    served = await workflow.execute_local_activity_method(
+        PlanningActivities.plan_change,
+        run.change(),
+        start_to_close_timeout=PLAN_TIMEOUT,
+        retry_policy=PLAN_RETRY,
+    )
+    if served.action != "unchanged" or served.old_ttl is None:
+        return dance.short_ttl  # unknown: the TTL last verified everywhere
+    return served.old_ttl
 
 
 Unsettle = Callable[[RequestRun, int, str, OperatorAction], Awaitable[None]]
@@ -134,6 +153,17 @@ async def settle_cancel(
         action.actor,
         ticket,
     )
+
+
+async def _apply_step(run: RequestRun, change: DnsChange, settle: Settle) -> ApplyResult | None:
+    """Apply one of the dance's own steps: a cancel meanwhile, even one whose batch was already
+    running, is no "came too late" for the request's change (apply.applied_anyway)."""
+    run.dance_step_applying = True
+    try:
+        return await apply_change(run, change, settle)
+    finally:
+        run.dance_step_applying = False
+        run.apply_handle = None  # a later cancel must not take this apply for the change
 
 
 async def _step(run: RequestRun, number: int, message: str) -> None:

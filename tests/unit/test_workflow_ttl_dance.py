@@ -176,3 +176,59 @@ async def test_a_scheduled_dance_approved_when_due_dances_at_its_time(
     assert final.status == "COMPLETED", final.log[-1]
     assert (store.serves, store.ttl) == ([NEW], 300)
     assert [line.message[:13] for line in dance_lines(store)[:5]] == [f"TTL dance {n}/5" for n in range(1, 6)]
+
+
+async def test_a_cancel_whose_lowering_was_applied_anyway_restores_the_old_ttl(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Step 1's batch was already running when the cancel came: that is no "came too late" for the
+    change, which never went out; DNS serves the old value at the short TTL, and the cancel restores
+    the old TTL."""
+    store = Primary(ttl=OLD_TTL, hold_at_ttl=60, applied_despite_cancel=True)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, dancing_update(), short_ttl=60)
+        await until_line(store, "TTL dance 1/5")
+        while not store.applied:
+            await asyncio.sleep(0.05)
+        await act(handle, "cancel", "not today")
+        final = await handle.result()
+    assert final.status == "CANCELLED", final.log[-1]["message"]
+    assert (store.serves, store.ttl) == ([BEFORE], OLD_TTL), "CANCELLED must leave the old record, old TTL"
+    assert not store.records
+
+
+async def test_a_cancel_during_the_restore_records_the_ttl_dns_serves(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """A cancel in Temporal stops step 5 before its UPDATE went out: the change stands (served
+    everywhere), at the short TTL, and dns_records must say so, not the TTL the request asked for."""
+    store = Primary(ttl=OLD_TTL, hold_at_ttl=300)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, dancing_update(), short_ttl=60)
+        await until_line(store, "TTL dance 2/5")
+        await time_skipping_env.sleep(OLD_TTL)  # to the end of the wait: an apply in flight stops the clock
+        while not any(c.ttl == 300 for c in store.applied):
+            await asyncio.sleep(0.05)
+        await handle.cancel()  # from the Temporal UI: an operator's cancel is refused once served everywhere
+        final = await handle.result()
+    assert final.status == "COMPLETED", final.log[-1]["message"]
+    assert (store.serves, store.ttl) == ([NEW], 60)
+    (record,) = store.records.values()
+    assert (record.target, record.ttl) == (NEW, 60), "dns_records must say what DNS serves"
+
+
+async def test_the_attention_deadline_restores_the_old_ttl_before_it_fails(
+    own_time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Nobody acted on a dance stuck at step 4: FAILED at the deadline must not leave the short TTL
+    (nor the new value) behind."""
+    store = lagging_secondary()  # serves BEFORE (at any TTL) but never NEW
+    store.ttl = OLD_TTL
+    env = own_time_skipping_env
+    async with worker(env, store):
+        handle = await start(env, dancing_update(), policy=PROPAGATION_POLICY, short_ttl=60)
+        await until_line(store, "verification failed", env)
+        final = await handle.result()  # skips to the attention deadline
+    assert final.status == "FAILED", final.log[-1]["message"]
+    assert (store.serves, store.ttl) == ([BEFORE], OLD_TTL)
+    assert not store.records
