@@ -26,6 +26,9 @@ SEED = int(os.environ.get("SOAK_SMALL_SEED") or 10)
 changes (skipped where dnsorch keeps nothing by then), PostgreSQL stopped then BIND restarted."""
 N = 40
 FAULTS = 2
+RATE = 6.0
+"""Submissions per second: twice `make soak`'s 3, so the 40 submissions (and the faults spread over
+them) take 5 s instead of 10; the operator actions, hand changes and sweeps that follow are the same."""
 RUNS = Path(__file__).resolve().parents[2] / ".dnsorch" / "soak"
 """Where `make soak` keeps its runs. Not pytest's tmp_path: a pytest starting anywhere on the machine
 resets /tmp/pytest-of-<user> to 0700, and PostgreSQL (its own system user) restarted by a fault
@@ -34,7 +37,10 @@ could no longer reach its data directory (PITFALLS.md: keep the data dir under a
 
 def soak_argv(out: Path) -> list[str]:
     """The same arguments `python -m soak.run` takes, so a failure replays from the command line."""
-    schedule = ["--seed", str(SEED), "-n", str(N), "--faults", str(FAULTS), "--kafka", "tansu"]
+    schedule = [
+        *("--seed", str(SEED), "-n", str(N), "--faults", str(FAULTS), "--rate", str(RATE)),
+        *("--kafka", "tansu"),
+    ]
     # Settling takes 0-20 s here; 60 s bounds a run that never settles (a stuck request) near 3 min.
     return [*schedule, "--settle", "60", "--out", str(out)]
 
@@ -89,7 +95,7 @@ def test_small_seeded_soak_keeps_every_invariant() -> None:
     argv = soak_argv(out)
     plan = make_plan(parse_args(argv))
     assert plan.submits == N and len(plan.faults) == FAULTS
-    replay = f"SEED={SEED}: replay with `PYTHONPATH=. .venv/bin/python -m soak.run {' '.join(argv[:8])}`"
+    replay = f"SEED={SEED}: replay with `PYTHONPATH=. .venv/bin/python -m soak.run {' '.join(argv[:10])}`"
     assert_soak_passes(argv, replay, out)
 
 
