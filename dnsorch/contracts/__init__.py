@@ -6,7 +6,7 @@ defaults so running histories keep decoding. This package imports nothing else o
 
 Its modules do without `from __future__ import annotations`: the workflow sandbox holds only the
 modules a workflow imports (this package), not the files behind it, so a field annotated as a string
-could not be resolved there when Temporal decodes a payload (tests/unit/test_contracts.py).
+could not be resolved there when Temporal decodes a payload (tests/unit/dnsorch/contracts/test_contracts.py).
 """
 
 from dnsorch.contracts.change import ApplyResult, ChangePlan, DnsChange, NameServer, ServedCheck, ServerAnswer

@@ -2,7 +2,7 @@
 
 The core may not import workflows/ (the import-linter contract), so it cannot reference
 `DnsProvisioningWorkflow`'s handlers by method. It names them here, once, with their argument and
-result types; tests/unit/test_workflow_gateway.py binds each name to the real class, so renaming a
+result types; tests/unit/workflows/test_workflow_gateway.py binds each name to the real class, so renaming a
 handler there breaks the test instead of a request. Temporal's errors become the core's here too:
 ServiceUnavailable when Temporal cannot answer, WorkflowNotFound and UpdateRefused for the callers
 that know which request they asked about.

@@ -1,7 +1,7 @@
 """`/docs` in a real browser: headless Chromium renders every operation of the API, and the page asks
 nothing of the internet.
 
-The unit test (tests/unit/test_docs_offline.py) proves the assets are served; only a browser shows
+The unit test (tests/unit/api/test_docs_offline.py) proves the assets are served; only a browser shows
 that Swagger UI can read the spec: Swagger UI 4 showed this very page as "Unable to render this
 definition", because FastAPI's spec is OpenAPI 3.1.
 """

@@ -3,7 +3,7 @@
 
 Time-skipping server and the stub primary of tests/fixtures/workflow_stubs.py (it
 applies an UPDATE as soon as it is sent, and answers plans from what it serves): each scenario takes
-a new branch. tests/unit/test_replay_cancel_check.py replays them. Run it after a deliberate,
+a new branch. tests/unit/workflows/replay/test_replay_cancel_check.py replays them. Run it after a deliberate,
 versioned change; never to make a failing replay test pass.
 """
 

@@ -4,7 +4,7 @@ SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/patches.py), ROLLBACK_ASKS
 `python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py. Each patch keeps
-its histories in a directory named after it; tests/unit/test_replay_patches.py replays them. Run it
+its histories in a directory named after it; tests/unit/workflows/replay/test_replay_patches.py replays them. Run it
 after a deliberate, versioned change; never to make a failing replay test pass.
 """
 

@@ -8,18 +8,17 @@ and verdict at its time)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from tests.replay import REPLAY_HISTORIES
 from workflows.live_dns import PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS
 from workflows.provisioning import DANGLING_TARGETS, SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
 from workflows.schedule import JUDGED_WHEN_DUE
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+HISTORIES = REPLAY_HISTORIES
 RECORDED = [
     (PTR_WAITS_ALONE, "forward_completed_while_its_ptr_waits"),
     (PTR_WAITS_ALONE, "ptr_waited_then_retried"),

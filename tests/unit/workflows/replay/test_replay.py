@@ -21,11 +21,12 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from dnsorch.contracts import ProvisioningInput, WorkflowState
+from tests.replay import REPLAY_HISTORIES
 from workflows.expiry import RecordExpiryWorkflow
 from workflows.name_lock import DnsNameLockWorkflow
 from workflows.provisioning import DnsProvisioningWorkflow
 
-REPLAY = Path(__file__).parent.parent / "replay" / "histories"
+REPLAY = REPLAY_HISTORIES
 HISTORIES = sorted(REPLAY.glob("*.json"))
 LIVE = sorted((REPLAY / "live").glob("*/*.json"))  # live/<release's newest patch>/
 

@@ -1,20 +1,19 @@
-"""TURN_BEFORE_PLAN stays replay-safe: histories that take its new branches (tests/replay/record_turn.py)
-replay with the current code, and without the patch's marker they no longer fit (the turn's
-activities are new commands)."""
+"""DISTINCT_APPROVERS stays replay-safe: histories that take its new branch (tests/replay/record_approvers.py)
+replay with the current code, and without the patch's marker they no longer fit (the approvals
+that do not count, and the approval lines, are new commands)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from workflows.provisioning import TURN_BEFORE_PLAN, DnsProvisioningWorkflow
+from tests.replay import REPLAY_HISTORIES
+from workflows.provisioning import DISTINCT_APPROVERS, DnsProvisioningWorkflow
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / "turn-before-plan"
-RECORDED = ["waited_then_completed", "drift_superseded_at_its_turn", "cancelled_while_waiting"]
+HISTORIES = REPLAY_HISTORIES / "distinct-approvers"
+RECORDED = ["two_approvers_then_completed", "unnamed_not_counted_then_late"]
 
 
 def history(name: str) -> WorkflowHistory:
@@ -22,7 +21,7 @@ def history(name: str) -> WorkflowHistory:
 
 
 @pytest.mark.parametrize("name", RECORDED)
-async def test_a_turn_before_plan_history_replays(name: str) -> None:
+async def test_a_distinct_approvers_history_replays(name: str) -> None:
     result = await Replayer(workflows=[DnsProvisioningWorkflow]).replay_workflow(
         history(name), raise_on_replay_failure=False
     )
@@ -30,11 +29,13 @@ async def test_a_turn_before_plan_history_replays(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", RECORDED)
-async def test_a_turn_before_plan_history_needs_its_patch_marker(
+async def test_a_distinct_approvers_history_needs_its_patch_marker(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     real = workflow.patched
-    monkeypatch.setattr(workflow, "patched", lambda patch_id: patch_id != TURN_BEFORE_PLAN and real(patch_id))
+    monkeypatch.setattr(
+        workflow, "patched", lambda patch_id: patch_id != DISTINCT_APPROVERS and real(patch_id)
+    )
     replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
     result = await replayer.replay_workflow(history(name), raise_on_replay_failure=False)
-    assert result.replay_failure is not None, f"{name} replays without {TURN_BEFORE_PLAN}"
+    assert result.replay_failure is not None, f"{name} replays without {DISTINCT_APPROVERS}"

@@ -8,17 +8,17 @@ recorded, what a restore writes), which replay does not compare: their histories
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from tests.replay import REPLAY_HISTORIES
 from workflows.provisioning import DnsProvisioningWorkflow
 from workflows.story import ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN, Story
 
-STORY = Path(__file__).parent.parent / "replay" / "histories" / "true-story"
+STORY = REPLAY_HISTORIES / "true-story"
 RECORDED = {
     "cancel_after_restore": ROLLBACK_STANDS,
     "ptr_failed_cancel_refused": SERVED_IS_TOO_LATE,

@@ -4,17 +4,16 @@ is a command of its own)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from tests.replay import REPLAY_HISTORIES
 from workflows.provisioning import DnsProvisioningWorkflow
 from workflows.ttl_dance import TTL_DANCE
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / TTL_DANCE
+HISTORIES = REPLAY_HISTORIES / TTL_DANCE
 RECORDED = ["dance_completed", "dance_cancelled_during_the_wait", "dance_unasked_over_the_threshold"]
 
 

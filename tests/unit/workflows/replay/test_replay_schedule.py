@@ -4,17 +4,16 @@ and its status are new commands)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from tests.replay import REPLAY_HISTORIES
 from workflows.provisioning import DnsProvisioningWorkflow
 from workflows.schedule import SCHEDULED_CHANGES
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / "scheduled-changes"
+HISTORIES = REPLAY_HISTORIES / "scheduled-changes"
 RECORDED = ["waited_then_completed", "rescheduled_then_cancelled"]
 
 

@@ -4,17 +4,16 @@ the FROZEN status, its timer and the emergency line are new commands)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from tests.replay import REPLAY_HISTORIES
 from workflows.freeze import FREEZE_WINDOWS
 from workflows.provisioning import DnsProvisioningWorkflow
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / "freeze-windows"
+HISTORIES = REPLAY_HISTORIES / "freeze-windows"
 RECORDED = [
     "waited_then_completed",
     "let_through",

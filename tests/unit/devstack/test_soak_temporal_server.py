@@ -9,7 +9,7 @@ import yaml
 
 from devstack.temporal_server import ServerBuild, TemporalServer, pinned_version
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def test_the_server_built_is_the_version_compose_deploys() -> None:

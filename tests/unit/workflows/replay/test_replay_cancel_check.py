@@ -4,17 +4,16 @@ the primary and the restore are new commands)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from tests.replay import REPLAY_HISTORIES
 from workflows.cancel_check import CANCEL_ASKS_DNS, FAIL_ASKS_DNS
 from workflows.provisioning import DnsProvisioningWorkflow
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories" / "cancel-asks-dns"
+HISTORIES = REPLAY_HISTORIES / "cancel-asks-dns"
 RECORDED = ["cancel_in_flight_restores", "cancel_unanswered_then_restores", "fail_in_flight_restores"]
 
 
