@@ -6,7 +6,7 @@ The rules live here, not in routes; the workflow itself asks transitions.py what
 """
 
 from dnsorch.requests import approval, freezes, queries, rules, transitions
-from dnsorch.requests.accepting import Accepted, AcceptService, Door, apply_policy, idempotency_request_id
+from dnsorch.requests.accepting import Accepted, AcceptService, Door, idempotency_request_id
 from dnsorch.requests.operating import OperateService, read_request
 from dnsorch.requests.schemas import (
     AccountId,
@@ -23,6 +23,7 @@ from dnsorch.requests.schemas import (
     printable,
 )
 from dnsorch.requests.validation import OPERATIONS, build_spec, request_hash
+from dnsorch.requests.workflow_input import apply_policy
 
 __all__ = [
     # the bodies a request arrives in (v1's contract, kept field for field)

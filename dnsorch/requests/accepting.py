@@ -27,11 +27,9 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from dnsorch.contracts import (
     EXPIRY_SOURCE,
-    ApplyPolicy,
     DnsRequestSpec,
     IdempotencyConflict,
     InvalidRequest,
-    ProvisioningInput,
     RequestNotFound,
     RequestStatus,
     ServiceUnavailable,
@@ -50,6 +48,7 @@ from dnsorch.requests.validation import (
     check_ttl_dance,
     request_hash,
 )
+from dnsorch.requests.workflow_input import expiry_verdict, workflow_input
 from dnsorch.settings import Settings
 from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows
 from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
@@ -68,21 +67,6 @@ class Accepted:
     """What was accepted, when this call accepted it (None when an earlier call did)."""
 
 
-def apply_policy(settings: Settings) -> ApplyPolicy:
-    return ApplyPolicy(
-        max_attempts=settings.ansible_max_attempts,
-        initial_retry_seconds=settings.ansible_initial_retry_seconds,
-        retry_backoff=settings.ansible_retry_backoff,
-        max_retry_seconds=settings.ansible_max_retry_seconds,
-        timeout_seconds=settings.ansible_timeout_seconds,
-        heartbeat_seconds=settings.ansible_heartbeat_seconds,
-        attention_timeout_seconds=settings.attention_timeout_seconds,
-        propagation_timeout_seconds=settings.dns_propagation_timeout_seconds,
-        propagation_interval_seconds=settings.dns_propagation_interval_seconds,
-        rollback_on_verify_failure=settings.dns_verify_failure == "rollback",
-    )
-
-
 Door = Literal["api", "kafka", "expiry"]
 """Who hands a request to this service, and so its `source`: `expiry` is an expiring record's
 delete (activities/expiry.py). Drift, adoption and the PTR children build their requests
@@ -94,18 +78,6 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("8d0f6a3e-41f4-4c55-9a43-2b1d6f0c7e19")
 def idempotency_request_id(account_id: str, key: str) -> str:
     """Keys are scoped per account: two teams may use the same key for different requests."""
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{account_id}\x00{key}"))
-
-
-def _expiry_verdict() -> approval.Verdict:
-    """An expiring record's delete waits for nobody: its owner asked for it up front (`expires_at`)."""
-    return approval.Verdict(
-        reasons=["no approval needed: an expiry, which the owner asked for up front (expires_at)"]
-    )
-
-
-def _approvers_needed(held: approval.Verdict) -> list[str]:
-    """Said on the PENDING_APPROVAL line when one approval is not enough."""
-    return [f"needs {held.approvers} distinct approvers"] if held.required and held.approvers > 1 else []
 
 
 class AcceptService:
@@ -165,23 +137,8 @@ class AcceptService:
         spec.emergency = emergency  # passes freeze windows; a risk the approval policy always counts
         spec.ttl_dance = check_ttl_dance(ttl_dance, operation)
         facts = await self._check_against_managed(spec)
-        held = _expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
-        created = await self.gateway.start(
-            ProvisioningInput(
-                request=spec,
-                policy=apply_policy(self.settings),
-                approval_required=held.required,
-                approval_reasons=held.reasons + _approvers_needed(held),
-                approval_timeout_seconds=self.settings.approval_timeout_seconds,  # held at the plan too
-                approval_verdict="" if held.required else f"approval policy: {held.describe()}",
-                reverse_zones=self._reverse_zones,
-                approvals_required=held.approvers,
-                four_eyes=self.settings.approval_four_eyes,
-                hold_dangling_targets="dangling_target" in approval.enabled_risks(spec, self.settings),
-                ttl_dance_threshold_seconds=self.settings.ttl_dance_threshold_seconds,
-                ttl_dance_short_ttl=self.settings.ttl_dance_short_ttl,
-            )
-        )
+        held = expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
+        created = await self.gateway.start(workflow_input(spec, held, self.settings, self._reverse_zones))
         if created:
             await self._write_row(spec, created=True, require_row=require_row)
             log.info(
