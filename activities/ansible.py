@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from activities.playbook_runs import (
     process_alive,
 )
 from activities.pools import ThreadPool
+from activities.warm_playbook import WarmPlaybook
 from dnsorch.contracts import DNS_CHANGE_CONFLICT, DNS_CHANGE_NOT_SERVED, ApplyResult, DnsChange
 from dnsorch.settings import Settings
 
@@ -63,6 +65,7 @@ class AnsibleActivities:
         self._keep_run_dirs = keep_run_dirs
         self._runs_dir = settings.state_dir / "ansible-runs"
         self._bin_dir = str(Path(sys.executable).parent)  # not resolved: the venv's bin
+        self._warm = WarmPlaybook() if settings.worker_playbook_warm else None
         self._heartbeat_every = max(1.0, min(5.0, settings.ansible_heartbeat_seconds / 3))
         self._batcher = ZoneBatcher(
             self._run_batch,
@@ -170,6 +173,11 @@ class AnsibleActivities:
             removed += 1
         return removed
 
+    def close(self) -> None:
+        """Stop the warm playbook server, if one runs (it also stops when the worker exits)."""
+        if self._warm is not None:
+            self._warm.close()
+
     def _check_config(self) -> None:
         """Fail fast, and for good, when the operator's playbook or key cannot be read."""
         playbook, key = self._settings.playbook_path, self._settings.tsig_key_path
@@ -214,11 +222,17 @@ class AnsibleActivities:
             "batch_max_changes": settings.batch_max_message_changes,
             "batch_max_bytes": settings.batch_max_message_bytes,
         }
+        playbook = str(settings.playbook_path.resolve())
+        warm_args: dict[str, str] = {}
+        warm = self._warm.prepare() if self._warm is not None else None
+        if warm is not None:  # the launcher stands in for ansible-playbook; the playbook goes first
+            envvars.update(warm.env)
+            warm_args = {"binary": str(warm.launcher), "cmdline": shlex.quote(playbook)}
         started = time.monotonic()
         try:
             runner = ansible_runner.run(
                 private_data_dir=str(run_dir),
-                playbook=str(settings.playbook_path.resolve()),
+                playbook=playbook,
                 ident="run",
                 extravars=extravars,
                 envvars=envvars,
@@ -227,6 +241,7 @@ class AnsibleActivities:
                 timeout=settings.ansible_timeout_seconds,
                 quiet=True,
                 cancel_callback=cancel.is_set,
+                **warm_args,
             )
         finally:
             killed = kill_leftovers(str(run_dir) + os.sep)

@@ -6,6 +6,11 @@ ansible-playbook with playbooks/nsupdate_batch.yml, results, clean-up) N times e
 children, from getrusage(RUSAGE_CHILDREN)) and the worker-side Python (this process: the runner's
 loop, file writes, reading events). CPU time, not wall time, is what a shared machine keeps steady.
 
+`--mode warm` runs the same batches with WORKER_PLAYBOOK_WARM on (activities/warm_playbook.py):
+the playbook tree is then the launcher (a child of this process) plus the fork server's run
+leaders and runs, read from the server's own and reaped children's CPU in /proc. `--mode both`
+(the default) measures both, interleaved, and prints the warm/cold ratios.
+
 `--warm` adds what an empty run would cost if ansible-playbook did not start cold: the kept empty
 run's exact command and environment, replayed by a forked child of a process that imported Ansible
 once ("pre-imported": only modules that read no Ansible configuration; "warm": Ansible's CLI with
@@ -85,33 +90,55 @@ def batch_of(size: int) -> Batch:
     return Batch(zone=ZONE, changes=changes, reason="size")
 
 
+def server_cpu(activities: AnsibleActivities) -> float:
+    """CPU of the warm fork server and its reaped children (run leaders, runs); 0 when cold."""
+    pid = activities._warm.pid() if activities._warm is not None else None
+    if pid is None:
+        return 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + 10
+    while children.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the run's leader is still exiting: its CPU is counted once reaped
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 async def one_run(activities: AnsibleActivities, size: int) -> Sample:
     batch = batch_of(size)
+    server = server_cpu(activities)
     before = cpu(resource.RUSAGE_CHILDREN), cpu(resource.RUSAGE_SELF), time.monotonic()
     outcomes = await ActivityEnvironment().run(activities._run_batch, batch)
     after = cpu(resource.RUSAGE_CHILDREN), cpu(resource.RUSAGE_SELF), time.monotonic()
+    server = server_cpu(activities) - server
     bad = {rid: o for rid, o in outcomes.items() if o.status != "applied"}
     if bad:
         raise SystemExit(f"a run with {size} change(s) did not apply: {next(iter(bad.values()))}")
-    return Sample(after[0] - before[0], after[1] - before[1], after[2] - before[2])
+    return Sample(after[0] - before[0] + server, after[1] - before[1], after[2] - before[2])
 
 
 def median(samples: list[Sample], field: str) -> float:
     return statistics.median(getattr(s, field) for s in samples)
 
 
-async def measure(settings: Settings, runs: int) -> dict[int, list[Sample]]:
-    activities = AnsibleActivities(settings)
-    await one_run(activities, 1)  # warm-up: imports and first-run caches of this process
-    samples: dict[int, list[Sample]] = {size: [] for size in SIZES}
-    for _ in range(runs):  # interleaved, so drift on a shared machine hits every size alike
+async def measure(settings: Settings, runs: int, modes: list[str]) -> dict[str, dict[int, list[Sample]]]:
+    every = {
+        mode: AnsibleActivities(settings.model_copy(update={"worker_playbook_warm": mode == "warm"}))
+        for mode in modes
+    }
+    for activities in every.values():
+        await one_run(activities, 1)  # warm-up: imports, first-run caches, the fork server's start
+    samples: dict[str, dict[int, list[Sample]]] = {mode: {size: [] for size in SIZES} for mode in modes}
+    for _ in range(runs):  # interleaved, so drift on a shared machine hits every size and mode alike
         for size in SIZES:
-            samples[size].append(await one_run(activities, size))
+            for mode, activities in every.items():
+                samples[mode][size].append(await one_run(activities, size))
+    for activities in every.values():
+        activities.close()
     return samples
 
 
-def report(samples: dict[int, list[Sample]], runs: int) -> None:
-    print(f"median of {runs} runs per size; CPU-seconds per playbook run")
+def report(samples: dict[int, list[Sample]], runs: int, mode: str = "cold") -> None:
+    print(f"{mode}: median of {runs} runs per size; CPU-seconds per playbook run")
     print(f"{'changes':>7} {'playbook tree':>13} {'worker side':>11} {'total':>7} {'wall s':>7}")
     for size, rows in samples.items():
         print(
@@ -124,6 +151,13 @@ def report(samples: dict[int, list[Sample]], runs: int) -> None:
     print(f"per change beyond the start-up: {per_change * 1000:.1f} ms CPU")
     print(f"start-up share of a {SIZES[-1]}-change run: {empty / full:.0%}")
     print(f"CPU per record in a {SIZES[-1]}-change run: {full / SIZES[-1] * 1000:.1f} ms")
+
+
+def compare(cold: dict[int, list[Sample]], warm: dict[int, list[Sample]]) -> None:
+    print("warm / cold, total CPU per run:")
+    for size in SIZES:
+        before, after = median(cold[size], "total"), median(warm[size], "total")
+        print(f"{size:>7} changes: {before:.3f} -> {after:.3f} CPU-s ({after / before:.0%})")
 
 
 def keep_empty_run(settings: Settings) -> Path:
@@ -187,6 +221,8 @@ def warm_report(settings: Settings, cold: float, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=7, help="runs per batch size")
+    parser.add_argument("--mode", choices=("cold", "warm", "both"), default="both",
+                        help="WORKER_PLAYBOOK_WARM off, on, or both (compared)")  # fmt: skip
     parser.add_argument("--warm", action="store_true", help="also replay an empty run warm")
     parser.add_argument("--warm-probe", nargs=2, metavar=("RUN_DIR", "LEVEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,10 +240,14 @@ def main() -> None:
             tsig_key_file=bind.key_file,
             dns_zones=[ZONE],
         )
-        samples = asyncio.run(measure(settings, args.n))
-        report(samples, args.n)
-        if args.warm:
-            warm_report(settings, median(samples[0], "children"), args.n)
+        modes = ["cold", "warm"] if args.mode == "both" else [args.mode]
+        by_mode = asyncio.run(measure(settings, args.n, modes))
+        for mode in modes:
+            report(by_mode[mode], args.n, mode)
+        if len(modes) == 2:
+            compare(by_mode["cold"], by_mode["warm"])
+        if args.warm and "cold" in by_mode:
+            warm_report(settings, median(by_mode["cold"][0], "children"), args.n)
     finally:
         bind.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     """Threads (and so PostgreSQL connections, at most) the worker's database activities use."""
     worker_playbook_threads: int = 2
     """Playbook runs (one per batch, ≈1.5 CPU-seconds each) one worker runs at once."""
+    worker_playbook_warm: bool = False
+    """Start each playbook in a fork of a process that imported Ansible once (docs/live-dns.md)."""
     worker_max_cached_workflows: int = 1000
     """Workflow instances one worker keeps in memory between their tasks. A request's workflow that
     is evicted is rebuilt by replaying its history at its next task, which costs CPU: keep this

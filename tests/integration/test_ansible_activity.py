@@ -53,9 +53,19 @@ def unique(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:8]}.{TEST_ZONE}"
 
 
+@pytest.fixture(params=["cold", "warm"])
+def dns_settings(request: pytest.FixtureRequest, bind_server: BindInfo, tmp_path: Path) -> Settings:
+    """Each apply test twice: ansible-playbook started cold, and forked from the warm server."""
+    warm = request.param == "warm"
+    return bind_settings(bind_server, tmp_path / "state", worker_playbook_warm=warm)
+
+
 async def apply(settings: Settings, dns_change: DnsChange, **kwargs: bool) -> ApplyResult:
     activities = AnsibleActivities(settings, **kwargs)
-    return await ActivityEnvironment().run(activities.apply_dns_change, dns_change)
+    try:
+        return await ActivityEnvironment().run(activities.apply_dns_change, dns_change)
+    finally:
+        activities.close()
 
 
 def secret_of(key_file: Path) -> str:

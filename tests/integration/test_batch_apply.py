@@ -67,11 +67,14 @@ async def apply_all(activities: AnsibleActivities, changes: list[DnsChange]) -> 
     return await asyncio.gather(*(one(c) for c in changes), return_exceptions=True)
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
 async def test_a_burst_is_one_playbook_run_and_a_refused_change_fails_alone(
-    primary: BindInfo, tmp_path: Path
+    primary: BindInfo, tmp_path: Path, warm: bool
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    settings = bind_settings(primary, tmp_path / "state", batch_max_changes=100, batch_max_wait_ms=500)
+    settings = bind_settings(
+        primary, tmp_path / "state", batch_max_changes=100, batch_max_wait_ms=500, worker_playbook_warm=warm
+    )
     activities = AnsibleActivities(settings, keep_run_dirs=True)
     good = [a_change(f"burst{i}-{tag}", f"192.0.2.{i + 1}") for i in range(30)]
     # The whole UPDATE holding the culprit would be refused.
@@ -89,6 +92,7 @@ async def test_a_burst_is_one_playbook_run_and_a_refused_change_fails_alone(
         assert await query_rrset(primary.host, primary.port, change.domain, "A") == change.values
     runs = list((settings.state_dir / "ansible-runs").iterdir())
     assert len(runs) == 1, f"{len(runs)} playbook runs for one burst"
+    activities.close()
 
 
 async def test_an_update_then_a_delete_of_one_name_ends_as_the_last_says(
