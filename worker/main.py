@@ -91,6 +91,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             turns.take_name_turn,
             turns.wait_for_name_turn,
             ansible.apply_dns_change,
+            ansible.apply_dns_changes,
             PlanningActivities(settings, engine).plan_change,
             verification.authoritative_servers,
             verification.check_served,

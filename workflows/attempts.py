@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operators import attention_deadline, end_by, next_action
     from workflows.outcome import Outcome, note
     from workflows.plan import held_for_dangling_targets, plan
+    from workflows.ptrs import keeps_ptrs_in_apply, plan_ptrs, ptrs_served, verify_ptrs
     from workflows.run_state import RequestRun
     from workflows.turn import check_not_superseded, take_turn
 
@@ -53,9 +54,10 @@ async def provision(run: RequestRun, settle: Settle, *, held: bool = False) -> N
 
 async def attempt(run: RequestRun, settle: Settle) -> None:
     """1. IN_PROGRESS. 2. The name's turn. 3. A drift request checks it is not superseded. 4. The plan
-    (and, if it holds the request for approval, the turn and the plan again). 5. The apply. 6. Every
-    authoritative server serves it. 7. The PTRs. Returns (with `last_error` set) when it needs an
-    operator; raises Outcome when the request ends."""
+    (and, if it holds the request for approval, the turn and the plan again), and its PTRs' turns and
+    plans (PTR_IN_APPLY). 5. The apply, PTRs included. 6. Every authoritative server serves it. 7. The
+    PTRs are served (or, before PTR_IN_APPLY, their child requests ran). Returns (with `last_error`
+    set) when it needs an operator; raises Outcome when the request ends."""
     if run.state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
         await transition(run, S.IN_PROGRESS, STARTED, step="apply")
     if run.turn_first:
@@ -68,7 +70,8 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
             if run.turn_first:
                 await take_turn(run, run.change(), settle)
             await plan(run)
-    result = await apply_change(run, run.change(), settle)
+    ptrs = await plan_ptrs(run, settle) if keeps_ptrs_in_apply(run) else []
+    result = await apply_change(run, run.change(), settle, ptrs=ptrs or None)
     if result is None:
         return
     if run.everywhere:
@@ -82,11 +85,11 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
             return
         run.story.everywhere = True
         run.served_at = workflow.now()
-    problem = await keep_ptrs(run, settle)
+    problem = await verify_ptrs(run) if run.ptrs_in_apply else await keep_ptrs(run, settle)
     if problem is not None:
         run.state.last_error = problem
         return
-    waiting = run.story.ptrs_left_waiting()
+    waiting = run.story.ptrs_left_waiting() or ptrs_served(run)
     raise Outcome(S.COMPLETED, serves(result) + (f"; {waiting}" if waiting else ""), store_record=True)
 
 
