@@ -1,6 +1,7 @@
 """Record the histories of this release's smaller patches: PTR_WAITS_ALONE (workflows/live_dns.py),
 SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/provisioning.py), ROLLBACK_ASKS_DNS
-(workflows/live_dns.py):
+(workflows/live_dns.py), PTR_IN_APPLY (workflows/ptrs.py). PTR_WAITS_ALONE's child requests ran only
+before PTR_IN_APPLY: its histories were recorded with that code, so name the patches to record:
 `python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py. Each patch keeps
@@ -100,6 +101,28 @@ async def rollback_refused_after_a_later_change(env: WorkflowEnvironment, store:
     return handle.id
 
 
+async def ptr_in_apply(env: WorkflowEnvironment, store: FakeStore, action: str) -> str:
+    """The A and its PTR in one apply; the PTR is not applied, and an operator's `action` follows."""
+    store.fail_types = {"PTR": ApplicationError("SERVFAIL from the primary")}
+    handle = await start(env, request_spec(), reverse_zones=REVERSE)
+    while "NEEDS_ATTENTION" not in store.statuses():
+        await asyncio.sleep(0.05)
+    store.fail_types = {}
+    await handle.execute_update(
+        DnsProvisioningWorkflow.act, OperatorAction(action, "alice", "primary is back")
+    )
+    await handle.result()
+    return handle.id
+
+
+async def ptr_failed_then_retried(env: WorkflowEnvironment, store: FakeStore) -> str:
+    return await ptr_in_apply(env, store, "retry")
+
+
+async def ptr_failed_then_rolled_back(env: WorkflowEnvironment, store: FakeStore) -> str:
+    return await ptr_in_apply(env, store, "rollback")
+
+
 async def attention(env: WorkflowEnvironment, store: FakeStore, count: int) -> None:
     while store.statuses().count("NEEDS_ATTENTION") < count:
         await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
@@ -113,11 +136,15 @@ SCENARIOS: dict[str, dict[str, Scenario]] = {
     "served-stands-at-turn": {"retry_refused_at_turn_after_served": retry_refused_at_turn_after_served},
     "rollback-asks-dns": {"rollback_refused_after_a_later_change": rollback_refused_after_a_later_change},
     "dangling-targets": {"dangling_target_held_then_approved": dangling_target_held_then_approved},
+    "ptr-in-apply": {
+        "ptr_failed_then_retried": ptr_failed_then_retried,
+        "ptr_failed_then_rolled_back": ptr_failed_then_rolled_back,
+    },
 }
 
 
 async def main() -> None:
-    for patch in sys.argv[1:] or SCENARIOS:
+    for patch in sys.argv[1:] or [patch for patch in SCENARIOS if patch != "ptr-waits-alone"]:
         await record_all(HISTORIES / patch, SCENARIOS[patch], FakeStore)
 
 

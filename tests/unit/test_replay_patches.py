@@ -1,9 +1,9 @@
 """This release's smaller patches stay replay-safe (PTR_WAITS_ALONE, SERVED_STANDS_AT_TURN,
-DANGLING_TARGETS, ROLLBACK_ASKS_DNS): the histories that take their new branches
+DANGLING_TARGETS, ROLLBACK_ASKS_DNS, PTR_IN_APPLY): the histories that take their new branches
 (tests/replay/record_patches.py) replay with the current code, and without the patch's marker they no
 longer fit (each new branch is a command of its own: a forward request that ends while its PTR
 request waits, the signal that tells it so, a retry that ends COMPLETED at a refused turn, a hold
-for approval after the plan, the question a rollback asks the primary)."""
+for approval after the plan, the question a rollback asks the primary, a PTR's turn and plan)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from workflows.live_dns import PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS
 from workflows.provisioning import DANGLING_TARGETS, SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
+from workflows.ptrs import PTR_IN_APPLY
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 RECORDED = [
@@ -24,6 +25,8 @@ RECORDED = [
     (SERVED_STANDS_AT_TURN, "retry_refused_at_turn_after_served"),
     (DANGLING_TARGETS, "dangling_target_held_then_approved"),
     (ROLLBACK_ASKS_DNS, "rollback_refused_after_a_later_change"),
+    (PTR_IN_APPLY, "ptr_failed_then_retried"),
+    (PTR_IN_APPLY, "ptr_failed_then_rolled_back"),
 ]
 
 
