@@ -4,6 +4,7 @@ is served; a PTR the server refuses is reported beside the applied A instead of 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.dns_check import query_rrset
+from activities.name_claims import NameClaims
+from activities.pools import ThreadPool
 from dnsorch.contracts import (
     BeginRequest,
     ChangeSet,
@@ -26,8 +29,8 @@ from dnsorch.contracts import (
     LogStep,
     RecordRow,
 )
-from dnsorch.dns import ptr_requests
-from dnsorch.store import DnsRequest, owners, served_records
+from dnsorch.dns import change_for, ptr_requests
+from dnsorch.store import DnsRequest, owners, request_rows, served_records
 from tests.fixtures.bind import REVERSE_ZONE, TEST_ZONE, BindInfo, bind_settings
 from tests.fixtures.specs import request_spec
 
@@ -139,3 +142,26 @@ async def test_the_ptrs_kept_in_the_apply_are_stored_with_the_record_as_requests
 
 def step(request_id: str, message: str, status: str) -> LogStep:
     return LogStep(request_id, str(uuid.uuid4()), datetime.now(UTC), message, status=status)
+
+
+async def test_a_request_holds_its_name_and_its_ptr_names_and_its_next_status_lets_all_go(
+    engine: Engine,
+) -> None:
+    claims = NameClaims(engine, ThreadPool("claims", 2))
+    env = ActivityEnvironment()
+    spec, later = request_spec(target="192.0.2.91"), request_spec(target="192.0.2.91")
+    (ptr,) = ptr_requests(spec, [], [REVERSE_ZONE], attempt=1)
+    for each in (spec, later):
+        await env.run(
+            DatabaseActivities(engine).begin_request,
+            BeginRequest(each, step(each.request_id, "s", "IN_PROGRESS")),
+        )
+    forward = change_for(spec)
+    ptr_claim = dataclasses.replace(change_for(ptr), request_id=spec.request_id)
+    assert await claims.try_turn(forward) is None and await claims.try_turn(ptr_claim) is None
+    assert (
+        await claims.try_turn(dataclasses.replace(ptr_claim, request_id=later.request_id)) == spec.request_id
+    )
+    with engine.begin() as conn:
+        request_rows.append_step(conn, step(spec.request_id, "done", "COMPLETED"))
+    assert await claims.try_turn(dataclasses.replace(ptr_claim, request_id=later.request_id)) is None
