@@ -98,14 +98,19 @@ async def verify_everywhere(run: RequestRun, change: DnsChange, served_at: datet
         times.update({a.server.label: round(a.seconds or 0.0, 3) for a in answers if a.serves})
         behind = [a for a in answers if not a.serves]
         if not behind:
-            run.state.propagation = times
             served = ", ".join(f"{label} after {seconds:.2f}s" for label, seconds in times.items())
+            if not own_zone:  # a PTR's: the request's propagation stays its own change's
+                what = f"{change.record_type} {change.domain}"
+                await log(run, f"{what} served by every authoritative server: {served}", step="verify")
+                return None
+            run.state.propagation = times
             await log(
                 run, f"served by every authoritative server: {served}", step="verify", propagation=times
             )
             return None
         if workflow.now() >= deadline:
-            run.state.propagation = times
+            if own_zone:
+                run.state.propagation = times
             late = "; ".join(a.describe() for a in behind)
             return f"not served everywhere within {policy.propagation_timeout_seconds:g}s: {late}"
         names = ", ".join(a.server.label for a in behind)
@@ -136,13 +141,11 @@ async def _ptrs_restored(run: RequestRun, restores: list[DnsChange]) -> str | No
     """A rollback's PTR restores (workflows/ptrs.py), each served everywhere in its reverse zone."""
     run.ptr_kept.clear()  # DNS serves what it did before: the rows of then still say so
     outcomes = {outcome.domain: outcome for outcome in run.ptr_outcomes}
-    propagation = run.state.propagation
     for restore in restores:
         outcome = outcomes.get(restore.domain)
         if outcome is None or outcome.status != "applied":
             return f"of PTR {restore.domain} not applied: {outcome.message if outcome else 'no outcome'}"
         problem = await verify_everywhere(run, restore, outcome.served_at)
-        run.state.propagation = propagation
         if problem is not None:
             return f"of PTR {restore.domain}: {problem}"
     return None

@@ -75,7 +75,6 @@ async def verify_ptrs(run: RequestRun) -> str | None:
     """Once the forward change is served everywhere: each PTR applied must be served everywhere in
     its reverse zone; what is wrong with any PTR, or None. Each PTR served is kept for the record."""
     outcomes = {outcome.domain: outcome for outcome in run.ptr_outcomes}
-    propagation = run.state.propagation  # the forward change's, on the request
     problems = []
     for ptr in run.ptr_changes:
         what = label(ptr)
@@ -87,7 +86,6 @@ async def verify_ptrs(run: RequestRun) -> str | None:
             problem = f"not applied: {outcome.message if outcome else 'no outcome'}"
         else:
             problem = await verify_everywhere(run, ptr.change, outcome.served_at)
-        run.state.propagation = propagation
         if problem is not None:
             run.story.ptrs[what] = problem
             run.ptr_kept.pop(ptr.change.domain, None)
