@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -158,7 +159,9 @@ class AnsibleActivities:
         outcomes = await heartbeating(self._heartbeat_every, self._submit_together(changes))
         forward, ptrs = outcomes[0], outcomes[1:]
         if forward.status != "applied":
-            raise self._failure(change, forward)
+            error = self._failure(change, forward)
+            await heartbeating(self._heartbeat_every, self._undo_ptrs(changes, ptrs))
+            raise error
         served = await heartbeating(self._heartbeat_every, self._verify(change))
         result = ApplyResult(served=served, changed=True, served_at=datetime.now(UTC))
         kept = [await self._ptr_applied(p, o) for p, o in zip(changes.ptrs, ptrs, strict=True)]
@@ -180,6 +183,24 @@ class AnsibleActivities:
             ChangeOutcome("failed", "cancelled") if t.cancelled() or t.exception() else t.result()
             for t in tasks
         ]
+
+    async def _undo_ptrs(self, changes: ChangeSet, outcomes: list[ChangeOutcome]) -> None:
+        """The request's own change failed: restore the PTRs applied beside it (one more run), so
+        reverse DNS does not name a record that the request did not make."""
+        applied = {p.domain for p, o in zip(changes.ptrs, outcomes, strict=True) if o.status == "applied"}
+        restores = [
+            dataclasses.replace(u, request_id=str(uuid.uuid4())) for u in changes.undo if u.domain in applied
+        ]
+        if not restores:
+            return
+        undone = await self._submit_together(ChangeSet(restores[0], restores[1:]))
+        for restore, outcome in zip(restores, undone, strict=True):
+            activity.logger.warning(
+                "request %s: PTR %s restored after its forward change failed: %s",
+                changes.change.request_id,
+                restore.domain,
+                outcome.status,
+            )
 
     async def _ptr_applied(self, change: DnsChange, outcome: ChangeOutcome) -> PtrApplied:
         if outcome.status != "applied":

@@ -92,8 +92,11 @@ async def apply_change(
         else:
             run.ptr_outcomes = []
             options["summary"] += f" and {len(ptrs)} PTR change(s)"
+            restores = (
+                [] if undo else [run.ptr_restores[p.domain] for p in ptrs if p.domain in run.ptr_restores]
+            )
             apply = workflow.start_activity_method(
-                AnsibleActivities.apply_dns_changes, ChangeSet(change, ptrs), **options
+                AnsibleActivities.apply_dns_changes, ChangeSet(change, ptrs, restores), **options
             )
         run.apply_handle = apply
         workflow.set_current_details(f"applying {change.operation} {change.record_type} {change.domain}")

@@ -75,6 +75,9 @@ class ChangeSet:
 
     change: DnsChange
     ptrs: list[DnsChange] = field(default_factory=list)
+    undo: list[DnsChange] = field(default_factory=list)
+    """By PTR name, what restores it: applied to the PTRs applied when the request's own change
+    was not, so a failed apply leaves reverse DNS as it was."""
 
 
 @dataclass

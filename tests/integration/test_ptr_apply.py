@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.ansible import AnsibleActivities
@@ -97,6 +98,25 @@ async def test_a_ptr_the_server_refuses_is_reported_and_the_a_is_applied(
     (outcome,) = done.ptrs
     assert outcome.status == "refused" and "2.0.198.in-addr.arpa" in outcome.message, outcome
     assert await query_rrset(bind_server.host, bind_server.port, forward.domain, "A") == forward.values
+
+
+async def test_a_failed_forward_change_leaves_reverse_dns_as_it_was(
+    bind_server: BindInfo, tmp_path: Path
+) -> None:
+    """The server refuses the A (a create of an A that exists by now) while its PTR, in another
+    zone's UPDATE, is applied: the PTR is restored to what its plan saw before the activity fails."""
+    activities = AnsibleActivities(bind_settings(bind_server, tmp_path / "state", batch_max_wait_ms=50))
+    forward = a_change(f"taken-{uuid.uuid4().hex[:6]}", "192.0.2.92")
+    taken = dataclasses.replace(forward, request_id=str(uuid.uuid4()), values=["192.0.2.93"])
+    await ActivityEnvironment().run(activities.apply_dns_change, taken)  # someone else's, first
+    ptr = ptr_change(f"{10 + uuid.UUID(forward.request_id).int % 200}.{REVERSE_ZONE}", forward)
+    undo = dataclasses.replace(ptr, values=[])  # its plan saw no PTR there
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.apply_dns_changes, ChangeSet(forward, [ptr], [undo]))
+
+    assert refused.value.non_retryable and "already exists" in refused.value.message
+    assert await query_rrset(bind_server.host, bind_server.port, ptr.domain, "PTR") == []
 
 
 async def test_the_ptrs_kept_in_the_apply_are_stored_with_the_record_as_requests_of_their_own(
