@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operators import attention_deadline, end_by, next_action
     from workflows.outcome import Outcome, note
     from workflows.plan import held_for_dangling_targets, plan
-    from workflows.ptrs import keeps_ptrs_in_apply, plan_ptrs, ptrs_served, verify_ptrs
+    from workflows.ptrs import keep_applied_ptrs, keeps_ptrs_in_apply, plan_ptrs, ptrs_served, verify_ptrs
     from workflows.run_state import RequestRun
     from workflows.turn import check_not_superseded, take_turn
 
@@ -112,6 +112,8 @@ async def end(run: RequestRun, outcome: Outcome) -> None:
     """Write the final status, with the record DNS serves when there is one."""
     outcome = run.story.settle(outcome, run.snapshot, run.change().values)
     record = record_row(run) if outcome.store_record else None
+    if record is not None:
+        keep_applied_ptrs(run)
     if record is not None and not run.lean:
         await call(run, DatabaseActivities.store_record, record)
         record = None

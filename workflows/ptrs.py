@@ -99,6 +99,18 @@ async def verify_ptrs(run: RequestRun) -> str | None:
     return None
 
 
+def keep_applied_ptrs(run: RequestRun) -> None:
+    """At a COMPLETED ending that stores the record: a PTR the latest apply left served by the
+    primary (not verified everywhere: a cancel came too late, or an operator resolved) is served
+    too, so its row is stored as well. Not after a rollback's restore."""
+    if not run.ptrs_in_apply or run.story.undoing:
+        return
+    applied = {outcome.domain for outcome in run.ptr_outcomes if outcome.status == "applied"}
+    for ptr in run.ptr_changes:
+        if ptr.change.domain in applied and ptr.change.domain not in run.ptr_kept:
+            run.ptr_kept[ptr.change.domain] = kept(run, ptr)
+
+
 def ptrs_served(run: RequestRun) -> str:
     """The PTRs served with the change, for the COMPLETED message."""
     return "; ".join(f"{what} {state}" for what, state in run.story.ptrs.items()) if run.ptrs_in_apply else ""

@@ -3,6 +3,7 @@ apply (patch ptr-in-apply; the child PTR requests of before replay from tests/re
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -184,3 +185,20 @@ async def test_a_forward_record_stored_after_a_long_ptr_wait_says_when_it_was_se
     (row,) = store.records.values()
     ended = max(step.at for step in store.steps.values())
     assert (ended - row.provisioned_at).total_seconds() >= 2 * 3600
+
+
+async def test_a_cancel_that_comes_too_late_stores_the_ptr_applied_with_the_change(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """The batch carrying the A and its PTR ran all the same: the request ends COMPLETED with both
+    rows, since DNS serves both."""
+    store = FakeStore(block_apply=True, applied_despite_cancel=True)
+    spec = request_spec()
+    (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
+        while not store.apply_started_at:
+            await asyncio.sleep(0.05)
+        assert await act(handle, "cancel") == "COMPLETED"
+        assert (await handle.result()).status == "COMPLETED"
+    assert set(store.records) == {spec.request_id, ptr.request_id}
