@@ -9,6 +9,7 @@ path, so neither templating nor artifacts can leak or execute them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +44,15 @@ from activities.playbook_runs import (
 )
 from activities.pools import ThreadPool
 from activities.warm_playbook import WarmPlaybook
-from dnsorch.contracts import DNS_CHANGE_CONFLICT, DNS_CHANGE_NOT_SERVED, ApplyResult, DnsChange
+from dnsorch.contracts import (
+    DNS_CHANGE_CONFLICT,
+    DNS_CHANGE_NOT_SERVED,
+    ApplyResult,
+    ChangeSet,
+    ChangeSetResult,
+    DnsChange,
+    PtrApplied,
+)
 from dnsorch.settings import Settings
 
 NOT_SERVED = DNS_CHANGE_NOT_SERVED
@@ -110,17 +120,114 @@ class AnsibleActivities:
         # cancellation takes effect when the batch is done (see ZoneBatcher.submit).
         outcome = await heartbeating(self._heartbeat_every, self._batcher.submit(change))
         if outcome.status != "applied":
-            if outcome.status in ("refused", "conflict"):
-                kind = CONFLICT if outcome.status == "conflict" else REJECTED
-                error = ApplicationError(outcome.message, type=kind, non_retryable=True)
-            else:
-                error = failure_error(self._redact(outcome.message))
-            log.warning(
-                "request %s attempt %d: %s: %s", change.request_id, attempt, error.type, error.message
-            )
-            raise error
+            raise self._failure(change, outcome)
         served = await heartbeating(self._heartbeat_every, self._verify(change))
         return ApplyResult(served=served, changed=True, served_at=datetime.now(UTC))
+
+    @activity.defn(name="apply_dns_changes")
+    async def apply_dns_changes(self, changes: ChangeSet) -> ChangeSetResult:
+        """Apply a request's change and its PTR changes in the same batch (one UPDATE per zone in
+        one playbook run). The request's change fails the activity as `apply_dns_change` does; each
+        PTR's outcome is reported beside its result."""
+        error: BaseException | None = None
+        try:
+            return await self._apply_set(changes)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            metrics.count_attempt(metrics.attempt_outcome(error))
+
+    async def _apply_set(self, changes: ChangeSet) -> ChangeSetResult:
+        change = changes.change
+        self._check_config()
+        if self._claims is not None:  # the workflow took these turns: one query each
+            ptr_claims = [dataclasses.replace(p, request_id=change.request_id) for p in changes.ptrs]
+            try:
+                for claim in [change, *ptr_claims]:
+                    await heartbeating(
+                        self._heartbeat_every, self._claims.wait_for_turn(claim, on_wait=log_waiting_for)
+                    )
+            except (NameOwned, RequestEnded) as refused:
+                raise refused_error(refused) from None
+        activity.logger.info(
+            "request %s attempt %d: %s %s %s and %d PTR change(s) join a batch",
+            change.request_id,
+            activity.info().attempt,
+            change.operation,
+            change.record_type,
+            change.domain,
+            len(changes.ptrs),
+        )
+        outcomes = await heartbeating(self._heartbeat_every, self._submit_together(changes))
+        forward, ptrs = outcomes[0], outcomes[1:]
+        if forward.status != "applied":
+            error = self._failure(change, forward)
+            await heartbeating(self._heartbeat_every, self._undo_ptrs(changes, ptrs))
+            raise error
+        served = await heartbeating(self._heartbeat_every, self._verify(change))
+        result = ApplyResult(served=served, changed=True, served_at=datetime.now(UTC))
+        kept = [await self._ptr_applied(p, o) for p, o in zip(changes.ptrs, ptrs, strict=True)]
+        return ChangeSetResult(result, kept)
+
+    async def _submit_together(self, changes: ChangeSet) -> list[ChangeOutcome]:
+        """Queue every change at once (so they share a batch) and wait for all; cancelled, wait for
+        the run to end, and return the outcomes anyway if the request's own change was applied."""
+        tasks = [asyncio.ensure_future(self._batcher.submit(c)) for c in [changes.change, *changes.ptrs]]
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            if tasks[0].cancelled() or tasks[0].exception() is not None:
+                raise
+        return [
+            ChangeOutcome("failed", "cancelled") if t.cancelled() or t.exception() else t.result()
+            for t in tasks
+        ]
+
+    async def _undo_ptrs(self, changes: ChangeSet, outcomes: list[ChangeOutcome]) -> None:
+        """The request's own change failed: restore the PTRs applied beside it (one more run), so
+        reverse DNS does not name a record that the request did not make."""
+        applied = {p.domain for p, o in zip(changes.ptrs, outcomes, strict=True) if o.status == "applied"}
+        restores = [
+            dataclasses.replace(u, request_id=str(uuid.uuid4())) for u in changes.undo if u.domain in applied
+        ]
+        if not restores:
+            return
+        undone = await self._submit_together(ChangeSet(restores[0], restores[1:]))
+        for restore, outcome in zip(restores, undone, strict=True):
+            activity.logger.warning(
+                "request %s: PTR %s restored after its forward change failed: %s",
+                changes.change.request_id,
+                restore.domain,
+                outcome.status,
+            )
+
+    async def _ptr_applied(self, change: DnsChange, outcome: ChangeOutcome) -> PtrApplied:
+        if outcome.status != "applied":
+            return PtrApplied(change.domain, outcome.status, self._redact(outcome.message))
+        try:
+            await self._verify(change)
+        except ApplicationError as error:
+            return PtrApplied(change.domain, "failed", error.message)
+        return PtrApplied(change.domain, "applied", served_at=datetime.now(UTC))
+
+    def _failure(self, change: DnsChange, outcome: ChangeOutcome) -> ApplicationError:
+        if outcome.status in ("refused", "conflict"):
+            kind = CONFLICT if outcome.status == "conflict" else REJECTED
+            error = ApplicationError(outcome.message, type=kind, non_retryable=True)
+        else:
+            error = failure_error(self._redact(outcome.message))
+        activity.logger.warning(
+            "request %s attempt %d: %s: %s",
+            change.request_id,
+            activity.info().attempt,
+            error.type,
+            error.message,
+        )
+        return error
 
     async def _run_batch(self, batch: Batch) -> dict[str, ChangeOutcome]:
         """One playbook run for `batch`; the outcome of each change, by request id."""

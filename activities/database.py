@@ -84,7 +84,7 @@ class DatabaseActivities:
 
         def write() -> datetime | None:
             with self.engine.begin() as conn:
-                request_rows.finish_request(conn, finish.step, finish.record)
+                request_rows.finish_request(conn, finish.step, finish.record, finish.ptrs)
                 return expiries.due_after_finish(conn, finish.step, finish.record)
 
         expires_at = await self.pool.run(write)

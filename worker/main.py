@@ -92,6 +92,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             turns.take_name_turn,
             turns.wait_for_name_turn,
             ansible.apply_dns_change,
+            ansible.apply_dns_changes,
             PlanningActivities(settings, engine).plan_change,
             JudgingActivities(settings, engine).judge_request,
             verification.authoritative_servers,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -20,7 +21,15 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.ansible import AnsibleActivities
     from activities.name_lock import NameLockActivities
-    from dnsorch.contracts import ApplyResult, DnsChange, LockRequest, OperatorAction, RequestStatus
+    from dnsorch.contracts import (
+        ApplyResult,
+        ChangeSet,
+        ChangeSetResult,
+        DnsChange,
+        LockRequest,
+        OperatorAction,
+        RequestStatus,
+    )
     from workflows.bookkeeping import call, log
     from workflows.messages import serves
     from workflows.name_lock import lock_id_for
@@ -37,9 +46,16 @@ Settle = Callable[[OperatorAction, int], Awaitable[None]]
 
 
 async def apply_change(
-    run: RequestRun, change: DnsChange, settle: Settle, *, undo: bool = False
+    run: RequestRun,
+    change: DnsChange,
+    settle: Settle,
+    *,
+    undo: bool = False,
+    ptrs: list[DnsChange] | None = None,
 ) -> ApplyResult | None:
     """Run the Ansible step under the name's lock; None when it failed for good. `undo`: a rollback's.
+    `ptrs` (workflows/ptrs.py): PTR changes that ride in the same activity call; what became of
+    each is left in `run.ptr_outcomes`.
 
     Operator actions (cancel, fail, resolve) interrupt it, also while waiting for the lock.
     """
@@ -59,9 +75,7 @@ async def apply_change(
         # A final status must mean dnsorch no longer changes the name: a cancelled apply is
         # waited for until its playbook is dead, and only then is the name released.
         run.wait_for_apply_to_stop = run.lean or workflow.patched(WAIT_FOR_APPLY_TO_STOP)
-        apply = workflow.start_activity_method(
-            AnsibleActivities.apply_dns_change,
-            change,
+        options: dict[str, Any] = dict(
             start_to_close_timeout=timedelta(seconds=policy.timeout_seconds),
             heartbeat_timeout=timedelta(seconds=policy.heartbeat_seconds),
             retry_policy=apply_retry(policy),
@@ -72,6 +86,18 @@ async def apply_change(
             ),
             summary=f"nsupdate {change.operation} {change.record_type} {change.domain}",
         )
+        apply: asyncio.Task[ApplyResult | ChangeSetResult]
+        if ptrs is None:
+            apply = workflow.start_activity_method(AnsibleActivities.apply_dns_change, change, **options)
+        else:
+            run.ptr_outcomes = []
+            options["summary"] += f" and {len(ptrs)} PTR change(s)"
+            restores = (
+                [] if undo else [run.ptr_restores[p.domain] for p in ptrs if p.domain in run.ptr_restores]
+            )
+            apply = workflow.start_activity_method(
+                AnsibleActivities.apply_dns_changes, ChangeSet(change, ptrs, restores), **options
+            )
         run.apply_handle = apply
         workflow.set_current_details(f"applying {change.operation} {change.record_type} {change.domain}")
         await serve_actions_until(run, apply.done, apply, settle)
@@ -83,7 +109,7 @@ async def apply_change(
         raise
     await _release(lock)  # lean: the name is released with the request's next status
     try:
-        result = apply.result()
+        result = _own(run, apply.result())
     except ActivityError as error:
         if refused_for_good(error):
             raise Outcome(S.REJECTED, f"refused: {failure_reason(error)}") from None
@@ -91,6 +117,14 @@ async def apply_change(
         await log(run, f"Ansible step failed: {run.state.last_error}", step="apply")
         return None
     run.story.applied()
+    return result
+
+
+def _own(run: RequestRun, result: ApplyResult | ChangeSetResult) -> ApplyResult:
+    """The request's own change's result; PTR outcomes that rode with it go to `run.ptr_outcomes`."""
+    if isinstance(result, ChangeSetResult):
+        run.ptr_outcomes = result.ptrs
+        return result.result
     return result
 
 
@@ -112,7 +146,7 @@ def applied_anyway(run: RequestRun) -> str | None:
     if not workflow.patched(REPORT_LATE_CANCEL):
         return None
     run.story.applied()
-    return serves(apply.result())
+    return serves(_own(run, apply.result()))
 
 
 async def _release(lock: LockRequest | None) -> None:
@@ -124,7 +158,7 @@ async def _release(lock: LockRequest | None) -> None:
 async def serve_actions_until(
     run: RequestRun,
     ready: Callable[[], bool],
-    apply: asyncio.Task[ApplyResult] | None,
+    apply: asyncio.Task[ApplyResult | ChangeSetResult] | None,
     settle: Settle,
 ) -> None:
     """Wait for `ready`, carrying out the actions legal meanwhile (each ends the request)."""

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operators import attention_deadline, end_by, next_action
     from workflows.outcome import Outcome, note
     from workflows.plan import held_for_changed_plan, held_for_dangling_targets, plan
+    from workflows.ptrs import keep_applied_ptrs, keeps_ptrs_in_apply, plan_ptrs, ptrs_served, verify_ptrs
     from workflows.run_state import RequestRun
     from workflows.ttl_dance import lead_in, restore, served_ttl
     from workflows.turn import check_not_superseded, take_turn
@@ -62,9 +63,10 @@ async def provision(run: RequestRun, settle: Settle, *, held: bool = False) -> N
 
 async def attempt(run: RequestRun, settle: Settle) -> None:
     """1. IN_PROGRESS. 2. The name's turn. 3. A drift request checks it is not superseded. 4. The plan
-    (and, if it holds the request for approval, the turn and the plan again). 5. The apply. 6. Every
-    authoritative server serves it. 7. The PTRs. Returns (with `last_error` set) when it needs an
-    operator; raises Outcome when the request ends."""
+    (and, if it holds the request for approval, the turn and the plan again), and its PTRs' turns and
+    plans (PTR_IN_APPLY). 5. The apply, PTRs included. 6. Every authoritative server serves it. 7. The
+    PTRs are served (or, before PTR_IN_APPLY, their child requests ran). Returns (with `last_error`
+    set) when it needs an operator; raises Outcome when the request ends."""
     if run.state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
         await transition(run, S.IN_PROGRESS, STARTED, step="apply")
     if run.turn_first:
@@ -80,7 +82,8 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
             await plan(run)
     if (change := await lead_in(run, settle)) is None:  # a TTL dance lowers the TTL and waits first
         return
-    result = await apply_change(run, change, settle)
+    ptrs = await plan_ptrs(run, settle) if keeps_ptrs_in_apply(run) else []
+    result = await apply_change(run, change, settle, ptrs=ptrs or None)
     if result is None:
         return
     if run.everywhere:
@@ -97,11 +100,11 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
         if (problem := await restore(run, settle)) is not None:  # a TTL dance restores the TTL
             run.state.last_error = problem
             return
-    problem = await keep_ptrs(run, settle)
+    problem = await verify_ptrs(run) if run.ptrs_in_apply else await keep_ptrs(run, settle)
     if problem is not None:
         run.state.last_error = problem
         return
-    waiting = run.story.ptrs_left_waiting()
+    waiting = run.story.ptrs_left_waiting() or ptrs_served(run)
     raise Outcome(S.COMPLETED, serves(result) + (f"; {waiting}" if waiting else ""), store_record=True)
 
 
@@ -124,6 +127,8 @@ async def end(run: RequestRun, outcome: Outcome) -> None:
     """Write the final status, with the record DNS serves when there is one."""
     outcome = run.story.settle(outcome, run.snapshot, run.change().values)
     record = record_row(run) if outcome.store_record else None
+    if record is not None:
+        keep_applied_ptrs(run)
     if record is not None and (ttl := await served_ttl(run)) is not None:  # a dance stopped at step 5
         record = dataclasses.replace(record, ttl=ttl)
     if record is not None and not run.lean:

@@ -110,7 +110,8 @@ async def log(
         if begin:
             await call(run, DatabaseActivities.begin_request, BeginRequest(request, entry))
         elif record is not None:
-            await call(run, DatabaseActivities.finish_request, FinishRequest(entry, record))
+            finish = FinishRequest(entry, record, list(run.ptr_kept.values()))  # PTRs: workflows/ptrs.py
+            await call(run, DatabaseActivities.finish_request, finish)
         else:
             await call(run, DatabaseActivities.record_step, entry)
 

@@ -67,9 +67,11 @@ async def verify_everywhere(run: RequestRun, change: DnsChange, served_at: datet
     """Wait until every authoritative server serves `change`; what is wrong if one does not in time."""
     assert run.params is not None
     policy = run.params.policy
-    if run.servers is None:  # looked up once per request: a retry asks the same servers
+    own_zone = change.zone == run.request.zone  # else a PTR's reverse zone (workflows/ptrs.py)
+    servers = run.servers if own_zone else run.zone_servers.get(change.zone)
+    if servers is None:  # looked up once per request: a retry asks the same servers
         try:
-            run.servers = await workflow.execute_local_activity_method(
+            servers = await workflow.execute_local_activity_method(
                 VerificationActivities.authoritative_servers,
                 change.zone,
                 start_to_close_timeout=SERVERS_TIMEOUT,
@@ -77,9 +79,13 @@ async def verify_everywhere(run: RequestRun, change: DnsChange, served_at: datet
             )
         except ActivityError as error:
             return f"the authoritative servers of {change.zone} are unknown: {failure_reason(error)}"
+        if own_zone:
+            run.servers = servers
+        else:
+            run.zone_servers[change.zone] = servers
     since = served_at or workflow.now()
     deadline = workflow.now() + timedelta(seconds=policy.propagation_timeout_seconds)
-    pending, wait = list(run.servers), FIRST_CHECK_WAIT
+    pending, wait = list(servers), FIRST_CHECK_WAIT
     times: dict[str, float] = {}
     while True:
         left = max(timedelta(0), deadline - workflow.now())
@@ -92,14 +98,19 @@ async def verify_everywhere(run: RequestRun, change: DnsChange, served_at: datet
         times.update({a.server.label: round(a.seconds or 0.0, 3) for a in answers if a.serves})
         behind = [a for a in answers if not a.serves]
         if not behind:
-            run.state.propagation = times
             served = ", ".join(f"{label} after {seconds:.2f}s" for label, seconds in times.items())
+            if not own_zone:  # a PTR's: the request's propagation stays its own change's
+                what = f"{change.record_type} {change.domain}"
+                await log(run, f"{what} served by every authoritative server: {served}", step="verify")
+                return None
+            run.state.propagation = times
             await log(
                 run, f"served by every authoritative server: {served}", step="verify", propagation=times
             )
             return None
         if workflow.now() >= deadline:
-            run.state.propagation = times
+            if own_zone:
+                run.state.propagation = times
             late = "; ".join(a.describe() for a in behind)
             return f"not served everywhere within {policy.propagation_timeout_seconds:g}s: {late}"
         names = ", ".join(a.server.label for a in behind)
@@ -116,11 +127,28 @@ async def roll_back(run: RequestRun, settle: Settle) -> str | None:
         await take_turn(run, change, settle)
     if workflow.patched(ROLLBACK_ASKS_DNS) and (changed := await _changed_since(run, change)):
         return changed
-    result = await apply_change(run, change, settle, undo=True)
+    restores = list(run.ptr_restores.values()) if run.ptrs_in_apply else []
+    result = await apply_change(run, change, settle, undo=True, ptrs=restores or None)
     if result is None:
         return f"rollback failed: {run.state.last_error}"
     problem = await verify_everywhere(run, change, result.served_at)
+    if problem is None and restores:
+        problem = await _ptrs_restored(run, restores)
     return f"rollback {problem}" if problem else None
+
+
+async def _ptrs_restored(run: RequestRun, restores: list[DnsChange]) -> str | None:
+    """A rollback's PTR restores (workflows/ptrs.py), each served everywhere in its reverse zone."""
+    run.ptr_kept.clear()  # DNS serves what it did before: the rows of then still say so
+    outcomes = {outcome.domain: outcome for outcome in run.ptr_outcomes}
+    for restore in restores:
+        outcome = outcomes.get(restore.domain)
+        if outcome is None or outcome.status != "applied":
+            return f"of PTR {restore.domain} not applied: {outcome.message if outcome else 'no outcome'}"
+        problem = await verify_everywhere(run, restore, outcome.served_at)
+        if problem is not None:
+            return f"of PTR {restore.domain}: {problem}"
+    return None
 
 
 async def _changed_since(run: RequestRun, restore: DnsChange) -> str:
@@ -151,7 +179,7 @@ async def keep_ptrs(run: RequestRun, settle: Settle) -> str | None:
     """Run the PTR requests the change needs; what went wrong, if anything. Once patched they
     start side by side, and one that waits for an operator goes on alone."""
     assert run.params is not None
-    if not run.params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
+    if run.ptrs_in_apply or not run.params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
         return None
     latest = list((run.state.plan or {}).get("old_values") or [])
     old = run.story.old_values(run.snapshot, latest)

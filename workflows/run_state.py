@@ -16,11 +16,14 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import (
         ApplyResult,
         ChangePlan,
+        ChangeSetResult,
         DnsChange,
         DnsRequestSpec,
+        KeptPtr,
         NameServer,
         OperatorAction,
         ProvisioningInput,
+        PtrApplied,
         RequestStatus,
         Reschedule,
         WorkflowState,
@@ -28,6 +31,17 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.dns import change_for
     from workflows.story import Story
     from workflows.ttl_dance_state import TtlDance
+
+
+@dataclass
+class PtrChange:
+    """One PTR change the request makes in its own apply (workflows/ptrs.py)."""
+
+    spec: DnsRequestSpec
+    """As a PTR request of its own: its row, once served everywhere."""
+    change: DnsChange
+    refused: str = ""
+    """Why its plan keeps it out of the apply, if it does."""
 
 
 @dataclass
@@ -58,11 +72,13 @@ class RequestRun:
     everywhere: bool = False
     turn_first: bool = False
     wait_for_apply_to_stop: bool = False
+    ptrs_in_apply: bool = False
+    """The PTR changes ride in the request's own apply (workflows/ptrs.py), not in child requests."""
 
     # What happened so far.
     not_before: datetime | None = None
     approved: bool = False
-    apply_handle: asyncio.Task[ApplyResult] | None = None
+    apply_handle: asyncio.Task[ApplyResult | ChangeSetResult] | None = None
     dance_step_applying: bool = False
     """The apply in flight is a TTL dance's step (lowering or restoring the TTL), not the change: one
     that completes despite a cancel does not make the change "already applied"."""
@@ -81,6 +97,16 @@ class RequestRun:
     told_parent: bool = False
     dance: TtlDance | None = None
     """The TTL dance around the apply, when the request's first plan calls for one (ttl_dance.py)."""
+    ptr_changes: list[PtrChange] = field(default_factory=list)
+    """The latest attempt's PTR changes (ptrs_in_apply)."""
+    ptr_restores: dict[str, DnsChange] = field(default_factory=dict)
+    """By PTR name, the change that restores what its first plan saw: what a rollback applies."""
+    ptr_outcomes: list[PtrApplied] = field(default_factory=list)
+    """What the latest apply did to each PTR change."""
+    ptr_kept: dict[str, KeptPtr] = field(default_factory=dict)
+    """The PTRs served everywhere, by name: stored with the request's record when it completes."""
+    zone_servers: dict[str, list[NameServer]] = field(default_factory=dict)
+    """The authoritative servers of the reverse zones, looked up once per request."""
 
     @property
     def request(self) -> DnsRequestSpec:

@@ -9,7 +9,17 @@ modules a workflow imports (this package), not the files behind it, so a field a
 could not be resolved there when Temporal decodes a payload (tests/unit/dnsorch/contracts/test_contracts.py).
 """
 
-from dnsorch.contracts.change import ApplyResult, ChangePlan, DnsChange, NameServer, ServedCheck, ServerAnswer
+from dnsorch.contracts.change import (
+    ApplyResult,
+    ChangePlan,
+    ChangeSet,
+    ChangeSetResult,
+    DnsChange,
+    NameServer,
+    PtrApplied,
+    ServedCheck,
+    ServerAnswer,
+)
 from dnsorch.contracts.drift import (
     DriftedRRset,
     DriftRequests,
@@ -78,7 +88,7 @@ from dnsorch.contracts.request import (
     ZoneFacts,
     workflow_id_for,
 )
-from dnsorch.contracts.rows import BeginRequest, FinishRequest, LogStep, RecordRow
+from dnsorch.contracts.rows import BeginRequest, FinishRequest, KeptPtr, LogStep, RecordRow
 
 __all__ = [
     # a request and its workflow
@@ -112,13 +122,17 @@ __all__ = [
     # the change, its plan, what the servers answer
     "ApplyResult",
     "ChangePlan",
+    "ChangeSet",
+    "ChangeSetResult",
     "DnsChange",
     "NameServer",
+    "PtrApplied",
     "ServedCheck",
     "ServerAnswer",
     # the request's row
     "BeginRequest",
     "FinishRequest",
+    "KeptPtr",
     "LogStep",
     "RecordRow",
     # the name lock (workflows started before lean-request)

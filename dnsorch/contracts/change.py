@@ -71,6 +71,35 @@ class ApplyResult:
 
 
 @dataclass
+class ChangeSet:
+    """One apply activity's changes: the request's own and the PTR changes that ride with it (each
+    PTR change carries its PTR request's id, so the batch reports it apart)."""
+
+    change: DnsChange
+    ptrs: list[DnsChange] = field(default_factory=list)
+    undo: list[DnsChange] = field(default_factory=list)
+    """By PTR name, what restores it: applied to the PTRs applied when the request's own change
+    was not, so a failed apply leaves reverse DNS as it was."""
+
+
+@dataclass
+class PtrApplied:
+    """What became of one PTR change of a ChangeSet: `status` as the playbook reported it."""
+
+    domain: str
+    status: str
+    """"applied", or why not: "conflict", "refused" or "failed"."""
+    message: str = ""
+    served_at: datetime | None = None
+
+
+@dataclass
+class ChangeSetResult:
+    result: ApplyResult
+    ptrs: list[PtrApplied] = field(default_factory=list)
+
+
+@dataclass
 class NameServer:
     """One authoritative server of a zone: the name its NS record gives and the address asked."""
 

@@ -1,7 +1,7 @@
 """What the workflow writes to its request's row, in local activities: log lines, statuses and the
 record DNS serves."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -63,8 +63,19 @@ class BeginRequest:
 
 
 @dataclass
+class KeptPtr:
+    """A PTR kept by its forward request: a row of its own (source `ptr`), ended, and its record."""
+
+    request: DnsRequestSpec
+    step: LogStep
+    record: RecordRow
+
+
+@dataclass
 class FinishRequest:
     """A final write (one local activity, one transaction): the record DNS serves, if any, and the status."""
 
     step: LogStep
     record: RecordRow | None = None
+    ptrs: list[KeptPtr] = field(default_factory=list)
+    """The PTRs the request kept in its own apply (patch `ptr-in-apply`), stored with its record."""

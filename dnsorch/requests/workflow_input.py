@@ -25,9 +25,7 @@ def apply_policy(settings: Settings) -> ApplyPolicy:
 
 def expiry_verdict() -> Verdict:
     """An expiring record's delete waits for nobody: its owner asked for it up front (`expires_at`)."""
-    return Verdict(
-        reasons=["no approval needed: an expiry, which the owner asked for up front (expires_at)"]
-    )
+    return Verdict(reasons=["no approval needed: an expiry, which the owner asked for up front (expires_at)"])
 
 
 def workflow_input(

@@ -171,13 +171,14 @@ class NameClaim(SQLModel, table=True):
 
     Taken by the apply activity before its change joins a batch, kept across the activity's
     retries, and deleted in the same transaction as the holder's next status (request_rows.append_step).
+    A request may hold several names: its own and the PTR names its apply changes (workflows/ptrs.py).
     """
 
     __tablename__ = "name_claims"
 
     domain: str = Field(sa_column=Column(String(253), primary_key=True))
     request_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), nullable=False, unique=True)
+        sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     claimed_at: datetime = Field(
         default_factory=utcnow,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
-from dnsorch.contracts import DnsRequestSpec, LogStep, RecordRow, RequestStatus
+from dnsorch.contracts import DnsRequestSpec, KeptPtr, LogStep, RecordRow, RequestStatus
 from dnsorch.store.models import DnsRecord, DnsRequest, RequestEvent
 from dnsorch.store.name_claims import release_names
 from dnsorch.store.served_records import apply_record
@@ -209,10 +210,18 @@ def begin_request(conn: Connection, spec: DnsRequestSpec, accepted_at: datetime,
     return created
 
 
-def finish_request(conn: Connection, step: LogStep, record: RecordRow | None) -> None:
-    """The record DNS now serves and the final status, together or not at all."""
+def finish_request(
+    conn: Connection, step: LogStep, record: RecordRow | None, ptrs: Sequence[KeptPtr] = ()
+) -> None:
+    """The record DNS now serves and the final status, together or not at all; with the PTRs the
+    request kept in its own apply, each a request row of its own (source `ptr`) with its record,
+    as the PTR requests of old left them."""
     if record is not None:
         apply_record(conn, record)
+    for kept in ptrs:
+        insert_request(conn, kept.request, kept.step.at)
+        append_step(conn, kept.step)
+        apply_record(conn, kept.record)
     append_step(conn, step)
 
 

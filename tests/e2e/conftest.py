@@ -47,7 +47,8 @@ def stack_env(
         "ANSIBLE_INITIAL_RETRY_SECONDS": "1",
         # The session's example.test is shared by every e2e test, and requests some tests leave
         # unfinished on purpose count as changes in flight: judging by zone share here made the
-        # approval of an unrelated update depend on test order (tests/unit/dnsorch/requests/test_approval.py covers it).
+        # approval of an unrelated update depend on test order
+        # (tests/unit/dnsorch/requests/test_approval.py covers it).
         "APPROVAL_ZONE_MIN_RECORD_SETS": "1000000",
         "LOG_LEVEL": "INFO",
     }

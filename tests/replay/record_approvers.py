@@ -2,7 +2,8 @@
 `python -m tests.replay.record_approvers`.
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py.
-tests/unit/workflows/replay/test_replay_approvers.py replays them. Run it after a deliberate, versioned change; never
+tests/unit/workflows/replay/test_replay_approvers.py replays them. Run it after a deliberate,
+versioned change; never
 to make a failing replay test pass.
 """
 

@@ -2,7 +2,8 @@
 `python -m tests.replay.record_freeze`.
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py, with the freeze
-windows of tests/fixtures/freeze_stubs.py. tests/unit/workflows/replay/test_replay_freeze.py replays them. Run it
+windows of tests/fixtures/freeze_stubs.py. tests/unit/workflows/replay/test_replay_freeze.py
+replays them. Run it
 after a deliberate, versioned change; never to make a failing replay test pass.
 """
 

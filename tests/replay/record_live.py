@@ -2,7 +2,8 @@
 
 Drives a running `dnsorch dev` through API v2 (real worker, playbook, BIND, PostgreSQL) and saves
 the histories of every workflow type it starts under tests/replay/histories/live/<set>/ (`--set`,
-named after the release's newest patch), which tests/unit/workflows/replay/test_replay.py replays; a record expiry's
+named after the release's newest patch), which tests/unit/workflows/replay/test_replay.py replays;
+a record expiry's
 history (RecordExpiryWorkflow, id `dns-expiry-<request id>`) is saved beside them. The set
 freeze-windows was recorded on this stack, started from the worktree (`python -m dnsorch.cli dev`
 runs its code; the `dnsorch` script may import another checkout) on ports of its own:

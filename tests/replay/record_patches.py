@@ -1,10 +1,13 @@
 """Record the histories of this release's smaller patches: PTR_WAITS_ALONE (workflows/live_dns.py),
 SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/patches.py), ROLLBACK_ASKS_DNS
-(workflows/live_dns.py), JUDGED_WHEN_DUE (workflows/schedule.py):
+(workflows/live_dns.py), JUDGED_WHEN_DUE (workflows/schedule.py), PTR_IN_APPLY (workflows/ptrs.py).
+PTR_WAITS_ALONE's child requests ran only before PTR_IN_APPLY: its histories were recorded with that
+code, so name the patches to record:
 `python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py. Each patch keeps
-its histories in a directory named after it; tests/unit/workflows/replay/test_replay_patches.py replays them. Run it
+its histories in a directory named after it; tests/unit/workflows/replay/test_replay_patches.py
+replays them. Run it
 after a deliberate, versioned change; never to make a failing replay test pass.
 """
 
@@ -123,6 +126,20 @@ async def judged_risky_when_due_then_approved(env: WorkflowEnvironment, store: F
     return handle.id
 
 
+async def ptr_in_apply(env: WorkflowEnvironment, store: FakeStore, action: str) -> str:
+    """The A and its PTR in one apply; the PTR is not applied, and an operator's `action` follows."""
+    store.fail_types = {"PTR": ApplicationError("SERVFAIL from the primary")}
+    handle = await start(env, request_spec(), reverse_zones=REVERSE)
+    while "NEEDS_ATTENTION" not in store.statuses():
+        await asyncio.sleep(0.05)
+    store.fail_types = {}
+    await handle.execute_update(
+        DnsProvisioningWorkflow.act, OperatorAction(action, "alice", "primary is back")
+    )
+    await handle.result()
+    return handle.id
+
+
 async def plan_changed_then_approved_again(env: WorkflowEnvironment, store: FakeStore) -> str:
     store.plan = ChangePlan("replace", ["192.0.2.7"], ["192.0.2.20"], 600, 300)
     handle = await scheduled_update(env, store, approval=True)
@@ -133,6 +150,14 @@ async def plan_changed_then_approved_again(env: WorkflowEnvironment, store: Fake
     await handle.execute_update(DnsProvisioningWorkflow.act, OperatorAction("approve", "alice", "again"))
     await handle.result()
     return handle.id
+
+
+async def ptr_failed_then_retried(env: WorkflowEnvironment, store: FakeStore) -> str:
+    return await ptr_in_apply(env, store, "retry")
+
+
+async def ptr_failed_then_rolled_back(env: WorkflowEnvironment, store: FakeStore) -> str:
+    return await ptr_in_apply(env, store, "rollback")
 
 
 async def attention(env: WorkflowEnvironment, store: FakeStore, count: int) -> None:
@@ -152,11 +177,15 @@ SCENARIOS: dict[str, dict[str, Scenario]] = {
         "judged_risky_when_due_then_approved": judged_risky_when_due_then_approved,
         "plan_changed_then_approved_again": plan_changed_then_approved_again,
     },
+    "ptr-in-apply": {
+        "ptr_failed_then_retried": ptr_failed_then_retried,
+        "ptr_failed_then_rolled_back": ptr_failed_then_rolled_back,
+    },
 }
 
 
 async def main() -> None:
-    for patch in sys.argv[1:] or SCENARIOS:
+    for patch in sys.argv[1:] or [patch for patch in SCENARIOS if patch != "ptr-waits-alone"]:
         await record_all(HISTORIES / patch, SCENARIOS[patch], FakeStore)
 
 

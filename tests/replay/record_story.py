@@ -3,7 +3,8 @@
 
 Time-skipping server and stub activities, like tests/replay/record.py: each scenario takes one of
 the new branches of ROLLBACK_STANDS, SERVED_IS_TOO_LATE or SNAPSHOT_FROM_FIRST_PLAN
-(workflows/story.py). tests/unit/workflows/replay/test_replay_true_story.py replays them. Run it after a deliberate,
+(workflows/story.py). tests/unit/workflows/replay/test_replay_true_story.py replays them. Run it
+after a deliberate,
 versioned change; never to make a failing replay test pass.
 """
 

@@ -2,7 +2,8 @@
 `python -m tests.replay.record_ttl_dance`.
 
 Time-skipping server and the stub primary of tests/fixtures/workflow_stubs.py, serving the old record
-with a TTL of an hour. tests/unit/workflows/replay/test_replay_ttl_dance.py replays them. Run it after a deliberate,
+with a TTL of an hour. tests/unit/workflows/replay/test_replay_ttl_dance.py replays them. Run it
+after a deliberate,
 versioned change; never to make a failing replay test pass.
 """
 

@@ -3,7 +3,8 @@
 
 Time-skipping server and the stub activities of tests/fixtures/workflow_stubs.py: in each scenario
 another request holds the name first, so the workflow waits for its turn in its own activity.
-tests/unit/workflows/replay/test_replay_turn.py replays them. Run it after a deliberate, versioned change; never
+tests/unit/workflows/replay/test_replay_turn.py replays them. Run it after a deliberate, versioned
+change; never
 to make a failing replay test pass.
 """
 

@@ -1,17 +1,20 @@
-"""Automatic PTRs: an A change in a zone whose reverse zone dnsorch manages runs child PTR requests."""
+"""Automatic PTRs: an A change in a zone whose reverse zone dnsorch manages keeps its PTR in its own
+apply (patch ptr-in-apply; the child PTR requests of before replay from tests/replay/histories)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 
+import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from dnsorch.contracts import WorkflowState
+from dnsorch.contracts import ChangePlan
 from dnsorch.dns import ptr_requests, reverse_zone_of
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import FAST_POLICY, FakeStore, act, start, until_status, worker
+from tests.fixtures.workflow_stubs import FakeStore, act, start, until_status, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 REVERSE = ["2.0.192.in-addr.arpa"]
@@ -48,31 +51,121 @@ async def test_an_a_record_keeps_its_ptr_as_part_of_the_same_request(
 ) -> None:
     store = FakeStore()
     spec = request_spec()
+    (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
         final = await handle.result()
-    assert final.status == "COMPLETED"
+    assert final.status == "COMPLETED", final.log
     assert [(c.record_type, c.operation, c.domain, c.values) for c in store.applied] == [
         ("A", "create", spec.domain, ["192.0.2.10"]),
         ("PTR", "restore", "10.2.0.192.in-addr.arpa", [spec.domain + "."]),
     ]
-    assert len(store.records) == 2  # the PTR is a managed record of its own request
-    assert any("PTR 10.2.0.192.in-addr.arpa (restore" in line["message"] for line in final.log)
+    assert store.apply_calls == 1, "the PTR rides in the forward change's apply"
+    assert store.turns.count("take") == 2, "a turn on the A's name and on its PTR's"
+    # The PTR is a managed record of a request row of its own, as PTR requests left it.
+    assert set(store.records) == {spec.request_id, ptr.request_id} and ptr.request_id in store.rows
+    kept = store.records[ptr.request_id]
+    assert (kept.record_type, kept.domain, kept.target, kept.account_id) == (
+        "PTR",
+        ptr.domain,
+        spec.domain,
+        spec.account_id,
+    )
+    assert final.log[-1]["message"].endswith("PTR 10.2.0.192.in-addr.arpa (restore) served everywhere")
+    with pytest.raises(RPCError):  # no child PTR request
+        await time_skipping_env.client.get_workflow_handle(ptr.workflow_id).describe()
+
+
+async def test_an_update_moves_its_ptr_and_a_delete_takes_it_in_the_same_apply(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    before = ChangePlan("replace", old_values=["192.0.2.10"], new_values=["192.0.2.20"], old_ttl=300)
+    store = FakeStore(plan=before, type_plans={"PTR": ChangePlan("add")})
+    update = request_spec(operation="update", target="192.0.2.20")
+    async with worker(time_skipping_env, store):
+        assert (await (await start(time_skipping_env, update, reverse_zones=REVERSE)).result()).status == (
+            "COMPLETED"
+        )
+        moved = [(c.record_type, c.operation, c.domain) for c in store.applied]
+        store.applied.clear()
+        store.plan = ChangePlan("delete", old_values=["192.0.2.20"], old_ttl=300)
+        delete = dataclasses.replace(request_spec(), domain=update.domain, operation="delete")
+        assert (await (await start(time_skipping_env, delete, reverse_zones=REVERSE)).result()).status == (
+            "COMPLETED"
+        )
+    assert moved == [
+        ("A", "update", update.domain),
+        ("PTR", "delete", "10.2.0.192.in-addr.arpa"),
+        ("PTR", "restore", "20.2.0.192.in-addr.arpa"),
+    ]
+    assert [(c.record_type, c.operation, c.domain) for c in store.applied] == [
+        ("A", "delete", update.domain),
+        ("PTR", "delete", "20.2.0.192.in-addr.arpa"),
+    ]
+    assert store.apply_calls == 2, "one apply per request, its PTRs included"
 
 
 async def test_a_ptr_that_cannot_be_kept_needs_an_operator(time_skipping_env: WorkflowEnvironment) -> None:
-    owned = ApplicationError("the name belongs to another account", type="NameOwnedByAnotherAccount")
+    owned = ApplicationError("the name belongs to another account", type="Refused", non_retryable=True)
     store = FakeStore(fail_types={"PTR": owned})
+    spec = request_spec()
     async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), reverse_zones=REVERSE)
+        handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
         await until_status(store, "NEEDS_ATTENTION")
         state = await handle.query(DnsProvisioningWorkflow.state)
         # The A is served everywhere: failing is too late, resolving keeps it (with its record).
         assert await act(handle, "resolve", "PTR belongs elsewhere") == "COMPLETED"
     problem = state.last_error or ""
-    assert problem.startswith("PTR 10.2.0.192.in-addr.arpa (restore") and "ended REJECTED" in problem
+    assert problem.startswith("PTR 10.2.0.192.in-addr.arpa (restore) not applied: the name belongs"), problem
     assert [c.record_type for c in store.applied] == ["A", "PTR"]
-    assert len(store.records) == 1
+    assert list(store.records) == [spec.request_id], "no row for a PTR DNS does not serve"
+
+
+async def test_a_ptr_its_plan_refuses_stays_out_of_the_apply_and_is_named(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    unkept = "unmanaged_ptr: PTR 10.2.0.192.in-addr.arpa serves printer.elsewhere.test., not yours"
+    store = FakeStore(type_plans={"PTR": ChangePlan("replace", conflict=unkept)})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), reverse_zones=REVERSE)
+        await until_status(store, "NEEDS_ATTENTION")
+        state = await handle.query(DnsProvisioningWorkflow.state)
+        await act(handle, "resolve", "PTR left to its owner")
+    assert [c.record_type for c in store.applied] == ["A"]
+    assert (state.last_error or "").endswith(f"refused: {unkept}")
+
+
+async def test_a_retry_after_a_failed_ptr_applies_both_again_and_keeps_the_ptr(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(fail_types={"PTR": ApplicationError("SERVFAIL from the primary")})
+    spec = request_spec()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
+        await until_status(store, "NEEDS_ATTENTION")
+        store.fail_types.clear()
+        await act(handle, "retry", "primary is back")
+        assert (await handle.result()).status == "COMPLETED"
+    assert [c.record_type for c in store.applied] == ["A", "PTR", "A", "PTR"]
+    assert len(store.records) == 2 and all(r.request_id in store.rows for r in store.records.values())
+
+
+async def test_a_rollback_after_a_failed_ptr_restores_both_in_one_apply(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(fail_types={"PTR": ApplicationError("not served everywhere")})
+    spec = request_spec()
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
+        await until_status(store, "NEEDS_ATTENTION")
+        store.fail_types.clear()
+        await act(handle, "rollback", "undo it all")
+        assert (await handle.result()).status == "ROLLED_BACK"
+    assert [(c.record_type, c.operation, c.values) for c in store.applied[2:]] == [
+        ("A", "restore", []),
+        ("PTR", "restore", []),
+    ]
+    assert store.apply_calls == 2 and store.records == {}
 
 
 async def test_a_forward_record_stored_after_a_long_ptr_wait_says_when_it_was_served(
@@ -94,37 +187,18 @@ async def test_a_forward_record_stored_after_a_long_ptr_wait_says_when_it_was_se
     assert (ended - row.provisioned_at).total_seconds() >= 2 * 3600
 
 
-async def until_ended(store: FakeStore, request_id: str) -> None:
-    while not any(s.request_id == request_id and s.status == "COMPLETED" for s in store.steps.values()):
-        await asyncio.sleep(0.05)
-
-
-async def test_a_ptr_waiting_for_an_operator_does_not_hold_its_forward_request(
-    own_time_skipping_env: WorkflowEnvironment,
+async def test_a_cancel_that_comes_too_late_stores_the_ptr_applied_with_the_change(
+    time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    """Issue 22, item 11: once its A is served everywhere, a request whose PTR request waits for an
-    operator ends COMPLETED with its record (which lets its name go), and the PTR request goes on as
-    a request of its own that operators steer and that ends once. A server of its own: the PTR
-    request outlives the forward one, and a shared server's clock would wait on it."""
-    time_skipping_env = own_time_skipping_env
-    store = FakeStore(fail_types={"PTR": ApplicationError("SERVFAIL from the primary")})
+    """The batch carrying the A and its PTR ran all the same: the request ends COMPLETED with both
+    rows, since DNS serves both."""
+    store = FakeStore(block_apply=True, applied_despite_cancel=True)
     spec = request_spec()
     (ptr,) = ptr_requests(spec, [], REVERSE, attempt=1)
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, spec, reverse_zones=REVERSE)
-        # Neither `result()` while the PTR request waits: the test server would skip to its deadline.
-        await until_ended(store, spec.request_id)
-        final = await handle.query(DnsProvisioningWorkflow.state)
-        child = time_skipping_env.client.get_workflow_handle(ptr.workflow_id, result_type=WorkflowState)
-        waiting = await child.query(DnsProvisioningWorkflow.state)
-        assert (final.status, waiting.status) == ("COMPLETED", "NEEDS_ATTENTION"), (final.log, waiting.log)
-        assert final.log[-1]["message"].endswith(
-            f"PTR {ptr.domain} (restore, request {ptr.request_id}) waits for an operator in its own request"
-        )
-        assert spec.request_id in store.records
-
-        store.fail_types.clear()
-        await act(child, "retry", "primary is back")
-        assert (await child.result()).status == "COMPLETED"
-    assert [c.record_type for c in store.applied].count("PTR") == FAST_POLICY.max_attempts + 1
-    assert ptr.request_id in store.records
+        while not store.apply_started_at:
+            await asyncio.sleep(0.05)
+        assert await act(handle, "cancel") == "COMPLETED"
+        assert (await handle.result()).status == "COMPLETED"
+    assert set(store.records) == {spec.request_id, ptr.request_id}
