@@ -33,6 +33,7 @@ from dnsorch.contracts.drift import (
     ZoneScanInput,
 )
 from dnsorch.contracts.errors import (
+    AlreadyApproved,
     DnsorchError,
     FourEyes,
     IdempotencyConflict,
@@ -152,6 +153,7 @@ __all__ = [
     # errors the core raises
     "DnsorchError",
     "IdempotencyConflict",
+    "AlreadyApproved",
     "FourEyes",
     "IllegalTransition",
     "InvalidRequest",

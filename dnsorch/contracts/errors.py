@@ -51,7 +51,17 @@ class ServiceUnavailable(DnsorchError):
 
 
 class FourEyes(DnsorchError):
-    """The approver submitted the request, or belongs to its account (HTTP 409)."""
+    """Four eyes: the approver submitted the request, belongs to its account, or has no key to name
+    it by (HTTP 403: who approves, not the request's state, is wrong)."""
+
+    def __init__(self, request_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.request_id = request_id
+        self.reason = reason
+
+
+class AlreadyApproved(DnsorchError):
+    """This API key approved the request already; another approver must (HTTP 409)."""
 
     def __init__(self, request_id: str, reason: str) -> None:
         super().__init__(reason)

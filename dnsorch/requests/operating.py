@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from dnsorch.contracts import (
+    AlreadyApproved,
     ExtendExpiry,
     FourEyes,
     IllegalTransition,
@@ -198,7 +199,7 @@ class OperateService:
         Read from the timeline, where the workflow records each counted approval with its key; the
         workflow does not count a second one either (two at once both pass here)."""
         if key_id and any(entry.get("approver") == key_id for entry in request.log_messages or []):
-            raise FourEyes(
+            raise AlreadyApproved(
                 str(request.id), "this API key approved the request already; another approver must"
             )
 

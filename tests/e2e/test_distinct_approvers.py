@@ -1,7 +1,8 @@
 """N distinct approvers on the real stack (issue 26): with APPROVAL_MIN_APPROVERS=2 and four eyes, a
-held request waits for two operators' keys; the first approval is on the timeline with who and
-when and the request still waits, the same operator again is a 409, the second operator lets it go
-and DNS serves it."""
+held request waits for two operators' keys; an operator of the submitting account is refused with
+403 `four_eyes`; the first approval is on the timeline with who and when and the request still
+waits, the same operator again is a 409 `already_approved`, the second operator lets it go and DNS
+serves it."""
 
 from __future__ import annotations
 
@@ -67,10 +68,15 @@ def test_a_held_request_goes_ahead_only_after_two_distinct_operators_approve(
     held = wait_v2(two_approver_api, request_id, {"PENDING_APPROVAL"}, timeout=30)
     assert any("needs 2 distinct approvers" in e["message"] for e in held["timeline"]), held["timeline"]
 
+    own = client(two_approver_api, engine, HELD_ACCOUNT, "operator", "own")
+    refused = approve(own, request_id, "my own team's change")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "four_eyes", refused.text
+    assert "another account must approve it" in refused.text
+
     first = approve(alice, request_id, "looks right")
     assert first.status_code == 200 and first.json()["status"] == "PENDING_APPROVAL", first.text
     again = approve(alice, request_id)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "four_eyes", again.text
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_approved", again.text
     assert "approved the request already" in again.text
     assert served(bind_server, name) == [], "applied after one approval of two"
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from dnsorch.contracts import FourEyes, LogStep, OperatorAction
+from dnsorch.contracts import AlreadyApproved, FourEyes, LogStep, OperatorAction
 from dnsorch.requests import OperateService
 from dnsorch.store import request_rows
 from tests.fixtures.specs import request_spec
@@ -97,7 +97,7 @@ async def test_an_approver_may_not_approve_twice(engine: Engine, four_eyes: bool
     operate = OperateService(engine, gateway, four_eyes=four_eyes)  # type: ignore[arg-type]
     request_id = submitted(engine, "acct-a", "k-submit")
     approved_by(engine, request_id, "k-rev")
-    with pytest.raises(FourEyes, match="this API key approved the request already"):
+    with pytest.raises(AlreadyApproved, match="this API key approved the request already"):
         await operate.act(request_id, "approve", "again", actor="rev", by=("k-rev", "acct-ops"))
     assert gateway.sent == []
     await operate.act(request_id, "approve", "", actor="other", by=("k-other", "acct-ops"))
