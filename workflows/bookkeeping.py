@@ -28,20 +28,7 @@ def record_row(run: RequestRun) -> RecordRow:
     """The row DNS serves: `provisioned_at` is when the change was served everywhere when that
     is known, not when the request ended (its PTRs may have kept it open for hours, while a
     later request changed the name; see served_records.apply_record)."""
-    request = run.request
-    return RecordRow(
-        request_id=request.request_id,
-        record_type=request.record_type,
-        domain=request.domain,
-        target=request.target,
-        ttl=request.ttl,
-        priority=request.priority,
-        comment=request.comment,
-        provisioned_at=run.served_at or workflow.now(),
-        operation=request.operation,
-        account_id=request.account_id,
-        zone=request.zone,
-    )
+    return RecordRow.of(run.request, run.served_at or workflow.now())
 
 
 async def transition(

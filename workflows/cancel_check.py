@@ -20,14 +20,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.planning import PlanningActivities
     from dnsorch.contracts import Action, ChangePlan, DnsChange, OperatorAction, RequestStatus
     from workflows import ttl_dance
     from workflows.apply import Settle
     from workflows.bookkeeping import log, transition
     from workflows.live_dns import roll_back
     from workflows.outcome import Outcome, note
-    from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT, failure_reason
+    from workflows.policy import failure_reason
+    from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
 
 S, A = RequestStatus, Action
@@ -79,12 +79,7 @@ async def _ask_dns(
     ended = ended or f"{verb} by {action.actor}{note(action)}"
     change = run.change()
     try:
-        served = await workflow.execute_local_activity_method(
-            PlanningActivities.plan_change,
-            change,
-            start_to_close_timeout=PLAN_TIMEOUT,
-            retry_policy=PLAN_RETRY,
-        )
+        served = await ask_primary(change)
     except ActivityError as error:  # it never fails, but a hung server can outlast its timeout
         served = ChangePlan("unknown", note=failure_reason(error))
     if served.action == "unknown":

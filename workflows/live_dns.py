@@ -13,7 +13,6 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureErro
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.planning import PlanningActivities
     from activities.verification import VerificationActivities
     from dnsorch.contracts import (
         PTR_SOURCE,
@@ -34,12 +33,11 @@ with workflow.unsafe.imports_passed_through():
         CHECK_RETRY,
         CHECK_TIMEOUT,
         FIRST_CHECK_WAIT,
-        PLAN_RETRY,
-        PLAN_TIMEOUT,
         SERVERS_RETRY,
         SERVERS_TIMEOUT,
         failure_reason,
     )
+    from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
     from workflows.turn import take_turn
 
@@ -156,12 +154,7 @@ async def _changed_since(run: RequestRun, restore: DnsChange) -> str:
     snapshot (another request changed the name since this one let it go), or cannot be asked."""
     assert run.snapshot is not None
     change = run.change()
-    served = await workflow.execute_local_activity_method(
-        PlanningActivities.plan_change,
-        change,
-        start_to_close_timeout=PLAN_TIMEOUT,
-        retry_policy=PLAN_RETRY,
-    )
+    served = await ask_primary(change)
     if served.action == "unknown":
         return f"rollback not applied: the primary could not be asked ({served.note})"
     now = served.old_values

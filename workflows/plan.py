@@ -10,14 +10,13 @@ import dataclasses
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.planning import PlanningActivities
     from dnsorch.contracts import ChangePlan, RequestStatus
     from workflows.approval_wait import await_approval
     from workflows.bookkeeping import log, transition
     from workflows.messages import AWAITING_APPROVAL, STARTED
     from workflows.outcome import Outcome
     from workflows.patches import DANGLING_TARGETS
-    from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT
+    from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
     from workflows.ttl_dance_state import TtlDance
 
@@ -27,12 +26,7 @@ S = RequestStatus
 async def plan(run: RequestRun) -> None:
     """Record what the change would do to what the server serves now; stop on a conflict or a dry run."""
     request = run.request
-    found = await workflow.execute_local_activity_method(
-        PlanningActivities.plan_change,
-        run.change(),
-        start_to_close_timeout=PLAN_TIMEOUT,
-        retry_policy=PLAN_RETRY,
-    )
+    found = await ask_primary(run.change())
     text = found.describe(f"{request.record_type} {request.domain}")
     run.state.plan = dataclasses.asdict(found)
     usable = found.action != "unknown" and not found.conflict

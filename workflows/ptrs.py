@@ -11,13 +11,12 @@ import dataclasses
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.planning import PlanningActivities
     from dnsorch.contracts import PTR_SOURCE, DnsChange, KeptPtr, LogStep, RecordRow, RequestStatus
     from dnsorch.dns import FORWARD_TYPES, change_for, ptr_requests, rollback_for
     from workflows.apply import Settle
     from workflows.bookkeeping import log
     from workflows.live_dns import verify_everywhere
-    from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT
+    from workflows.primary import ask_primary
     from workflows.run_state import PtrChange, RequestRun
     from workflows.turn import take_turn
 
@@ -54,12 +53,7 @@ async def plan_ptrs(run: RequestRun, settle: Settle) -> list[DnsChange]:
     for ptr in run.ptr_changes:
         await take_turn(run, dataclasses.replace(ptr.change, request_id=run.request.request_id), settle)
     for ptr in run.ptr_changes:
-        found = await workflow.execute_local_activity_method(
-            PlanningActivities.plan_change,
-            ptr.change,
-            start_to_close_timeout=PLAN_TIMEOUT,
-            retry_policy=PLAN_RETRY,
-        )
+        found = await ask_primary(ptr.change)
         usable = found.action != "unknown" and not found.conflict
         if usable and ptr.change.domain not in run.ptr_restores:
             run.ptr_restores[ptr.change.domain] = rollback_for(ptr.change, found)
@@ -131,19 +125,7 @@ def kept(run: RequestRun, ptr: PtrChange) -> KeptPtr:
         step="finished",
         previous=S.PENDING.value,
     )
-    record = RecordRow(
-        request_id=spec.request_id,
-        record_type=spec.record_type,
-        domain=spec.domain,
-        target=spec.target,
-        ttl=spec.ttl,
-        priority=None,
-        comment=spec.comment,
-        provisioned_at=now,
-        operation=spec.operation,
-        account_id=spec.account_id,
-        zone=spec.zone,
-    )
+    record = RecordRow.of(spec, now)
     return KeptPtr(spec, step, record)
 
 

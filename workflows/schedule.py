@@ -14,14 +14,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.judging import JudgingActivities
-    from activities.planning import PlanningActivities
     from dnsorch.contracts import RequestStatus, Reschedule
     from dnsorch.requests.transitions import IllegalTransition
     from workflows.bookkeeping import log, transition
     from workflows.messages import awaiting
     from workflows.operators import end_by, take_legal
     from workflows.outcome import note_text
-    from workflows.policy import DB_RETRY, DB_TIMEOUT, PLAN_RETRY, PLAN_TIMEOUT
+    from workflows.policy import DB_RETRY, DB_TIMEOUT
+    from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
 
 S = RequestStatus
@@ -61,12 +61,7 @@ async def _judge_when_due(run: RequestRun) -> None:
     is judged again on the zone's facts now; held, it needs the approvals its risks ask for now."""
     assert run.params is not None
     request = run.request
-    preview = await workflow.execute_local_activity_method(
-        PlanningActivities.plan_change,
-        run.change(),
-        start_to_close_timeout=PLAN_TIMEOUT,
-        retry_policy=PLAN_RETRY,
-    )
+    preview = await ask_primary(run.change())
     run.due_plan = preview
     run.state.plan = dataclasses.asdict(preview)
     text = preview.describe(f"{request.record_type} {request.domain}")

@@ -25,13 +25,12 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.planning import PlanningActivities
     from dnsorch.contracts import Action, ApplyResult, DnsChange, OperatorAction, RequestStatus
     from workflows.apply import Settle, apply_change, serve_actions_until
     from workflows.bookkeeping import log
     from workflows.live_dns import roll_back, verify_everywhere
     from workflows.outcome import Outcome, note
-    from workflows.policy import PLAN_RETRY, PLAN_TIMEOUT
+    from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
     from workflows.ttl_dance_state import APPLY, LOWER, RESTORE, TTL_DANCE, WAIT, TtlDance
 
@@ -107,12 +106,7 @@ async def served_ttl(run: RequestRun) -> int | None:
     dance = run.dance
     if dance is None or APPLY not in dance.done or RESTORE in dance.done:
         return None
-    served = await workflow.execute_local_activity_method(
-        PlanningActivities.plan_change,
-        run.change(),
-        start_to_close_timeout=PLAN_TIMEOUT,
-        retry_policy=PLAN_RETRY,
-    )
+    served = await ask_primary(run.change())
     if served.action != "unchanged" or served.old_ttl is None:
         return dance.short_ttl  # unknown: the TTL last verified everywhere
     return served.old_ttl

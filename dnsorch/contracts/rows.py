@@ -53,6 +53,23 @@ class RecordRow:
     """The record's zone: ownership follows the tree of names below its apex (empty: the name alone,
     as rows written before zone-aware ownership were)."""
 
+    @classmethod
+    def of(cls, spec: DnsRequestSpec, provisioned_at: datetime) -> "RecordRow":
+        """The row a request's record becomes once DNS serves it."""
+        return cls(
+            request_id=spec.request_id,
+            record_type=spec.record_type,
+            domain=spec.domain,
+            target=spec.target,
+            ttl=spec.ttl,
+            priority=spec.priority,
+            comment=spec.comment,
+            provisioned_at=provisioned_at,
+            operation=spec.operation,
+            account_id=spec.account_id,
+            zone=spec.zone,
+        )
+
 
 @dataclass
 class BeginRequest:
