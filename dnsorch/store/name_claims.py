@@ -19,12 +19,14 @@ from sqlmodel import col
 from dnsorch.dns import owner_candidates, owner_name
 from dnsorch.store.models import DnsRequest, NameClaim
 
+# Older requests at the claimed name itself: a request claiming its PTR's name (ptr-in-apply) must
+# not wait for older requests at its own forward name, which wait for the name it holds.
 _OLDER_IN_PROGRESS = text(
     """
     SELECT other.id
       FROM dns_requests AS other, dns_requests AS mine
      WHERE mine.id = :id
-       AND other.domain = mine.domain
+       AND other.domain = :domain
        AND other.id <> mine.id
        AND other.status = 'IN_PROGRESS'
        AND (other.created_at, other.id) < (mine.created_at, mine.id)
@@ -68,7 +70,9 @@ def claim_name(
     if holder is not None and holder.request_id != mine:
         return str(holder.request_id)
     if holder is None:
-        older = conn.execute(_OLDER_IN_PROGRESS, {"id": mine, "lease": lease_seconds}).scalar_one_or_none()
+        older = conn.execute(
+            _OLDER_IN_PROGRESS, {"id": mine, "domain": domain, "lease": lease_seconds}
+        ).scalar_one_or_none()
         if older is not None:
             return str(older)
     if zone and account_id:

@@ -4,6 +4,7 @@ real database activities and name claims on PostgreSQL, with a stand-in playbook
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -226,6 +227,26 @@ def test_a_free_name_goes_to_the_earliest_accepted_request_that_waits_for_it(eng
         request_rows.append_step(conn, in_progress(early, status="COMPLETED"))
     with engine.begin() as conn:
         assert name_claims.claim_name(conn, name, late.request_id, 60) == late.request_id
+
+
+def test_a_ptr_name_waits_only_for_requests_at_that_name_not_at_the_forward_name(engine: Engine) -> None:
+    """A create at a name holds it and claims its PTR's name (patch ptr-in-apply), while an older
+    request at the same forward name waits for that name. The PTR name must not wait for the older
+    request too: each would wait for the other for ever (found by the soak, SEED=11)."""
+    name, ptr_name, accepted = (
+        fresh_name("lab"),
+        f"{uuid.uuid4().int % 250 + 1}.2.0.192.in-addr.arpa",
+        datetime.now(UTC),
+    )
+    older = dataclasses.replace(spec_for(name, accepted), record_type="TXT", target='"v=1"')
+    create = spec_for(name, accepted + timedelta(milliseconds=50))
+    with engine.begin() as conn:
+        request_rows.begin_request(conn, create, create.accepted_at, in_progress(create))
+        assert name_claims.claim_name(conn, name, create.request_id, 60) == create.request_id
+        request_rows.begin_request(conn, older, older.accepted_at, in_progress(older))  # began after
+    with engine.begin() as conn:
+        assert name_claims.claim_name(conn, name, older.request_id, 60) == create.request_id, "it waits"
+        assert name_claims.claim_name(conn, ptr_name, create.request_id, 60) == create.request_id
 
 
 async def test_cancelling_a_request_that_waits_for_the_name_frees_its_place(stack: Stack) -> None:
