@@ -17,7 +17,7 @@ from sqlmodel import col
 from dnsorch.contracts import UNFINISHED_STATUSES, InvalidRequest, ManagedRecord
 from dnsorch.dns import closest_owner, owner_candidates, rdata_values, zone_of
 from dnsorch.dns.comparison import Key, Recorded, key
-from dnsorch.store.models import DnsRecord, DnsRequest, NameOwner
+from dnsorch.store.models import DnsRecord, DnsRequest, NameClaim, NameOwner
 from dnsorch.store.served_records import in_zone
 
 
@@ -130,10 +130,23 @@ def _managed_cnames(conn: Connection, targets: Iterable[str]) -> set[str]:
 
 
 def unfinished_requests(conn: Connection, zone: str) -> dict[Key, str]:
-    """Record sets of the zone that a request not yet finished is about to change (or waits on)."""
+    """Record sets of the zone that a request not yet finished is about to change (or waits on):
+    its own, and the PTRs its apply changes (the PTR names it holds a claim on, patch ptr-in-apply)."""
     rows = conn.execute(
         select(col(DnsRequest.domain), col(DnsRequest.record_type), col(DnsRequest.id))
         .where(col(DnsRequest.status).in_(UNFINISHED_STATUSES), in_zone(col(DnsRequest.domain), zone))
         .order_by(col(DnsRequest.created_at))
     ).all()
-    return {key(domain, rtype): str(request_id) for domain, rtype, request_id in rows}
+    pending = {key(domain, rtype): str(request_id) for domain, rtype, request_id in rows}
+    claimed = conn.execute(
+        select(col(NameClaim.domain), col(NameClaim.request_id))
+        .join(DnsRequest, col(DnsRequest.id) == col(NameClaim.request_id))
+        .where(
+            col(DnsRequest.status).in_(UNFINISHED_STATUSES),
+            col(NameClaim.domain) != col(DnsRequest.domain),
+            in_zone(col(NameClaim.domain), zone),
+        )
+    ).all()
+    for domain, request_id in claimed:
+        pending.setdefault(key(domain, "PTR"), str(request_id))
+    return pending

@@ -6,13 +6,15 @@ that owns the name it points to."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, Engine, update
 from sqlmodel import col
 
 from dnsorch.dns.comparison import key
-from dnsorch.store import NameOwner, read_managed_zone
+from dnsorch.store import NameOwner, read_managed_zone, request_rows
+from dnsorch.store.name_claims import claim_name
 from tests.fixtures.records import provisioned
 from tests.fixtures.specs import ZONE, fresh_name, request_spec
 
@@ -70,3 +72,25 @@ def test_a_record_below_an_owned_name_is_read_with_that_names_owner(engine: Engi
         state = read_managed_zone(conn, ZONE, [ZONE])
 
     assert state.recorded[key(below.domain, "TXT")].record.account_id == "acct-now"
+
+
+def test_a_ptr_that_an_unfinished_forward_request_changes_in_its_apply_is_pending(engine: Engine) -> None:
+    """A forward delete applies its PTR's removal in its own apply (patch ptr-in-apply) and holds the
+    PTR name's claim meanwhile; its row names only the forward record set. A drift scan that read the
+    zone between that apply and the request's stored end must leave the PTR to it, not heal it.
+    Found by the soak (test_soak_small, SEED=10 with time-aware stories): an expiry's delete."""
+    octets = random.randrange(256), random.randrange(256)
+    zone = f"{octets[1]}.{octets[0]}.10.in-addr.arpa"
+    forward = fresh_name("leaving")
+    ptr_name = f"7.{zone}"
+    with engine.begin() as conn:
+        provisioned(conn, request_spec(domain=forward, target=f"10.{octets[0]}.{octets[1]}.7"))
+        delete = request_spec(domain=forward, operation="delete", target="")
+        request_rows.insert_request(conn, delete, datetime.now(UTC))
+        claim_name(conn, forward, delete.request_id, 60)
+        claim_name(conn, ptr_name, delete.request_id, 60)
+
+    with engine.connect() as conn:
+        state = read_managed_zone(conn, zone, [ZONE, zone])
+
+    assert state.pending.get(key(ptr_name, "PTR")) == delete.request_id
