@@ -6,7 +6,8 @@ DnsProvisioningWorkflow execution) and both DNS servers. Pure reading: it change
 module per family of checks: check_requests (accepted once, idempotency, nothing unaccepted),
 check_workflows (one execution each, none open past its deadline), check_dns (served as
 `dns_records` says; final statuses against DNS), drift_check (hand changes and drift),
-ownership_model (who may change a name).
+ownership_model (who may change a name), check_timed (scheduled changes, TTL dances, expiring
+records, freeze windows).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from soak.check_dns import check_dns, check_final_status_vs_dns
 from soak.check_requests import accepted_ids, check_accepted, check_unaccepted
+from soak.check_timed import check_timed
 from soak.check_workflows import check_workflows
 from soak.drift_check import check_drift_requests, check_unmanaged_left_alone, touched
 from soak.facts import Facts
@@ -35,6 +37,7 @@ def check(facts: Facts, events: list[dict[str, Any]]) -> Report:
     check_final_status_vs_dns(facts, events, by_hand, report)
     check_drift_requests(facts, events, report)
     check_unmanaged_left_alone(facts, events, report)
+    check_timed(facts, events, report)
     for message, evidence in check_ownership(facts):
         report.add("ownership", message, extra=evidence)
     return report

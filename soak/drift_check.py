@@ -58,15 +58,39 @@ def touched(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(c.domain, c.rtype) for c in hand_changes(events) if c.applied is not False}
 
 
+def resolved(facts: Facts, events: list[dict[str, Any]]) -> list[tuple[str, str, float]]:
+    """(domain, type, when sent) of every request an operator resolved (v2 `resolve`, v1 COMPLETED).
+    A resolve says "DNS was fixed outside; record what it asked for" (docs/operators.md): the soak's
+    operator says so at random, so dnsorch may then record what DNS does not serve, and drift heals
+    it. Seen with SEED=11 N=300: a TXT resolved while it waited for its turn behind a CNAME."""
+    found = []
+    for e in events:
+        path, status = e.get("path", ""), e.get("status")
+        if e["kind"] != "call" or not isinstance(status, int) or not 200 <= status < 300:
+            continue
+        if path.endswith("/actions/resolve"):
+            rid = path.split("/")[-3]
+        elif "/update_status/" in path and (e.get("body") or {}).get("status") == "COMPLETED":
+            rid = path.rsplit("/", 1)[-1]
+        else:
+            continue
+        row = facts.rows.get(rid)
+        if row is not None:
+            found.append((row.domain, row.record_type, e["wall"] - (e["t"] - e.get("sent", e["t"]))))
+    return found
+
+
 def check_drift_requests(facts: Facts, events: list[dict[str, Any]], report: Report) -> None:
-    """No drift request at a record set nobody changed by hand before it was raised."""
-    changes = [c for c in hand_changes(events) if c.applied is not False]
+    """No drift request at a record set nobody changed by hand (or resolved) before it was raised."""
+    changes = [(c.domain, c.rtype, c.sent_wall) for c in hand_changes(events) if c.applied is not False]
+    changes += resolved(facts, events)
     for row in sorted(facts.rows.values(), key=lambda r: r.created_at):
         if row.source != DRIFT_SOURCE:
             continue
         raised = row.created_at.timestamp()
         if any(
-            (c.domain, c.rtype) == (row.domain, row.record_type) and c.sent_wall <= raised for c in changes
+            (domain, rtype) == (row.domain, row.record_type) and sent <= raised
+            for domain, rtype, sent in changes
         ):
             continue
         faults = [

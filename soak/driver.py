@@ -9,9 +9,12 @@ A person's changes by hand go to BIND as TSIG-signed UPDATEs (soak/hand.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +32,9 @@ from soak.stack import SoakStack
 
 TOPIC = "dns_requests"
 RETRY_FOR = 60.0
+WAIT_FOR = 90.0
+"""How long a story's step waits for the request it follows."""
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
 RETRYABLE = {429, 500, 502, 503, 504}
 ACTION_STATUS: dict[str, tuple[tuple[str, int], ...]] = {
     "NEEDS_ATTENTION": (("retry", 4), ("rollback", 3), ("resolve", 1), ("fail", 1), ("cancel", 1))
@@ -44,6 +50,11 @@ class Driver:
         self.history = history
         self.request_ids: dict[int, str] = {}
         """Submit op index → the request id it got (a 2xx, or a Kafka message's id)."""
+        self.planned: set[int] = set()
+        self.submitted: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
+        """Submit op index → set once its submission was answered (or given up)."""
+        self.accounts: dict[int, str] = {}
+        """Submit op index → the account that sent it (an expiry is extended with the owner's key)."""
         self.clients = {account: self._client(key) for account, key in stack.keys.submitters.items()}
         self.operator = self._client(stack.keys.operator)
         self.producer: AIOKafkaProducer | None = None
@@ -68,6 +79,7 @@ class Driver:
             bootstrap_servers=self.stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", request_timeout_ms=10_000
         )
         await self.producer.start()
+        self.planned = {op.index for op in ops}
         tasks = []
         for op in ops:
             delay = started + op.at - time.monotonic()
@@ -77,16 +89,25 @@ class Driver:
         await asyncio.gather(*tasks)
 
     async def _run_op(self, op: Op) -> None:
+        if "after" in op.params or "after_of" in op.params:
+            await self._wait_before(op)
         async with self.limit:
             try:
                 if op.kind == "submit":
-                    await self._submit(op)
+                    try:
+                        await self._submit(op)
+                    finally:
+                        self.submitted[op.index].set()
                 elif op.kind in ("act", "status"):
                     await self._act_on(op)
                 elif op.kind == "sweep":
                     await self._sweep(op)
                 elif op.kind == "hand":
                     await self._hand(op)
+                elif op.kind in ("reschedule", "extend"):
+                    await self._move(op)
+                elif op.kind == "freeze":
+                    await self._freeze(op)
                 elif op.kind in ("transfer", "grant"):
                     path = f"/api/v2/dns/names/{op.params['domain']}/{op.kind}"
                     await self._call(
@@ -136,6 +157,7 @@ class Driver:
     async def _submit(self, op: Op) -> None:
         p = op.params
         client = self.clients[p["account"]]
+        self.accounts[op.index] = p["account"]
         if p["door"] == "kafka":
             await self._produce(op)
             return
@@ -143,8 +165,9 @@ class Driver:
             response = await self._call(client, op, "POST", "/api/v1/dns/create", p["body"], retry="unstored")
         else:
             headers = {"Idempotency-Key": p["key"]}
+            body = timed_body(p)  # fixed once: a retry sends the same body
             response = await self._call(
-                client, op, "POST", "/api/v2/dns/requests", p["body"], headers, retry="all"
+                client, op, "POST", "/api/v2/dns/requests", body, headers, retry="all"
             )
         if response is not None and response.is_success:
             self.request_ids[op.index] = str(response.json()["request_id"])
@@ -189,6 +212,60 @@ class Driver:
             return None, False
 
         await retrying(once, pause=1.0)
+
+    # ---- time-aware operations (soak/timed.py) ------------------------------------------------
+
+    async def _wait_before(self, op: Op) -> None:
+        """A story's step that follows another: wait (up to WAIT_FOR) until the request of op
+        `after` has ended, or until op `of` has its request id and then `after_of` seconds more."""
+        deadline = time.monotonic() + WAIT_FOR
+        p = op.params
+        awaited = int(p["after"] if "after" in p else p["of"])
+        if awaited not in self.planned:  # a shrunk schedule left it out: nothing to wait for
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.submitted[awaited].wait(), WAIT_FOR)
+        request_id = self.request_ids.get(awaited)
+        if "after_of" in p:
+            await asyncio.sleep(p["after_of"])
+            return
+        status = None
+        while request_id is not None and time.monotonic() < deadline:
+            try:
+                response = await self.operator.get(f"/api/v2/dns/requests/{request_id}")
+                status = response.json().get("status") if response.is_success else None
+            except (httpx.HTTPError, ValueError):
+                status = None
+            if status in FINAL:
+                break
+            await asyncio.sleep(0.5)
+        self.history.record("waited", op=op.index, of=awaited, request_id=request_id, status=status)
+
+    async def _move(self, op: Op) -> None:
+        """Reschedule a scheduled request (operator), or extend an expiry (the owner's key)."""
+        of = op.params["of"]
+        request_id = self.request_ids.get(of)
+        if request_id is None:
+            self.history.record("skipped", op=op.index, reason=f"op {of} got no request id")
+            return
+        if op.kind == "reschedule":
+            path, field = f"/api/v2/dns/requests/{request_id}/schedule", "not_before"
+            client, ahead = self.operator, op.params["later"]
+        else:
+            path, field = f"/api/v2/dns/requests/{request_id}/expiry", "expires_at"
+            client, ahead = self.clients[self.accounts[of]], op.params["expires_in"]
+        body = {field: utc_in(ahead), "note": "soak"}
+        await self._call(client, op, "POST", path, body)
+
+    async def _freeze(self, op: Op) -> None:
+        """A freeze window on the zone from now for `duration` seconds; ended early after `end_early`."""
+        body = {"zone": op.params["zone"], "ends_at": utc_in(op.params["duration"]), "reason": "soak freeze"}
+        response = await self._call(self.operator, op, "POST", "/api/v2/freezes", body, retry="none")
+        early = op.params.get("end_early")
+        if early is None or response is None or response.status_code != 201:
+            return
+        await asyncio.sleep(early)
+        await self._call(self.operator, op, "DELETE", f"/api/v2/freezes/{response.json()['id']}", retry="all")
 
     # ---- changes made by hand ------------------------------------------------------------------
 
@@ -254,6 +331,22 @@ class Driver:
                 chosen = action
                 break
         await self._act(op, str(item["request_id"]), chosen, None)
+
+
+def utc_in(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def timed_body(params: dict[str, Any]) -> dict[str, Any]:
+    """The v2 body with the time-aware fields its op asks for, as UTC times from now."""
+    body = dict(params["body"])
+    if "not_before_in" in params:
+        body["not_before"] = utc_in(params["not_before_in"])
+    if "expires_in" in params:
+        body["expires_at"] = utc_in(params["expires_in"] + params.get("not_before_in", 0.0))
+    if params.get("ttl_dance"):
+        body["ttl_dance"] = True
+    return body
 
 
 async def retrying(once: Callable[[int], Awaitable[tuple[T, bool]]], pause: float = 0.5) -> T:

@@ -44,6 +44,7 @@ class Row:
     workflow_id: str | None
     idempotency_key: str | None
     message_key: str | None
+    expires_at: datetime | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -80,14 +81,28 @@ class Row:
         ]
 
     def snapshot(self) -> list[str] | None:
-        """The values the plan saw before the change (what a rollback restores), if readable."""
-        for entry in reversed(self.log):
+        """The values the plan saw before the change (what a rollback restores), if readable: the
+        last usable plan before the first apply (workflows/story.py `may_snapshot`). A retry's plan
+        sees the request's own change (or, for a delete, nothing) and is not the snapshot: taking it
+        called a rollback of a retried expiry delete wrong (SEED=11 N=300)."""
+        chosen: dict[str, Any] | None = None
+        for entry in self.log:
+            if entry.get("step") in ("verify", "ttl-dance") or (
+                entry.get("step") == "apply" and "Ansible" in str(entry.get("message", ""))
+            ):
+                break
             plan = entry.get("plan")
-            if isinstance(plan, dict):
-                if plan.get("action") == "unknown" or not isinstance(plan.get("old_values"), list):
-                    return None
-                return [str(v) for v in plan["old_values"]]
-        return None
+            if isinstance(plan, dict) and plan.get("action") != "unknown" and not plan.get("conflict"):
+                chosen = plan
+        if chosen is None:
+            chosen = next((e["plan"] for e in reversed(self.log) if isinstance(e.get("plan"), dict)), None)
+        if (
+            chosen is None
+            or chosen.get("action") == "unknown"
+            or not isinstance(chosen.get("old_values"), list)
+        ):
+            return None
+        return [str(v) for v in chosen["old_values"]]
 
 
 def final_at(row: Row) -> datetime | None:
@@ -207,6 +222,7 @@ async def run_gather(
                 r.workflow_id,
                 r.idempotency_key,
                 r.message_key,
+                r._mapping.get("expires_at"),
             )
             for r in conn.execute(text("SELECT * FROM dns_requests"))
         }

@@ -6,7 +6,9 @@ run to the request id that operation got.
 
 Hand changes (a person's TSIG `nsupdate` on BIND, behind dnsorch's back) draw from a random stream of
 their own and are numbered after everything else, so adding them left every other operation of a
-seed as it was before.
+seed as it was before. The time-aware operations (soak/timed.py: scheduled changes, TTL dances,
+expiring records, freeze windows) do the same with a stream of their own, numbered after the hand
+changes: a seed's older operations stay as they were, and `timed=False` drops the new ones.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soak.stack import ACCOUNTS, ZONE
+from soak.timed import TimedPlanner
 
 # name (relative to the zone; "@" is the apex) → record types a client may ask for there. Shared
 # subtrees (web / api.web / v1.api.web, shop / cdn.shop), CNAME-vs-data names (www, alias, cdn.shop
@@ -76,10 +79,11 @@ class Op:
 class Schedule:
     """Builds the operations for `n` submissions at `rate` per second from `seed`."""
 
-    def __init__(self, seed: int, n: int, rate: float) -> None:
+    def __init__(self, seed: int, n: int, rate: float, timed: bool = True) -> None:
         self.rng = random.Random(seed)  # noqa: S311  (a schedule, not a secret)
         self.hand_rng = random.Random(f"hand-{seed}")  # noqa: S311
         self.hand: list[tuple[float, dict[str, Any]]] = []
+        self.timed = TimedPlanner(seed) if timed else None
         self.n = n
         self.rate = rate
         self.ops: list[Op] = []
@@ -101,6 +105,8 @@ class Schedule:
                 self._transfer(t)
             if self.hand_rng.random() < HAND_RATE:
                 self._hand_change(t)
+            if self.timed is not None:
+                self.timed.maybe(t, self.home)
         end = t
         sweep = 4.0
         while sweep < end + 30:
@@ -114,6 +120,16 @@ class Schedule:
             sweep += self.rng.uniform(2.0, 6.0)
         for at, params in self.hand:
             self._add(at, "hand", **params)
+        if self.timed is not None:
+            for group in self.timed.groups:
+                added: list[Op] = []
+                for step in group:
+                    params = dict(step.params)
+                    if step.of is not None:
+                        params["of"] = added[step.of].index
+                    if step.after is not None:
+                        params["after"] = added[step.after].index
+                    added.append(self._add(step.at, step.kind, **params))
         self.ops.sort(key=lambda op: (op.at, op.index))
         return self.ops
 
@@ -284,5 +300,5 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def build_schedule(seed: int, n: int, rate: float) -> list[Op]:
-    return Schedule(seed, n, rate).build()
+def build_schedule(seed: int, n: int, rate: float, timed: bool = True) -> list[Op]:
+    return Schedule(seed, n, rate, timed).build()

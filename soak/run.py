@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=3.0, help="submissions per second (default 3)")
     parser.add_argument("--faults", type=int, default=None, help="default: max(5, n // 45)")
     parser.add_argument(
+        "--no-timed",
+        dest="timed",
+        action="store_false",
+        help="leave out the time-aware stories (soak/timed.py): a seed's schedule as it was before them",
+    )
+    parser.add_argument(
         "--engine",
         choices=ENGINES,
         default=os.environ.get("SOAK_ENGINE") or "dev",
@@ -93,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or PROJECT / ".dnsorch" / "soak" / f"{plan.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     source = f" schedule={args.schedule}" if args.schedule else ""
     print(
-        f"soak: SEED={plan.seed} N={plan.submits} ops={len(plan.ops)} faults={len(plan.faults)} "
+        f"soak: SEED={plan.seed} N={plan.submits} ops={len(plan.ops)} (time-aware {plan.timed}) "
+        f"faults={len(plan.faults)} "
         f"kafka={plan.kafka} engine={args.engine} rate={plan.rate}/s{source} → {out}",
         flush=True,
     )
@@ -126,7 +133,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     seed = args.seed if args.seed is not None else random.randrange(1, 10**6)  # noqa: S311
     faults_count = args.faults if args.faults is not None else max(5, args.n // 45)
     kafka = choose_kafka(args.kafka)
-    ops = build_schedule(seed, args.n, args.rate)
+    ops = build_schedule(seed, args.n, args.rate, args.timed)
     window = max((op.at for op in ops if op.kind == "submit"), default=10.0)
     return Plan(seed, args.rate, kafka, ops, build_faults(seed, faults_count, window, kafka))
 
@@ -139,6 +146,7 @@ def run(plan: Plan, args: argparse.Namespace, out: Path) -> tuple[Report | None,
         "meta",
         seed=plan.seed,
         n=plan.submits,
+        timed=plan.timed,
         rate=plan.rate,
         kafka=plan.kafka,
         engine=args.engine,

@@ -29,7 +29,13 @@ class Plan:
 
     @property
     def submits(self) -> int:
-        return sum(1 for op in self.ops if op.kind == "submit")
+        """The generator's N: client submissions, not counting those of time-aware stories."""
+        return sum(1 for op in self.ops if op.kind == "submit" and not op.params.get("timed"))
+
+    @property
+    def timed(self) -> int:
+        """Operations of time-aware stories (soak/timed.py)."""
+        return sum(1 for op in self.ops if op.params.get("timed"))
 
     def as_dict(self) -> dict[str, Any]:
         return {

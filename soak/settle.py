@@ -1,6 +1,7 @@
 """Waiting for the stack to come to rest before the checker reads it.
 
-1. No provisioning workflow runs, and every produced message is a row or a dead letter.
+1. No provisioning workflow and no record expiry (its delete is still to come) runs, and every
+   produced message is a row or a dead letter.
 2. One drift scan that started after that has ended (it heals what people changed by hand, and raises
    drift wherever dnsorch left DNS and `dns_records` apart), then step 1 again for its requests. The
    scan is triggered on the drift schedule at once rather than waited for at its next tick.
@@ -102,7 +103,8 @@ def _short(summary: Any) -> Any:
 
 async def _count_running(temporal: Client) -> int:
     count = await temporal.count_workflows(
-        'WorkflowType = "DnsProvisioningWorkflow" AND ExecutionStatus = "Running"'
+        '(WorkflowType = "DnsProvisioningWorkflow" OR WorkflowType = "RecordExpiryWorkflow") '
+        'AND ExecutionStatus = "Running"'
     )
     return count.count
 

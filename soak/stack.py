@@ -65,6 +65,14 @@ TIMEOUTS = {
     "ANSIBLE_HEARTBEAT_SECONDS": "5",
 }
 """The settings that bound a request's life; the checker derives its deadline from them."""
+TIMED = {
+    # Seconds, not minutes, so the time-aware stories of soak/timed.py end within a soak.
+    "TTL_DANCE_SHORT_TTL": "1",
+    "RECORD_EXPIRY_WARNING_SECONDS": "2",
+    "RECORD_EXPIRY_RECHECK_SECONDS": "2",
+}
+"""The TTL dance lowers to 1 s (its records' TTLs are 3-10 s, so its wait is seconds); an expiry
+warns 2 s ahead and, behind another request, looks again after 2 s."""
 DRIFT = {"DRIFT_POLICY": "heal", "DRIFT_INTERVAL_SECONDS": "10"}
 """Drift healed within a soak, so the checker can want DNS equal to `dns_records` after changes made
 by hand, and a drift request only where a person changed something (soak/drift_check.py)."""
@@ -143,6 +151,7 @@ class SoakStack:
             "CONSUMER_METRICS_PORT": "0",
             "LOG_LEVEL": "INFO",
             **TIMEOUTS,
+            **TIMED,
             **DRIFT,
         }
         (self.root / "state").mkdir(exist_ok=True)

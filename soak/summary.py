@@ -1,5 +1,5 @@
-"""The soak's figures: requests by door and outcome, faults by kind, wall time, slowest request,
-recovery per fault kind."""
+"""The soak's figures: requests by door and outcome (and those of time-aware stories), faults by
+kind, wall time, slowest request, recovery per fault kind."""
 
 from __future__ import annotations
 
@@ -47,9 +47,19 @@ def summarise(facts: Facts, events: list[dict[str, Any]], wall: float) -> dict[s
         elif e["kind"] == "produce" and "offset" in e:
             ids[e["op"]] = e["request_id"]
     by_door: dict[str, Counter[str]] = defaultdict(Counter)
+    timed: dict[str, Counter[str]] = defaultdict(Counter)
+    timed_ends: list[str] = []
     for e in events:
         if e["kind"] == "op" and e.get("op_kind") == "submit":
-            by_door[e["door"]][outcome_of(e["op"], e["door"], facts, events, ids)] += 1
+            outcome = outcome_of(e["op"], e["door"], facts, events, ids)
+            by_door[e["door"]][outcome] += 1
+            if e.get("timed"):
+                timed[f"{e['timed']} {e['operation']}"][outcome] += 1
+                row = facts.rows.get(ids.get(e["op"], ""))
+                if row is not None and row.status != "COMPLETED":
+                    timed_ends.append(f"{row.summary()}: {(row.log_tail(1) or [''])[0]}")
+        elif e["kind"] == "op" and e.get("timed"):
+            timed[e["timed"]][e["op_kind"]] += 1
     actions: Counter[str] = Counter()
     for e in events:
         if e["kind"] == "call" and ("/actions/" in e.get("path", "") or "update_status" in e.get("path", "")):
@@ -63,11 +73,16 @@ def summarise(facts: Facts, events: list[dict[str, Any]], wall: float) -> dict[s
             slowest = (done - row.created_at, row)
     return {
         "requests_by_door_and_outcome": {door: dict(c.most_common()) for door, c in sorted(by_door.items())},
+        "time_aware_by_outcome": {kind: dict(c.most_common()) for kind, c in sorted(timed.items())},
+        "time_aware_not_completed": timed_ends[:30],
         "rows_by_source": dict(sources),
         "operator_calls": dict(sorted(actions.items())),
         "faults_by_kind": dict(Counter(e["fault"] for e in events if e["kind"] == "fault_start")),
         "hand_changes": dict(
             Counter(f"{e['action']} {hand_outcome(e)}" for e in events if e["kind"] == "hand")
+        ),
+        "expiry_deletes_by_status": dict(
+            Counter(r.status for r in facts.rows.values() if r.source == "expiry")
         ),
         "drift_requests_by_status": dict(
             Counter(r.status for r in facts.rows.values() if r.source == "drift")

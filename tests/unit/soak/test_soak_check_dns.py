@@ -80,3 +80,19 @@ def test_the_last_change_served_must_still_be_the_current_row() -> None:
     assert violations([first, last], records) == [
         f"{last.summary()} ended COMPLETED last but is not the current row"
     ]
+
+
+def test_a_rollback_after_a_retry_restores_the_first_plans_snapshot_not_the_retrys() -> None:
+    """An expiry's delete served, waited for an operator over its PTR, was retried (its plan then saw
+    nothing left to delete) and rolled back: DNS serves the first plan's values again (SEED=11)."""
+    first_plan = {"action": "delete", "old_values": ["192.0.2.57"], "new_values": []}
+    retry_plan = {"action": "none", "old_values": [], "new_values": []}
+    log = [
+        {"at": at(0), "step": "plan", "message": "plan: delete", "plan": first_plan},
+        {"at": at(2), "step": "verify", "message": "served by every authoritative server"},
+        {"at": at(3), "status": "NEEDS_ATTENTION", "step": "attention", "message": "PTR"},
+        {"at": at(4), "step": "plan", "message": "plan: none", "plan": retry_plan},
+        {"at": at(5), "step": "verify", "message": "served by every authoritative server"},
+        {"at": at(8), "status": "ROLLED_BACK", "step": "finished", "message": "rolled back"},
+    ]
+    assert row("delete", "", log).snapshot() == ["192.0.2.57"]

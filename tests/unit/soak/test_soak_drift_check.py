@@ -64,3 +64,22 @@ def test_a_hand_change_without_an_answer_may_have_landed() -> None:
     events.append({**hand("lab.example.test", "TXT", T0), "skipped": "dnsorch keeps nothing there"})
     assert touched(events) == {("web.example.test", "A")}
     assert drift_violations(facts_with(drift_row("web.example.test", "A", T0 + 5)), events) == []
+
+
+def test_drift_after_an_operators_resolve_of_that_record_set_is_no_violation() -> None:
+    """`resolve` records what the request asked for, DNS or not (docs/operators.md): the soak's
+    operator resolves at random, so a heal may follow (SEED=11 N=300: a TXT resolved while it
+    waited for its turn behind a CNAME at the same name)."""
+    resolved_row = Row(
+        "r-txt", "acct-b", "api", "create", "TXT", "alias.example.test", "soak-41", {}, "COMPLETED", [],
+        datetime.fromtimestamp(T0, UTC), None, None, None,
+    )  # fmt: skip
+    drift = drift_row("alias.example.test", "TXT", T0 + 20)
+    resolve = {
+        "seq": 1, "kind": "call", "t": 12.0, "wall": T0 + 5, "sent": 10.0, "method": "POST",
+        "path": "/api/v2/dns/requests/r-txt/actions/resolve", "status": 200,
+    }  # fmt: skip
+    assert drift_violations(facts_with(resolved_row, drift), []) != []
+    assert drift_violations(facts_with(resolved_row, drift), [resolve]) == []
+    late = {**resolve, "wall": T0 + 40, "t": 10.0}
+    assert drift_violations(facts_with(resolved_row, drift), [late]) != []
