@@ -5,17 +5,25 @@ sets it keeps (the PTRs included), who owns the zone's names, and the requests s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+import dns.exception
 import dns.name
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, or_, select, tuple_
 from sqlmodel import col
 
 from dnsorch.contracts import UNFINISHED_STATUSES, InvalidRequest, ManagedRecord
-from dnsorch.dns import closest_owner, owner_candidates, rdata_values, zone_of
+from dnsorch.dns import (
+    closest_owner,
+    is_reverse_zone,
+    owner_candidates,
+    rdata_values,
+    reverse_zone_of,
+    zone_of,
+)
 from dnsorch.dns.comparison import Key, Recorded, key
 from dnsorch.store.models import DnsRecord, DnsRequest, NameClaim, NameOwner
 from dnsorch.store.served_records import in_zone
@@ -149,4 +157,40 @@ def unfinished_requests(conn: Connection, zone: str) -> dict[Key, str]:
     ).all()
     for domain, request_id in claimed:
         pending.setdefault(key(domain, "PTR"), str(request_id))
+    if is_reverse_zone(zone):
+        for name, mover in _forward_ptrs(conn, zone):
+            pending.setdefault(key(name, "PTR"), mover)
     return pending
+
+
+def _forward_ptrs(conn: Connection, zone: str) -> Iterator[tuple[str, str]]:
+    """The PTR names in reverse `zone` that an unfinished A or AAAA request may change in its own
+    apply: its new address's, and the one of the address it replaces. Its claims on them go with its
+    next status, so a request waiting for an operator holds none, and still owns the change."""
+    forwards = conn.execute(
+        select(
+            col(DnsRequest.domain), col(DnsRequest.record_type), col(DnsRequest.target), col(DnsRequest.id)
+        )
+        .where(
+            col(DnsRequest.status).in_(UNFINISHED_STATUSES), col(DnsRequest.record_type).in_(("A", "AAAA"))
+        )
+        .order_by(col(DnsRequest.created_at))
+    ).all()
+    if not forwards:
+        return
+    recorded: dict[tuple[str, str], list[str]] = {}
+    for domain, rtype, target in conn.execute(
+        select(col(DnsRecord.domain), col(DnsRecord.record_type), col(DnsRecord.target)).where(
+            col(DnsRecord.deleted_at).is_(None),
+            tuple_(col(DnsRecord.domain), col(DnsRecord.record_type)).in_([(f[0], f[1]) for f in forwards]),
+        )
+    ):
+        recorded.setdefault((domain, rtype), []).append(target)
+    for domain, rtype, target, request_id in forwards:
+        for address in [target, *recorded.get((domain, rtype), [])]:
+            try:
+                found = reverse_zone_of(address, [zone])
+            except (ValueError, dns.exception.DNSException):
+                continue  # a delete carries no address
+            if found is not None:
+                yield found[0], str(request_id)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, update
 from sqlmodel import col
 
 from dnsorch.dns.comparison import key
-from dnsorch.store import NameOwner, read_managed_zone, request_rows
+from dnsorch.store import DnsRequest, NameOwner, read_managed_zone, request_rows
 from dnsorch.store.name_claims import claim_name
 from tests.fixtures.records import provisioned
 from tests.fixtures.specs import ZONE, fresh_name, request_spec
@@ -94,3 +94,34 @@ def test_a_ptr_that_an_unfinished_forward_request_changes_in_its_apply_is_pendin
         state = read_managed_zone(conn, zone, [ZONE, zone])
 
     assert state.pending.get(key(ptr_name, "PTR")) == delete.request_id
+
+
+def test_the_ptrs_of_a_forward_request_waiting_for_an_operator_are_pending(engine: Engine) -> None:
+    """An update that moved its A and its PTR in its own apply, then waits in NEEDS_ATTENTION (its
+    old PTR's delete was refused), has let its claims go with that status: a drift scan must still
+    leave both its PTR names to it, not heal them back to what dns_records says (found by the soak,
+    SEED=11: a TTL dance of an A whose old PTR another record had taken)."""
+    octets = random.randrange(256), random.randrange(256)
+    zone = f"{octets[1]}.{octets[0]}.10.in-addr.arpa"
+    forward, old, new = (
+        fresh_name("moving"),
+        f"10.{octets[0]}.{octets[1]}.52",
+        f"10.{octets[0]}.{octets[1]}.54",
+    )
+    with engine.begin() as conn:
+        created = request_spec(domain=forward, target=old)
+        provisioned(conn, created)
+        conn.execute(
+            update(DnsRequest).where(col(DnsRequest.id) == created.request_id).values(status="COMPLETED")
+        )
+        moving = request_spec(domain=forward, operation="update", target=new)
+        request_rows.insert_request(conn, moving, datetime.now(UTC))
+        conn.execute(
+            update(DnsRequest).where(col(DnsRequest.id) == moving.request_id).values(status="NEEDS_ATTENTION")
+        )
+
+    with engine.connect() as conn:
+        state = read_managed_zone(conn, zone, [ZONE, zone])
+
+    assert state.pending.get(key(f"54.{zone}", "PTR")) == moving.request_id
+    assert state.pending.get(key(f"52.{zone}", "PTR")) == moving.request_id
