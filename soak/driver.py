@@ -13,34 +13,25 @@ import contextlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import dns.exception
 import httpx
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
-from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.decode import derived_request_id
 from dnsorch.store import make_engine
 from soak import hand
+from soak.clients import RETRYABLE, chosen_action, retrying
 from soak.generator import Op
 from soak.history import History
 from soak.stack import SoakStack
+from soak.timed import timed_body, utc_in
 
 TOPIC = "dns_requests"
-RETRY_FOR = 60.0
 WAIT_FOR = 90.0
 """How long a story's step waits for the request it follows."""
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "ROLLED_BACK"}
-RETRYABLE = {429, 500, 502, 503, 504}
-ACTION_STATUS: dict[str, tuple[tuple[str, int], ...]] = {
-    "NEEDS_ATTENTION": (("retry", 4), ("rollback", 3), ("resolve", 1), ("fail", 1), ("cancel", 1))
-}
-ACTION_STATUS["PENDING_APPROVAL"] = (("approve", 7), ("reject", 2), ("cancel", 1))
-T = TypeVar("T")
 
 
 class Driver:
@@ -267,30 +258,10 @@ class Driver:
         await asyncio.sleep(early)
         await self._call(self.operator, op, "DELETE", f"/api/v2/freezes/{response.json()['id']}", retry="all")
 
-    # ---- changes made by hand ------------------------------------------------------------------
-
     async def _hand(self, op: Op) -> None:
-        """A person's nsupdate on BIND; a change or delete only of what dnsorch keeps right now."""
-        p = op.params
-        kept: tuple[list[str], int] | None = None
-        if p["action"] != "add":
-            try:
-                kept = await asyncio.to_thread(hand.kept, self.engine, p["domain"], p["rtype"])
-            except SQLAlchemyError as error:  # PostgreSQL stopped by a fault: the person waits no longer
-                self.history.record("hand", op=op.index, **p, skipped=f"dns_records: {type(error).__name__}")
-                return
-            if kept is None:
-                self.history.record("hand", op=op.index, **p, skipped="dnsorch keeps nothing there")
-                return
         assert self.stack.bind is not None
-        bind, sent = self.stack.bind, self.history.now()
-        key_file = Path(self.stack.env["TSIG_KEY_FILE"])
-        try:
-            rcode = await asyncio.to_thread(hand.send, p, key_file, bind.host, bind.port)
-        except (dns.exception.DNSException, OSError) as error:
-            self.history.record("hand", op=op.index, **p, kept=kept, sent=sent, error=type(error).__name__)
-            return
-        self.history.record("hand", op=op.index, **p, kept=kept, sent=sent, rcode=rcode)
+        key_file, bind = Path(self.stack.env["TSIG_KEY_FILE"]), self.stack.bind
+        await hand.change(op.index, op.params, self.engine, self.history, key_file, bind.host, bind.port)
 
     # ---- operators -----------------------------------------------------------------------------
 
@@ -321,42 +292,4 @@ class Driver:
         if not items:
             return
         item = items[int(op.params["pick"] * len(items))]
-        choices = ACTION_STATUS[status]
-        total = sum(weight for _a, weight in choices)
-        mark = op.params["choice"] * total
-        chosen = choices[-1][0]
-        for action, weight in choices:
-            mark -= weight
-            if mark < 0:
-                chosen = action
-                break
-        await self._act(op, str(item["request_id"]), chosen, None)
-
-
-def utc_in(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-
-
-def timed_body(params: dict[str, Any]) -> dict[str, Any]:
-    """The v2 body with the time-aware fields its op asks for, as UTC times from now."""
-    body = dict(params["body"])
-    if "not_before_in" in params:
-        body["not_before"] = utc_in(params["not_before_in"])
-    if "expires_in" in params:
-        body["expires_at"] = utc_in(params["expires_in"] + params.get("not_before_in", 0.0))
-    if params.get("ttl_dance"):
-        body["ttl_dance"] = True
-    return body
-
-
-async def retrying(once: Callable[[int], Awaitable[tuple[T, bool]]], pause: float = 0.5) -> T:
-    """`once(attempt)`, again after `pause` while it asks to go again and RETRY_FOR has not passed:
-    the one retry loop of every client here (each attempt records itself)."""
-    deadline = time.monotonic() + RETRY_FOR
-    attempt = 0
-    while True:
-        attempt += 1
-        result, again = await once(attempt)
-        if not again or time.monotonic() >= deadline:
-            return result
-        await asyncio.sleep(pause)
+        await self._act(op, str(item["request_id"]), chosen_action(status, op.params["choice"]), None)

@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from soak.hand import hand_value
 from soak.stack import ACCOUNTS, ZONE
 from soak.timed import TimedPlanner
 
@@ -277,21 +278,6 @@ class Schedule:
                 },
             )
         )
-
-
-def hand_value(rtype: str, rng: random.Random) -> str:
-    """A value in presentation format that no client asks for, so a hand change always differs."""
-    if rtype == "A":
-        return f"192.0.2.{rng.randint(200, 250)}"
-    if rtype == "AAAA":
-        return f"2001:db8::ff{rng.randint(0, 99):02d}"
-    if rtype == "CNAME":
-        return "hand.example.org."
-    if rtype == "MX":
-        return f"{rng.choice((30, 40))} mx1.example.test."
-    if rtype == "SRV":
-        return f"30 1 {rng.randint(6000, 6100)} shop.example.test."
-    return f'"hand-{rng.randint(1, 999)}"'
 
 
 def _uuid(rng: random.Random) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from soak.stack import ACCOUNTS, ZONE
@@ -157,3 +158,19 @@ class TimedPlanner:
         if rng.random() < 0.3:
             params["end_early"] = rng.uniform(0.5, 1.5)
         return [Step(t, "freeze", params)]
+
+
+def utc_in(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def timed_body(params: dict[str, Any]) -> dict[str, Any]:
+    """The v2 body with the time-aware fields its op asks for, as UTC times from now."""
+    body = dict(params["body"])
+    if "not_before_in" in params:
+        body["not_before"] = utc_in(params["not_before_in"])
+    if "expires_in" in params:
+        body["expires_at"] = utc_in(params["expires_in"] + params.get("not_before_in", 0.0))
+    if params.get("ttl_dance"):
+        body["ttl_dance"] = True
+    return body

@@ -10,9 +10,9 @@ from typing import Any
 
 from dnsorch.store import DnsRecord
 from soak.check_timed import check_expiries, check_freezes, check_scheduled
-from soak.driver import timed_body
 from soak.facts import Facts, Row
 from soak.report import Report
+from soak.timed import timed_body
 
 T0 = datetime(2026, 12, 5, 4, 30, tzinfo=UTC)
 NAME = "web.example.test"
