@@ -8,7 +8,7 @@ a zombie or reaped when a snapshot is taken, so `after - before` is the tree's C
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -53,3 +53,30 @@ class CpuMeter:
     def own(self, name: str) -> float:
         """CPU seconds of the named process itself since `start()`, without its children."""
         return own_cpu_seconds(self.pids[name]) - self._before[f"{name} (own)"]
+
+
+@dataclass
+class RssTrail:
+    """A process's resident memory each time another `every` records have finished: flat memory over
+    a long burst shows as a trail that stops growing once the first records have warmed it up."""
+
+    pid: int
+    every: int
+    points: list[tuple[int, float]] = field(default_factory=list)
+    """(records finished, RSS in MiB)."""
+
+    def finished(self, records: int) -> None:
+        if records == 1 or records % self.every == 0:
+            try:
+                rss = psutil.Process(self.pid).memory_info().rss / 2**20
+            except psutil.NoSuchProcess:
+                return
+            self.points.append((records, rss))
+
+    def growth_per_thousand(self) -> float:
+        """MiB gained per 1,000 records from the trail's first tenth to its end (its warm-up left out)."""
+        if len(self.points) < 3:
+            return 0.0
+        start = self.points[max(1, len(self.points) // 10)]
+        end = self.points[-1]
+        return 1000 * (end[1] - start[1]) / max(1, end[0] - start[0])

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +110,14 @@ def create_body(label: str, i: int, network: str) -> dict[str, Any]:
 
 
 async def burst(
-    http: httpx.AsyncClient, statuses: Statuses, bodies: list[dict[str, Any]], in_flight: int
+    http: httpx.AsyncClient,
+    statuses: Statuses,
+    bodies: list[dict[str, Any]],
+    in_flight: int,
+    finished: Callable[[int], None] = lambda records: None,
 ) -> tuple[list[float], float, list[str]]:
-    """Every body POSTed, `in_flight` requests unfinished at a time; accept latencies, wall, outcomes."""
+    """Every body POSTed, `in_flight` requests unfinished at a time; accept latencies, wall, outcomes.
+    `finished` is told how many requests have finished each time one does."""
     gate = asyncio.Semaphore(in_flight)
     accept: list[float] = []
     outcomes: list[str] = []
@@ -124,6 +129,7 @@ async def burst(
             answer.raise_for_status()
             accept.append(time.perf_counter() - started)
             outcomes.append(await statuses.final(answer.json()["request_id"]))
+            finished(len(outcomes))
 
     started = time.perf_counter()
     await asyncio.gather(*(one(body) for body in bodies))
@@ -173,6 +179,7 @@ def start_profilers(out: Path, pids: dict[str, int], tag: str) -> list[subproces
                 "--rate",
                 "50",
                 "--nonblocking",
+                "--gil",  # only threads holding the GIL: Python's CPU, not its waits
                 "--output",
                 str(out / f"{tag}-{role}.txt"),
                 *(["--subprocesses"] if role == "worker" else []),

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.cpu import CpuMeter
+from benchmarks.cpu import CpuMeter, RssTrail
 from benchmarks.cpu_driver import (
     SHAPE_NETWORKS,
     Bench,
@@ -43,6 +43,7 @@ from benchmarks.cpu_driver import (
     start_profilers,
     stop_profilers,
 )
+from benchmarks.targets import target_lines
 
 
 async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Namespace) -> dict[str, Any]:
@@ -53,9 +54,10 @@ async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Names
     profilers = start_profilers(args.profile, bench.pids, shape) if args.profile else []
     cache_before = cache_counters(bench.metrics_url)
     transactions_before = bench.statuses.transactions()
+    rss = RssTrail(bench.pids["worker"], every=max(1, args.n // 20))
     meter.start()
     try:
-        accept, wall, outcomes = await burst(bench.http, bench.statuses, bodies, args.c)
+        accept, wall, outcomes = await burst(bench.http, bench.statuses, bodies, args.c, rss.finished)
     finally:
         cpu = meter.stop()
         worker_own = meter.own("worker") if "worker" in bench.pids else 0.0
@@ -89,6 +91,8 @@ async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Names
         "workflow_cache": {k: v for k, v in cache.items() if "batch_changes" not in k},
         "playbook_runs": sum(v for k, v in cache.items() if k.endswith("batch_changes_count")),
         "postgresql_transactions_per_record": transactions / args.n,
+        "worker_rss_mib": rss.points,
+        "worker_rss_growth_mib_per_1000": rss.growth_per_thousand(),
         "profiled": bool(args.profile),
     }
 
@@ -137,6 +141,12 @@ def print_report(report: dict[str, Any]) -> None:
             f"  PostgreSQL transactions per record: {shape['postgresql_transactions_per_record']:.1f} "
             "(the status poller's included)"
         )
+        trail = shape["worker_rss_mib"]
+        print(
+            f"  worker's RSS: {trail[0][1]:.0f} MiB after the first record, {trail[-1][1]:.0f} MiB after "
+            f"{trail[-1][0]}; {shape['worker_rss_growth_mib_per_1000']:+.1f} MiB per 1,000 records after "
+            "the first tenth"
+        )
         print(
             "  worker's workflow cache: "
             + ", ".join(f"{k} {v:g}" for k, v in shape["workflow_cache"].items())
@@ -161,6 +171,9 @@ async def main() -> None:
         results = [await run_shape(shape, bench, rate, args) for shape in shapes]
     report = {"alone_records_per_second": rate, "alone_latencies_s": latencies, "shapes": results}
     print_report(report)
+    held = next((shape for shape in results if shape["shape"] == "ptr"), results[-1] if results else None)
+    if held is not None:
+        print("\n" + "\n".join(target_lines(held)))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwritten to {args.json}")
