@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy dnsorch api worker workflows activities consumer
+	$(BIN)/mypy --explicit-package-bases benchmarks soak devstack
 	$(BIN)/lint-imports
 
 format: $(STAMP)

@@ -61,7 +61,7 @@ async def burst(
     ) as http:
 
         async def one(i: int) -> None:
-            body = {
+            body: dict[str, Any] = {
                 "operation": "create",
                 "context": {"account_id": "bench"},
                 "resource": {

@@ -30,6 +30,7 @@ from benchmarks.cpu import CpuMeter
 from consumer.lanes import MAX_LANES
 from devstack.kafka import TansuBroker, ensure_topics
 from devstack.kafka_apache import ApacheKafkaBroker
+from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
@@ -37,8 +38,7 @@ from dnsorch.contracts import ProvisioningInput
 from dnsorch.requests import CreateDnsRequest, apply_policy, build_spec
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
-from dnsorch.temporal import ProvisioningGateway
-from tests.fixtures.servers import free_port
+from dnsorch.temporal import ProvisioningGateway, connect
 
 PARTITIONS = 4
 """The topic's partitions by default: KAFKA_TOPIC_PARTITIONS' default, what `make run` creates."""
@@ -109,11 +109,11 @@ async def measure(
         engine.dispose()
 
 
-async def raw_start_rate(temporal: str, n: int, in_flight: int, warm_up: int = 20) -> float:
+async def raw_start_rate(address: str, n: int, in_flight: int, warm_up: int = 20) -> float:
     """Workflow starts per second through the gateway, `in_flight` at a time, nothing else (the
     first `warm_up` starts, which open the connection, are not timed)."""
-    settings = Settings(temporal_address=temporal, dns_zones=["example.test"])
-    gateway = ProvisioningGateway(await temporal.connect(settings), "bench-no-worker")
+    settings = Settings(temporal_address=address, dns_zones=["example.test"])
+    gateway = ProvisioningGateway(await connect(settings), "bench-no-worker")
     tag = uuid.uuid4().hex[:8]
     inputs = []
     for i in range(warm_up + n):
