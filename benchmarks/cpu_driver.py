@@ -115,12 +115,14 @@ async def burst(
     bodies: list[dict[str, Any]],
     in_flight: int,
     finished: Callable[[int], None] = lambda records: None,
-) -> tuple[list[float], float, list[str]]:
-    """Every body POSTed, `in_flight` requests unfinished at a time; accept latencies, wall, outcomes.
+) -> tuple[list[float], float, list[str], list[str]]:
+    """Every body POSTed, `in_flight` requests unfinished at a time; accept latencies, wall, outcomes,
+    request ids.
     `finished` is told how many requests have finished each time one does."""
     gate = asyncio.Semaphore(in_flight)
     accept: list[float] = []
     outcomes: list[str] = []
+    ids: list[str] = []
 
     async def one(body: dict[str, Any]) -> None:
         async with gate:
@@ -128,13 +130,14 @@ async def burst(
             answer = await http.post("/api/v2/dns/requests", json=body)
             answer.raise_for_status()
             accept.append(time.perf_counter() - started)
-            outcomes.append(await statuses.final(answer.json()["request_id"]))
+            ids.append(answer.json()["request_id"])
+            outcomes.append(await statuses.final(ids[-1]))
             finished(len(outcomes))
 
     started = time.perf_counter()
     await asyncio.gather(*(one(body) for body in bodies))
     await statuses.settle()
-    return accept, time.perf_counter() - started, outcomes
+    return accept, time.perf_counter() - started, outcomes, ids
 
 
 def cache_counters(metrics_url: str) -> dict[str, float]:
@@ -223,6 +226,8 @@ class Bench:
     """Each measured process tree's root: worker, api and the servers."""
     metrics_url: str
     """The worker's Prometheus endpoint."""
+    temporal: tuple[str, str]
+    """Temporal's address and namespace."""
     dns_port: int
     """Where BIND serves the records."""
 
@@ -274,7 +279,14 @@ async def running_stack(log_level: str, env: list[str]) -> AsyncIterator[Bench]:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{api_port}", timeout=120, headers={"Authorization": f"Bearer {key}"}
         ) as http:
-            yield Bench(http, statuses, pids, f"http://127.0.0.1:{metrics_port}/metrics", dns_port)
+            yield Bench(
+                http,
+                statuses,
+                pids,
+                f"http://127.0.0.1:{metrics_port}/metrics",
+                (settings.temporal_address, settings.temporal_namespace),
+                dns_port,
+            )
         stop.set()
         await poller
     finally:

@@ -43,6 +43,7 @@ from benchmarks.cpu_driver import (
     start_profilers,
     stop_profilers,
 )
+from benchmarks.history_shape import history_shape
 from benchmarks.targets import target_lines
 
 
@@ -57,7 +58,7 @@ async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Names
     rss = RssTrail(bench.pids["worker"], every=max(1, args.n // 20))
     meter.start()
     try:
-        accept, wall, outcomes = await burst(bench.http, bench.statuses, bodies, args.c, rss.finished)
+        accept, wall, outcomes, ids = await burst(bench.http, bench.statuses, bodies, args.c, rss.finished)
     finally:
         cpu = meter.stop()
         worker_own = meter.own("worker") if "worker" in bench.pids else 0.0
@@ -70,6 +71,7 @@ async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Names
         name: value if name in gauges else value - cache_before.get(name, 0.0)
         for name, value in cache_after.items()
     }
+    shape_of_history = await history_shape(*bench.temporal, ids[:: max(1, len(ids) // 20)])
     not_served = sum(1 for i in range(args.n) if not served(bench.dns_port, f"{label}-{i}.example.test"))
     rate = args.n / wall
     return {
@@ -91,6 +93,7 @@ async def run_shape(shape: str, bench: Bench, alone: float, args: argparse.Names
         "workflow_cache": {k: v for k, v in cache.items() if "batch_changes" not in k},
         "playbook_runs": sum(v for k, v in cache.items() if k.endswith("batch_changes_count")),
         "postgresql_transactions_per_record": transactions / args.n,
+        "history_per_request": shape_of_history,
         "worker_rss_mib": rss.points,
         "worker_rss_growth_mib_per_1000": rss.growth_per_thousand(),
         "profiled": bool(args.profile),
@@ -140,6 +143,10 @@ def print_report(report: dict[str, Any]) -> None:
         print(
             f"  PostgreSQL transactions per record: {shape['postgresql_transactions_per_record']:.1f} "
             "(the status poller's included)"
+        )
+        print(
+            "  a request's workflow history (mean of 20): "
+            + ", ".join(f"{name} {count:.1f}" for name, count in shape["history_per_request"].items())
         )
         trail = shape["worker_rss_mib"]
         print(
