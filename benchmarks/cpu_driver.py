@@ -26,11 +26,11 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import httpx
-import psycopg2
 from sqlalchemy.engine import make_url
 
+from benchmarks.bench_statuses import Statuses
 from devstack.ports import free_port
-from dnsorch.contracts import UNFINISHED_STATUSES
+from devstack.temporal_server import TemporalServer
 
 REVERSE_ZONE = "2.0.192.in-addr.arpa"
 SHAPE_NETWORKS = {"bare": "198.51.100", "ptr": "192.0.2", "alone": "203.0.113"}
@@ -41,60 +41,6 @@ def percentile(values: list[float], q: float) -> float:
     """The value at quantile `q` (0..1) of `values`, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-class Statuses:
-    """Final statuses read from PostgreSQL by one poller, so waiting costs the API nothing."""
-
-    def __init__(self, dsn: dict[str, Any], interval: float) -> None:
-        self.dsn, self.interval = dsn, interval
-        self.waiting: dict[str, asyncio.Future[str]] = {}
-
-    def _read(self, ids: list[str]) -> dict[str, str]:
-        with psycopg2.connect(**self.dsn) as conn, conn.cursor() as cur:
-            cur.execute("SELECT id::text, status FROM dns_requests WHERE id::text = ANY(%s)", (ids,))
-            return dict(cur.fetchall())
-
-    def unfinished(self) -> int:
-        """Rows of any request still under way (the PTR requests the creates started included)."""
-        with psycopg2.connect(**self.dsn) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT count(*) FROM dns_requests WHERE status = ANY(%s)", (list(UNFINISHED_STATUSES),)
-            )
-            return int(cur.fetchone()[0])
-
-    def transactions(self) -> int:
-        """Transactions PostgreSQL has counted in this database so far (committed and rolled back)."""
-        with psycopg2.connect(**self.dsn) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
-            )
-            return int(cur.fetchone()[0])
-
-    async def run(self, stop: asyncio.Event) -> None:
-        try:
-            while not stop.is_set():
-                if self.waiting:
-                    found = await asyncio.to_thread(self._read, list(self.waiting))
-                    for request_id, status in found.items():
-                        if status not in UNFINISHED_STATUSES:
-                            self.waiting.pop(request_id).set_result(status)
-                await asyncio.sleep(self.interval)
-        except Exception as error:  # PostgreSQL gone: fail the run rather than wait for ever
-            for future in self.waiting.values():
-                future.set_exception(error)
-            raise
-
-    async def final(self, request_id: str) -> str:
-        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
-        return await future
-
-    async def settle(self) -> None:
-        async with asyncio.timeout(300):
-            while True:
-                if not await asyncio.to_thread(self.unfinished):
-                    return
-                await asyncio.sleep(self.interval)
 
 
 def create_body(label: str, i: int, network: str) -> dict[str, Any]:
@@ -205,8 +151,10 @@ def stop_profilers(profilers: Iterable[subprocess.Popen[bytes]]) -> None:
             profiler.wait()
 
 
-def server_pids(stack: Any) -> dict[str, int]:
-    pids = {"temporal": stack.temporal.proc.pid}
+def server_pids(stack: Any, temporal: TemporalServer | None) -> dict[str, int]:
+    process = (temporal or stack.temporal).proc
+    assert process is not None
+    pids = {"temporal": process.pid}
     pids["postgresql"] = int((stack.postgres.datadir / "postmaster.pid").read_text().splitlines()[0])
     if stack.bind is not None and stack.bind.pid is not None:
         pids["bind"] = stack.bind.pid
@@ -233,9 +181,11 @@ class Bench:
 
 
 @asynccontextmanager
-async def running_stack(log_level: str, env: list[str]) -> AsyncIterator[Bench]:
+async def running_stack(log_level: str, env: list[str], temporal: str = "dev") -> AsyncIterator[Bench]:
     """Start the stack with the roles at `log_level` and `env` (NAME=VALUE) on top; stop it and
-    remove its state on the way out."""
+    remove its state on the way out. `temporal`: "dev", the dev server `make run` starts (SQLite), or
+    "server", the production server built from source (devstack/temporal_server.py) on the stack's
+    PostgreSQL, what compose deploys."""
     state = Path(tempfile.mkdtemp(prefix="dnsorch-bench-", dir="/tmp"))
     dns_port, api_port, metrics_port = free_port(), free_port(), free_port()
     database_url = f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/dnsorch"
@@ -254,6 +204,7 @@ async def running_stack(log_level: str, env: list[str]) -> AsyncIterator[Bench]:
             "API_RATE_PER_SECOND": "100000",
             "API_RATE_BURST": "100000",
             "LOG_LEVEL": log_level,
+            "DEV_TEMPORAL": str(temporal == "dev").lower(),
             **dict(item.split("=", 1) for item in env),
         }
     )
@@ -268,12 +219,27 @@ async def running_stack(log_level: str, env: list[str]) -> AsyncIterator[Bench]:
         {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}, interval=0.05
     )
     stop = asyncio.Event()
+    server: TemporalServer | None = None
     try:
         stack_env = stack.start_servers()
+        if temporal == "server":
+            assert stack.postgres is not None
+            server = TemporalServer(
+                state / "temporal",
+                stack.postgres.host,
+                stack.postgres.port,
+                int(settings.temporal_address.rpartition(":")[2]),
+                log_file=state / "temporal.log",
+            )
+            await asyncio.to_thread(server.start)  # builds it first if this version is not built yet
         stack.start_role("worker", stack_env)
         stack.start_role("api", stack_env)
         wait_for_port("127.0.0.1", api_port, 60, stack.children[-1][1])
-        pids = {"worker": stack.children[0][1].pid, "api": stack.children[1][1].pid, **server_pids(stack)}
+        pids = {
+            "worker": stack.children[0][1].pid,
+            "api": stack.children[1][1].pid,
+            **server_pids(stack, server),
+        }
         key = settings.dev_api_key_path.read_text().strip()
         poller = asyncio.create_task(statuses.run(stop))
         async with httpx.AsyncClient(
@@ -292,4 +258,6 @@ async def running_stack(log_level: str, env: list[str]) -> AsyncIterator[Bench]:
     finally:
         stop.set()
         stack.stop()
+        if server is not None:
+            server.stop()
         shutil.rmtree(state, ignore_errors=True)

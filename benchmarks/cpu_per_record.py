@@ -1,6 +1,7 @@
 """CPU per provisioned record, per process: what `make bench` prints first.
 
 Usage: python benchmarks/cpu_per_record.py [-n 200] [-c 50] [--shapes bare,ptr] [--profile DIR]
+       [--temporal dev|server] [--env NAME=VALUE]...
 Starts its own PostgreSQL, Temporal, BIND with its Knot secondary (where knotd is installed), an API
 and a worker (free ports, a temporary state dir; no Kafka). Then:
 1. a few creates one at a time, each alone in the system: records/s of one request alone;
@@ -168,11 +169,14 @@ async def main() -> None:
     parser.add_argument("--alone", type=int, default=4, help="creates run one at a time first")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of worker and API here")
     parser.add_argument("--json", type=Path, default=Path(".dnsorch/bench-cpu.json"))
+    parser.add_argument(
+        "--temporal", choices=("dev", "server"), default="dev", help="dev server or the production one"
+    )
     parser.add_argument("--log-level", default="WARNING", help="of the roles")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the roles (repeatable)")
     args = parser.parse_args()
     shapes = [shape.strip() for shape in args.shapes.split(",") if shape.strip()]
-    async with running_stack(args.log_level, args.env) as bench:
+    async with running_stack(args.log_level, args.env, args.temporal) as bench:
         rate, latencies = await alone_rate(bench.http, bench.statuses, args.alone)
         bench.statuses.interval = 0.25  # a burst's requests take seconds each: a coarser poll will do
         results = [await run_shape(shape, bench, rate, args) for shape in shapes]
