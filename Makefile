@@ -35,10 +35,13 @@ clean-state:
 	rm -rf .dnsorch
 
 # Starts its own servers: CPU ms per record per process (worker with its playbook runs, API,
-# Temporal, PostgreSQL, BIND, Knot), records/s, the ratio to one request alone and accept p50/p95/p99,
-# for N creates (50 in flight) without and with PTRs. PROFILE=dir adds py-spy profiles of worker and API.
+# Temporal, PostgreSQL, BIND, Knot), records/s, the ratio to one request alone, accept p50/p95/p99,
+# the worker's RSS, a request's history, for N creates (50 in flight) without and with PTRs, held
+# against issue 24's targets; then Kafka ingestion against the raw workflow-start rate.
+# PROFILE=dir adds py-spy profiles of worker and API; TEMPORAL=server uses the production server.
 bench: $(STAMP)
-	PYTHONPATH=. $(BIN)/python benchmarks/cpu_per_record.py -n $(or $(N),200) -c 50 $(if $(PROFILE),--profile $(PROFILE))
+	PYTHONPATH=. $(BIN)/python benchmarks/cpu_per_record.py -n $(or $(N),200) -c 50 $(if $(PROFILE),--profile $(PROFILE)) $(if $(TEMPORAL),--temporal $(TEMPORAL))
+	PYTHONPATH=. $(BIN)/python benchmarks/kafka_ingest_rate.py -n 300
 
 # Starts its own servers: 500 creates (50 in flight) with batching off, then on; prints the ratio.
 bench-batching: $(STAMP)

@@ -176,6 +176,12 @@ async def main() -> None:
         temporal.stop()
         pg.stop()
     print(f"  ratio: Apache Kafka / Tansu = {rates['apache'] / rates['tansu']:.2f}")
+    print("targets (issue 24):")
+    for name, value, goal, met in (
+        ("ingestion / raw starts, Apache Kafka", ratios["apache"], ">= 0.9", ratios["apache"] >= 0.9),
+        ("msg/s on Apache Kafka", rates["apache"], ">= 200", rates["apache"] >= 200),
+    ):
+        print(f"  {name:<44}{goal:>8}     {value:>9.2f}  {'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":
