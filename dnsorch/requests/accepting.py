@@ -65,6 +65,8 @@ class Accepted:
     """False when a workflow with this request id already existed (a redelivery or a retry)."""
     spec: DnsRequestSpec | None = None
     """What was accepted, when this call accepted it (None when an earlier call did)."""
+    stored: bool = False
+    """This call wrote the request's row, exactly as `request_values(spec)` says."""
 
 
 Door = Literal["api", "kafka", "expiry"]
@@ -139,8 +141,9 @@ class AcceptService:
         facts = await self._check_against_managed(spec)
         held = expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
         created = await self.gateway.start(workflow_input(spec, held, self.settings, self._reverse_zones))
+        stored = False
         if created:
-            await self._write_row(spec, created=True, require_row=require_row)
+            stored = await self._write_row(spec, created=True, require_row=require_row)
             log.info(
                 "accepted %s %s %s -> %s from %s",
                 operation,
@@ -151,12 +154,15 @@ class AcceptService:
             )
         else:
             await self._check_started_elsewhere(spec, fingerprint, require_row)
-        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec)
+        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec, stored)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
         """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its
         workflow holds it and writes the row): an accepted request must never answer as a failure,
-        or its client would retry without a key and provision the name twice."""
+        or its client would retry without a key and provision the name twice. A row this call wrote
+        is answered as written, without reading it back."""
+        if accepted.stored and accepted.spec is not None and accepted.spec.accepted_at is not None:
+            return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
         try:
             return await read_request(self.engine, uuid.UUID(accepted.request_id))
         except (ServiceUnavailable, RequestNotFound):
@@ -227,11 +233,12 @@ class AcceptService:
         # The starter has not written the row yet (or died): write it from the workflow's own input.
         await self._write_row(started.params.request, created=False, require_row=require_row)
 
-    async def _write_row(self, spec: DnsRequestSpec, *, created: bool, require_row: bool) -> None:
+    async def _write_row(self, spec: DnsRequestSpec, *, created: bool, require_row: bool) -> bool:
         """Insert the request's row from `spec`, which must be what its workflow holds: the row
-        says what the workflow provisions, never another caller's body."""
+        says what the workflow provisions, never another caller's body. True when this call wrote
+        it (False: the workflow wrote it first, or PostgreSQL is away)."""
         try:
-            await asyncio.to_thread(self._insert_row, spec)
+            return bool(await asyncio.to_thread(self._insert_row, spec))
         except (DataError, UnicodeEncodeError) as error:
             await self._abandon(spec, created, error)
         except OperationalError as error:
@@ -239,11 +246,12 @@ class AcceptService:
                 raise ServiceUnavailable.postgresql() from error
             # The workflow holds the request and will write the row itself once PostgreSQL is back.
             log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
+        return False
 
-    def _insert_row(self, spec: DnsRequestSpec) -> None:
+    def _insert_row(self, spec: DnsRequestSpec) -> bool:
         assert spec.accepted_at is not None
         with self.engine.begin() as conn:
-            request_rows.insert_request(conn, spec, spec.accepted_at)
+            return request_rows.insert_request(conn, spec, spec.accepted_at)
 
     async def _abandon(self, spec: DnsRequestSpec, created: bool, error: Exception) -> NoReturn:
         """PostgreSQL refused a value validation let through: the request was never accepted, so the
