@@ -95,8 +95,9 @@ class Settings(BaseSettings, ApprovalSettings):
     """Threads (and so PostgreSQL connections, at most) the worker's database activities use."""
     worker_playbook_threads: int = 2
     """Playbook runs (one per batch, ≈1.5 CPU-seconds each) one worker runs at once."""
-    worker_playbook_warm: bool = False
-    """Start each playbook in a fork of a process that imported Ansible once (docs/live-dns.md)."""
+    worker_playbook_warm: bool = True
+    """Start each playbook in a fork of a process that imported Ansible once (docs/live-dns.md);
+    False starts every ansible-playbook cold."""
     worker_nice: int = Field(default=0, ge=0, le=19)
     """How much the worker (and the playbooks it starts) yields the CPU to the other processes on its
     machine: a niceness, 0 to 19. On a machine it shares with the API, a burst's playbooks then wait a

@@ -213,5 +213,30 @@ async def test_a_server_killed_mid_run_fails_that_run_and_the_next_run_works(
     warm._warm.close()
 
 
-def test_the_setting_is_off_by_default(tmp_path: Path) -> None:
-    assert Settings(env="test", state_dir=tmp_path).worker_playbook_warm is False
+def test_the_setting_is_on_by_default(tmp_path: Path) -> None:
+    assert Settings(env="test", state_dir=tmp_path).worker_playbook_warm is True
+
+
+async def test_false_in_the_environment_runs_ansible_playbook_cold(
+    bind_server: BindInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_PLAYBOOK_WARM", "false")
+    settings = Settings(
+        env="test",
+        dns_server=bind_server.host,
+        dns_port=bind_server.port,
+        tsig_key_file=bind_server.key_file,
+        dns_zones=list(bind_server.zones),
+        state_dir=tmp_path / "state",
+    )
+    activities = AnsibleActivities(settings, keep_run_dirs=True)
+    cold = change("cold", "192.0.2.94")
+
+    result = await ActivityEnvironment().run(activities.apply_dns_change, cold)
+
+    assert result.served == ["192.0.2.94"]
+    assert activities._warm is None
+    (run,) = (settings.state_dir / "ansible-runs").iterdir()
+    command = json.loads((run / "artifacts" / "run" / "command").read_text())["command"]
+    assert command[0] == "ansible-playbook"  # found on PATH, not the warm launcher
+    assert not any("dnsorch-warm-" in part for part in command)
