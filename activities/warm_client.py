@@ -9,12 +9,14 @@ library only: it starts once per run. Without a server to talk to it runs ansibl
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import struct
 import sys
+import termios
 
 SOCKET_ENV = "DNSORCH_WARM_SOCKET"
 HEADER = struct.Struct("!I")  # as in warm_zygote
@@ -30,6 +32,7 @@ def main() -> int:
         print(f"dnsorch: no warm playbook server ({exc}); running ansible-playbook cold", file=sys.stderr)
         sys.stderr.flush()
         os.execvp(argv[0], argv)  # noqa: S606 (found on PATH, as ansible-runner would)
+    release_terminal()
     body = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
     socket.send_fds(conn, [HEADER.pack(len(body))], [0, 1, 2])
     conn.sendall(body)
@@ -53,6 +56,22 @@ def main() -> int:
         os.kill(os.getpid(), -code)
         return 128 - code
     return code
+
+
+def release_terminal() -> None:
+    """Let go of ansible-runner's pty, so that the run takes it as its controlling terminal, as a
+    cold ansible-playbook has it (`pause` and prompts need that). Only when we lead its session."""
+    if os.getsid(0) != os.getpid() or not os.isatty(0):
+        return
+    with contextlib.suppress(OSError):
+        if os.tcgetpgrp(0) != os.getpgrp():
+            return
+        # A session leader letting go hangs up its terminal's foreground group, that is us.
+        hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        try:
+            fcntl.ioctl(0, termios.TIOCNOTTY)
+        finally:
+            signal.signal(signal.SIGHUP, hangup)
 
 
 if __name__ == "__main__":

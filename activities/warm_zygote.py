@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import gc
 import importlib
 import json
@@ -26,6 +27,7 @@ import signal
 import socket
 import struct
 import sys
+import termios
 import traceback
 from typing import Any
 
@@ -196,6 +198,9 @@ def _play(request: dict[str, Any], fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         os.closerange(3, 65536)
+        if os.isatty(0):  # the pty the client let go of becomes ours, as a cold run's is
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

@@ -290,11 +290,13 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 async def test_cancel_kills_the_running_playbook(bind_server: BindInfo, tmp_path: Path) -> None:
+    """The cold path, whose processes name their run dir; test_warm_playbook.py covers warm runs."""
     settings = bind_settings(
         bind_server,
         tmp_path / "state",
         playbook_path=FIXTURES / "sleep_30s.yml",
         ansible_heartbeat_seconds=3,
+        worker_playbook_warm=False,
     )
     dns_change = change(unique("slow"), "A", ["192.0.2.80"])
     # A batch of this one change: its run dir is named after the worker, the zone and the size.

@@ -147,6 +147,26 @@ async def test_concurrent_warm_runs_each_apply_their_own_batch(bind_server: Bind
     activities.close()
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+async def test_a_playbook_that_pauses_applies_warm_as_it_does_cold(
+    bind_server: BindInfo, tmp_path: Path, warm: bool
+) -> None:
+    """`pause` needs the run's stdin to be its controlling terminal, as ansible-runner's pty is cold."""
+    settings = bind_settings(
+        bind_server,
+        tmp_path / "state",
+        worker_playbook_warm=warm,
+        playbook_path=FIXTURES / "pause_nsupdate.yml",
+    )
+    activities = AnsibleActivities(settings)
+    paused = change("paused", "192.0.2.95")
+
+    result = await ActivityEnvironment().run(activities.apply_dns_change, paused)
+
+    assert result.served == ["192.0.2.95"]
+    activities.close()
+
+
 async def test_cancel_kills_the_running_warm_playbook(warm: AnsibleActivities) -> None:
     env = ActivityEnvironment()
     task = start(warm, env)
