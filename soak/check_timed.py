@@ -200,6 +200,12 @@ def freeze_windows(events: list[dict[str, Any]]) -> list[Window]:
     return list(windows.values())
 
 
+def _applies(entry: dict[str, Any]) -> bool:
+    """A line that means the change was tried or served. A status line (IN_PROGRESS with step
+    `apply`) is not one: a request goes IN_PROGRESS before it asks whether its zone is frozen."""
+    return entry.get("step") in APPLIED and not (entry.get("step") == "apply" and entry.get("status"))
+
+
 def check_freezes(facts: Facts, events: list[dict[str, Any]], report: Report) -> None:
     """A request that reached its first plan during a window applies nothing before the window ends,
     unless it is an emergency or was let through."""
@@ -217,11 +223,7 @@ def check_freezes(facts: Facts, events: list[dict[str, Any]], report: Report) ->
             first_at = at(first) if first else None
             if first_at is None or not start <= first_at < end:
                 continue
-            applied = [
-                e
-                for e in row.log
-                if e.get("step") in APPLIED and (w := at(e)) is not None and first_at <= w < end
-            ]
+            applied = [e for e in row.log if _applies(e) and (w := at(e)) is not None and first_at <= w < end]
             if applied:
                 report.add(
                     "freeze",

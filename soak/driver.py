@@ -175,8 +175,11 @@ class Driver:
         sent = {"op": op.index, "key": p["key"], "value": message}
 
         async def once(attempt: int) -> tuple[None, bool]:
+            # The record's own create time, set here: a broker's answer may carry one timestamp for
+            # a whole batch (Tansu), and the consumer derives the request id from each record's.
+            created_ms = int(time.time() * 1000)
             try:
-                meta = await producer.send_and_wait(TOPIC, value=value, key=key)
+                meta = await producer.send_and_wait(TOPIC, value=value, key=key, timestamp_ms=created_ms)
             except Exception as error:
                 self.history.record(
                     "produce",
@@ -187,7 +190,7 @@ class Driver:
                 )
                 return None, bool(p.get("request_id"))
             request_id = p.get("request_id") or derived_request_id(
-                TOPIC, meta.partition, meta.offset, meta.timestamp, key, value
+                TOPIC, meta.partition, meta.offset, created_ms, key, value
             )
             self.request_ids[op.index] = request_id
             self.history.record(
@@ -198,7 +201,7 @@ class Driver:
                 own_id=bool(p.get("request_id")),
                 partition=meta.partition,
                 offset=meta.offset,
-                timestamp=meta.timestamp,
+                timestamp=created_ms,
             )
             return None, False
 

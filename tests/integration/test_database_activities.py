@@ -86,12 +86,14 @@ async def test_log_step_for_an_unknown_request_fails_without_retrying(engine: En
 
 async def test_record_is_stored_once_per_request(engine: Engine) -> None:
     acts, env = DatabaseActivities(engine), ActivityEnvironment()
-    spec = new_spec(record_type="A", domain="www.example.test", target="192.0.2.10")
+    # A name of its own: the e2e suite may share this database, and creates www.example.test.
+    domain = f"stored-once-{uuid.uuid4().hex[:8]}.example.test"
+    spec = new_spec(record_type="A", domain=domain, target="192.0.2.10")
     await env.run(acts.ensure_request_row, spec)
     row = RecordRow(
         request_id=spec.request_id,
         record_type="A",
-        domain="www.example.test",
+        domain=domain,
         target="192.0.2.10",
         ttl=300,
         priority=None,

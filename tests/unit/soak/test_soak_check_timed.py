@@ -156,3 +156,21 @@ def test_an_expiry_delete_that_retires_a_record_a_later_request_put_there_is_a_v
     assert len(expiry_violations([first, later, wrong], records)) == 1
     right = expiry_delete(first, started=5, ended=7)
     assert expiry_violations([first, right], [kept(first, 1, retired=6)]) == []
+
+
+def test_a_scheduled_change_due_inside_a_freeze_that_waits_it_out_is_fine() -> None:
+    """At its time a scheduled request plans (judged when due) and goes IN_PROGRESS before it asks
+    about freezes: that status line applies nothing. Its apply after the window is fine; one inside
+    it, even one that failed, is not."""
+    due_in_window = [
+        {"at": at(2), "step": "plan", "message": "plan: replace (judged when due)"},
+        {"at": at(2.01), "status": "IN_PROGRESS", "step": "apply", "message": "provisioning started"},
+        {"at": at(2.02), "status": "FROZEN", "step": "freeze", "message": "waiting: frozen until …"},
+    ]
+    waited = row([*due_in_window, {"at": at(10.5), "step": "verify", "message": "served"}])
+    tried = row([*due_in_window, {"at": at(4), "step": "apply", "message": "Ansible step failed: …"}])
+    fine, broken = Report(), Report()
+    check_freezes(facts(waited), freeze_calls(1, 10), fine)
+    check_freezes(facts(tried), freeze_calls(1, 10), broken)
+    assert fine.violations == []
+    assert [v.check for v in broken.violations] == ["freeze"]
