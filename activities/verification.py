@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 import dns.exception
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import metrics
 from activities.dns_check import read_rrset
-from dnsorch.contracts import NameServer, ServedCheck, ServerAnswer
+from dnsorch.contracts import SERVERS_UNKNOWN, NameServer, ServedCheck, ServerAnswer, ZoneServed
 from dnsorch.dns import authoritative_servers, parse_servers, same_rrset
 from dnsorch.settings import Settings
 
@@ -33,6 +34,19 @@ class VerificationActivities:
         if settings.dns_verify_servers:
             return parse_servers(settings.dns_verify_servers, settings.dns_port)
         return await authoritative_servers(settings.dns_server, settings.dns_port, zone)
+
+    @activity.defn(name="check_served_in_zone")
+    async def check_served_in_zone(self, check: ServedCheck) -> ZoneServed:
+        """The first check of a zone (patch `fewer-round-trips`): its servers, looked up as in
+        `authoritative_servers` (the check's own `servers` are not used), and their answers, in one
+        local activity. A failed lookup raises SERVERS_UNKNOWN with the lookup's own message."""
+        try:
+            servers = await self.authoritative_servers(check.change.zone)
+        except Exception as error:
+            message = error.message if isinstance(error, ApplicationError) else str(error)
+            raise ApplicationError(message, type=SERVERS_UNKNOWN) from error
+        answers = await self.check_served(ServedCheck(check.change, servers, check.since, check.wait_seconds))
+        return ZoneServed(servers, answers)
 
     @activity.defn(name="check_served")
     async def check_served(self, check: ServedCheck) -> list[ServerAnswer]:

@@ -97,6 +97,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             JudgingActivities(settings, engine).judge_request,
             verification.authoritative_servers,
             verification.check_served,
+            verification.check_served_in_zone,
             NameLockActivities(client).request_name_lock,  # for workflows started before lean-request
             drift.scan_zone,
             drift.start_requests,

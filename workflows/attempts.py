@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.database import DatabaseActivities
     from dnsorch.contracts import DRIFT_SOURCE, Action, OperatorAction, RequestStatus, WorkflowState
     from workflows.apply import Settle, applied_anyway, apply_change
-    from workflows.bookkeeping import call, log, record_row, transition
+    from workflows.bookkeeping import call, flush, log, record_row, transition
     from workflows.cancel_check import IN_TEMPORAL, Unsettled, settle_cancel
     from workflows.live_dns import keep_ptrs, tell_forward_request, undo, verify_everywhere
     from workflows.messages import STARTED, needs, serves
@@ -43,6 +43,7 @@ async def provision(run: RequestRun, settle: Settle, *, held: bool = False) -> N
             if run.state.status != S.NEEDS_ATTENTION:
                 await transition(run, S.NEEDS_ATTENTION, needs(run.state.last_error), step="attention")
                 await tell_forward_request(run)  # a PTR request waits on its own
+            await flush(run)  # an operator may take days: no line waits unwritten
             try:
                 ticket, action = await next_action(run, attention_deadline(run))
             except Outcome:  # the deadline: a TTL dance puts the old TTL back first

@@ -10,7 +10,13 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import ProvisioningInput, RequestStatus
     from workflows.bookkeeping import call, transition
     from workflows.messages import awaiting, needs, scheduled, started
-    from workflows.patches import LEAN_REQUEST, PLAN_BEFORE_APPLY, TURN_BEFORE_PLAN, VERIFY_EVERYWHERE
+    from workflows.patches import (
+        FEWER_ROUND_TRIPS,
+        LEAN_REQUEST,
+        PLAN_BEFORE_APPLY,
+        TURN_BEFORE_PLAN,
+        VERIFY_EVERYWHERE,
+    )
     from workflows.run_state import RequestRun
     from workflows.schedule import scheduled_for
     from workflows.story import Story
@@ -27,6 +33,7 @@ async def begin(run: RequestRun, params: ProvisioningInput) -> None:
     run.plan_first = run.lean and workflow.patched(PLAN_BEFORE_APPLY)
     run.everywhere = run.plan_first and workflow.patched(VERIFY_EVERYWHERE)
     run.turn_first = run.plan_first and workflow.patched(TURN_BEFORE_PLAN)
+    run.fewer_round_trips = run.everywhere and workflow.patched(FEWER_ROUND_TRIPS)
     run.story = Story.begin(live=run.everywhere)
     run.not_before = scheduled_for(params.request.not_before) if run.turn_first else None
     if run.lean:  # the row and the first status, at once

@@ -1,9 +1,11 @@
 """The request's bookkeeping, for DnsProvisioningWorkflow: each status change and log line is written
 to PostgreSQL through an activity (a local one once lean), in order, with the id the workflow made
-for it, so a retried write adds nothing. Deterministic code only, like the workflow itself."""
+for it, so a retried write adds nothing. A line may wait for the next write (`defer`, patch
+fewer-round-trips), which carries it first. Deterministic code only, like the workflow itself."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +74,10 @@ async def log(
     propagation: dict[str, float] | None = None,
     not_before: datetime | None = None,
     approver: str | None = None,
+    defer: bool = False,
 ) -> None:
+    """Add a line to the timeline and write it; `defer` (once fewer-round-trips) keeps it for the
+    next write instead: the `state` query shows it at once all the same."""
     request = run.request
     if actor == "workflow" and request.source == DRIFT_SOURCE:
         actor = DRIFT_SOURCE  # what a drift request does, drift detection does (not a person)
@@ -93,6 +98,34 @@ async def log(
     run.state.log.append(
         {"at": entry.at.isoformat(), "message": message, "status": entry.status or "", "actor": actor}
     )
+    if defer and run.fewer_round_trips:
+        run.deferred.append(entry)
+        return
+    taken, run.deferred = run.deferred, []  # taken now: lines kept back later follow this one
+    entry.earlier = list(taken)
+    try:
+        await _write(run, entry, begin, record)
+    except BaseException:
+        run.deferred[:0] = taken  # not written: the next write carries them
+        raise
+
+
+async def flush(run: RequestRun) -> None:
+    """Write the lines kept back, before the workflow waits (a timer, an operator, a child)."""
+    if not run.deferred:
+        return
+    *earlier, last = run.deferred
+    run.deferred = []
+    entry = dataclasses.replace(last, earlier=list(earlier))
+    try:
+        await _write(run, entry, begin=False, record=None)
+    except BaseException:
+        run.deferred[:0] = [*earlier, last]
+        raise
+
+
+async def _write(run: RequestRun, entry: LogStep, begin: bool, record: RecordRow | None) -> None:
+    request = run.request
     async with run.write_lock:
         if begin:
             await call(run, DatabaseActivities.begin_request, BeginRequest(request, entry))

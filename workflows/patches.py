@@ -37,6 +37,9 @@ DISTINCT_APPROVERS = "distinct-approvers"
 # approval where APPROVAL_RISKS lists `dangling_target` (unless one approved it already), then plans
 # again at its next turn on the name.
 DANGLING_TARGETS = "dangling-targets"
+# Fewer local activities per request: the first check of a zone also looks up its servers, and the
+# "served by every authoritative server" lines ride with the next write (flushed before any wait).
+FEWER_ROUND_TRIPS = "fewer-round-trips"
 # Rules in other rooms: AUTOMATIC_PTR, PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS (live_dns.py);
 # ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN (story.py); CANCEL_ASKS_DNS,
 # FAIL_ASKS_DNS (cancel_check.py); SCHEDULED_CHANGES (schedule.py); FREEZE_WINDOWS (freeze.py);

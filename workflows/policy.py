@@ -43,6 +43,8 @@ SERVERS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attem
 CHECK_TIMEOUT = timedelta(seconds=15)
 CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 FIRST_CHECK_WAIT = timedelta(seconds=3)
+# The first check of a zone with its servers' lookup, in one local activity (patch fewer-round-trips).
+ZONE_CHECK_TIMEOUT = SERVERS_TIMEOUT + CHECK_TIMEOUT
 
 
 def apply_retry(policy: ApplyPolicy) -> RetryPolicy:

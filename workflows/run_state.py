@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         DnsChange,
         DnsRequestSpec,
         KeptPtr,
+        LogStep,
         NameServer,
         OperatorAction,
         ProvisioningInput,
@@ -74,6 +75,10 @@ class RequestRun:
     wait_for_apply_to_stop: bool = False
     ptrs_in_apply: bool = False
     """The PTR changes ride in the request's own apply (workflows/ptrs.py), not in child requests."""
+    fewer_round_trips: bool = False
+    """A zone's first check looks up its servers too, and verify lines wait for the next write."""
+    deferred: list[LogStep] = field(default_factory=list)
+    """Log lines kept back for the next write (bookkeeping.log's `defer`), oldest first."""
 
     # What happened so far.
     not_before: datetime | None = None

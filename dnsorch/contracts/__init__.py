@@ -19,6 +19,7 @@ from dnsorch.contracts.change import (
     PtrApplied,
     ServedCheck,
     ServerAnswer,
+    ZoneServed,
 )
 from dnsorch.contracts.drift import (
     DriftedRRset,
@@ -68,6 +69,7 @@ from dnsorch.contracts.failures import (
     REQUEST_ENDED,
     REQUEST_ROW_MISSING,
     REQUEST_UNSTORABLE,
+    SERVERS_UNKNOWN,
 )
 from dnsorch.contracts.freeze import Freeze
 from dnsorch.contracts.name_lock import LockRequest, LockState
@@ -89,7 +91,7 @@ from dnsorch.contracts.request import (
     ZoneFacts,
     workflow_id_for,
 )
-from dnsorch.contracts.rows import BeginRequest, FinishRequest, KeptPtr, LogStep, RecordRow
+from dnsorch.contracts.rows import BeginRequest, FinishRequest, KeptPtr, LogLine, LogStep, RecordRow
 
 __all__ = [
     # a request and its workflow
@@ -130,10 +132,12 @@ __all__ = [
     "PtrApplied",
     "ServedCheck",
     "ServerAnswer",
+    "ZoneServed",
     # the request's row
     "BeginRequest",
     "FinishRequest",
     "KeptPtr",
+    "LogLine",
     "LogStep",
     "RecordRow",
     # the name lock (workflows started before lean-request)
@@ -175,4 +179,5 @@ __all__ = [
     "REQUEST_ENDED",
     "REQUEST_ROW_MISSING",
     "REQUEST_UNSTORABLE",
+    "SERVERS_UNKNOWN",
 ]

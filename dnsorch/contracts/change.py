@@ -140,3 +140,11 @@ class ServerAnswer:
             return f"{self.server.label} after {self.seconds or 0.0:.2f}s"
         shown = f"could not be asked ({self.error})" if self.error else f"serves {self.served or 'nothing'}"
         return f"{self.server.label} {shown}"
+
+
+@dataclass
+class ZoneServed:
+    """A zone's authoritative servers, looked up, and their answers to the first ServedCheck."""
+
+    servers: list[NameServer]
+    answers: list[ServerAnswer]

@@ -9,8 +9,8 @@ from dnsorch.contracts.request import DnsRequestSpec
 
 
 @dataclass
-class LogStep:
-    """One idempotent write to a request row: a log line, optionally with a new status.
+class LogLine:
+    """One line of a request's timeline, optionally with a new status.
 
     `entry_id` is made by the workflow, so an activity retried after a crash finds the
     line already there and does not add it twice.
@@ -32,6 +32,15 @@ class LogStep:
     """A scheduled request's new time, on the line that reports a reschedule."""
     approver: str | None = None
     """The id of the API key that approved, on the line that records an approval."""
+
+
+@dataclass
+class LogStep(LogLine):
+    """One idempotent write to a request row: its line, after the lines the workflow kept back."""
+
+    earlier: list[LogLine] = field(default_factory=list)
+    """Lines made before this one and not written yet (patch `fewer-round-trips`): written first, in
+    order, in the same transaction."""
 
 
 @dataclass

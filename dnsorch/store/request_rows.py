@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
 
-from dnsorch.contracts import DnsRequestSpec, KeptPtr, LogStep, RecordRow, RequestStatus
+from dnsorch.contracts import DnsRequestSpec, KeptPtr, LogLine, LogStep, RecordRow, RequestStatus
 from dnsorch.store.models import DnsRecord, DnsRequest, RequestEvent
 from dnsorch.store.name_claims import release_names
 from dnsorch.store.served_records import apply_record
@@ -139,7 +139,14 @@ _APPEND_LOG = text(
 
 
 def append_step(conn: Connection, step: LogStep) -> bool:
-    """Append a log line (and set the status, with its outbox event) once; False when already there."""
+    """Append a log line (and set the status, with its outbox event) once; False when already there.
+    The lines the workflow kept back (`step.earlier`) go first, in order, each once too."""
+    for line in step.earlier:
+        _append_line(conn, line)
+    return _append_line(conn, step)
+
+
+def _append_line(conn: Connection, step: LogLine) -> bool:
     entry = log_entry(
         step.entry_id,
         step.at,
