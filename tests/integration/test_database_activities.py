@@ -185,6 +185,42 @@ async def test_finish_stores_the_record_and_the_final_status_together_or_not_at_
     assert count_records(engine, spec.request_id) == 1
 
 
+async def test_lines_kept_back_are_written_first_in_order_and_once(engine: Engine) -> None:
+    """Patch fewer-round-trips: a write carries the lines the workflow kept back (`earlier`)."""
+    acts, env = DatabaseActivities(engine), ActivityEnvironment()
+    spec = new_spec()
+    await env.run(acts.begin_request, BeginRequest(spec, step_for(spec, "started", "IN_PROGRESS")))
+    served = dataclasses.replace(
+        step_for(spec, "served by every authoritative server"), propagation={"ns1": 0.2}
+    )
+    ptr = step_for(spec, "PTR served by every authoritative server")
+    note = dataclasses.replace(step_for(spec, "a note"), earlier=[served, ptr])
+    assert await env.run(acts.record_step, note) is True
+    assert await env.run(acts.record_step, note) is False  # retried: nothing added
+    record = RecordRow(spec.request_id, "TXT", spec.domain, spec.target, 300, None, None, datetime.now(UTC))
+    later = step_for(spec, "served again")
+    unstorable = dataclasses.replace(step_for(spec, "done \x00", "COMPLETED"), earlier=[later])
+    with pytest.raises(DataError):  # the final write fails: its earlier line is not written either
+        await env.run(acts.finish_request, FinishRequest(unstorable, record))
+    assert [e["message"] for e in load(engine, spec.request_id).log_messages][-1] == "a note"
+    done = FinishRequest(
+        dataclasses.replace(step_for(spec, "done", "COMPLETED"), earlier=[ptr, later]), record
+    )
+    await env.run(acts.finish_request, done)
+    await env.run(acts.finish_request, done)  # retried after a lost reply
+    row = load(engine, spec.request_id)
+    assert [e["message"] for e in row.log_messages] == [
+        "request accepted from api",
+        "started",
+        "served by every authoritative server",
+        "PTR served by every authoritative server",
+        "a note",
+        "served again",
+        "done",
+    ]
+    assert row.log_messages[2]["propagation"] == {"ns1": 0.2} and row.status == "COMPLETED"
+
+
 def count_records(engine: Engine, request_id: str) -> int:
     with Session(engine) as session:
         query = (

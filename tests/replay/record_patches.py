@@ -1,6 +1,7 @@
 """Record the histories of this release's smaller patches: PTR_WAITS_ALONE (workflows/live_dns.py),
 SERVED_STANDS_AT_TURN and DANGLING_TARGETS (workflows/patches.py), ROLLBACK_ASKS_DNS
-(workflows/live_dns.py), JUDGED_WHEN_DUE (workflows/schedule.py), PTR_IN_APPLY (workflows/ptrs.py).
+(workflows/live_dns.py), JUDGED_WHEN_DUE (workflows/schedule.py), PTR_IN_APPLY (workflows/ptrs.py),
+FEWER_ROUND_TRIPS (workflows/patches.py).
 PTR_WAITS_ALONE's child requests ran only before PTR_IN_APPLY: its histories were recorded with that
 code, so name the patches to record:
 `python -m tests.replay.record_patches [PATCH ...]` (all of them when none is named).
@@ -160,6 +161,25 @@ async def ptr_failed_then_rolled_back(env: WorkflowEnvironment, store: FakeStore
     return await ptr_in_apply(env, store, "rollback")
 
 
+async def completed_with_its_ptr(env: WorkflowEnvironment, store: FakeStore) -> str:
+    """Both zones' first checks look their servers up; both verify lines ride with the final write."""
+    handle = await start(env, request_spec(), reverse_zones=REVERSE)
+    await handle.result()
+    return handle.id
+
+
+async def ptr_lagged_then_served(env: WorkflowEnvironment, store: FakeStore) -> str:
+    """The A is served at once, its PTR's secondary lags: the A's verify line is written before the
+    timer, and the secondary alone is asked again after it."""
+    store.behind, store.lagging_types = {SECONDARY}, {"PTR"}
+    handle = await start(env, request_spec(), policy=PROPAGATION_POLICY, reverse_zones=REVERSE)
+    while store.checks < 2:
+        await asyncio.sleep(0.05)
+    store.behind.clear()
+    await handle.result()
+    return handle.id
+
+
 async def attention(env: WorkflowEnvironment, store: FakeStore, count: int) -> None:
     while store.statuses().count("NEEDS_ATTENTION") < count:
         await env.sleep(PROPAGATION_POLICY.propagation_interval_seconds)
@@ -180,6 +200,10 @@ SCENARIOS: dict[str, dict[str, Scenario]] = {
     "ptr-in-apply": {
         "ptr_failed_then_retried": ptr_failed_then_retried,
         "ptr_failed_then_rolled_back": ptr_failed_then_rolled_back,
+    },
+    "fewer-round-trips": {
+        "completed_with_its_ptr": completed_with_its_ptr,
+        "ptr_lagged_then_served": ptr_lagged_then_served,
     },
 }
 

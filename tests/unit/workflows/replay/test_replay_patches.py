@@ -1,10 +1,11 @@
 """This release's smaller patches stay replay-safe (PTR_WAITS_ALONE, SERVED_STANDS_AT_TURN,
-DANGLING_TARGETS, ROLLBACK_ASKS_DNS, JUDGED_WHEN_DUE, PTR_IN_APPLY): the histories that take their
-new branches (tests/replay/record_patches.py) replay with the current code, and without the patch's
-marker they no longer fit (each new branch is a command of its own: a forward request that ends while
-its PTR request waits, the signal that tells it so, a retry that ends COMPLETED at a refused turn, a
-hold for approval after the plan, the question a rollback asks the primary, a scheduled request's
-plan and verdict at its time, a PTR's turn and plan)."""
+DANGLING_TARGETS, ROLLBACK_ASKS_DNS, JUDGED_WHEN_DUE, PTR_IN_APPLY, FEWER_ROUND_TRIPS): the histories
+that take their new branches (tests/replay/record_patches.py) replay with the current code, and without
+the patch's marker they no longer fit (each new branch is a command of its own: a forward request that
+ends while its PTR request waits, the signal that tells it so, a retry that ends COMPLETED at a refused
+turn, a hold for approval after the plan, the question a rollback asks the primary, a scheduled
+request's plan and verdict at its time, a PTR's turn and plan, a zone's first check with its servers'
+lookup)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.replay import REPLAY_HISTORIES
 from workflows.live_dns import PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS
+from workflows.patches import FEWER_ROUND_TRIPS
 from workflows.provisioning import DANGLING_TARGETS, SERVED_STANDS_AT_TURN, DnsProvisioningWorkflow
 from workflows.ptrs import PTR_IN_APPLY
 from workflows.schedule import JUDGED_WHEN_DUE
@@ -30,6 +32,8 @@ RECORDED = [
     (JUDGED_WHEN_DUE, "plan_changed_then_approved_again"),
     (PTR_IN_APPLY, "ptr_failed_then_retried"),
     (PTR_IN_APPLY, "ptr_failed_then_rolled_back"),
+    (FEWER_ROUND_TRIPS, "completed_with_its_ptr"),
+    (FEWER_ROUND_TRIPS, "ptr_lagged_then_served"),
 ]
 
 
