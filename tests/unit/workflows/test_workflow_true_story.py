@@ -50,7 +50,8 @@ def attention(store: FakeStore, count: int) -> Callable[[], bool]:
 
 
 def last_line(store: FakeStore) -> str:
-    return max(store.steps.values(), key=lambda s: s.at).message
+    """The latest line; of lines made at the same moment, the one written last."""
+    return max(reversed(store.steps.values()), key=lambda s: s.at).message
 
 
 async def rolling_back(env: WorkflowEnvironment, store: FakeStore) -> Handle:
