@@ -222,11 +222,12 @@ async def keep_ptrs(run: RequestRun, settle: Settle) -> str | None:
     assert run.params is not None
     if run.ptrs_in_apply or not run.params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
         return None
-    await flush(run)  # the PTR requests may take hours: the verify line is written before
     latest = list((run.state.plan or {}).get("old_values") or [])
     old = run.story.old_values(run.snapshot, latest)
     run.ptr_attempt += 1
     specs = ptr_requests(run.request, old, run.params.reverse_zones, run.ptr_attempt)
+    if specs:
+        await flush(run)  # the PTR requests may take hours: the verify line is written before
     run.story.ptrs = {_ptr_label(spec): "not started" for spec in specs}
     if not workflow.patched(PTR_WAITS_ALONE):  # one after the other, each cancelled with this one
         for spec in specs:

@@ -60,10 +60,14 @@ def timeline(store: FakeStore, request_id: str) -> list[str]:
     return [store.steps[i].message for i in store.written if store.steps[i].request_id == request_id]
 
 
-@pytest.mark.parametrize(("reverse_zones", "before", "after"), [([], 9, 7), (REVERSE, 15, 11)])
+@pytest.mark.parametrize(
+    ("record_type", "reverse_zones", "before", "after"),
+    [("A", [], 9, 7), ("A", REVERSE, 15, 11), ("TXT", REVERSE, 9, 7)],  # a TXT keeps no PTR
+)
 async def test_a_create_runs_fewer_local_activities_under_the_patch(
     time_skipping_env: WorkflowEnvironment,
     monkeypatch: pytest.MonkeyPatch,
+    record_type: str,
     reverse_zones: list[str],
     before: int,
     after: int,
@@ -76,7 +80,10 @@ async def test_a_create_runs_fewer_local_activities_under_the_patch(
         )
         store = FakeStore()
         async with unpatched_worker(time_skipping_env, store):
-            handle = await start(time_skipping_env, request_spec(), reverse_zones=reverse_zones)
+            spec = request_spec(
+                record_type=record_type, target="v=spf1 -all" if record_type == "TXT" else "192.0.2.10"
+            )
+            handle = await start(time_skipping_env, spec, reverse_zones=reverse_zones)
             assert (await handle.result()).status == "COMPLETED"
         counts.append(local_activities(await handle.fetch_history()))
         monkeypatch.undo()
