@@ -180,11 +180,13 @@ async def test_a_line_kept_back_is_written_before_the_workflow_sleeps(
 
 
 async def test_servers_that_cannot_be_looked_up_need_an_operator_with_the_same_message(
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
 ) -> None:
+    """A server of its own: the request is left waiting for an operator, its deadline still ahead."""
+    env = own_time_skipping_env
     store = FakeStore(servers_unknown="NXDOMAIN: example.test has no NS")
-    async with worker(time_skipping_env, store):
-        handle = await start(time_skipping_env, request_spec(), policy=PROPAGATION_POLICY)
+    async with worker(env, store):
+        handle = await start(env, request_spec(), policy=PROPAGATION_POLICY)
         await until_status(store, "NEEDS_ATTENTION")
         state = await handle.query(DnsProvisioningWorkflow.state)
     assert (
