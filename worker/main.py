@@ -114,8 +114,6 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
 
 def main(settings: Settings) -> None:
     """The role's entry point (dnsorch/cli/dispatch.py dispatches here)."""
-    if settings.worker_nice:
-        os.nice(settings.worker_nice)  # before any thread starts: each thread inherits it
     asyncio.run(run_worker(settings))
 
 

@@ -98,10 +98,6 @@ class Settings(BaseSettings, ApprovalSettings):
     worker_playbook_warm: bool = True
     """Start each playbook in a fork of a process that imported Ansible once (docs/live-dns.md);
     False starts every ansible-playbook cold."""
-    worker_nice: int = Field(default=0, ge=0, le=19)
-    """How much the worker (and the playbooks it starts) yields the CPU to the other processes on its
-    machine: a niceness, 0 to 19. On a machine it shares with the API, a burst's playbooks then wait a
-    little and accepting does not (docs/live-dns.md)."""
     worker_max_cached_workflows: int = 1000
     """Workflow instances one worker keeps in memory between their tasks. A request's workflow that
     is evicted is rebuilt by replaying its history at its next task, which costs CPU: keep this
