@@ -36,6 +36,7 @@ from dnsorch.contracts import (
     ServedCheck,
     ServerAnswer,
     WorkflowState,
+    ZoneServed,
 )
 from dnsorch.store import name_claims, request_rows
 from dnsorch.temporal import ensure_search_attributes, initial_attributes
@@ -97,6 +98,12 @@ async def served_at_once(check: ServedCheck) -> list[ServerAnswer]:
     return [
         ServerAnswer(server, serves=True, served=check.change.values, seconds=0.0) for server in check.servers
     ]
+
+
+@activity.defn(name="check_served_in_zone")
+async def zone_served_at_once(check: ServedCheck) -> ZoneServed:
+    servers = await one_server(check.change.zone)
+    return ZoneServed(servers, await served_at_once(dataclasses.replace(check, servers=servers)))
 
 
 @dataclass
@@ -193,6 +200,7 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
             plan_as_add,
             one_server,
             served_at_once,
+            zone_served_at_once,
         ],
     )
     async with worker:
