@@ -62,11 +62,13 @@ def resolved(facts: Facts, events: list[dict[str, Any]]) -> list[tuple[str, str,
     """(domain, type, when sent) of every request an operator resolved (v2 `resolve`, v1 COMPLETED).
     A resolve says "DNS was fixed outside; record what it asked for" (docs/operators.md): the soak's
     operator says so at random, so dnsorch may then record what DNS does not serve, and drift heals
-    it. Seen with SEED=11 N=300: a TXT resolved while it waited for its turn behind a CNAME."""
+    it. Seen with SEED=11 N=300: a TXT resolved while it waited for its turn behind a CNAME. A call
+    that got no answer (the API killed mid-call) may have reached the request too, so it counts."""
     found = []
     for e in events:
         path, status = e.get("path", ""), e.get("status")
-        if e["kind"] != "call" or not isinstance(status, int) or not 200 <= status < 300:
+        answered = isinstance(status, int) and 200 <= status < 300
+        if e["kind"] != "call" or not (answered or "error" in e):
             continue
         if path.endswith("/actions/resolve"):
             rid = path.split("/")[-3]

@@ -83,3 +83,22 @@ def test_drift_after_an_operators_resolve_of_that_record_set_is_no_violation() -
     assert drift_violations(facts_with(resolved_row, drift), [resolve]) == []
     late = {**resolve, "wall": T0 + 40, "t": 10.0}
     assert drift_violations(facts_with(resolved_row, drift), [late]) != []
+
+
+def test_a_resolve_that_got_no_answer_may_have_reached_the_request() -> None:
+    """The API killed mid-call (SEED=11, fewer-round-trips branch): the resolve reached the
+    workflow, the client saw only a broken connection. Refused ones (4xx, a 503 before anything
+    was sent on) still prove nothing."""
+    resolved_row = Row(
+        "r-cname", "acct-c", "kafka", "create", "CNAME", "web.example.test", "shop.example.test", {},
+        "COMPLETED", [], datetime.fromtimestamp(T0, UTC), None, None, None,
+    )  # fmt: skip
+    drift = drift_row("web.example.test", "CNAME", T0 + 20)
+    call = {
+        "seq": 1, "kind": "call", "t": 12.0, "wall": T0 + 5, "sent": 10.0, "method": "POST",
+        "path": "/api/v2/dns/requests/r-cname/actions/resolve",
+    }  # fmt: skip
+    unanswered = {**call, "error": "RemoteProtocolError"}
+    refused = {**call, "status": 409, "answer": {"error": {"code": "illegal_transition"}}}
+    assert drift_violations(facts_with(resolved_row, drift), [unanswered]) == []
+    assert drift_violations(facts_with(resolved_row, drift), [refused]) != []
