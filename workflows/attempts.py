@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.apply import Settle, applied_anyway, apply_change
     from workflows.bookkeeping import call, flush, log, record_row, transition
     from workflows.cancel_check import IN_TEMPORAL, Unsettled, settle_cancel
-    from workflows.live_dns import keep_ptrs, tell_forward_request, undo, verify_everywhere
+    from workflows.live_dns import keep_ptrs, tell_forward_request, undo
     from workflows.messages import STARTED, needs, serves
     from workflows.operators import attention_deadline, end_by, next_action
     from workflows.outcome import Outcome, note
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.run_state import RequestRun
     from workflows.ttl_dance import lead_in, restore, served_ttl
     from workflows.turn import check_not_superseded, take_turn
+    from workflows.verify import verify_everywhere
 
 S, A = RequestStatus, Action
 AT_DEADLINE = OperatorAction(A.FAIL.value, "workflow", "failed at the deadline (no operator action in time)")

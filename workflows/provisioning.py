@@ -13,7 +13,7 @@ the main coroutine, so transitions happen one at a time and in order.
 
 The class holds the handlers and `run`; the request's state is one RequestRun (run_state.py), and
 each step is a module beside this one that takes it: begin.py, schedule.py, approval_wait.py,
-freeze.py, attempts.py (turn.py, plan.py, apply.py, live_dns.py), cancel_check.py, operators.py.
+freeze.py, attempts.py (turn.py, plan.py, apply.py, verify.py, live_dns.py), cancel_check.py, operators.py.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.dns import FORWARD_TYPES, change_for, ptr_requests, rollback_for
     from workflows.apply import Settle
     from workflows.bookkeeping import log
-    from workflows.live_dns import verify_everywhere
     from workflows.primary import ask_primary
     from workflows.run_state import PtrChange, RequestRun
     from workflows.turn import take_turn
+    from workflows.verify import verify_everywhere
 
 S = RequestStatus
 # A request's PTR changes ride in its own apply instead of child requests (live_dns.AUTOMATIC_PTR).

@@ -28,11 +28,12 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import Action, ApplyResult, DnsChange, OperatorAction, RequestStatus
     from workflows.apply import Settle, apply_change, serve_actions_until
     from workflows.bookkeeping import log
-    from workflows.live_dns import roll_back, verify_everywhere
+    from workflows.live_dns import roll_back
     from workflows.outcome import Outcome, note
     from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
     from workflows.ttl_dance_state import APPLY, LOWER, RESTORE, TTL_DANCE, WAIT, TtlDance
+    from workflows.verify import verify_everywhere
 
 S, A = RequestStatus, Action
 __all__ = ["TTL_DANCE", "TtlDance", "lead_in", "restore", "served_ttl", "settle_cancel"]
