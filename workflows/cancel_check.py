@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from dnsorch.contracts import Action, ChangePlan, DnsChange, OperatorAction, RequestStatus
+    from dnsorch.contracts import Action, ChangePlan, OperatorAction, RequestStatus
     from workflows import ttl_dance
     from workflows.apply import Settle
     from workflows.bookkeeping import log, transition
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outcome import Outcome, note
     from workflows.policy import failure_reason
     from workflows.primary import ask_primary
+    from workflows.resolve_check import check_resolve, serves
     from workflows.run_state import RequestRun
 
 S, A = RequestStatus, Action
@@ -62,7 +63,9 @@ async def settle_cancel(
 ) -> None:
     """Returns when the cancel (or fail) may end the request as it asks (nothing was sent, or the
     primary serves the snapshot); raises Outcome when DNS's answer decides another ending, or
-    Unsettled. A TTL dance that lowered the TTL restores it first (ttl_dance.py)."""
+    Unsettled. A TTL dance that lowered the TTL restores it first (ttl_dance.py). A resolve returns
+    when the primary serves the change, and is refused (Unsettled) when not (resolve_check.py)."""
+    await check_resolve(run, action, ticket, _unsettled)
     await _ask_dns(run, action, ticket, asked=asked, ended=ended)
     await ttl_dance.settle_cancel(run, action, ticket, settler(run), _unsettled, ended=ended)
 
@@ -85,7 +88,7 @@ async def _ask_dns(
     if served.action == "unknown":
         why = f"the primary could not be asked ({served.note})"
         await _unsettled(run, ticket, f"{asked}: whether the change reached DNS is unknown: {why}", action)
-    if not _serves(served, change):
+    if not serves(served, change):
         return  # untouched (or changed by no one of ours): CANCELLED, as before
     values = ", ".join(change.values) or "nothing (deleted)"
     if run.snapshot is None:
@@ -138,8 +141,3 @@ async def _unsettled(run: RequestRun, ticket: int, problem: str, action: Operato
         )
     run.done_tickets.add(ticket)
     raise Unsettled(problem)
-
-
-def _serves(plan: ChangePlan, change: DnsChange) -> bool:
-    """The plan of the request's own change says the primary already serves it."""
-    return plan.action == "unchanged" or (change.operation == "delete" and plan.action == "none")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import (
@@ -52,6 +53,8 @@ async def carried_out(run: RequestRun, action: OperatorAction) -> str:
     """Queue an action checked by an update's validator; answers the status once it is carried out."""
     ticket = enqueue(run, action)
     await workflow.wait_condition(lambda: ticket in run.done_tickets)
+    if (why := run.refusals.pop(ticket, None)) is not None:
+        raise ApplicationError(why, type="ActionRefused", non_retryable=True)
     return run.state.status
 
 

@@ -42,5 +42,6 @@ DANGLING_TARGETS = "dangling-targets"
 FEWER_ROUND_TRIPS = "fewer-round-trips"
 # Rules in other rooms: AUTOMATIC_PTR, PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS (live_dns.py);
 # ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN (story.py); CANCEL_ASKS_DNS,
-# FAIL_ASKS_DNS (cancel_check.py); SCHEDULED_CHANGES (schedule.py); FREEZE_WINDOWS (freeze.py);
-# MANUAL_STATUS_IS_A_NOTE (operators.py); TTL_DANCE (ttl_dance_state.py).
+# FAIL_ASKS_DNS (cancel_check.py); RESOLVE_ASKS_DNS (resolve_check.py); SCHEDULED_CHANGES
+# (schedule.py); FREEZE_WINDOWS (freeze.py); MANUAL_STATUS_IS_A_NOTE (operators.py); TTL_DANCE
+# (ttl_dance_state.py).

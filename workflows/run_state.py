@@ -60,6 +60,8 @@ class RequestRun:
     queue: list[tuple[int, OperatorAction]] = field(default_factory=list)
     next_ticket: int = 0
     done_tickets: set[int] = field(default_factory=set)
+    refusals: dict[int, str] = field(default_factory=dict)
+    """Why a queued action was refused once carried out (resolve_check.py): its update fails with it."""
     row_ready: bool = False
     """The request's row exists: signals wait for it before they write."""
     moved: list[Reschedule] = field(default_factory=list)

@@ -180,6 +180,39 @@ def test_a_stopped_secondary_is_named_and_a_retry_completes_once_it_is_back(
     assert verified and "ns2.example.test (127.0.0.2) after" in verified[-1]
 
 
+def test_a_resolve_is_refused_while_the_primary_does_not_serve_the_change(
+    live: LiveStack, bind_server: BindInfo
+) -> None:
+    """A resolve records the change in dns_records, so it asks the primary first: a change someone
+    removed by hand is not resolved until DNS serves it again (found by the soak, SEED=11)."""
+    assert bind_server.secondary is not None
+    domain = name()
+    bind_server.secondary.stop()
+    try:
+        request_id = request(live.attention, domain, "192.0.2.83")
+        assert (
+            wait_for(live.attention, request_id, "NEEDS_ATTENTION", "COMPLETED")["status"]
+            == "NEEDS_ATTENTION"
+        )
+    finally:
+        bind_server.secondary.start()
+    zone = bind_server.zones[0]
+    by_hand(bind_server, bind_server.key_file, zone, domain, "A", [])  # someone removes it
+    refused = act(live.attention, request_id, "resolve")
+    assert refused.status_code == 409, refused.text
+    assert "the primary does not serve the change" in refused.json()["error"]["message"]
+    assert wait_for(live.attention, request_id, "NEEDS_ATTENTION")["status"] == "NEEDS_ATTENTION"
+    records = live.attention.http.get("/api/v2/dns/records", params={"domain": domain}).json()["items"]
+    assert records == []
+
+    by_hand(bind_server, bind_server.key_file, zone, domain, "A", ["192.0.2.83"])  # fixed by hand
+    assert act(live.attention, request_id, "resolve").status_code == 200
+    assert wait_for(live.attention, request_id, "COMPLETED")["status"] == "COMPLETED"
+    records = live.attention.http.get("/api/v2/dns/records", params={"domain": domain}).json()["items"]
+    assert [r["target"] for r in records] == ["192.0.2.83"]
+    assert served(live.primary, domain) == ["192.0.2.83"]
+
+
 def test_a_change_a_secondary_never_serves_is_rolled_back(live: LiveStack, bind_server: BindInfo) -> None:
     assert bind_server.secondary is not None
     domain = name()

@@ -212,7 +212,7 @@ async def test_a_rollback_never_undoes_a_later_change_of_the_name(
         await act(handle, "rollback", "undo it")
         await past_the_deadline(time_skipping_env, store, 2)
         state = await handle.query(DnsProvisioningWorkflow.state)
-        await act(handle, "resolve", "the later change stands")  # ends it: nothing left on the shared server
+        await act(handle, "fail", "the later change stands")  # ends it: nothing left on the shared server
     assert [c.operation for c in store.applied] == ["create"], "no restore was sent"
     assert state.status == "NEEDS_ATTENTION"
     assert (state.last_error or "").startswith(
