@@ -19,7 +19,7 @@ from api.v1 import routes as v1_routes
 from api.v2 import freezes as v2_freezes
 from api.v2 import routes as v2_routes
 from dnsorch import telemetry, temporal
-from dnsorch.requests import AcceptService, OperateService
+from dnsorch.requests import AcceptService, OperateService, WorkflowStarter
 from dnsorch.settings import Settings, get_settings
 from dnsorch.store import make_engine
 from dnsorch.temporal import ProvisioningGateway
@@ -68,9 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway = ProvisioningGateway(client, settings.temporal_task_queue)
         app.state.settings = settings
         app.state.engine, app.state.temporal = engine, client
-        app.state.accept = AcceptService(engine, gateway, settings)
-        app.state.operate = OperateService(engine, gateway, four_eyes=settings.approval_four_eyes)
+        starter = WorkflowStarter(engine, gateway, settings)
+        app.state.accept = AcceptService(engine, gateway, settings, starter)
+        app.state.operate = OperateService(
+            engine, gateway, four_eyes=settings.approval_four_eyes, starter=starter
+        )
+        # Starts what was accepted and left behind (by a process that died, or while Temporal was down).
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(starter.run(stop), name="outbox-sweep")
         yield
+        stop.set()
+        await starter.close()
+        await sweeper
         engine.dispose()
 
     # /docs is Swagger UI 5 (it reads FastAPI's OpenAPI 3.1) with its assets served from the

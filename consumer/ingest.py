@@ -1,14 +1,15 @@
 """A message's path to a request: decode → accept, or a dead letter for what can never be accepted.
 
 The loop that brings the messages (consumer/lanes.py) runs this path for each partition's messages
-in offset order, retries it while PostgreSQL, Temporal or the broker is away, and commits behind it.
+in offset order, retries it while PostgreSQL or the broker is away, and commits behind it.
 Here:
-- a message is accepted once its workflow is started and its row written, or dead-lettered once the
-  broker acknowledged the dead letter; either way it is done, and its offset may be committed;
+- a message is accepted once its row and its queued workflow start commit (the workflow starts
+  after, dnsorch/requests/starting.py), or dead-lettered once the broker acknowledged the dead
+  letter; either way it is done, and its offset may be committed (Temporal being down holds nothing);
 - a redelivered message maps to the same request id, so it starts nothing new; a new message at an
   offset used before a broker or topic reset is a new request (decode.derived_request_id);
-- what PostgreSQL or Temporal cannot answer now raises ServiceUnavailable, so the loop holds the
-  message back rather than dead-lettering it.
+- what PostgreSQL cannot answer now raises ServiceUnavailable, so the loop holds the message back
+  rather than dead-lettering it.
 """
 
 from __future__ import annotations
@@ -98,7 +99,6 @@ class Ingestor:
                 source="kafka",
                 request_id=decoded.request_id,
                 message_key=decoded.message_key,
-                require_row=True,
                 not_before=decoded.body.not_before,
                 expires_at=decoded.body.expires_at,
                 emergency=decoded.body.emergency,

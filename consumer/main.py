@@ -56,7 +56,11 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(ingestor.run(stop), name="ingest")]
+    tasks = [
+        asyncio.create_task(ingestor.run(stop), name="ingest"),
+        # Starts what was accepted and left behind (by a process that died, or while Temporal was down).
+        asyncio.create_task(accept.starter.run(stop), name="outbox-sweep"),
+    ]
     publisher = None
     if publish_events:
         publisher = EventPublisher(engine, producer, settings.kafka_events_topic)
@@ -86,6 +90,7 @@ async def run_consumer(settings: Settings, *, publish_events: bool = True) -> No
         await asyncio.gather(*tasks)
     finally:
         stop.set()
+        await accept.starter.close()
         for task in tasks:
             if not task.done():
                 task.cancel()

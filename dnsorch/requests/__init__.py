@@ -1,6 +1,7 @@
 """A request's life in the core, shared by the API and the Kafka consumer: the body it arrives in,
-its validation, the rules the managed records impose, approval by risk, accepting it (start its
-workflow, write its row), operating on it (read it, steer its workflow) and the read side's lists.
+its validation, the rules the managed records impose, approval by risk, accepting it (its row and
+queued workflow start together, then the start), operating on it (read it, steer its workflow)
+and the read side's lists.
 
 The rules live here, not in routes; the workflow itself asks transitions.py what an operator may do.
 """
@@ -22,6 +23,7 @@ from dnsorch.requests.schemas import (
     StatusUpdateResponse,
     printable,
 )
+from dnsorch.requests.starting import WorkflowStarter
 from dnsorch.requests.validation import OPERATIONS, build_spec, request_hash
 from dnsorch.requests.workflow_input import apply_policy
 
@@ -49,6 +51,7 @@ __all__ = [
     "Door",
     "apply_policy",
     "idempotency_request_id",
+    "WorkflowStarter",
     # operate, and the read side
     "OperateService",
     "read_request",

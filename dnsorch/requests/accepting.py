@@ -2,25 +2,25 @@
 
 Accept order (why nothing accepted is lost and nothing starts twice):
 1. validate, and give the request its id;
-2. start the workflow with id `dns-request-<id>` and the whole validated request as input
-   (a second start with the same id is refused by Temporal and treated as success);
-3. insert the row (`ON CONFLICT DO NOTHING`) from the body the workflow holds: this call's if it
-   started the workflow; if the workflow existed already, the body in its start event, and a
-   different body under the same id is refused (409 `idempotency_conflict`, or a dead letter).
-A request is accepted once step 2 succeeds: if the process dies before step 3, or PostgreSQL
-is down then, the workflow's first activity inserts the same row from its input. If step 2
-fails, nothing was stored and the caller gets 503, so a retry cannot leave a twin behind.
+2. check it against the managed records and judge its risk (fails closed: 503 while PostgreSQL is down);
+3. in ONE transaction, insert the request's row and its queued workflow start (the workflow's whole
+   input, dnsorch/store/workflow_starts.py); a row with this id already (a retry with the same
+   Idempotency-Key, a Kafka redelivery) is the same request if its body hash matches, else 409
+   `idempotency_conflict` (or a dead letter);
+4. answer. A request is accepted once step 3 commits: the accepting process then starts the
+   workflow `dns-request-<id>` in the background and deletes the entry; if it dies first, or Temporal
+   is down, a sweeper starts it later (dnsorch/requests/starting.py). A value PostgreSQL refuses is
+   a 4xx, and nothing was stored, so nothing starts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal, NoReturn
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
@@ -30,6 +30,7 @@ from dnsorch.contracts import (
     DnsRequestSpec,
     IdempotencyConflict,
     InvalidRequest,
+    ProvisioningInput,
     RequestNotFound,
     RequestStatus,
     ServiceUnavailable,
@@ -41,6 +42,7 @@ from dnsorch.logging import bind_request_id
 from dnsorch.requests import approval, rules
 from dnsorch.requests.operating import read_request
 from dnsorch.requests.schemas import CreateDnsRequest
+from dnsorch.requests.starting import WorkflowStarter
 from dnsorch.requests.validation import (
     build_spec,
     check_expires_at,
@@ -50,8 +52,8 @@ from dnsorch.requests.validation import (
 )
 from dnsorch.requests.workflow_input import expiry_verdict, workflow_input
 from dnsorch.settings import Settings
-from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows
-from dnsorch.temporal import ProvisioningGateway, WorkflowNotFound
+from dnsorch.store import DnsRecord, DnsRequest, read_zone_facts, request_rows, workflow_starts
+from dnsorch.temporal import ProvisioningGateway
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class Accepted:
     workflow_id: str
     status: RequestStatus
     created: bool = True
-    """False when a workflow with this request id already existed (a redelivery or a retry)."""
+    """False when a request with this id was accepted before (a redelivery or a retry)."""
     spec: DnsRequestSpec | None = None
     """What was accepted, when this call accepted it (None when an earlier call did)."""
     stored: bool = False
@@ -83,10 +85,17 @@ def idempotency_request_id(account_id: str, key: str) -> str:
 
 
 class AcceptService:
-    def __init__(self, engine: Engine, gateway: ProvisioningGateway, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: ProvisioningGateway,
+        settings: Settings,
+        starter: WorkflowStarter | None = None,
+    ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.settings = settings
+        self.starter = starter or WorkflowStarter(engine, gateway, settings)
         self._reverse_zones = [zone for zone in settings.dns_zones if is_reverse_zone(zone)]
 
     async def create(
@@ -96,7 +105,6 @@ class AcceptService:
         source: Door,
         request_id: str | None = None,
         message_key: str | None = None,
-        require_row: bool = False,
         operation: str = "create",
         idempotency_key: str | None = None,
         dry_run: bool = False,
@@ -111,8 +119,6 @@ class AcceptService:
         `source`: the door the request came through; every caller names its own. The body's
         `context.source`, which v1's contract keeps, decides nothing: else a client could pass its
         request off as drift detection's.
-        `require_row`: raise ServiceUnavailable unless the row is written too, for callers (the
-        Kafka consumer) that would rather hold back than move on while PostgreSQL is down.
         `idempotency_key`: the request id derives from (account, key), so a retry with the same
         key maps to the same request; the same key with another body is IdempotencyConflict.
         """
@@ -140,39 +146,29 @@ class AcceptService:
         spec.ttl_dance = check_ttl_dance(ttl_dance, operation)
         facts = await self._check_against_managed(spec)
         held = expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
-        created = await self.gateway.start(workflow_input(spec, held, self.settings, self._reverse_zones))
-        stored = False
-        if created:
-            stored = await self._write_row(spec, created=True, require_row=require_row)
-            log.info(
-                "accepted %s %s %s -> %s from %s",
-                operation,
-                spec.record_type,
-                spec.domain,
-                spec.target,
-                spec.source,
-            )
-        else:
-            await self._check_started_elsewhere(spec, fingerprint, require_row)
-        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, created, spec, stored)
+        params = workflow_input(spec, held, self.settings, self._reverse_zones)
+        if not await self._store(params):
+            existing = await self._existing(request_id, fingerprint)
+            if existing is None:  # the row vanished between the insert and this read
+                raise ServiceUnavailable.postgresql()
+            return existing
+        log.info(
+            "accepted %s %s %s -> %s from %s",
+            operation,
+            spec.record_type,
+            spec.domain,
+            spec.target,
+            spec.source,
+        )
+        self.starter.start_soon(params)
+        return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, True, spec, stored=True)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
-        """The request just accepted, as stored; if PostgreSQL went away since, as accepted (its
-        workflow holds it and writes the row): an accepted request must never answer as a failure,
-        or its client would retry without a key and provision the name twice. A row this call wrote
-        is answered as written, without reading it back."""
+        """The request just accepted, as stored. A row this call wrote is answered as written,
+        without reading it back; an earlier call's is read (it may have moved on since)."""
         if accepted.stored and accepted.spec is not None and accepted.spec.accepted_at is not None:
             return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
-        try:
-            return await read_request(self.engine, uuid.UUID(accepted.request_id))
-        except (ServiceUnavailable, RequestNotFound):
-            if accepted.spec is None or accepted.spec.accepted_at is None:
-                raise
-            log.warning(
-                "request %s accepted but not readable back; answering from what was accepted",
-                accepted.request_id,
-            )
-            return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
+        return await read_request(self.engine, uuid.UUID(accepted.request_id))
 
     async def _check_against_managed(self, spec: DnsRequestSpec) -> ZoneFacts:
         """Refuse at once what the managed records already rule out (dnsorch/requests/rules.py); answer
@@ -211,57 +207,20 @@ class AcceptService:
             created=False,
         )
 
-    async def _check_started_elsewhere(
-        self, spec: DnsRequestSpec, fingerprint: str, require_row: bool
-    ) -> None:
-        """The workflow existed already: answer from what it holds, never from this call's body.
+    async def _store(self, params: ProvisioningInput) -> bool:
+        """Step 3: the row and the queued start, together; False when the row existed already.
+        PostgreSQL refusing a value validation let through refuses the request (nothing is stored)."""
+        grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
 
-        The same body (a retry, a redelivery) is the same request; another body under the same
-        Idempotency-Key or Kafka request id is IdempotencyConflict. A workflow that was terminated
-        because PostgreSQL refused its row was never accepted: refused again, as the first time.
-        """
-        if await self._existing(spec.request_id, fingerprint) is not None:
-            return
-        try:
-            started = await self.gateway.started(spec.workflow_id)
-        except WorkflowNotFound as gone:
-            raise ServiceUnavailable.temporal(gone) from gone
-        if started.params.request.request_hash != fingerprint:
-            raise IdempotencyConflict(spec.request_id)
-        if started.terminated:
-            raise InvalidRequest("request", "cannot be stored: it was refused before; send a corrected one")
-        # The starter has not written the row yet (or died): write it from the workflow's own input.
-        await self._write_row(started.params.request, created=False, require_row=require_row)
+        def insert() -> bool:
+            with self.engine.begin() as conn:
+                return workflow_starts.insert_accepted(conn, params, grace)
 
-    async def _write_row(self, spec: DnsRequestSpec, *, created: bool, require_row: bool) -> bool:
-        """Insert the request's row from `spec`, which must be what its workflow holds: the row
-        says what the workflow provisions, never another caller's body. True when this call wrote
-        it (False: the workflow wrote it first, or PostgreSQL is away)."""
         try:
-            return bool(await asyncio.to_thread(self._insert_row, spec))
+            return await asyncio.to_thread(insert)
         except (DataError, UnicodeEncodeError) as error:
-            await self._abandon(spec, created, error)
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            log.warning("request %s refused by PostgreSQL: %s", params.request.request_id, reason)
+            raise InvalidRequest("request", f"cannot be stored: {reason}") from error
         except OperationalError as error:
-            if require_row:
-                raise ServiceUnavailable.postgresql() from error
-            # The workflow holds the request and will write the row itself once PostgreSQL is back.
-            log.warning("PostgreSQL unavailable; the workflow will create the row", exc_info=True)
-        return False
-
-    def _insert_row(self, spec: DnsRequestSpec) -> bool:
-        assert spec.accepted_at is not None
-        with self.engine.begin() as conn:
-            return request_rows.insert_request(conn, spec, spec.accepted_at)
-
-    async def _abandon(self, spec: DnsRequestSpec, created: bool, error: Exception) -> NoReturn:
-        """PostgreSQL refused a value validation let through: the request was never accepted, so the
-        workflow just started must not go on (its first activity would fail the same way)."""
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        if created:
-            # Ended already (its row insert failed non-retryably) or Temporal is away: nothing to stop.
-            with contextlib.suppress(WorkflowNotFound, ServiceUnavailable):
-                await self.gateway.terminate(
-                    spec.workflow_id, "request could not be stored; it was never accepted"
-                )
-        log.warning("request %s refused by PostgreSQL: %s", spec.request_id, reason)
-        raise InvalidRequest("request", f"cannot be stored: {reason}") from error
+            raise ServiceUnavailable.postgresql() from error

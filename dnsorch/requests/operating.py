@@ -1,7 +1,8 @@
 """Operating on accepted requests, shared by the API's routes: read one, steer its workflow.
 
 Every change goes to the request's workflow, never to its row: the workflow decides whether the
-change is allowed in its state (dnsorch/requests/transitions.py) and records it in the log.
+change is allowed in its state (dnsorch/requests/transitions.py) and records it in the log. A
+request accepted a moment ago may have no workflow yet (its start is queued): it is started first.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from dnsorch.contracts import (
 )
 from dnsorch.dns import name_text, zone_of
 from dnsorch.logging import bind_request_id
+from dnsorch.requests.starting import WorkflowStarter
 from dnsorch.requests.validation import check_expires_at, check_not_before
 from dnsorch.store import DnsRecord, DnsRequest, owners, request_rows
 from dnsorch.temporal import ProvisioningGateway, UpdateRefused, WorkflowNotFound
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", OperatorAction, StatusChange, Reschedule)
+T = TypeVar("T")
 
 
 async def read_request(engine: Engine, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
@@ -61,10 +64,18 @@ async def read_request(engine: Engine, request_id: uuid.UUID) -> tuple[DnsReques
 
 
 class OperateService:
-    def __init__(self, engine: Engine, gateway: ProvisioningGateway, *, four_eyes: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: ProvisioningGateway,
+        *,
+        four_eyes: bool = False,
+        starter: WorkflowStarter | None = None,
+    ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.four_eyes = four_eyes
+        self.starter = starter
 
     async def get(self, request_id: uuid.UUID) -> tuple[DnsRequest, DnsRecord | None]:
         return await read_request(self.engine, request_id)
@@ -165,7 +176,7 @@ class OperateService:
         bind_request_id(str(request_id))
         workflow_id = self._workflow_id(request)
         try:
-            if not await self.gateway.is_running(workflow_id):
+            if not await self._queued_first(request, lambda: self.gateway.is_running(workflow_id)):
                 raise RequestFinished(str(request_id), request.status)
             await self.gateway.send_status(
                 workflow_id, StatusChange(status=status.value, message=message, actor=actor)
@@ -182,12 +193,23 @@ class OperateService:
     async def _send(self, request: DnsRequest, update: Callable[[str, M], Awaitable[str]], message: M) -> str:
         """`message` to the request's workflow as an Update (one of the gateway's); the status it led
         to (logged with the message), or the refusal the caller answers with (`_refusal`)."""
+        workflow_id = self._workflow_id(request)
         try:
-            result = await update(self._workflow_id(request), message)
+            result = await self._queued_first(request, lambda: update(workflow_id, message))
         except (UpdateRefused, WorkflowNotFound) as error:
             raise self._refusal(request, error) from error
         log.info("%s -> %s", message, result)
         return result
+
+    async def _queued_first(self, request: DnsRequest, call: Callable[[], Awaitable[T]]) -> T:
+        """`call` on the request's workflow; if there is none because its start is still queued,
+        start it from its entry and call again (an accepted request is never "not found")."""
+        try:
+            return await call()
+        except WorkflowNotFound:
+            if self.starter is None or not await self.starter.start_queued(str(request.id)):
+                raise
+        return await call()
 
     @staticmethod
     def _workflow_id(request: DnsRequest) -> str:

@@ -88,6 +88,13 @@ class Settings(BaseSettings, ApprovalSettings):
     api_threads: int = 16
     """Threads (and PostgreSQL connections) the API uses for its blocking work: key checks, row
     writes, reads. Python's default on 2 cores is 6, and under a burst accepting queued behind reads."""
+    outbox_sweep_seconds: float = 5.0
+    """How often each accepting process (API, Kafka consumer) looks for workflow starts left behind."""
+    outbox_start_grace_seconds: float = 20.0
+    """How long a sweeper leaves a new start to the process that accepted it (longer than a start's
+    own timeout, so both do not start it at once); also the pause after a failed attempt."""
+    outbox_sweep_batch: int = 100
+    """Starts one sweep claims at most."""
     worker_max_concurrent_activities: int = 200
     """Activities one worker runs at once. Apply activities mostly wait for their batch (no thread,
     no CPU), so this bounds how many changes can share a batch; more wait in Temporal's queue."""

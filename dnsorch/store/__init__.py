@@ -12,6 +12,7 @@ second row, a second record or a second copy of a log line. Modules read as name
 - `expiries`: expiring records (when an expiry starts, what stands in its way, its warning event);
 - `freezes`: operators' freeze windows, and the one that freezes a zone at a time;
 - `dead_letters`: the Kafka messages already sent to the dead-letter topic;
+- `workflow_starts`: the outbox of request workflows accepted and not yet started;
 - `keys`: API keys (stored as hashes) and who they stand for;
 - `managed_zone`: what dnsorch manages in one zone (`ManagedZone`), as drift and adoption read it;
   `adopted`: an adoption's writes.
@@ -27,6 +28,7 @@ from dnsorch.store import (
     owners,
     request_rows,
     served_records,
+    workflow_starts,
 )
 from dnsorch.store.adopted import OwnerChangedDuringAdoption, hold_records, write_adopted
 from dnsorch.store.db import make_engine, ping, session_scope
@@ -43,6 +45,7 @@ from dnsorch.store.models import (
     NameOwner,
     NameTransfer,
     RequestEvent,
+    WorkflowStart,
 )
 from dnsorch.store.zone_facts import read_zone_facts
 
@@ -61,6 +64,7 @@ __all__ = [
     "NameOwner",
     "NameTransfer",
     "RequestEvent",
+    "WorkflowStart",
     # modules read as namespaces
     "dead_letters",
     "expiries",
@@ -71,6 +75,7 @@ __all__ = [
     "owners",
     "request_rows",
     "served_records",
+    "workflow_starts",
     # API keys
     "Principal",
     "Role",

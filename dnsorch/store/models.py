@@ -130,6 +130,26 @@ class RequestEvent(SQLModel, table=True):
     )
 
 
+class WorkflowStart(SQLModel, table=True):
+    """Outbox of workflow starts: written with the request's row, deleted once its workflow started."""
+
+    __tablename__ = "workflow_starts"
+    __table_args__ = (Index("ix_workflow_starts_next_attempt_at", "next_attempt_at"),)
+
+    request_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), primary_key=True)
+    )
+    input: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    """The workflow's ProvisioningInput, as Temporal's JSON payload converter encodes it."""
+    queued_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    """A sweeper takes the entry from then on: after the starter's grace, or a failed attempt's pause."""
+    attempts: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class DeadLetter(SQLModel, table=True):
     """A Kafka message sent to the dead-letter topic; a redelivery finds it here and is not sent twice."""
 

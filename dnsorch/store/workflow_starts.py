@@ -1,0 +1,107 @@
+"""The outbox of workflow starts (`workflow_starts`): a request's row and its start commit together.
+
+An entry holds the workflow's whole input. The accepting process starts the workflow right after
+the commit and deletes the entry; a sweeper claims what is left once `next_attempt_at` has passed.
+A claim moves `next_attempt_at` on, so another sweeper does not take the entry while it is tried.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadConverter
+
+from dnsorch.contracts import ProvisioningInput
+from dnsorch.store.models import WorkflowStart
+from dnsorch.store.request_rows import insert_request
+
+
+@dataclass
+class QueuedStart:
+    request_id: str
+    params: ProvisioningInput
+    attempts: int
+
+
+def encode(params: ProvisioningInput) -> dict[str, object]:
+    """The input as Temporal's own JSON converter writes it, so it decodes to an equal value."""
+    [payload] = PayloadConverter.default.to_payloads([params])
+    loaded: dict[str, object] = json.loads(payload.data)
+    return loaded
+
+
+def decode(stored: dict[str, object]) -> ProvisioningInput:
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(stored).encode())
+    [params] = PayloadConverter.default.from_payloads([payload], [ProvisioningInput])
+    assert isinstance(params, ProvisioningInput)
+    return params
+
+
+def insert_accepted(conn: Connection, params: ProvisioningInput, grace: timedelta) -> bool:
+    """The request's row and its queued start, in the caller's transaction; False (and nothing
+    written) when a row with its id exists already."""
+    spec = params.request
+    assert spec.accepted_at is not None
+    if not insert_request(conn, spec, spec.accepted_at):
+        return False
+    conn.execute(
+        insert(WorkflowStart).values(
+            request_id=uuid.UUID(spec.request_id),
+            input=encode(params),
+            queued_at=spec.accepted_at,
+            next_attempt_at=spec.accepted_at + grace,
+        )
+    )
+    return True
+
+
+def queued(conn: Connection, request_id: str) -> QueuedStart | None:
+    """The request's queued start, if it has one."""
+    row = conn.execute(
+        text("SELECT input, attempts FROM workflow_starts WHERE request_id = :id"),
+        {"id": uuid.UUID(request_id)},
+    ).first()
+    return None if row is None else QueuedStart(request_id, decode(row[0]), row[1])
+
+
+_CLAIM = text(
+    """
+    UPDATE workflow_starts
+       SET next_attempt_at = now() + make_interval(secs => :lease), attempts = attempts + 1
+     WHERE request_id IN (
+           SELECT request_id FROM workflow_starts
+            WHERE next_attempt_at <= now()
+            ORDER BY next_attempt_at
+            LIMIT :limit
+              FOR UPDATE SKIP LOCKED)
+    RETURNING request_id, input, attempts
+    """
+)
+
+
+def claim_due(conn: Connection, limit: int, lease: timedelta) -> list[QueuedStart]:
+    """Entries due now, at most `limit`; each is not due again for `lease` (counted as an attempt)."""
+    rows = conn.execute(_CLAIM, {"limit": limit, "lease": lease.total_seconds()}).all()
+    return [QueuedStart(str(row[0]), decode(row[1]), row[2]) for row in rows]
+
+
+def record_failure(conn: Connection, request_id: str, error: str, retry_at: datetime) -> None:
+    conn.execute(
+        text(
+            "UPDATE workflow_starts SET last_error = :error, next_attempt_at = :retry_at"
+            " WHERE request_id = :id"
+        ),
+        {"error": error[:1000], "retry_at": retry_at, "id": uuid.UUID(request_id)},
+    )
+
+
+def remove(conn: Connection, request_id: str) -> None:
+    """The workflow started (or existed already): the entry is done."""
+    conn.execute(delete(WorkflowStart).where(col(WorkflowStart.request_id) == uuid.UUID(request_id)))
