@@ -74,7 +74,7 @@ def queued(conn: Connection, request_id: str) -> QueuedStart | None:
 _CLAIM = text(
     """
     UPDATE workflow_starts
-       SET next_attempt_at = now() + make_interval(secs => :lease), attempts = attempts + 1
+       SET next_attempt_at = now() + make_interval(secs => :lease)
      WHERE request_id IN (
            SELECT request_id FROM workflow_starts
             WHERE next_attempt_at <= now()
@@ -87,16 +87,17 @@ _CLAIM = text(
 
 
 def claim_due(conn: Connection, limit: int, lease: timedelta) -> list[QueuedStart]:
-    """Entries due now, at most `limit`; each is not due again for `lease` (counted as an attempt)."""
+    """Entries due now, at most `limit`; each is not due again for `lease`."""
     rows = conn.execute(_CLAIM, {"limit": limit, "lease": lease.total_seconds()}).all()
     return [QueuedStart(str(row[0]), decode(row[1]), row[2]) for row in rows]
 
 
 def record_failure(conn: Connection, request_id: str, error: str, retry_at: datetime) -> None:
+    """A failed attempt: counted, its error kept for operators, tried again at `retry_at`."""
     conn.execute(
         text(
-            "UPDATE workflow_starts SET last_error = :error, next_attempt_at = :retry_at"
-            " WHERE request_id = :id"
+            "UPDATE workflow_starts SET attempts = attempts + 1, last_error = :error,"
+            " next_attempt_at = :retry_at WHERE request_id = :id"
         ),
         {"error": error[:1000], "retry_at": retry_at, "id": uuid.UUID(request_id)},
     )

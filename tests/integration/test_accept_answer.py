@@ -1,6 +1,7 @@
 """The answer to an accepted create is its row as stored. When the accepting call wrote the row it
-answers what it wrote without reading it back (a PostgreSQL round trip less per accept); when the
-workflow wrote the row first, the answer is read from PostgreSQL, as the workflow left it."""
+answers what it wrote without reading it back (a PostgreSQL round trip less per accept); when an
+earlier call accepted it (a retry with the same key), the answer is read from PostgreSQL, as the
+workflow has left it since."""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ from temporalio.client import Client
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
-from dnsorch.contracts import DnsRequestSpec
 from dnsorch.requests import AcceptService, CreateDnsRequest
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine
 from dnsorch.store.models import DnsRequest
-from dnsorch.store.request_rows import insert_request
 from dnsorch.temporal import ProvisioningGateway
 
 pytestmark = pytest.mark.integration
@@ -36,19 +35,6 @@ def body() -> CreateDnsRequest:
             },
         }
     )
-
-
-class WorkflowWroteFirst(AcceptService):
-    """The workflow's first status reached PostgreSQL before the accepting call's row."""
-
-    def _insert_row(self, spec: DnsRequestSpec) -> bool:
-        assert spec.accepted_at is not None
-        with self.engine.begin() as conn:
-            insert_request(conn, spec, spec.accepted_at)
-            conn.execute(
-                text("UPDATE dns_requests SET status = 'IN_PROGRESS' WHERE id = :id"), {"id": spec.request_id}
-            )
-        return super()._insert_row(spec)
 
 
 def columns(row: DnsRequest) -> dict[str, Any]:
@@ -93,10 +79,18 @@ async def test_a_row_the_call_wrote_is_answered_as_stored_without_reading_it_bac
     assert columns(answer) == columns(stored(engine, accepted.request_id))
 
 
-async def test_a_row_the_workflow_wrote_first_is_read_as_the_workflow_left_it(accepting) -> None:  # type: ignore[no-untyped-def]
+async def test_a_retry_is_read_as_the_workflow_left_the_row(accepting) -> None:  # type: ignore[no-untyped-def]
     engine, gateway, settings = accepting
-    service = WorkflowWroteFirst(engine, gateway, settings)
-    accepted = await service.create(body(), source="api")
-    answer, _ = await service.read_accepted(accepted)
+    service = AcceptService(engine, gateway, settings)
+    sent = body()
+    first = await service.create(sent, source="api", idempotency_key=f"k-{uuid.uuid4()}")
+    assert first.spec is not None and first.spec.idempotency_key is not None
+    with engine.begin() as conn:  # the workflow moved on since
+        conn.execute(
+            text("UPDATE dns_requests SET status = 'IN_PROGRESS' WHERE id = :id"), {"id": first.request_id}
+        )
+    again = await service.create(sent, source="api", idempotency_key=first.spec.idempotency_key)
+    assert (again.request_id, again.created) == (first.request_id, False)
+    answer, _ = await service.read_accepted(again)
     assert answer.status == "IN_PROGRESS"
-    assert columns(answer) == columns(stored(engine, accepted.request_id))
+    assert columns(answer) == columns(stored(engine, again.request_id))

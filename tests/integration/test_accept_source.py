@@ -58,7 +58,7 @@ async def test_the_door_sets_the_source_whatever_the_body_claims(
     accepted = await service.create(CreateDnsRequest.model_validate(body(claimed)), source=door)
 
     assert accepted.spec is not None and accepted.spec.source == door
-    [started] = temporal.started
+    [started] = await temporal.until(1)
     assert started.request.source == door, "the workflow runs the request as its door's"
 
 
@@ -89,7 +89,7 @@ def test_a_rest_create_is_an_api_request_whatever_its_body_claims(
     assert v2.status_code == 202, v2.text
     assert v2.json()["source"] == "api"
 
-    assert [started.request.source for started in temporal.started] == ["api", "api"]
+    assert [started.request.source for started in temporal.until_sync(2)] == ["api", "api"]
 
 
 @pytest.mark.parametrize("door", ["api", "kafka"])

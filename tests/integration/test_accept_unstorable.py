@@ -1,5 +1,6 @@
 """A value PostgreSQL refuses after validation let it through: the request is refused (422 /
-dead letter) and the workflow already started for it is ended, so nothing is half-accepted."""
+dead letter), and since the row and the queued start are one transaction, nothing is stored and no
+workflow starts: nothing is half-accepted."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
@@ -21,7 +23,7 @@ from dnsorch.temporal import ProvisioningGateway
 pytestmark = pytest.mark.integration
 
 
-async def test_a_row_postgresql_refuses_ends_its_workflow_and_is_refused(
+async def test_a_row_postgresql_refuses_is_refused_and_starts_nothing(
     postgres_server: LocalPostgres, temporal_server: TemporalDevServer
 ) -> None:
     postgres_server.ensure_database("unstorable")
@@ -50,12 +52,15 @@ async def test_a_row_postgresql_refuses_ends_its_workflow_and_is_refused(
             await service.create(body, source="api", idempotency_key=key)
         assert refused.value.field == "request"
 
+        await service.starter.close()
         request_id = idempotency_request_id("acct-unstorable", key)
-        description = await client.get_workflow_handle(f"dns-request-{request_id}").describe()
-        assert description.status == WorkflowExecutionStatus.TERMINATED
+        with pytest.raises(RPCError) as missing:
+            await client.get_workflow_handle(f"dns-request-{request_id}").describe()
+        assert missing.value.status == RPCStatusCode.NOT_FOUND
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT count(*) FROM dns_requests")).scalar_one()
-        assert rows == 0
+            queued = conn.execute(text("SELECT count(*) FROM workflow_starts")).scalar_one()
+        assert (rows, queued) == (0, 0)
 
         # A retry (a Kafka redelivery, a client's) is refused the same way and starts nothing new.
         with pytest.raises(InvalidRequest, match="cannot be stored"):

@@ -64,9 +64,10 @@ def post(
         "context": {"account_id": account},
         "resource": {"record_type": rtype, "domain": domain, "target": target, "config": config},
     }
+    before = len(temporal.started)
     answer = api.post("/api/v2/dns/requests", json=payload)
     assert answer.status_code == 202, answer.text
-    started = temporal.started[-1]
+    started = temporal.until_sync(before + 1)[-1]
     assert started.request.domain == domain
     return started
 

@@ -115,7 +115,5 @@ async def test_a_message_redelivered_after_its_expiry_passed_is_the_request_it_m
         request_rows.insert_request(conn, spec, datetime.now(UTC) - timedelta(hours=1))
     settings = Settings(database_url=database_url, dns_zones=["example.test"])
     accept = AcceptService(engine, KeptStarts(existing=True), settings)  # type: ignore[arg-type]
-    again = await accept.create(
-        body, source="kafka", request_id=spec.request_id, require_row=True, expires_at=body.expires_at
-    )
+    again = await accept.create(body, source="kafka", request_id=spec.request_id, expires_at=body.expires_at)
     assert (again.request_id, again.created) == (spec.request_id, False)

@@ -69,7 +69,7 @@ async def test_an_expirys_delete_does_not_delete_the_record_an_update_replaced_b
     notice = ExpiryNotice(expiring.request_id, str(uuid.uuid4()), datetime.now(UTC), expires_at)
     outcome = await ActivityEnvironment().run(expiry.expire, notice)
     assert outcome.kind == "" and outcome.delete_request_id
-    [delete] = gateway.started
+    [delete] = await gateway.until(1)
 
     # An update accepted in the instant before that takes the name's turn first and completes.
     update = request_spec(domain=expiring.domain, operation="update", target="192.0.2.82")
@@ -94,7 +94,7 @@ async def test_an_expirys_delete_of_the_record_still_expiring_goes_ahead(
     expiry = ExpiryActivities(engine, dns_settings, gateway, ThreadPool("test-race", 2))  # type: ignore[arg-type]
     notice = ExpiryNotice(expiring.request_id, str(uuid.uuid4()), datetime.now(UTC), expires_at)
     await ActivityEnvironment().run(expiry.expire, notice)
-    [delete] = gateway.started
+    [delete] = await gateway.until(1)
     plan = await ActivityEnvironment().run(
         PlanningActivities(dns_settings, engine).plan_change, change_for(delete.request)
     )

@@ -204,8 +204,8 @@ def test_an_emergency_through_api_v2_is_held_for_approval_and_says_so(
         client.app.state.accept = AcceptService(engine, temporal, settings)  # type: ignore[arg-type,attr-defined]
         act_as(client.app, SUBMITTER)  # type: ignore[arg-type]
         accepted = client.post("/api/v2/dns/requests", json=payload)
+        [started] = temporal.until_sync(1)
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["config"]["emergency"] is True
-    [started] = temporal.started
     assert started.request.emergency and started.approval_required
     assert any("emergency" in reason for reason in started.approval_reasons)

@@ -171,7 +171,7 @@ async def test_the_expirys_delete_goes_through_accept_as_source_expiry_without_a
     again = await env.run(acts.expire, notice(spec, expires_at))  # a retried activity
     assert outcome.kind == again.kind == "" and outcome.delete_request_id == again.delete_request_id
     assert outcome.delete_request_id == delete_request_id(spec.request_id, expires_at)
-    [started] = gateway.started
+    [started] = await gateway.until(1)
     assert started.request.operation == "delete" and started.request.source == "expiry"
     assert (started.request.domain, started.request.record_type) == (spec.domain, spec.record_type)
     assert started.approval_required is False, "the owner asked for this delete up front"
@@ -205,4 +205,4 @@ async def test_a_drift_restore_of_the_record_keeps_its_expiry(engine: Engine) ->
     outcome = await ActivityEnvironment().run(
         expiry_activities(engine, gateway).expire, notice(first, expires_at)
     )
-    assert outcome.kind == "" and [s.request.operation for s in gateway.started] == ["delete"]
+    assert outcome.kind == "" and [s.request.operation for s in await gateway.until(1)] == ["delete"]

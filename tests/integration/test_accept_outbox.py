@@ -1,0 +1,203 @@
+"""A request is accepted once its row and its queued workflow start commit; its workflow starts after:
+at once in the background, by a sweep when that did not happen, or first thing when an operator acts.
+Real PostgreSQL and the Temporal dev server; no worker runs the real workflow here."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, text
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from devstack.ports import free_port
+from devstack.postgres import LocalPostgres
+from devstack.temporal import TemporalDevServer
+from dnsorch import migrate
+from dnsorch.contracts import OperatorAction, ProvisioningInput, RequestStatus, StatusChange
+from dnsorch.requests import AcceptService, CreateDnsRequest, OperateService, WorkflowStarter
+from dnsorch.settings import Settings
+from dnsorch.store import make_engine, workflow_starts
+from dnsorch.temporal import ProvisioningGateway
+from tests.fixtures.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+class StarterThatDied(WorkflowStarter):
+    """The accepting process died right after the commit: its background start never ran."""
+
+    def start_soon(self, params: ProvisioningInput) -> None:
+        pass
+
+
+@workflow.defn(name="DnsProvisioningWorkflow")
+class SteerableStub:
+    """Stands in for the request's workflow: answers an operator's action, records a v1 status."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self, params: ProvisioningInput) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update(name="act")
+    async def act(self, action: OperatorAction) -> str:
+        self.done = True
+        return f"done: {action.action}"
+
+    @workflow.signal(name="update_status")
+    async def update_status(self, change: StatusChange) -> None:
+        self.done = True
+
+
+@dataclass
+class Stack:
+    engine: Engine
+    client: Client
+    settings: Settings
+
+    def gateway(self, client: Client | None = None) -> ProvisioningGateway:
+        return ProvisioningGateway(client or self.client, self.settings.temporal_task_queue)
+
+    def accept(self, starter: WorkflowStarter) -> AcceptService:
+        return AcceptService(self.engine, starter.gateway, self.settings, starter)
+
+    def queued(self, request_id: str) -> workflow_starts.QueuedStart | None:
+        with self.engine.begin() as conn:
+            return workflow_starts.queued(conn, request_id)
+
+    def entry_row(self, request_id: str) -> tuple[int, str | None] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT attempts, last_error FROM workflow_starts WHERE request_id = :id"),
+                {"id": uuid.UUID(request_id)},
+            ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def workflow_input(self, request_id: str) -> ProvisioningInput:
+        started = await self.gateway().started(f"dns-request-{request_id}")
+        return started.params
+
+    async def runs_of(self, request_id: str) -> int:
+        query = f"WorkflowId = 'dns-request-{request_id}'"
+        return len([run async for run in self.client.list_workflows(query)])
+
+
+@pytest.fixture
+async def stack(postgres_server: LocalPostgres, temporal_server: TemporalDevServer) -> AsyncIterator[Stack]:
+    postgres_server.ensure_database("accept_outbox")
+    url = postgres_server.url("accept_outbox")
+    migrate.upgrade(url)
+    # Sweeps take an entry at once here: the grace is what they would otherwise wait out.
+    settings = Settings(
+        database_url=url,
+        temporal_address=temporal_server.address,
+        temporal_task_queue=f"outbox-{uuid.uuid4()}",
+        outbox_start_grace_seconds=0,
+    )
+    engine = make_engine(url)
+    yield Stack(engine, await Client.connect(temporal_server.address), settings)
+    engine.dispose()
+
+
+def body() -> CreateDnsRequest:
+    return CreateDnsRequest.model_validate(
+        {
+            "context": {"account_id": "acct-outbox"},
+            "resource": {
+                "record_type": "A",
+                "domain": f"o{uuid.uuid4().hex[:8]}.example.test",
+                "target": "192.0.2.8",
+                "config": {"ttl": 600, "extra_config": {"note": "ünïcode", "n": 1.5}},
+            },
+        }
+    )
+
+
+async def test_accept_answers_then_starts_the_workflow_with_the_queued_input(stack: Stack) -> None:
+    starter = WorkflowStarter(stack.engine, stack.gateway(), stack.settings)
+    service = stack.accept(starter)
+    accepted = await service.create(body(), source="api")
+    assert accepted.created and accepted.stored
+    await starter.close()
+    assert stack.queued(accepted.request_id) is None
+    assert accepted.spec is not None
+    started = await stack.workflow_input(accepted.request_id)
+    assert started.request == accepted.spec, "the workflow holds another request than was accepted"
+
+
+async def test_a_start_left_behind_by_a_dead_process_is_started_by_the_sweep(stack: Stack) -> None:
+    accepted = await stack.accept(StarterThatDied(stack.engine, stack.gateway(), stack.settings)).create(
+        body(), source="api"
+    )
+    entry = stack.queued(accepted.request_id)
+    assert entry is not None, "accepted without a queued start"
+
+    sweeper = WorkflowStarter(stack.engine, stack.gateway(), stack.settings)
+    assert await sweeper.sweep() >= 1
+    assert stack.queued(accepted.request_id) is None
+    assert await stack.workflow_input(accepted.request_id) == entry.params
+
+
+async def test_temporal_unreachable_at_accept_still_accepts_and_starts_once_it_is_back(stack: Stack) -> None:
+    away = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    starter = WorkflowStarter(stack.engine, stack.gateway(away), stack.settings)
+    accepted = await stack.accept(starter).create(body(), source="api")
+    assert accepted.created
+    attempts, error = await eventually(
+        lambda: stack.entry_row(accepted.request_id),
+        lambda row: row is not None and row[1] is not None,
+        timeout=60,
+        what="the failed start recorded on its entry",
+    )
+    assert attempts == 1 and "Temporal" in (error or "")
+    with pytest.raises(RPCError):
+        await stack.client.get_workflow_handle(f"dns-request-{accepted.request_id}").describe()
+
+    back = WorkflowStarter(stack.engine, stack.gateway(), stack.settings)
+    await eventually(back.sweep, timeout=30, what="a sweep that takes the entry")
+    assert stack.queued(accepted.request_id) is None
+    assert (await stack.workflow_input(accepted.request_id)).request == accepted.spec
+
+
+async def test_starters_and_sweepers_racing_on_one_entry_start_one_workflow(stack: Stack) -> None:
+    accepted = await stack.accept(StarterThatDied(stack.engine, stack.gateway(), stack.settings)).create(
+        body(), source="api"
+    )
+    entry = stack.queued(accepted.request_id)
+    assert entry is not None
+    starters = [WorkflowStarter(stack.engine, stack.gateway(), stack.settings) for _ in range(4)]
+    await asyncio.gather(
+        starters[0].start(entry), starters[1].start(entry), starters[2].sweep(), starters[3].sweep()
+    )
+    assert stack.queued(accepted.request_id) is None
+    assert await stack.runs_of(accepted.request_id) == 1
+
+
+async def test_an_operator_acting_before_the_start_starts_it_then_acts(stack: Stack) -> None:
+    starter = StarterThatDied(stack.engine, stack.gateway(), stack.settings)
+    service = stack.accept(starter)
+    operate = OperateService(stack.engine, stack.gateway(), starter=starter)
+    first = await service.create(body(), source="api")
+    second = await service.create(body(), source="api")
+    async with Worker(
+        stack.client,
+        task_queue=stack.settings.temporal_task_queue,
+        workflows=[SteerableStub],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        # API v2's action (an Update) and v1's status (a signal), each on a request not started yet.
+        result = await operate.act(uuid.UUID(first.request_id), "cancel", "changed my mind")
+        assert result == "done: cancel"
+        await operate.update_status(uuid.UUID(second.request_id), RequestStatus.FAILED, "by hand")
+        handle = stack.client.get_workflow_handle(f"dns-request-{second.request_id}")
+        await handle.result()  # the stub ends once the signal arrived
+    assert stack.queued(first.request_id) is None and stack.queued(second.request_id) is None
