@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from devstack.postgres import LocalPostgres
@@ -62,10 +62,11 @@ async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
         expected = first_ids | second_ids
         await run.until_rows(engine, len(expected), exact=False, timeout=120)
         await run.until_caught_up()
-        assert run.stop("b") == 0
-        assert sorted(rows_for(engine, run.account)) == sorted(expected)
+        # The starts the killed consumer left queued: the survivor's sweep takes them.
         client = await Client.connect(temporal_server.address)
         ids = await until_workflows(client, run.account, len(expected))
+        assert run.stop("b") == 0
+        assert sorted(rows_for(engine, run.account)) == sorted(expected)
         assert sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
     finally:
         run.stop_all()
@@ -75,7 +76,12 @@ async def test_partitions_of_a_killed_consumer_move_to_the_survivor(
 async def test_nothing_is_skipped_while_a_backing_service_is_down(
     outage: str, apache_kafka: Any, tmp_path: Path
 ) -> None:
-    """Stop PostgreSQL or Temporal mid-stream: the consumer holds back, then catches up by itself."""
+    """Stop PostgreSQL or Temporal mid-stream; every message becomes a request and a workflow.
+
+    PostgreSQL down: the consumer holds back (nothing can be accepted), then catches up by itself.
+    Temporal down: it goes on accepting and committing (a request is accepted once its row and
+    queued start commit), and the sweep starts every queued workflow once Temporal is back.
+    """
     postgres = LocalPostgres(tmp_path / "pg", port=free_port())
     temporal = TemporalDevServer(
         tmp_path / "temporal.db", free_port(), free_port(), log_file=tmp_path / "t.log"
@@ -90,6 +96,8 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
         "TEMPORAL_ADDRESS": temporal.address,
         "TEMPORAL_TASK_QUEUE": "ingest-only",
         "DNS_ZONES": "example.test",
+        "OUTBOX_SWEEP_SECONDS": "1",
+        "OUTBOX_START_GRACE_SECONDS": "2",
     }
     run = KafkaRun(apache_kafka.bootstrap, env, tmp_path, partitions=2)
     try:
@@ -104,17 +112,22 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
         (postgres if outage == "postgresql" else temporal).stop()
         during, during_ids = stream(run, 30, start=30)
         await run.produce(during)
-        # The consumer met the outage: it could not accept a message and holds it back.
-        await eventually(
-            run.log_text,
-            lambda log: log.count(HELD_BACK) > held_before,
-            timeout=60,
-            what="the consumer holding a message back",
-        )
-        assert await run.committed_lag() > 0, "offsets advanced past requests that were not accepted"
         if outage == "postgresql":
+            # The consumer met the outage: it could not accept a message and holds it back.
+            await eventually(
+                run.log_text,
+                lambda log: log.count(HELD_BACK) > held_before,
+                timeout=60,
+                what="the consumer holding a message back",
+            )
+            assert await run.committed_lag() > 0, "offsets advanced past requests that were not accepted"
             postgres.start()
         else:
+            # Accepted and committed while Temporal is down; the starts wait in the outbox.
+            await run.until_rows(engine, 60, timeout=90)
+            await run.until_caught_up()
+            assert run.log_text().count(HELD_BACK) == held_before
+            assert queued_starts(engine) > 0, "no start waited for Temporal"
             temporal.start()
 
         expected = before_ids | during_ids
@@ -122,10 +135,16 @@ async def test_nothing_is_skipped_while_a_backing_service_is_down(
         await run.until_caught_up()
         assert sorted(rows_for(engine, run.account)) == sorted(expected)
         client = await Client.connect(temporal.address)
-        ids = await until_workflows(client, run.account, 60, timeout=30)
+        ids = await until_workflows(client, run.account, 60, timeout=60)
         assert sorted(ids) == sorted(f"dns-request-{i}" for i in expected)
+        await eventually(lambda: queued_starts(engine), lambda n: n == 0, timeout=30, what="an empty outbox")
     finally:
         run.stop_all()
         engine.dispose()
         temporal.stop()
         postgres.stop()
+
+
+def queued_starts(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM workflow_starts")).scalar_one())
