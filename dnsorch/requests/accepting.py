@@ -30,7 +30,9 @@ from dnsorch.contracts import (
     DnsRequestSpec,
     IdempotencyConflict,
     InvalidRequest,
+    NameOwnedByAnotherAccount,
     ProvisioningInput,
+    RecordConflict,
     RequestNotFound,
     RequestStatus,
     ServiceUnavailable,
@@ -134,6 +136,7 @@ class AcceptService:
             existing = await self._existing(request_id, fingerprint)
             if existing is not None:
                 return existing
+        given_id = request_id is not None
         request_id = request_id or str(uuid.uuid4())
         bind_request_id(request_id)
         spec = build_spec(body, self.settings.dns_zones, request_id, source, operation)
@@ -144,7 +147,15 @@ class AcceptService:
         spec.expires_at = check_expires_at(expires_at, datetime.now(UTC), operation)
         spec.emergency = emergency  # passes freeze windows; a risk the approval policy always counts
         spec.ttl_dance = check_ttl_dance(ttl_dance, operation)
-        facts = await self._check_against_managed(spec)
+        try:
+            facts = await self._check_against_managed(spec)
+        except (NameOwnedByAnotherAccount, RecordConflict):
+            # A redelivered message whose request went on to change the name (it completed) is
+            # that request, not a second one the rules refuse.
+            existing = await self._existing(request_id, fingerprint) if given_id else None
+            if existing is None:
+                raise
+            return existing
         held = expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
         params = workflow_input(spec, held, self.settings, self._reverse_zones)
         if not await self._store(params):
