@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg2
 import pytest
 from sqlalchemy import Engine, text
@@ -131,31 +132,30 @@ def _lock_waiters(engine: Engine) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-async def test_a_create_whose_row_write_meets_a_postgres_stop_is_answered_accepted_and_done_once(
+async def test_a_create_whose_transaction_meets_a_postgres_stop_is_refused_and_its_retry_done_once(
     stack_env: dict[str, str], temporal_server: TemporalDevServer, bind_server: Any, tmp_path: Path
 ) -> None:
-    """PostgreSQL stops after a create's workflow started but before its row was written.
+    """PostgreSQL stops while a create's transaction (its row and its queued workflow start) waits.
 
-    The workflow holds the request and its first activity writes the row, so the request is
-    accepted, and every front door says so (v1 200, v2 202, with or without Idempotency-Key): an
-    error answer would make a client without a key retry and provision the name twice.
-    A SHARE lock on dns_requests holds the API's inserts (reads pass) until PostgreSQL stops.
+    Nothing was committed, so nothing was accepted: every front door answers 503 with the reason, and
+    no workflow starts. A client's retry once PostgreSQL is back is accepted, and each request is
+    provisioned once. A SHARE lock on dns_requests holds the API's inserts (reads pass) until
+    PostgreSQL stops.
     """
     tag = uuid.uuid4().hex[:6]
     account = f"acct-midaccept-{tag}"
     keyed, keyless, v1 = submissions(account, f"midaccept{tag}", 3)
+    v1_body = {"context": v1.body["context"], "resource": v1.body["resource"]}
     with own_postgres(tmp_path) as (postgres, url):
         engine = make_engine(url)
         processes = fault_stack(stack_env, tmp_path, admin_key_for(url), DATABASE_URL=url)
         try:
-            processes.start("api")  # the worker comes later: nothing may write the rows meanwhile
+            processes.start("api")
+            processes.start("worker")
             async with async_client(processes) as client:
-                locker = psycopg2.connect(
-                    host="127.0.0.1", port=postgres.port, user="postgres", dbname="dnsorch"
-                )
-                try:
-                    locker.cursor().execute("LOCK TABLE dns_requests IN SHARE MODE")  # until PG stops
-                    posts = [
+
+                def send() -> list[asyncio.Task[httpx.Response]]:
+                    return [
                         asyncio.create_task(
                             client.post(
                                 "/api/v2/dns/requests",
@@ -164,14 +164,15 @@ async def test_a_create_whose_row_write_meets_a_postgres_stop_is_answered_accept
                             )
                         ),
                         asyncio.create_task(client.post("/api/v2/dns/requests", json=keyless.body)),
-                        asyncio.create_task(
-                            client.post(
-                                "/api/v1/dns/create",
-                                json={"context": v1.body["context"], "resource": v1.body["resource"]},
-                            )
-                        ),
+                        asyncio.create_task(client.post("/api/v1/dns/create", json=v1_body)),
                     ]
 
+                locker = psycopg2.connect(
+                    host="127.0.0.1", port=postgres.port, user="postgres", dbname="dnsorch"
+                )
+                try:
+                    locker.cursor().execute("LOCK TABLE dns_requests IN SHARE MODE")  # until PG stops
+                    posts = send()
                     await eventually(
                         lambda: asyncio.to_thread(_lock_waiters, engine),
                         lambda waiting: waiting >= len(posts),
@@ -185,32 +186,25 @@ async def test_a_create_whose_row_write_meets_a_postgres_stop_is_answered_accept
                         locker.close()
                 answers = await asyncio.gather(*posts)
                 engine.dispose()  # its pooled connections died with the server
-                statuses = [answer.status_code for answer in answers]
-                assert statuses == [202, 202, 200], [a.text for a in answers]
-                assert [a.json()["status"] for a in answers] == ["PENDING"] * 3
+                assert [a.status_code for a in answers] == [503] * 3, [a.text for a in answers]
+                assert {a.json()["error"]["code"] for a in answers} == {"service_unavailable"}
                 await asyncio.to_thread(postgres.start)
+                assert await provisioning_workflows(temporal_server.address, account) == []
 
-                workflows = await provisioning_workflows(temporal_server.address, account)
-                assert len(workflows) == 3, "every workflow was started before PostgreSQL stopped"
-                processes.start("worker")
+                retried = await asyncio.gather(*send())
+                assert [a.status_code for a in retried] == [202, 202, 200], [a.text for a in retried]
+                assert retried[0].json()["request_id"] == idempotency_request_id(account, keyed.key)
                 await settled(engine, temporal_server.address, account, 3, timeout=90)
 
-                # With a key: the retry answers the request the workflow holds; one of everything.
-                retried = await client.post(
-                    "/api/v2/dns/requests", json=keyed.body, headers={"Idempotency-Key": keyed.key}
-                )
-                assert retried.status_code == 202, retried.text
-                assert retried.json()["request_id"] == idempotency_request_id(account, keyed.key)
-                assert retried.json()["status"] == "COMPLETED"
-
-                # Each answer named the request that was then provisioned, once.
+                # Each retry's answer named the request that was then provisioned, once.
                 rows = request_rows(engine, account)
                 assert len(rows) == 3
                 by_domain = {row.domain: row for row in rows}
-                for answer, sub in zip(answers, (keyed, keyless, v1), strict=True):
+                for answer, sub in zip(retried, (keyed, keyless, v1), strict=True):
                     assert str(by_domain[sub.domain].id) == str(answer.json()["request_id"])
                     assert by_domain[sub.domain].status == "COMPLETED"
                     assert served(bind_server, sub.domain) == [sub.body["resource"]["target"]]
+                assert len(await provisioning_workflows(temporal_server.address, account)) == 3
         finally:
             processes.stop_all()
             engine.dispose()
