@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
@@ -14,6 +14,7 @@ from activities.pools import ThreadPool
 from dnsorch.contracts import (
     REQUEST_ROW_MISSING,
     REQUEST_UNSTORABLE,
+    BeginAnswer,
     BeginRequest,
     DnsRequestSpec,
     FinishRequest,
@@ -22,7 +23,7 @@ from dnsorch.contracts import (
 )
 from dnsorch.dns import rdata_values, same_rrset
 from dnsorch.logging import bind_request_id
-from dnsorch.store import expiries, request_rows, served_records
+from dnsorch.store import expiries, freezes, request_rows, served_records
 
 ExpiryStart = Callable[[str, datetime], Awaitable[None]]
 """Starts the expiry of the record a request provisioned (activities/expiry.py `ExpiryActivities.start`)."""
@@ -74,6 +75,14 @@ class DatabaseActivities:
             raise _unstorable(error) from error
         activity.logger.info("%s: %s", begin.step.status, begin.step.message)
         return created
+
+    @activity.defn(name="begin_request_and_freeze")
+    async def begin_request_and_freeze(self, begin: BeginRequest) -> BeginAnswer:
+        """Local activity (fewer-steps-to-apply): `begin_request`, then the window that freezes the
+        request's zone now (`freeze_at`'s answer), for a request that goes straight to its first plan."""
+        created = await self.begin_request(begin)
+        freeze = await self.pool.run(freezes.freeze_at, self.engine, begin.request.zone, datetime.now(UTC))
+        return BeginAnswer(created, freeze)
 
     @activity.defn(name="finish_request")
     async def finish_request(self, finish: FinishRequest) -> None:

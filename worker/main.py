@@ -23,6 +23,7 @@ from activities.judging import JudgingActivities
 from activities.name_claims import NameClaims, NameTurnActivities
 from activities.name_lock import NameLockActivities
 from activities.planning import PlanningActivities
+from activities.turns_and_plans import TurnsAndPlansActivities
 from activities.verification import VerificationActivities
 from dnsorch import telemetry, temporal
 from dnsorch.settings import Settings
@@ -74,6 +75,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
         claims, heartbeat_every=max(1.0, min(5.0, settings.ansible_heartbeat_seconds / 3))
     )
     verification = VerificationActivities(settings)
+    planning = PlanningActivities(settings, engine)
     drift = DriftActivities(engine, settings, gateway)
     if removed := ansible.sweep_orphaned_run_dirs():
         log.info("removed %d ansible run dirs left by a worker that died mid-run", removed)
@@ -83,6 +85,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
         workflows=[DnsProvisioningWorkflow, DnsNameLockWorkflow, DriftScanWorkflow, RecordExpiryWorkflow],
         activities=[
             database.begin_request,
+            database.begin_request_and_freeze,
             database.finish_request,
             database.ensure_request_row,
             database.record_step,
@@ -91,9 +94,10 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             FreezeActivities(engine, database.pool).freeze_at,
             turns.take_name_turn,
             turns.wait_for_name_turn,
+            TurnsAndPlansActivities(claims, planning).take_turns_and_plan,
             ansible.apply_dns_change,
             ansible.apply_dns_changes,
-            PlanningActivities(settings, engine).plan_change,
+            planning.plan_change,
             JudgingActivities(settings, engine).judge_request,
             verification.authoritative_servers,
             verification.check_served,

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         OperatorAction,
         RequestStatus,
     )
-    from workflows.bookkeeping import call, log
+    from workflows.bookkeeping import call, flush, log
     from workflows.messages import serves
     from workflows.name_lock import lock_id_for
     from workflows.operators import end_by, take_legal
@@ -61,6 +61,8 @@ async def apply_change(
     """
     assert run.params is not None
     request, policy = run.request, run.params.policy
+    if run.fewer_steps:  # the plan lines kept back: on the timeline while the apply runs
+        await flush(run)
     lock: LockRequest | None = None
     if not run.lean:  # lean: the apply activity waits for its turn on the name itself
         lock = LockRequest(lock_id_for(request.domain), workflow.info().workflow_id)

@@ -71,17 +71,21 @@ async def attempt(run: RequestRun, settle: Settle) -> None:
     set) when it needs an operator; raises Outcome when the request ends."""
     if run.state.status != S.IN_PROGRESS:  # lean: a request not held for approval begins so
         await transition(run, S.IN_PROGRESS, STARTED, step="apply")
+    # fewer-steps-to-apply: the plan is read with the turn, but not across a drift request's check
+    with_plan = run.fewer_steps and run.request.source != DRIFT_SOURCE
+    found = None
     if run.turn_first:
-        await take_turn(run, run.change(), settle)
+        found = await take_turn(run, run.change(), settle, plan=with_plan)
     if run.request.source == DRIFT_SOURCE:
         await check_not_superseded(run)
     if run.plan_first:
-        await plan(run)
+        await plan(run, found)
         if await held_for_dangling_targets(run) or await held_for_changed_plan(run):
             # approved: plan again at the next turn
+            found = None
             if run.turn_first:
-                await take_turn(run, run.change(), settle)
-            await plan(run)
+                found = await take_turn(run, run.change(), settle, plan=with_plan)
+            await plan(run, found)
     if (change := await lead_in(run, settle)) is None:  # a TTL dance lowers the TTL and waits first
         return
     ptrs = await plan_ptrs(run, settle) if keeps_ptrs_in_apply(run) else []

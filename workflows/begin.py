@@ -7,11 +7,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.database import DatabaseActivities
-    from dnsorch.contracts import ProvisioningInput, RequestStatus
+    from dnsorch.contracts import PTR_SOURCE, ProvisioningInput, RequestStatus
     from workflows.bookkeeping import call, transition
     from workflows.messages import awaiting, needs, scheduled, started
     from workflows.patches import (
         FEWER_ROUND_TRIPS,
+        FEWER_STEPS_TO_APPLY,
         LEAN_REQUEST,
         PLAN_BEFORE_APPLY,
         TURN_BEFORE_PLAN,
@@ -34,6 +35,7 @@ async def begin(run: RequestRun, params: ProvisioningInput) -> None:
     run.everywhere = run.plan_first and workflow.patched(VERIFY_EVERYWHERE)
     run.turn_first = run.plan_first and workflow.patched(TURN_BEFORE_PLAN)
     run.fewer_round_trips = run.everywhere and workflow.patched(FEWER_ROUND_TRIPS)
+    run.fewer_steps = run.fewer_round_trips and run.turn_first and workflow.patched(FEWER_STEPS_TO_APPLY)
     run.story = Story.begin(live=run.everywhere)
     run.not_before = scheduled_for(params.request.not_before) if run.turn_first else None
     if run.lean:  # the row and the first status, at once
@@ -46,7 +48,9 @@ async def begin(run: RequestRun, params: ProvisioningInput) -> None:
             await transition(
                 run, S.NEEDS_ATTENTION, needs(params.attention_reason), step="attention", begin=True
             )
-        else:
+        else:  # straight to the freeze check, in this workflow task: the first write asks it
+            request = params.request
+            run.freeze_with_begin = run.fewer_steps and not request.dry_run and request.source != PTR_SOURCE
             await transition(run, S.IN_PROGRESS, started(params), step="apply", begin=True)
     else:
         await call(run, DatabaseActivities.ensure_request_row, params.request)

@@ -127,7 +127,10 @@ async def flush(run: RequestRun) -> None:
 async def _write(run: RequestRun, entry: LogStep, begin: bool, record: RecordRow | None) -> None:
     request = run.request
     async with run.write_lock:
-        if begin:
+        if begin and run.freeze_with_begin:  # the zone's freeze with it (workflows/freeze.py)
+            begun = BeginRequest(request, entry)
+            run.begun = await call(run, DatabaseActivities.begin_request_and_freeze, begun)  # type: ignore[assignment]
+        elif begin:
             await call(run, DatabaseActivities.begin_request, BeginRequest(request, entry))
         elif record is not None:
             finish = FinishRequest(entry, record, list(run.ptr_kept.values()))  # PTRs: workflows/ptrs.py

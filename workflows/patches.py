@@ -40,6 +40,10 @@ DANGLING_TARGETS = "dangling-targets"
 # Fewer local activities per request: the first check of a zone also looks up its servers, and the
 # "served by every authoritative server" lines ride with the next write (flushed before any wait).
 FEWER_ROUND_TRIPS = "fewer-round-trips"
+# Fewer local activities before the apply: the first write also asks whether the zone is frozen, the
+# turn on each name and each plan share one local activity while no name has to wait, and the plan
+# lines ride with the next write (flushed before the apply starts, as before any wait).
+FEWER_STEPS_TO_APPLY = "fewer-steps-to-apply"
 # Rules in other rooms: AUTOMATIC_PTR, PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS (live_dns.py);
 # ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN (story.py); CANCEL_ASKS_DNS,
 # FAIL_ASKS_DNS (cancel_check.py); RESOLVE_ASKS_DNS (resolve_check.py); SCHEDULED_CHANGES

@@ -23,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
 S = RequestStatus
 
 
-async def plan(run: RequestRun) -> None:
-    """Record what the change would do to what the server serves now; stop on a conflict or a dry run."""
+async def plan(run: RequestRun, found: ChangePlan | None = None) -> None:
+    """Record what the change would do to what the server serves now; stop on a conflict or a dry run.
+    `found`: the plan read with the name's turn (fewer-steps-to-apply), else the primary is asked."""
     request = run.request
-    found = await ask_primary(run.change())
+    if found is None:
+        found = await ask_primary(run.change())
     text = found.describe(f"{request.record_type} {request.domain}")
     run.state.plan = dataclasses.asdict(found)
     usable = found.action != "unknown" and not found.conflict
@@ -35,7 +37,9 @@ async def plan(run: RequestRun) -> None:
         run.dance = run.dance or TtlDance.planned(request, found, run.params)
     text = TtlDance.plan_line(text, run.dance, request, found, run.params)
     workflow.set_current_details(f"**plan**: {text}")
-    await log(run, f"plan: {text}", step="plan", plan=TtlDance.shown(run.dance, run.state.plan))
+    # fewer-steps-to-apply: the line rides with the next write, at the latest before the apply starts
+    shown = TtlDance.shown(run.dance, run.state.plan)
+    await log(run, f"plan: {text}", step="plan", plan=shown, defer=run.fewer_steps)
     if found.conflict:
         raise Outcome(S.REJECTED, f"refused: {found.conflict}")
     if request.dry_run:

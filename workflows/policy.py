@@ -34,6 +34,8 @@ TURN_RETRY = RetryPolicy(
 # The plan asks the primary at most twice; if it cannot, the plan says `unknown` and the apply decides.
 PLAN_TIMEOUT = timedelta(seconds=10)
 PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+# The turn and the plan in one local activity (fewer-steps-to-apply): retried as a database write is.
+TURNS_AND_PLANS_TIMEOUT = DB_TIMEOUT + PLAN_TIMEOUT
 
 # Verify everywhere: the zone's servers are looked up (retried a few times), then asked. The first check
 # waits inside its local activity for up to FIRST_CHECK_WAIT, as a NOTIFY and a transfer usually take

@@ -11,13 +11,21 @@ import dataclasses
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from dnsorch.contracts import PTR_SOURCE, DnsChange, KeptPtr, LogStep, RecordRow, RequestStatus
+    from dnsorch.contracts import (
+        PTR_SOURCE,
+        ChangePlan,
+        DnsChange,
+        KeptPtr,
+        LogStep,
+        RecordRow,
+        RequestStatus,
+    )
     from dnsorch.dns import FORWARD_TYPES, change_for, ptr_requests, rollback_for
     from workflows.apply import Settle
     from workflows.bookkeeping import log
     from workflows.primary import ask_primary
     from workflows.run_state import PtrChange, RequestRun
-    from workflows.turn import take_turn
+    from workflows.turn import take_turn, take_turns_and_plan
     from workflows.verify import verify_everywhere
 
 S = RequestStatus
@@ -50,15 +58,21 @@ async def plan_ptrs(run: RequestRun, settle: Settle) -> list[DnsChange]:
     specs = ptr_requests(run.request, old, run.params.reverse_zones, run.ptr_attempt)
     run.ptr_changes = [PtrChange(spec, change_for(spec)) for spec in sorted(specs, key=lambda s: s.domain)]
     run.story.ptrs = {label(ptr): "planned" for ptr in run.ptr_changes}
-    for ptr in run.ptr_changes:
-        await take_turn(run, dataclasses.replace(ptr.change, request_id=run.request.request_id), settle)
-    for ptr in run.ptr_changes:
-        found = await ask_primary(ptr.change)
+    # The turn is the request's own (its id); the plan reads the same name and type either way.
+    turns = [dataclasses.replace(ptr.change, request_id=run.request.request_id) for ptr in run.ptr_changes]
+    plans: list[ChangePlan] | None = None
+    if run.fewer_steps and turns:  # every turn, then every plan, in one local activity
+        plans = await take_turns_and_plan(run, turns, settle)
+    else:
+        for turn in turns:
+            await take_turn(run, turn, settle)
+    for index, ptr in enumerate(run.ptr_changes):
+        found = plans[index] if plans is not None else await ask_primary(ptr.change)
         usable = found.action != "unknown" and not found.conflict
         if usable and ptr.change.domain not in run.ptr_restores:
             run.ptr_restores[ptr.change.domain] = rollback_for(ptr.change, found)
         text = found.describe(f"PTR {ptr.change.domain}")
-        await log(run, f"plan: {text}", step="plan")
+        await log(run, f"plan: {text}", step="plan", defer=run.fewer_steps)
         if found.conflict:
             ptr.refused = f"refused: {found.conflict}"
             run.story.ptrs[label(ptr)] = ptr.refused

@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import (
         ApplyResult,
+        BeginAnswer,
         ChangePlan,
         ChangeSetResult,
         DnsChange,
@@ -81,6 +82,13 @@ class RequestRun:
     """A zone's first check looks up its servers too, and verify lines wait for the next write."""
     deferred: list[LogStep] = field(default_factory=list)
     """Log lines kept back for the next write (bookkeeping.log's `defer`), oldest first."""
+    fewer_steps: bool = False
+    """The first write asks the freeze too, turns and plans share a local activity, and the plan
+    lines wait for the next write (patch fewer-steps-to-apply)."""
+    freeze_with_begin: bool = False
+    """The first write asks whether the zone is frozen (the request goes straight to its plan)."""
+    begun: BeginAnswer | None = None
+    """That answer, until the freeze check takes it."""
 
     # What happened so far.
     not_before: datetime | None = None

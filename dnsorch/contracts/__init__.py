@@ -19,6 +19,8 @@ from dnsorch.contracts.change import (
     PtrApplied,
     ServedCheck,
     ServerAnswer,
+    TurnsPlanned,
+    TurnsToPlan,
     ZoneServed,
 )
 from dnsorch.contracts.drift import (
@@ -91,7 +93,15 @@ from dnsorch.contracts.request import (
     ZoneFacts,
     workflow_id_for,
 )
-from dnsorch.contracts.rows import BeginRequest, FinishRequest, KeptPtr, LogLine, LogStep, RecordRow
+from dnsorch.contracts.rows import (
+    BeginAnswer,
+    BeginRequest,
+    FinishRequest,
+    KeptPtr,
+    LogLine,
+    LogStep,
+    RecordRow,
+)
 
 __all__ = [
     # a request and its workflow
@@ -132,8 +142,11 @@ __all__ = [
     "PtrApplied",
     "ServedCheck",
     "ServerAnswer",
+    "TurnsPlanned",
+    "TurnsToPlan",
     "ZoneServed",
     # the request's row
+    "BeginAnswer",
     "BeginRequest",
     "FinishRequest",
     "KeptPtr",

@@ -148,3 +148,21 @@ class ZoneServed:
 
     servers: list[NameServer]
     answers: list[ServerAnswer]
+
+
+@dataclass
+class TurnsToPlan:
+    """What `take_turns_and_plan` is asked: the turn on each change's name, in order, then each plan."""
+
+    changes: list[DnsChange]
+
+
+@dataclass
+class TurnsPlanned:
+    """The answer of `take_turns_and_plan` (patch fewer-steps-to-apply): the changes' plans, in
+    order, once the request holds every name; else the request that goes first at `waits_at`'s
+    name, and no plan (the workflow waits for that turn, then asks again)."""
+
+    plans: list[ChangePlan] = field(default_factory=list)
+    first: str = ""
+    waits_at: int = -1

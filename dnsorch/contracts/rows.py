@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dnsorch.contracts.freeze import Freeze
 from dnsorch.contracts.request import DnsRequestSpec
 
 
@@ -86,6 +87,15 @@ class BeginRequest:
 
     request: DnsRequestSpec
     step: LogStep
+
+
+@dataclass
+class BeginAnswer:
+    """`begin_request_and_freeze`'s answer (fewer-steps-to-apply): the row was created here, and the
+    freeze window over the request's zone right after its first status (None: not frozen)."""
+
+    created: bool
+    freeze: Freeze | None = None
 
 
 @dataclass
