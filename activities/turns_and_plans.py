@@ -5,19 +5,23 @@ workflow waits for that turn in its own activity (activities/name_claims.py), th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from temporalio import activity
 
 from activities.name_claims import NameClaims, NameOwned, RequestEnded, refused_error
-from activities.planning import PlanningActivities
-from dnsorch.contracts import TurnsPlanned, TurnsToPlan
+from dnsorch.contracts import ChangePlan, DnsChange, TurnsPlanned, TurnsToPlan
+
+Plan = Callable[[DnsChange], Awaitable[ChangePlan]]
+"""What the primary serves at a change's name, planned (activities/planning.py's `plan_change`)."""
 
 
 class TurnsAndPlansActivities:
-    """Constructed once per worker from the name claims and the planner it already has."""
+    """Constructed once per worker from the name claims and the plan it already has."""
 
-    def __init__(self, claims: NameClaims, planner: PlanningActivities) -> None:
+    def __init__(self, claims: NameClaims, plan: Plan) -> None:
         self._claims = claims
-        self._planner = planner
+        self._plan = plan
 
     @activity.defn(name="take_turns_and_plan")
     async def take_turns_and_plan(self, asked: TurnsToPlan) -> TurnsPlanned:
@@ -31,4 +35,4 @@ class TurnsAndPlansActivities:
                 raise refused_error(refused) from None
             if first is not None:
                 return TurnsPlanned(first=first, waits_at=index)
-        return TurnsPlanned(plans=[await self._planner.plan_change(change) for change in asked.changes])
+        return TurnsPlanned(plans=[await self._plan(change) for change in asked.changes])

@@ -94,7 +94,7 @@ def build_worker(client, settings: Settings, engine) -> Worker:  # type: ignore[
             FreezeActivities(engine, database.pool).freeze_at,
             turns.take_name_turn,
             turns.wait_for_name_turn,
-            TurnsAndPlansActivities(claims, planning).take_turns_and_plan,
+            TurnsAndPlansActivities(claims, planning.plan_change).take_turns_and_plan,
             ansible.apply_dns_change,
             ansible.apply_dns_changes,
             planning.plan_change,

@@ -22,6 +22,7 @@ from activities.database import DatabaseActivities
 from activities.freezes import FreezeActivities
 from activities.name_claims import NameClaims, NameTurnActivities
 from activities.pools import ThreadPool
+from activities.turns_and_plans import TurnsAndPlansActivities
 from devstack.temporal import TemporalDevServer
 from dnsorch.contracts import (
     ApplyPolicy,
@@ -195,6 +196,8 @@ async def stack(engine: Engine, temporal_server: TemporalDevServer) -> AsyncIter
             database.ensure_request_row,
             turns.take_name_turn,
             turns.wait_for_name_turn,
+            TurnsAndPlansActivities(claims, plan_as_add).take_turns_and_plan,
+            database.begin_request_and_freeze,
             freezes.freeze_at,
             playbook.apply,
             plan_as_add,
