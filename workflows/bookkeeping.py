@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from temporalio import workflow
 
@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.database import DatabaseActivities
     from dnsorch.contracts import (
         DRIFT_SOURCE,
+        BeginAnswer,
         BeginRequest,
         FinishRequest,
         LogStep,
@@ -129,7 +130,8 @@ async def _write(run: RequestRun, entry: LogStep, begin: bool, record: RecordRow
     async with run.write_lock:
         if begin and run.freeze_with_begin:  # the zone's freeze with it (workflows/freeze.py)
             begun = BeginRequest(request, entry)
-            run.begun = await call(run, DatabaseActivities.begin_request_and_freeze, begun)  # type: ignore[assignment]
+            run.freezes_changed = False  # as freeze.py does before it asks: a window ended later wakes it
+            run.begun = cast(BeginAnswer, await call(run, DatabaseActivities.begin_request_and_freeze, begun))
         elif begin:
             await call(run, DatabaseActivities.begin_request, BeginRequest(request, entry))
         elif record is not None:

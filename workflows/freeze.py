@@ -66,10 +66,10 @@ async def wait_out_freeze(run: RequestRun, *, held: bool = False) -> None:
 
 
 async def _freeze_now(run: RequestRun) -> Freeze | None:
-    run.freezes_changed = False  # a window ended from now on wakes the wait that follows
-    if (begun := run.begun) is not None:  # asked with the first status, earlier in this task
-        run.begun = None
+    if (begun := run.begun) is not None:  # asked with the first status, earlier in this task (which
+        run.begun = None  # also reset `freezes_changed` before it asked: bookkeeping.py)
         return begun.freeze
+    run.freezes_changed = False  # a window ended from now on wakes the wait that follows
     return await workflow.execute_local_activity_method(
         FreezeActivities.freeze_at,
         run.request.zone,
