@@ -191,3 +191,17 @@ async def test_a_request_held_for_approval_asks_the_freeze_only_once_approved(
     assert ran[0] == "begin_request" and "begin_request_and_freeze" not in ran
     assert ran.index("freeze_at") < ran.index("take_turns_and_plan")
     assert store.asked == 1
+
+
+async def test_a_cancel_while_waiting_for_the_ptrs_turn_ends_the_request_and_its_wait(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    store = FakeStore(ahead=AHEAD, ahead_at={PTR_NAME})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), reverse_zones=REVERSE)
+        while "wait" not in store.turns:
+            await time_skipping_env.sleep(timedelta(milliseconds=50))
+        await act(handle, "cancel", "not today")
+        final = await handle.result()
+    assert final.status == "CANCELLED"
+    assert store.turn_waits_stopped == 1 and store.applied == []
