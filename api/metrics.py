@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import (
@@ -48,6 +48,17 @@ SOURCE = "api"  # what the create routes name themselves when they accept (api/v
 _REQUESTS_BY_STATUS = text("SELECT status, source, count(*) FROM dns_requests GROUP BY 1, 2")
 _DEAD_LETTERS = text("SELECT count(*) FROM dead_letters")
 _UNPUBLISHED = text("SELECT count(*) FROM request_events WHERE published_at IS NULL")
+_QUEUED_STARTS = text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(queued_at)), 0) FROM workflow_starts"
+)
+
+
+class Figures(NamedTuple):
+    by_status: list[Any]
+    dead_letters: int
+    unpublished: int
+    queued_starts: int
+    oldest_start_seconds: float
 
 
 class ApiMetrics:
@@ -171,7 +182,7 @@ class DatabaseCollector(Collector):
         self._engine = engine
         self._timeout = timeout
         self._max_age = max_age
-        self._cached: tuple[float, tuple[list[Any], int, int]] | None = None
+        self._cached: tuple[float, Figures] | None = None
         self._refresh = threading.Lock()  # concurrent scrapes share one read
         # One thread: a hung query makes later scrapes skip these figures instead of piling up.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-db")
@@ -180,21 +191,32 @@ class DatabaseCollector(Collector):
         figures = self._figures()
         if figures is None:
             return
-        by_status, dead_letters, unpublished = figures
         requests = GaugeMetricFamily(
             "dnsorch_requests", "Requests in PostgreSQL by status and source.", labels=["status", "source"]
         )
-        for status, source, count in by_status:
+        for status, source, count in figures.by_status:
             requests.add_metric([status, source], count)
         yield requests
         yield GaugeMetricFamily(
-            "dnsorch_dead_letters", "Kafka messages sent to the dead-letter topic (ledger).", dead_letters
+            "dnsorch_dead_letters",
+            "Kafka messages sent to the dead-letter topic (ledger).",
+            figures.dead_letters,
         )
         yield GaugeMetricFamily(
-            "dnsorch_events_unpublished", "Status events not yet published to Kafka.", unpublished
+            "dnsorch_events_unpublished", "Status events not yet published to Kafka.", figures.unpublished
+        )
+        yield GaugeMetricFamily(
+            "dnsorch_workflow_starts_queued",
+            "Accepted requests whose workflow has not started yet (the outbox).",
+            figures.queued_starts,
+        )
+        yield GaugeMetricFamily(
+            "dnsorch_workflow_starts_oldest_seconds",
+            "Age of the oldest queued workflow start; it grows while Temporal cannot be reached.",
+            figures.oldest_start_seconds,
         )
 
-    def _figures(self) -> tuple[list[Any], int, int] | None:
+    def _figures(self) -> Figures | None:
         engine = self._engine()
         if engine is None:
             return None
@@ -214,12 +236,14 @@ class DatabaseCollector(Collector):
         finally:
             self._refresh.release()
 
-    def _read(self, engine: Engine) -> tuple[list[Any], int, int]:
+    def _read(self, engine: Engine) -> Figures:
         with engine.begin() as conn:
             conn.execute(text(f"SET LOCAL statement_timeout = {int(self._timeout * 1000)}"))
             by_status = list(conn.execute(_REQUESTS_BY_STATUS).all())
             dead_letters = conn.execute(_DEAD_LETTERS).scalar_one()
-            return by_status, dead_letters, conn.execute(_UNPUBLISHED).scalar_one()
+            unpublished = conn.execute(_UNPUBLISHED).scalar_one()
+            queued, oldest = conn.execute(_QUEUED_STARTS).one()
+            return Figures(by_status, dead_letters, unpublished, queued, float(oldest))
 
 
 router = APIRouter()

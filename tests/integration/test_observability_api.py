@@ -64,6 +64,39 @@ def test_requests_by_status_and_source_come_from_postgresql_at_scrape_time(
         assert now[("dnsorch_events_unpublished", frozenset())] == unpublished
 
 
+def test_queued_workflow_starts_and_the_oldest_ones_age_come_from_postgresql(
+    database_url: str, engine: Engine
+) -> None:
+    """While Temporal cannot be reached, accepted requests wait in the outbox: operators see how
+    many, and for how long."""
+    request_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO dns_requests"
+                " (id, account_id, source, record_type, domain, target, config, status) VALUES"
+                " (:id, 'acct-metrics', 'api', 'A', 'q.example.test', '192.0.2.8', '{}', 'PENDING')"
+            ),
+            {"id": request_id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO workflow_starts (request_id, input, queued_at, next_attempt_at, attempts)"
+                " VALUES (:id, '{}', now() - interval '90 seconds', now() + interval '1 hour', 0)"
+            ),
+            {"id": request_id},
+        )
+    settings = Settings(database_url=database_url, temporal_address="127.0.0.1:1", metrics_cache_seconds=0)
+    try:
+        with TestClient(create_app(settings)) as api:
+            now = figures(api)
+            assert now[("dnsorch_workflow_starts_queued", frozenset())] >= 1
+            assert now[("dnsorch_workflow_starts_oldest_seconds", frozenset())] >= 90
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM workflow_starts WHERE request_id = :id"), {"id": request_id})
+
+
 def test_scrapes_however_frequent_read_postgresql_at_most_once_per_cache_period(
     database_url: str, engine: Engine
 ) -> None:
