@@ -225,7 +225,7 @@ class AcceptService:
 
         def insert() -> bool:
             with self.engine.begin() as conn:
-                return workflow_starts.insert_accepted(conn, params, grace)
+                return workflow_starts.insert_accepted(conn, params, grace, self.gateway.task_queue)
 
         try:
             return await asyncio.to_thread(insert)

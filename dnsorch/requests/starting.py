@@ -74,7 +74,7 @@ class WorkflowStarter:
 
     async def sweep(self) -> int:
         """Start every due entry (claimed, so another sweeper skips it); how many were claimed."""
-        entries = await self._db(workflow_starts.claim_due, self.batch, self.grace)
+        entries = await self._db(workflow_starts.claim_due, self.batch, self.grace, self.gateway.task_queue)
         await asyncio.gather(*(self._start_or_record(entry) for entry in entries))
         return len(entries)
 

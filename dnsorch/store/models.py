@@ -134,7 +134,9 @@ class WorkflowStart(SQLModel, table=True):
     """Outbox of workflow starts: written with the request's row, deleted once its workflow started."""
 
     __tablename__ = "workflow_starts"
-    __table_args__ = (Index("ix_workflow_starts_next_attempt_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_workflow_starts_task_queue_next_attempt_at", "task_queue", "next_attempt_at"),
+    )
 
     request_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("dns_requests.id", ondelete="CASCADE"), primary_key=True)
@@ -148,6 +150,8 @@ class WorkflowStart(SQLModel, table=True):
     """A sweeper takes the entry from then on: after the starter's grace, or a failed attempt's pause."""
     attempts: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    task_queue: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """The queue of the process that accepted it: only that queue's sweepers start it ('': any)."""
 
 
 class DeadLetter(SQLModel, table=True):

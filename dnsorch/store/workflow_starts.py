@@ -44,9 +44,9 @@ def decode(stored: dict[str, object]) -> ProvisioningInput:
     return params
 
 
-def insert_accepted(conn: Connection, params: ProvisioningInput, grace: timedelta) -> bool:
-    """The request's row and its queued start, in the caller's transaction; False (and nothing
-    written) when a row with its id exists already."""
+def insert_accepted(conn: Connection, params: ProvisioningInput, grace: timedelta, task_queue: str) -> bool:
+    """The request's row and its queued start on `task_queue`, in the caller's transaction; False
+    (and nothing written) when a row with its id exists already."""
     spec = params.request
     assert spec.accepted_at is not None
     if not insert_request(conn, spec, spec.accepted_at):
@@ -57,6 +57,7 @@ def insert_accepted(conn: Connection, params: ProvisioningInput, grace: timedelt
             input=encode(params),
             queued_at=spec.accepted_at,
             next_attempt_at=spec.accepted_at + grace,
+            task_queue=task_queue,
         )
     )
     return True
@@ -77,7 +78,7 @@ _CLAIM = text(
        SET next_attempt_at = now() + make_interval(secs => :lease)
      WHERE request_id IN (
            SELECT request_id FROM workflow_starts
-            WHERE next_attempt_at <= now()
+            WHERE task_queue IN (:queue, '') AND next_attempt_at <= now()
             ORDER BY next_attempt_at
             LIMIT :limit
               FOR UPDATE SKIP LOCKED)
@@ -86,9 +87,9 @@ _CLAIM = text(
 )
 
 
-def claim_due(conn: Connection, limit: int, lease: timedelta) -> list[QueuedStart]:
-    """Entries due now, at most `limit`; each is not due again for `lease`."""
-    rows = conn.execute(_CLAIM, {"limit": limit, "lease": lease.total_seconds()}).all()
+def claim_due(conn: Connection, limit: int, lease: timedelta, task_queue: str) -> list[QueuedStart]:
+    """Entries of `task_queue` (or of none) due now, at most `limit`; each is not due again for `lease`."""
+    rows = conn.execute(_CLAIM, {"limit": limit, "lease": lease.total_seconds(), "queue": task_queue}).all()
     return [QueuedStart(str(row[0]), decode(row[1]), row[2]) for row in rows]
 
 

@@ -201,3 +201,25 @@ async def test_an_operator_acting_before_the_start_starts_it_then_acts(stack: St
         handle = stack.client.get_workflow_handle(f"dns-request-{second.request_id}")
         await handle.result()  # the stub ends once the signal arrived
     assert stack.queued(first.request_id) is None and stack.queued(second.request_id) is None
+
+
+async def test_a_sweep_takes_only_the_starts_queued_for_its_own_task_queue(stack: Stack) -> None:
+    """Deployments (or test stacks) that share one database but run workers on other task queues
+    never start each other's requests: a sweep on the wrong queue would hand a request to workers
+    that were never meant to apply it. Seen in the full suite: a Kafka test's requests were started
+    on another stack's queue, whose worker completed them."""
+    accepted = await stack.accept(StarterThatDied(stack.engine, stack.gateway(), stack.settings)).create(
+        body(), source="api"
+    )
+    other = stack.settings.model_copy(update={"temporal_task_queue": f"other-{uuid.uuid4()}"})
+    elsewhere = WorkflowStarter(
+        stack.engine, ProvisioningGateway(stack.client, other.temporal_task_queue), other
+    )
+    await elsewhere.sweep()
+    assert stack.queued(accepted.request_id) is not None, "another queue's sweep took the entry"
+
+    own = WorkflowStarter(stack.engine, stack.gateway(), stack.settings)
+    assert await own.sweep() >= 1
+    assert stack.queued(accepted.request_id) is None
+    described = await stack.client.get_workflow_handle(f"dns-request-{accepted.request_id}").describe()
+    assert described.task_queue == stack.settings.temporal_task_queue
