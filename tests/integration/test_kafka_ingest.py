@@ -30,6 +30,7 @@ from tests.fixtures.kafka_tools import (
 )
 
 pytestmark = pytest.mark.integration
+KILLS = 2  # consumers killed mid-stream in the 500-message test
 
 POISON = [
     b"\xff\xfe not utf-8",
@@ -114,7 +115,7 @@ async def test_500_messages_with_poison_and_duplicates_survive_two_consumer_kill
     await kafka_run.produce(chunks[2])
     kafka_run.kill("c2")
 
-    kafka_run.start_consumer("c3")
+    kafka_run.start_consumer("c3")  # after KILLS kills
     await kafka_run.until_rows(engine, len(valid_ids), exact=False, timeout=120)
     await kafka_run.until_caught_up()
     # The starts the killed consumers left queued: the survivor's sweep takes them.
@@ -127,8 +128,15 @@ async def test_500_messages_with_poison_and_duplicates_survive_two_consumer_kill
     dead = await kafka_run.read_all(kafka_run.dlq_topic, expected=len(poison))
     origins = Counter((dict(r.headers)[HEADER_PARTITION], dict(r.headers)[HEADER_OFFSET]) for r in dead)
     assert len(origins) == len(poison), "a poison message is missing from the DLQ"
-    assert set(origins.values()) == {1}, f"dead-lettered more than once: {origins.most_common(3)}"
-    assert Counter(r.value for r in dead) == Counter(poison)
+    # A twin is sent only by a consumer killed between the broker's acknowledgement and the ledger
+    # write (docs/kafka.md): at most one per kill, carrying its original's offset header and value.
+    twins = [origin for origin, count in origins.items() if count > 1]
+    assert len(twins) <= KILLS and set(origins.values()) <= {1, 2}, origins.most_common(3)
+    by_origin: dict[tuple[bytes, bytes], bytes] = {}
+    for r in dead:
+        origin = (dict(r.headers)[HEADER_PARTITION], dict(r.headers)[HEADER_OFFSET])
+        assert by_origin.setdefault(origin, r.value) == r.value, f"a twin of {origin} differs"
+    assert Counter(by_origin.values()) == Counter(poison)
     assert all(dict(r.headers)[HEADER_REASON] for r in dead)
 
 
