@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from dnsorch.contracts import StatusChange
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import BEFORE, Primary, act, start, until_status, worker
+from tests.fixtures.workflow_stubs import BEFORE, Handle, Primary, act, start, until_status, worker
 from workflows.provisioning import DnsProvisioningWorkflow
 
 REFUSED = ApplicationError("REFUSED by the primary", type="DnsChangeRejected", non_retryable=True)
@@ -23,13 +23,19 @@ def refused_primary() -> Primary:
     return Primary(fail_types={"A": REFUSED})
 
 
+async def needing_attention(env: WorkflowEnvironment, primary: Primary) -> Handle:
+    """A create the primary refused: it waits in NEEDS_ATTENTION for an operator."""
+    handle = await start(env, request_spec())
+    await until_status(primary, "NEEDS_ATTENTION")
+    return handle
+
+
 async def test_resolve_is_refused_while_the_primary_does_not_serve_the_change(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     primary = refused_primary()
     async with worker(time_skipping_env, primary):
-        handle = await start(time_skipping_env, request_spec())
-        await until_status(primary, "NEEDS_ATTENTION")
+        handle = await needing_attention(time_skipping_env, primary)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await act(handle, "resolve", "looks fine to me")
         reason = str(refused.value.cause)
@@ -51,8 +57,7 @@ async def test_resolve_is_refused_when_the_primary_cannot_be_asked(
 ) -> None:
     primary = refused_primary()
     async with worker(time_skipping_env, primary):
-        handle = await start(time_skipping_env, request_spec())
-        await until_status(primary, "NEEDS_ATTENTION")
+        handle = await needing_attention(time_skipping_env, primary)
         primary.unreachable = True
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await act(handle, "resolve")
@@ -68,8 +73,7 @@ async def test_a_v1_manual_completed_the_primary_does_not_serve_is_logged_and_ig
 ) -> None:
     primary = refused_primary()
     async with worker(time_skipping_env, primary):
-        handle = await start(time_skipping_env, request_spec())
-        await until_status(primary, "NEEDS_ATTENTION")
+        handle = await needing_attention(time_skipping_env, primary)
         await handle.signal(
             DnsProvisioningWorkflow.update_status, StatusChange("COMPLETED", "done", actor="bob")
         )
