@@ -58,6 +58,7 @@ class AnsibleActivities:
             max_changes=settings.batch_max_changes if settings.batch_enabled else 1,
             max_wait=settings.batch_max_wait_ms / 1000 if settings.batch_enabled else 0.0,
             max_running=settings.worker_playbook_threads,
+            overlap_after=settings.worker_playbook_overlap_after_ms / 1000,
         )
 
     @activity.defn(name="apply_dns_change")

@@ -7,8 +7,11 @@ in a reverse zone rides in the same run as the forward changes beside it, and a 
 
 Flushed when the queue holds `max_changes` changes (reason "size") or its oldest change has waited
 `max_wait` seconds (reason "age"). At most `max_running` batches run at once (the worker's playbook
-threads): while all are busy, a due batch keeps collecting changes and starts when one finishes
-(reason "slot"), so a burst becomes few large batches instead of a queue of small ones.
+threads), and a further run starts beside running ones only once each of them has run
+`overlap_after` seconds (reason "overlap"): on a healthy server runs are short, and a burst that
+arrives during one waits for it and becomes one large batch (reason "slot") rather than a second
+small run competing for the same CPU; a run stuck on a hung server still leaves the other threads
+to the changes behind it.
 Nothing here is durable, on purpose: each change still belongs
 to its own activity, so a worker that dies mid-batch only makes those activities time out and be
 retried by Temporal, into a new batch; a change sets the whole RRset, so applying it twice is
@@ -71,15 +74,23 @@ class ZoneBatcher:
     """One per worker. `submit` is called by each apply activity and returns its change's outcome."""
 
     def __init__(
-        self, run_batch: RunBatch, *, max_changes: int, max_wait: float, max_running: int = 4
+        self,
+        run_batch: RunBatch,
+        *,
+        max_changes: int,
+        max_wait: float,
+        max_running: int = 4,
+        overlap_after: float = 0.0,
     ) -> None:
         self._run_batch = run_batch
         self._max_running = max(1, max_running)
+        self._overlap_after = max(0.0, overlap_after)
+        self._recheck: asyncio.TimerHandle | None = None
         self._due: list[str] = []  # zones whose batch is due, waiting for a free run, in order
         self._max_changes = max(1, max_changes)
         self._max_wait = max(0.0, max_wait)
         self._zones: dict[str, _Zone] = {}
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], float] = {}  # each run's start (loop time)
         self._members: dict[int, list[_Waiting]] = {}
 
     async def submit(self, change: DnsChange) -> ChangeOutcome:
@@ -122,11 +133,26 @@ class ZoneBatcher:
         if zone.timer is not None:
             zone.timer.cancel()
             zone.timer = None
-        if len(self._running) >= self._max_running:
+        if self._wait_for_a_run():
             if zone_name not in self._due:
                 self._due.append(zone_name)
             return
-        self._start(zone_name, zone, reason)
+        self._start(zone_name, zone, reason if not self._running else "overlap")
+
+    def _wait_for_a_run(self) -> bool:
+        """True while no further run may start: every thread is busy, or a running batch is still
+        younger than `overlap_after` (then a timer starts the due batches once it is not)."""
+        if len(self._running) >= self._max_running:
+            return True
+        if not self._running:
+            return False
+        loop = asyncio.get_running_loop()
+        wait = max(self._running.values()) + self._overlap_after - loop.time()
+        if wait <= 0:
+            return False
+        if self._recheck is None:
+            self._recheck = loop.call_later(wait, self._start_due, "overlap")
+        return True
 
     def _start(self, zone_name: str, zone: _Zone, reason: str) -> None:
         taken, zone.waiting = zone.waiting[: self._max_changes], zone.waiting[self._max_changes :]
@@ -142,20 +168,27 @@ class ZoneBatcher:
             waiting.batch = batch
         self._members[id(batch)] = taken
         task = asyncio.create_task(self._run(batch, taken))
-        self._running.add(task)
+        self._running[task] = asyncio.get_running_loop().time()
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         """A run ended: the zone whose batch has waited longest for a free run starts now."""
-        self._running.discard(task)
-        while self._due and len(self._running) < self._max_running:
+        self._running.pop(task, None)
+        self._start_due("slot")
+
+    def _start_due(self, reason: str) -> None:
+        """Start the due batches, oldest first, while a run may start."""
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+        while self._due and not self._wait_for_a_run():
             zone_name = self._due.pop(0)
             zone = self._zones.get(zone_name)
             if zone is not None and zone.waiting:
                 if zone.timer is not None:
                     zone.timer.cancel()
                     zone.timer = None
-                self._start(zone_name, zone, "slot")
+                self._start(zone_name, zone, reason if not self._running else "overlap")
 
     async def _run(self, batch: Batch, taken: list[_Waiting]) -> None:
         try:

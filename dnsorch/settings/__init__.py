@@ -102,6 +102,9 @@ class Settings(BaseSettings, ApprovalSettings):
     """Threads (and so PostgreSQL connections, at most) the worker's database activities use."""
     worker_playbook_threads: int = 2
     """Playbook runs (one per batch, ≈1.5 CPU-seconds each) one worker runs at once."""
+    worker_playbook_overlap_after_ms: int = 3000
+    """A further playbook run starts beside a running one only once that one has run this long (a
+    slow or hung server); until then the changes that arrive wait for it and share the next run."""
     worker_playbook_warm: bool = True
     """Start each playbook in a fork of a process that imported Ansible once (docs/live-dns.md);
     False starts every ansible-playbook cold."""

@@ -157,3 +157,65 @@ async def test_while_every_run_is_busy_a_burst_gathers_into_one_batch() -> None:
     runner.hold.set()
     await asyncio.wait_for(asyncio.gather(first, *burst), timeout=5)
     assert [(len(b.changes), b.reason) for b in runner.batches] == [(1, "age"), (10, "slot")]
+
+
+async def test_a_second_run_waits_while_the_first_is_young_so_a_burst_gathers() -> None:
+    """Two playbook threads, but on a healthy server runs are short: a burst that arrives while one
+    runs waits for it and becomes one batch, instead of a second small run competing for the CPU."""
+    runner = Runner()
+    runner.hold.clear()
+    batcher = ZoneBatcher(runner, max_changes=100, max_wait=0.05, max_running=2, overlap_after=60)
+    first = asyncio.create_task(batcher.submit(change()))
+    await asyncio.wait_for(runner.started.wait(), timeout=5)
+    burst = [asyncio.create_task(batcher.submit(change())) for _ in range(10)]
+    await asyncio.sleep(0.3)  # several max_wait periods pass while the first run is young
+    assert len(runner.batches) == 1
+    runner.hold.set()
+    await asyncio.wait_for(asyncio.gather(first, *burst), timeout=5)
+    assert [(len(b.changes), b.reason) for b in runner.batches] == [(1, "age"), (10, "slot")]
+
+
+async def test_a_run_stuck_on_a_hung_server_does_not_hold_the_changes_behind_it() -> None:
+    """A run that outlives `overlap_after` (say, a server stopped mid-UPDATE) no longer blocks the
+    worker: the changes that arrive meanwhile get the second thread and are applied."""
+    stuck = asyncio.Event()
+
+    async def run(batch: Batch) -> dict[str, ChangeOutcome]:
+        if not runs:
+            runs.append(batch)
+            await stuck.wait()
+        runs.append(batch)
+        return {c.request_id: ChangeOutcome("applied") for c in batch.changes}
+
+    runs: list[Batch] = []
+    batcher = ZoneBatcher(run, max_changes=100, max_wait=0.01, max_running=2, overlap_after=0.1)
+    first = asyncio.create_task(batcher.submit(change()))
+    while not runs:
+        await asyncio.sleep(0.01)
+    later = await asyncio.wait_for(asyncio.gather(*(batcher.submit(change()) for _ in range(3))), 5)
+    assert [o.status for o in later] == ["applied"] * 3
+    assert not first.done() and runs[1].reason == "overlap"
+    stuck.set()
+    assert (await asyncio.wait_for(first, timeout=5)).status == "applied"
+
+
+async def test_runs_never_exceed_the_threads_even_when_all_are_stuck() -> None:
+    stuck = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def run(batch: Batch) -> dict[str, ChangeOutcome]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await stuck.wait()
+        running -= 1
+        return {c.request_id: ChangeOutcome("applied") for c in batch.changes}
+
+    batcher = ZoneBatcher(run, max_changes=1, max_wait=0.01, max_running=2, overlap_after=0.05)
+    tasks = [asyncio.create_task(batcher.submit(change())) for _ in range(5)]
+    await asyncio.sleep(0.5)  # many overlap periods pass; every run stays stuck
+    assert most == 2
+    stuck.set()
+    outcomes = await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+    assert [o.status for o in outcomes] == ["applied"] * 5 and most == 2
