@@ -5,37 +5,26 @@ that do not count, and the approval lines, are new commands)."""
 from __future__ import annotations
 
 import pytest
-from temporalio import workflow
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.replay import REPLAY_HISTORIES
-from workflows.provisioning import DISTINCT_APPROVERS, DnsProvisioningWorkflow
+from tests.replay.replaying import recorded, replay_failure
+from workflows.provisioning import DISTINCT_APPROVERS
 
-HISTORIES = REPLAY_HISTORIES / "distinct-approvers"
+PATCH = "distinct-approvers"
 RECORDED = ["two_approvers_then_completed", "unnamed_not_counted_then_late"]
 
 
-def history(name: str) -> WorkflowHistory:
-    return WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+def test_every_recorded_history_is_listed() -> None:
+    assert sorted(p.stem for p in (REPLAY_HISTORIES / PATCH).glob("*.json")) == sorted(RECORDED)
 
 
 @pytest.mark.parametrize("name", RECORDED)
 async def test_a_distinct_approvers_history_replays(name: str) -> None:
-    result = await Replayer(workflows=[DnsProvisioningWorkflow]).replay_workflow(
-        history(name), raise_on_replay_failure=False
-    )
-    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+    failure = await replay_failure(recorded(PATCH, name))
+    assert failure is None, f"{name}: {failure}"
 
 
 @pytest.mark.parametrize("name", RECORDED)
-async def test_a_distinct_approvers_history_needs_its_patch_marker(
-    monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
-    real = workflow.patched
-    monkeypatch.setattr(
-        workflow, "patched", lambda patch_id: patch_id != DISTINCT_APPROVERS and real(patch_id)
-    )
-    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
-    result = await replayer.replay_workflow(history(name), raise_on_replay_failure=False)
-    assert result.replay_failure is not None, f"{name} replays without {DISTINCT_APPROVERS}"
+async def test_a_distinct_approvers_history_needs_its_patch_marker(name: str) -> None:
+    failure = await replay_failure(recorded(PATCH, name), unpatched=DISTINCT_APPROVERS)
+    assert failure is not None, f"{name} replays without {DISTINCT_APPROVERS}"

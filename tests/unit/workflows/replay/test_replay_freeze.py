@@ -5,15 +5,12 @@ the FROZEN status, its timer and the emergency line are new commands)."""
 from __future__ import annotations
 
 import pytest
-from temporalio import workflow
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.replay import REPLAY_HISTORIES
+from tests.replay.replaying import recorded, replay_failure
 from workflows.freeze import FREEZE_WINDOWS
-from workflows.provisioning import DnsProvisioningWorkflow
 
-HISTORIES = REPLAY_HISTORIES / "freeze-windows"
+PATCH = "freeze-windows"
 RECORDED = [
     "waited_then_completed",
     "let_through",
@@ -23,22 +20,17 @@ RECORDED = [
 ]
 
 
-def history(name: str) -> WorkflowHistory:
-    return WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+def test_every_recorded_history_is_listed() -> None:
+    assert sorted(p.stem for p in (REPLAY_HISTORIES / PATCH).glob("*.json")) == sorted(RECORDED)
 
 
 @pytest.mark.parametrize("name", RECORDED)
 async def test_a_freeze_history_replays(name: str) -> None:
-    result = await Replayer(workflows=[DnsProvisioningWorkflow]).replay_workflow(
-        history(name), raise_on_replay_failure=False
-    )
-    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+    failure = await replay_failure(recorded(PATCH, name))
+    assert failure is None, f"{name}: {failure}"
 
 
 @pytest.mark.parametrize("name", RECORDED)
-async def test_a_freeze_history_needs_its_patch_marker(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    real = workflow.patched
-    monkeypatch.setattr(workflow, "patched", lambda patch_id: patch_id != FREEZE_WINDOWS and real(patch_id))
-    replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
-    result = await replayer.replay_workflow(history(name), raise_on_replay_failure=False)
-    assert result.replay_failure is not None, f"{name} replays without {FREEZE_WINDOWS}"
+async def test_a_freeze_history_needs_its_patch_marker(name: str) -> None:
+    failure = await replay_failure(recorded(PATCH, name), unpatched=FREEZE_WINDOWS)
+    assert failure is not None, f"{name} replays without {FREEZE_WINDOWS}"
