@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.name_lock import lock_id_for
     from workflows.operators import end_by, take_legal
     from workflows.outcome import Outcome, note
-    from workflows.patches import REPORT_LATE_CANCEL, WAIT_FOR_APPLY_TO_STOP
+    from workflows.patches import REPORT_LATE_CANCEL, WAIT_FOR_APPLY_TO_STOP, patched
     from workflows.policy import apply_retry, failure_reason, refused_for_good
     from workflows.run_state import RequestRun
 
@@ -76,7 +76,7 @@ async def apply_change(
         run.story.undoing = undo
         # A final status must mean dnsorch no longer changes the name: a cancelled apply is
         # waited for until its playbook is dead, and only then is the name released.
-        run.wait_for_apply_to_stop = run.lean or workflow.patched(WAIT_FOR_APPLY_TO_STOP)
+        run.wait_for_apply_to_stop = run.lean or patched(WAIT_FOR_APPLY_TO_STOP)
         options: dict[str, Any] = dict(
             start_to_close_timeout=timedelta(seconds=policy.timeout_seconds),
             heartbeat_timeout=timedelta(seconds=policy.heartbeat_seconds),
@@ -145,7 +145,7 @@ def applied_anyway(run: RequestRun) -> str | None:
         return None
     if run.dance_step_applying:  # the TTL's step, not the change: the cancel restores the old TTL
         return None
-    if not workflow.patched(REPORT_LATE_CANCEL):
+    if not patched(REPORT_LATE_CANCEL):
         return None
     run.story.applied()
     return serves(_own(run, apply.result()))

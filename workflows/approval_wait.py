@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import AWAITING_APPROVAL, duration
     from workflows.operators import end_by, next_action
     from workflows.outcome import Outcome, note
-    from workflows.patches import APPROVAL_DEADLINE, DISTINCT_APPROVERS
+    from workflows.patches import APPROVAL_DEADLINE, DISTINCT_APPROVERS, patched
     from workflows.run_state import RequestRun
 
 S, A = RequestStatus, Action
@@ -37,10 +37,10 @@ async def await_approval(run: RequestRun) -> None:
     if not run.lean:
         await transition(run, S.PENDING_APPROVAL, AWAITING_APPROVAL, step="approval")
     deadline, too_late = None, None
-    if run.params.approval_timeout_seconds and workflow.patched(APPROVAL_DEADLINE):
+    if run.params.approval_timeout_seconds and patched(APPROVAL_DEADLINE):
         deadline = timedelta(seconds=run.params.approval_timeout_seconds)
         too_late = Outcome(S.REJECTED, f"no approval in time ({duration(deadline)})")
-    if not workflow.patched(DISTINCT_APPROVERS):
+    if not patched(DISTINCT_APPROVERS):
         run.state.approvals = {"required": 1, "approvers": []}
         ticket, action = await next_action(run, deadline, too_late)
         if action.action != A.APPROVE:

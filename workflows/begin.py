@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         PLAN_BEFORE_APPLY,
         TURN_BEFORE_PLAN,
         VERIFY_EVERYWHERE,
+        patched,
     )
     from workflows.run_state import RequestRun
     from workflows.schedule import scheduled_for
@@ -30,12 +31,12 @@ async def begin(run: RequestRun, params: ProvisioningInput) -> None:
     status: SCHEDULED, PENDING_APPROVAL, NEEDS_ATTENTION (drift) or IN_PROGRESS."""
     run.params = params
     run.state.request_id = params.request.request_id
-    run.lean = workflow.patched(LEAN_REQUEST)
-    run.plan_first = run.lean and workflow.patched(PLAN_BEFORE_APPLY)
-    run.everywhere = run.plan_first and workflow.patched(VERIFY_EVERYWHERE)
-    run.turn_first = run.plan_first and workflow.patched(TURN_BEFORE_PLAN)
-    run.fewer_round_trips = run.everywhere and workflow.patched(FEWER_ROUND_TRIPS)
-    run.fewer_steps = run.fewer_round_trips and run.turn_first and workflow.patched(FEWER_STEPS_TO_APPLY)
+    run.lean = patched(LEAN_REQUEST)
+    run.plan_first = run.lean and patched(PLAN_BEFORE_APPLY)
+    run.everywhere = run.plan_first and patched(VERIFY_EVERYWHERE)
+    run.turn_first = run.plan_first and patched(TURN_BEFORE_PLAN)
+    run.fewer_round_trips = run.everywhere and patched(FEWER_ROUND_TRIPS)
+    run.fewer_steps = run.fewer_round_trips and run.turn_first and patched(FEWER_STEPS_TO_APPLY)
     run.story = Story.begin(live=run.everywhere)
     run.not_before = scheduled_for(params.request.not_before) if run.turn_first else None
     if run.lean:  # the row and the first status, at once

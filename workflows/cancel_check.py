@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.bookkeeping import log, transition
     from workflows.live_dns import roll_back
     from workflows.outcome import Outcome, note
+    from workflows.patches import patched
     from workflows.policy import failure_reason
     from workflows.primary import ask_primary
     from workflows.resolve_check import check_resolve, serves
@@ -73,9 +74,9 @@ async def settle_cancel(
 async def _ask_dns(
     run: RequestRun, action: OperatorAction, ticket: int, *, asked: str = "", ended: str = ""
 ) -> None:
-    if not _may_have_reached_dns(run, action) or not workflow.patched(CANCEL_ASKS_DNS):
+    if not _may_have_reached_dns(run, action) or not patched(CANCEL_ASKS_DNS):
         return
-    if action.action == A.FAIL and not workflow.patched(FAIL_ASKS_DNS):
+    if action.action == A.FAIL and not patched(FAIL_ASKS_DNS):
         return
     verb = "cancelled" if action.action == A.CANCEL else "failed"
     asked = asked or f"{action.action} by {action.actor}{note(action)}"

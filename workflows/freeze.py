@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import STARTED
     from workflows.operators import end_by, take_legal
     from workflows.outcome import note
+    from workflows.patches import patched
     from workflows.policy import DB_RETRY, DB_TIMEOUT
     from workflows.run_state import RequestRun
 
@@ -47,7 +48,7 @@ async def wait_out_freeze(run: RequestRun, *, held: bool = False) -> None:
     Not asked: a request held in NEEDS_ATTENTION (an operator's retry decides when it runs), a
     dry run (it changes nothing) and a PTR request (it follows a forward change already applied)."""
     request = run.request
-    if held or request.dry_run or request.source == PTR_SOURCE or not workflow.patched(FREEZE_WINDOWS):
+    if held or request.dry_run or request.source == PTR_SOURCE or not patched(FREEZE_WINDOWS):
         return
     if run.state.status != S.IN_PROGRESS:  # as the first attempt would, before the check: an
         await transition(run, S.IN_PROGRESS, STARTED, step="apply")  # approve answers IN_PROGRESS

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.apply import Settle, apply_change, serve_actions_until
     from workflows.bookkeeping import flush, log, transition
     from workflows.outcome import Outcome
+    from workflows.patches import patched
     from workflows.policy import (
         failure_reason,
     )
@@ -56,7 +57,7 @@ async def roll_back(run: RequestRun, settle: Settle) -> str | None:
     change = rollback_for(run.change(), run.snapshot)
     if run.turn_first:
         await take_turn(run, change, settle)
-    if workflow.patched(ROLLBACK_ASKS_DNS) and (changed := await _changed_since(run, change)):
+    if patched(ROLLBACK_ASKS_DNS) and (changed := await _changed_since(run, change)):
         return changed
     restores = list(run.ptr_restores.values()) if run.ptrs_in_apply else []
     result = await apply_change(run, change, settle, undo=True, ptrs=restores or None)
@@ -105,7 +106,7 @@ async def keep_ptrs(run: RequestRun, settle: Settle) -> str | None:
     """Run the PTR requests the change needs; what went wrong, if anything. Once patched they
     start side by side, and one that waits for an operator goes on alone."""
     assert run.params is not None
-    if run.ptrs_in_apply or not run.params.reverse_zones or not workflow.patched(AUTOMATIC_PTR):
+    if run.ptrs_in_apply or not run.params.reverse_zones or not patched(AUTOMATIC_PTR):
         return None
     latest = list((run.state.plan or {}).get("old_values") or [])
     old = run.story.old_values(run.snapshot, latest)
@@ -114,7 +115,7 @@ async def keep_ptrs(run: RequestRun, settle: Settle) -> str | None:
     if specs:
         await flush(run)  # the PTR requests may take hours: the verify line is written before
     run.story.ptrs = {_ptr_label(spec): "not started" for spec in specs}
-    if not workflow.patched(PTR_WAITS_ALONE):  # one after the other, each cancelled with this one
+    if not patched(PTR_WAITS_ALONE):  # one after the other, each cancelled with this one
         for spec in specs:
             child = await _start_ptr(run, spec, ParentClosePolicy.REQUEST_CANCEL)
             if (problem := await _follow_ptr(run, spec, child, settle, alone=False)) is not None:
@@ -179,7 +180,7 @@ async def tell_forward_request(run: RequestRun) -> None:
     parent = workflow.info().parent
     if run.told_parent or parent is None or run.request.source != PTR_SOURCE:
         return
-    if not workflow.patched(PTR_WAITS_ALONE):
+    if not patched(PTR_WAITS_ALONE):
         return
     run.told_parent = True
     forward = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.bookkeeping import log, transition
     from workflows.outcome import Outcome, note, note_text
+    from workflows.patches import patched
     from workflows.run_state import RequestRun
     from workflows.story import TooLate
 
@@ -73,7 +74,7 @@ async def on_update_status(run: RequestRun, change: StatusChange) -> None:
     try:
         action = status_action(run, change)
     except IllegalTransition as refused:
-        if workflow.patched(MANUAL_STATUS_IS_A_NOTE):
+        if patched(MANUAL_STATUS_IS_A_NOTE):
             # Only the workflow's own code moves its status: a status that is no action here is
             # a note, or an operator could put the request in a state its code is not in.
             why = str(refused) if isinstance(refused, TooLate) else f"no action in {status}"

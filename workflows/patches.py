@@ -1,7 +1,13 @@
 """The patch ids of DnsProvisioningWorkflow's core steps. Changes to the workflow's behaviour ship
 behind `workflow.patched(ID)`: workflows recorded before a change replay down the old branch
 (docs/workflow.md, "Shipping a workflow change"). Rules with a room of their own keep their ids
-there: live_dns.py, cancel_check.py, story.py, schedule.py, freeze.py, operators.py."""
+there: live_dns.py, cancel_check.py, story.py, schedule.py, freeze.py, operators.py.
+
+Every step asks `patched(ID)` below, not `workflow.patched(ID)`: one marker, ONE_MARKER, stands for
+all the patches that shipped before it, so a request started since records one patch marker where it
+recorded up to 28 (each marker is an event Temporal stores and the worker replays)."""
+
+from temporalio import workflow
 
 # A final status must mean dnsorch no longer changes the name: a cancelled apply is waited for until
 # its playbook is dead, and only then is the name released.
@@ -49,3 +55,49 @@ FEWER_STEPS_TO_APPLY = "fewer-steps-to-apply"
 # FAIL_ASKS_DNS (cancel_check.py); RESOLVE_ASKS_DNS (resolve_check.py); SCHEDULED_CHANGES
 # (schedule.py); FREEZE_WINDOWS (freeze.py); MANUAL_STATUS_IS_A_NOTE (operators.py); TTL_DANCE
 # (ttl_dance_state.py).
+
+# A request started since this marker took every patch in UNDER_ONE_MARKER: its history records this
+# one marker, and none of theirs.
+ONE_MARKER = "one-marker"
+UNDER_ONE_MARKER = frozenset(
+    {
+        WAIT_FOR_APPLY_TO_STOP,
+        LEAN_REQUEST,
+        REPORT_LATE_CANCEL,
+        PLAN_BEFORE_APPLY,
+        VERIFY_EVERYWHERE,
+        TURN_BEFORE_PLAN,
+        SERVED_STANDS_AT_TURN,
+        APPROVAL_DEADLINE,
+        DISTINCT_APPROVERS,
+        DANGLING_TARGETS,
+        FEWER_ROUND_TRIPS,
+        FEWER_STEPS_TO_APPLY,
+        # the other rooms' ids, as they are spelled there
+        "automatic-ptr",
+        "ptr-waits-alone",
+        "ptr-in-apply",
+        "rollback-asks-dns",
+        "rollback-stands",
+        "served-is-too-late",
+        "snapshot-from-first-plan",
+        "cancel-asks-dns",
+        "fail-asks-dns",
+        "resolve-asks-dns",
+        "scheduled-changes",
+        "judged-when-due",
+        "freeze-windows",
+        "manual-status-is-a-note",
+        "ttl-dance",
+    }
+)
+"""Frozen: a patch that ships after ONE_MARKER records its own marker, as patches always did, and
+is never added here (a request started in between would replay down the wrong branch)."""
+
+
+def patched(patch_id: str) -> bool:
+    """`workflow.patched(patch_id)`, with ONE_MARKER standing for the patches under it: a history
+    recorded before ONE_MARKER replays its own markers, as before."""
+    if patch_id in UNDER_ONE_MARKER and workflow.patched(ONE_MARKER):
+        return True
+    return workflow.patched(patch_id)

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.bookkeeping import log, transition
     from workflows.messages import AWAITING_APPROVAL, STARTED
     from workflows.outcome import Outcome
-    from workflows.patches import DANGLING_TARGETS
+    from workflows.patches import DANGLING_TARGETS, patched
     from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
     from workflows.ttl_dance_state import TtlDance
@@ -53,7 +53,7 @@ async def held_for_dangling_targets(run: RequestRun) -> bool:
     dangling = list((run.state.plan or {}).get("dangling") or [])
     if not dangling or run.approved or not run.params.hold_dangling_targets:
         return False
-    if not workflow.patched(DANGLING_TARGETS):
+    if not patched(DANGLING_TARGETS):
         return False
     reasons = "; ".join(f"the target {target} does not resolve" for target in dangling)
     await transition(run, S.PENDING_APPROVAL, f"{AWAITING_APPROVAL}: {reasons}", step="approval")

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.dns import FORWARD_TYPES, change_for, ptr_requests, rollback_for
     from workflows.apply import Settle
     from workflows.bookkeeping import log
+    from workflows.patches import patched
     from workflows.primary import ask_primary
     from workflows.run_state import PtrChange, RequestRun
     from workflows.turn import take_turn, take_turns_and_plan
@@ -43,7 +44,7 @@ def keeps_ptrs_in_apply(run: RequestRun) -> bool:
         return False
     if not (run.everywhere and run.turn_first):
         return False
-    run.ptrs_in_apply = workflow.patched(PTR_IN_APPLY)
+    run.ptrs_in_apply = patched(PTR_IN_APPLY)
     return run.ptrs_in_apply
 
 

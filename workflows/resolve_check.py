@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import Action, ChangePlan, DnsChange, OperatorAction
     from workflows.outcome import note
+    from workflows.patches import patched
     from workflows.policy import failure_reason
     from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
@@ -34,7 +35,7 @@ async def check_resolve(run: RequestRun, action: OperatorAction, ticket: int, re
     story = run.story
     if story.everywhere or (story.rollback_stands and story.restored):
         return  # every server serves the change, or a rollback stands and its story decides
-    if not workflow.patched(RESOLVE_ASKS_DNS):
+    if not patched(RESOLVE_ASKS_DNS):
         return
     change = run.change()
     try:

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import awaiting
     from workflows.operators import end_by, take_legal
     from workflows.outcome import note_text
+    from workflows.patches import patched
     from workflows.policy import DB_RETRY, DB_TIMEOUT
     from workflows.primary import ask_primary
     from workflows.run_state import RequestRun
@@ -37,7 +38,7 @@ JUDGED_WHEN_DUE = "judged-when-due"
 
 def scheduled_for(not_before: datetime | None) -> datetime | None:
     """The time to wait for, when the request is scheduled and the time is still ahead."""
-    if not_before is None or not_before <= workflow.now() or not workflow.patched(SCHEDULED_CHANGES):
+    if not_before is None or not_before <= workflow.now() or not patched(SCHEDULED_CHANGES):
         return None
     return not_before
 
@@ -48,7 +49,7 @@ async def wait_for_time(run: RequestRun) -> None:
     if run.not_before is None:
         return
     await _wait_for_schedule(run)
-    if workflow.patched(JUDGED_WHEN_DUE):
+    if patched(JUDGED_WHEN_DUE):
         await _judge_when_due(run)
     assert run.params is not None
     if run.params.approval_required:

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import Action, ChangePlan, RequestStatus
     from dnsorch.requests.transitions import IllegalTransition
     from workflows.outcome import Outcome
+    from workflows.patches import patched
 
 S, A = RequestStatus, Action
 
@@ -58,9 +59,9 @@ class Story:
         if not live:
             return cls()
         return cls(
-            rollback_stands=workflow.patched(ROLLBACK_STANDS),
-            served_is_too_late=workflow.patched(SERVED_IS_TOO_LATE),
-            first_plan_fixes_snapshot=workflow.patched(SNAPSHOT_FROM_FIRST_PLAN),
+            rollback_stands=patched(ROLLBACK_STANDS),
+            served_is_too_late=patched(SERVED_IS_TOO_LATE),
+            first_plan_fixes_snapshot=patched(SNAPSHOT_FROM_FIRST_PLAN),
         )
 
     # ---- what happened ------------------------------------------------------------------------

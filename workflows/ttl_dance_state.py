@@ -13,6 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from dnsorch.contracts import PTR_SOURCE, ChangePlan, DnsChange, DnsRequestSpec, ProvisioningInput
     from dnsorch.dns import same_rrset
+    from workflows.patches import patched
 
 # An update that asks for it (or whose served TTL is over the threshold) dances around its apply.
 TTL_DANCE = "ttl-dance"
@@ -38,7 +39,7 @@ class TtlDance:
         """The dance for the request's first plan, or None (`why_not` says why, when it asked)."""
         if params is None or why_not(request, plan, params) is not None:
             return None
-        if not workflow.patched(TTL_DANCE):
+        if not patched(TTL_DANCE):
             return None
         assert plan.old_ttl is not None
         return cls(list(plan.old_values), plan.old_ttl, params.ttl_dance_short_ttl, request.ttl)

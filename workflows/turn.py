@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.apply import Settle, serve_actions_until
     from workflows.bookkeeping import log
     from workflows.outcome import Outcome
-    from workflows.patches import SERVED_STANDS_AT_TURN
+    from workflows.patches import SERVED_STANDS_AT_TURN, patched
     from workflows.policy import (
         DB_RETRY,
         DB_TIMEOUT,
@@ -106,7 +106,7 @@ async def _wait_for_turn(run: RequestRun, change: DnsChange, first: str, settle:
 
 def _refused(run: RequestRun, error: ActivityError | ApplicationError) -> NoReturn:
     """The name is another account's by its turn (or the request ended): the request ends."""
-    if run.story.everywhere and workflow.patched(SERVED_STANDS_AT_TURN):
+    if run.story.everywhere and patched(SERVED_STANDS_AT_TURN):
         raise Outcome(
             S.COMPLETED,
             f"refused at the name's turn ({failure_reason(error)}), but an earlier attempt's "

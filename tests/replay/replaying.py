@@ -9,6 +9,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.replay import REPLAY_HISTORIES
+from workflows.patches import ONE_MARKER
 from workflows.provisioning import DnsProvisioningWorkflow
 
 
@@ -19,12 +20,14 @@ def recorded(patch: str, name: str) -> WorkflowHistory:
 
 async def replay_failure(history: WorkflowHistory, *, unpatched: str | None = None) -> Exception | None:
     """Why the history does not replay (None: it does); `unpatched`: as if `workflow.patched` answered
-    False for that id, the way code from before the patch ran."""
+    False for that id, the way code from before the patch ran (code that had no ONE_MARKER either)."""
     if unpatched is None:
         replayer = Replayer(workflows=[DnsProvisioningWorkflow])
         return (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
     real = workflow.patched
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(workflow, "patched", lambda patch_id: patch_id != unpatched and real(patch_id))
+        patch.setattr(
+            workflow, "patched", lambda patch_id: patch_id not in (unpatched, ONE_MARKER) and real(patch_id)
+        )
         replayer = Replayer(workflows=[DnsProvisioningWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
         return (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
