@@ -118,13 +118,13 @@ class AnsibleActivities:
     async def _apply_set(self, changes: ChangeSet) -> ChangeSetResult:
         change = changes.change
         self._check_config()
-        if self._claims is not None:  # the workflow took these turns: one query each
+        if self._claims is not None:  # the workflow took these turns: one transaction renews them
             ptr_claims = [dataclasses.replace(p, request_id=change.request_id) for p in changes.ptrs]
             try:
-                for claim in [change, *ptr_claims]:
-                    await heartbeating(
-                        self._heartbeat_every, self._claims.wait_for_turn(claim, on_wait=log_waiting_for)
-                    )
+                await heartbeating(
+                    self._heartbeat_every,
+                    self._claims.wait_for_turns([change, *ptr_claims], on_wait=log_waiting_for),
+                )
             except (NameOwned, RequestEnded) as refused:
                 raise refused_error(refused) from None
         activity.logger.info(

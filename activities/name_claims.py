@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlmodel import col
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -62,6 +62,23 @@ class NameClaims:
                 told = holder
             await asyncio.sleep(POLL_SECONDS)
 
+    async def wait_for_turns(self, changes: list[DnsChange], *, on_wait=None) -> None:  # type: ignore[no-untyped-def]
+        """`wait_for_turn` for each change in order (one request's: a change and its PTRs). When the
+        request holds every name already (the workflow took the turns), that is one transaction."""
+        if await self._pool.run(self._holds_all, changes):
+            return
+        for change in changes:
+            await self.wait_for_turn(change, on_wait=on_wait)
+
+    def _holds_all(self, changes: list[DnsChange]) -> bool:
+        """Renew every name the request holds, with `_claim`'s status check; True if it holds all.
+        Taking a name stays `_claim`'s, one name per transaction."""
+        request_id = changes[0].request_id
+        domains = [change.domain for change in changes]
+        with self._engine.begin() as conn:
+            self._check_not_ended(conn, request_id)
+            return name_claims.renew_all(conn, domains, request_id, self.lease_seconds) == set(domains)
+
     async def try_turn(self, change: DnsChange) -> str | None:
         """Take the name if it is `change`'s turn (None), else return the request that goes first."""
         holder, owner = await self._pool.run(self._claim, change)
@@ -83,11 +100,7 @@ class NameClaims:
         name: ownership is judged when the turn is taken (an operator's grant made while a change
         applies does not refuse that change's retry, whose first attempt may have reached DNS)."""
         with self._engine.begin() as conn:
-            status = conn.execute(
-                select(col(DnsRequest.status)).where(col(DnsRequest.id) == change.request_id)
-            ).scalar_one_or_none()
-            if status in TERMINAL_STATUSES:
-                raise RequestEnded(f"request {change.request_id} already ended {status}")
+            self._check_not_ended(conn, change.request_id)
             if name_claims.renew(conn, change.domain, change.request_id, self.lease_seconds):
                 return change.request_id, None
             holder = name_claims.claim_name(
@@ -100,6 +113,14 @@ class NameClaims:
             )
             owner = owners.owner_of(conn, change.domain, change.zone)
             return holder, owner.account_id if owner else None
+
+    @staticmethod
+    def _check_not_ended(conn: Connection, request_id: str) -> None:
+        status = conn.execute(
+            select(col(DnsRequest.status)).where(col(DnsRequest.id) == request_id)
+        ).scalar_one_or_none()
+        if status in TERMINAL_STATUSES:
+            raise RequestEnded(f"request {request_id} already ended {status}")
 
 
 class NameTurnActivities:

@@ -123,5 +123,17 @@ def renew(conn: Connection, domain: str, request_id: str, lease_seconds: float) 
     return renewed.rowcount == 1
 
 
+def renew_all(conn: Connection, domains: list[str], request_id: str, lease_seconds: float) -> set[str]:
+    """`renew` for several names at once, in one statement: the names `request_id` holds, renewed."""
+    renewed = conn.execute(
+        update(NameClaim)
+        .where(col(NameClaim.domain).in_(domains), col(NameClaim.request_id) == uuid.UUID(request_id))
+        .where(col(NameClaim.claimed_at) > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+        .values(claimed_at=func.now())
+        .returning(col(NameClaim.domain))
+    )
+    return set(renewed.scalars())
+
+
 def release_names(conn: Connection, request_id: str) -> None:
     conn.execute(delete(NameClaim).where(col(NameClaim.request_id) == uuid.UUID(request_id)))

@@ -4,6 +4,7 @@ is served; a PTR the server refuses is reported beside the applied A instead of 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.ansible import AnsibleActivities
 from activities.database import DatabaseActivities
 from activities.dns_check import query_rrset
-from activities.name_claims import NameClaims
+from activities.name_claims import NameClaims, RequestEnded
 from activities.pools import ThreadPool
 from dnsorch.contracts import (
     BeginRequest,
@@ -31,9 +32,10 @@ from dnsorch.contracts import (
     RecordRow,
 )
 from dnsorch.dns import change_for, ptr_requests
-from dnsorch.store import DnsRequest, owners, request_rows, served_records
+from dnsorch.store import DnsRequest, name_claims, owners, request_rows, served_records
 from tests.fixtures.bind import REVERSE_ZONE, TEST_ZONE, BindInfo, bind_settings
 from tests.fixtures.specs import request_spec
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +187,39 @@ async def test_a_request_holds_its_name_and_its_ptr_names_and_its_next_status_le
     with engine.begin() as conn:
         request_rows.append_step(conn, step(spec.request_id, "done", "COMPLETED"))
     assert await claims.try_turn(dataclasses.replace(ptr_claim, request_id=later.request_id)) is None
+
+
+async def test_the_apply_renews_the_names_its_request_holds_and_waits_for_one_held_by_another(
+    engine: Engine,
+) -> None:
+    """The apply's own check of a change and its PTRs: the names its request holds pass at once,
+    a PTR name another request holds first is waited for, and an ended request takes none."""
+    claims = NameClaims(engine, ThreadPool("claims", 2))
+    env = ActivityEnvironment()
+    spec, other = request_spec(target="192.0.2.92"), request_spec(target="192.0.2.93")
+    (ptr,) = ptr_requests(spec, [], [REVERSE_ZONE], attempt=1)
+    for each in (spec, other):
+        await env.run(
+            DatabaseActivities(engine).begin_request,
+            BeginRequest(each, step(each.request_id, "s", "IN_PROGRESS")),
+        )
+    forward = change_for(spec)
+    ptr_claim = dataclasses.replace(change_for(ptr), request_id=spec.request_id)
+    assert await claims.try_turn(forward) is None and await claims.try_turn(ptr_claim) is None
+    await asyncio.wait_for(claims.wait_for_turns([forward, ptr_claim]), 5)  # both held: at once
+
+    with engine.begin() as conn:  # the PTR name goes to another request meanwhile
+        name_claims.release_names(conn, spec.request_id)
+        assert name_claims.claim_name(conn, ptr.domain, other.request_id, 60) == other.request_id
+    told: list[str] = []
+    waiting = asyncio.ensure_future(claims.wait_for_turns([forward, ptr_claim], on_wait=told.append))
+    await eventually(lambda: told == [other.request_id], timeout=5, what="the wait names the holder")
+    assert not waiting.done()
+    with engine.begin() as conn:  # the other request's next status lets its names go
+        request_rows.append_step(conn, step(other.request_id, "done", "COMPLETED"))
+    await asyncio.wait_for(waiting, 5)
+
+    with engine.begin() as conn:
+        request_rows.append_step(conn, step(spec.request_id, "done", "COMPLETED"))
+    with pytest.raises(RequestEnded):
+        await claims.wait_for_turns([forward, ptr_claim])
