@@ -52,7 +52,7 @@ class PlanningActivities:
             plan = plan_for(change, values, ttl, cname, aliased)
             # What is served stays in the plan when the change is refused: a cancel or a rollback
             # asks this same question to learn what the primary serves now.
-            if refused := await self._protected(change) or await self._unkept_ptr(change):
+            if refused := await self._protected(change) or await self._unkept_ptr(change, values):
                 plan.conflict = refused
             elif not plan.conflict:
                 plan.dangling = await self._dangling(change)
@@ -87,21 +87,26 @@ class PlanningActivities:
             zone_cut=await zone_cut_above(self._server, self._port, change.domain, change.zone),
         )
 
-    async def _unkept_ptr(self, change: DnsChange) -> str:
+    async def _unkept_ptr(self, change: DnsChange, served: list[str]) -> str:
         """A PTR dnsorch does not keep is someone else's: a forward change that would make its PTR
         request overwrite one is refused before anything is applied, and a PTR request (planned at
-        its own turn, after the forward change) checks again, since DNS may have changed since."""
+        its own turn, after the forward change) checks again, since DNS may have changed since.
+        `served`: what the primary serves at the change's own name, read just before."""
         if change.source == PTR_SOURCE:
             if not change.ptr_of or change.operation not in ("restore", "delete"):
                 return ""
-            return await self._judge_ptr(change.domain, change.ptr_of, deleting=change.operation == "delete")
+            deleting, read = change.operation == "delete", served if change.record_type == "PTR" else None
+            return await self._judge_ptr(change.domain, change.ptr_of, deleting=deleting, served=read)
         for ptr_name in ptrs_written(change, self._reverse_zones):
             if why := await self._judge_ptr(ptr_name, change.domain, deleting=False):
                 return why
         return ""
 
-    async def _judge_ptr(self, ptr_name: str, forward: str, *, deleting: bool) -> str:
-        served, _ = await read_rrset(self._server, self._port, ptr_name, "PTR")
+    async def _judge_ptr(
+        self, ptr_name: str, forward: str, *, deleting: bool, served: list[str] | None = None
+    ) -> str:
+        if served is None:
+            served, _ = await read_rrset(self._server, self._port, ptr_name, "PTR")
         kept = bool(served) and not deleting and await asyncio.to_thread(self._keeps_ptr, ptr_name)
         return unkept_ptr(ptr_name, forward, served, kept=kept, deleting=deleting)
 
