@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, DateTime, String, delete, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from dnsorch.dns import closest_owner, owner_candidates, owner_name
+from dnsorch.dns import closest_owner, owner_candidates
 from dnsorch.store.models import DnsRecord, NameOwner
 
 
@@ -37,12 +37,16 @@ def owner_of(conn: Connection, domain: str, zone: str) -> Owner | None:
 
 
 def claim(conn: Connection, domain: str, zone: str, account_id: str, at: datetime) -> None:
-    """A completed create or update makes its account the owner, if nobody owns the name yet."""
-    if owner_of(conn, domain, zone) is not None:
-        return
+    """A completed create or update makes its account the owner, if nobody owns the name yet
+    (no row at any of `owner_of`'s candidates); one statement."""
+    candidates = owner_candidates(domain, zone) if zone else [domain]
+    owned = select(col(NameOwner.domain)).where(col(NameOwner.domain).in_(candidates))
+    row = select(
+        literal(candidates[0], String), literal(account_id, String), literal(at, DateTime(timezone=True))
+    ).where(~owned.exists())
     conn.execute(
         insert(NameOwner)
-        .values(domain=owner_name(domain, zone) if zone else domain, account_id=account_id, since=at)
+        .from_select(["domain", "account_id", "since"], row)
         .on_conflict_do_nothing(index_elements=["domain"])
     )
 

@@ -38,21 +38,23 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
         col(DnsRecord.record_type) == row.record_type,
         col(DnsRecord.request_id) != uuid.UUID(row.request_id),
     )
-    newer = conn.execute(
+    # A later current row, else a later retirement: both asked in one round trip.
+    served_later = (
         select(col(DnsRecord.provisioned_at))
         .where(
             *others, col(DnsRecord.deleted_at).is_(None), col(DnsRecord.provisioned_at) > row.provisioned_at
         )
         .order_by(col(DnsRecord.provisioned_at))
         .limit(1)
-    ).scalar_one_or_none()
-    if newer is None:
-        newer = conn.execute(
-            select(col(DnsRecord.deleted_at))
-            .where(*others, col(DnsRecord.deleted_at) > row.provisioned_at)
-            .order_by(col(DnsRecord.deleted_at))
-            .limit(1)
-        ).scalar_one_or_none()
+    )
+    retired_later = (
+        select(col(DnsRecord.deleted_at))
+        .where(*others, col(DnsRecord.deleted_at) > row.provisioned_at)
+        .order_by(col(DnsRecord.deleted_at))
+        .limit(1)
+    )
+    later = conn.execute(select(served_later.scalar_subquery(), retired_later.scalar_subquery())).one()
+    newer = later[0] if later[0] is not None else later[1]
     if newer is not None:
         if row.operation == "delete":
             return False
