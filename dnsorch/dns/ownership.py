@@ -16,6 +16,8 @@ row, so moving a subtree is moving one row.
 
 from __future__ import annotations
 
+import functools
+
 import dns.name
 
 
@@ -35,9 +37,15 @@ def owner_candidates(name: str | dns.name.Name, zone: str | dns.name.Name) -> li
     """The names whose owner row would decide who owns `name`, closest first, as stored (no final
     dot, lower case): the attach name and its ancestors strictly below the apex, and the apex
     itself only when the name attaches to it."""
+    return list(_owner_candidates(name, zone))
+
+
+@functools.lru_cache(maxsize=4096)
+def _owner_candidates(name: str | dns.name.Name, zone: str | dns.name.Name) -> tuple[str, ...]:
+    """Cached: a name's turn asks it three times, and parsing the names cost more than the queries."""
     attach, apex = attach_name(name), _name(zone)
     if not attach.is_subdomain(apex):
-        return [_text(attach)]
+        return (_text(attach),)
     found: list[str] = []
     current = attach
     while current != apex:
@@ -45,7 +53,7 @@ def owner_candidates(name: str | dns.name.Name, zone: str | dns.name.Name) -> li
         current = current.parent()
     if attach == apex:
         found.append(_text(apex))
-    return found
+    return tuple(found)
 
 
 def owner_name(name: str | dns.name.Name, zone: str | dns.name.Name) -> str:
