@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, String, delete, literal, or_, select, update
+from sqlalchemy import Connection, DateTime, String, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -40,15 +40,27 @@ def claim(conn: Connection, domain: str, zone: str, account_id: str, at: datetim
     """A completed create or update makes its account the owner, if nobody owns the name yet
     (no row at any of `owner_of`'s candidates); one statement."""
     candidates = owner_candidates(domain, zone) if zone else [domain]
-    owned = select(col(NameOwner.domain)).where(col(NameOwner.domain).in_(candidates))
-    row = select(
-        literal(candidates[0], String), literal(account_id, String), literal(at, DateTime(timezone=True))
-    ).where(~owned.exists())
-    conn.execute(
-        insert(NameOwner)
-        .from_select(["domain", "account_id", "since"], row)
-        .on_conflict_do_nothing(index_elements=["domain"])
+    params = {"o_candidates": candidates, "o_domain": candidates[0], "o_account": account_id, "o_since": at}
+    conn.execute(_CLAIM, params)
+
+
+_CLAIM = (
+    insert(NameOwner)
+    .from_select(
+        ["domain", "account_id", "since"],
+        select(
+            bindparam("o_domain", type_=String),
+            bindparam("o_account", type_=String),
+            bindparam("o_since", type_=DateTime(timezone=True)),
+        ).where(
+            ~select(col(NameOwner.domain))
+            .where(col(NameOwner.domain).in_(bindparam("o_candidates", expanding=True)))
+            .exists()
+        ),
     )
+    .on_conflict_do_nothing(index_elements=["domain"])
+)
+"""`claim`'s one statement, built once."""
 
 
 def release(conn: Connection, domain: str, zone: str) -> None:

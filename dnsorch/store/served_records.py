@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -33,39 +33,19 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
     `dns_records` keeps saying what DNS serves. A later change shows as a current row served after
     this one, or, for a delete (which leaves no row), as a row it retired after this one was served.
     """
-    others = (
-        col(DnsRecord.domain) == row.domain,
-        col(DnsRecord.record_type) == row.record_type,
-        col(DnsRecord.request_id) != uuid.UUID(row.request_id),
-    )
-    # A later current row, else a later retirement: both asked in one round trip.
-    served_later = (
-        select(col(DnsRecord.provisioned_at))
-        .where(
-            *others, col(DnsRecord.deleted_at).is_(None), col(DnsRecord.provisioned_at) > row.provisioned_at
-        )
-        .order_by(col(DnsRecord.provisioned_at))
-        .limit(1)
-    )
-    retired_later = (
-        select(col(DnsRecord.deleted_at))
-        .where(*others, col(DnsRecord.deleted_at) > row.provisioned_at)
-        .order_by(col(DnsRecord.deleted_at))
-        .limit(1)
-    )
-    later = conn.execute(select(served_later.scalar_subquery(), retired_later.scalar_subquery())).one()
-    newer = later[0] if later[0] is not None else later[1]
-    if newer is not None:
+    params = {
+        "r_domain": row.domain,
+        "r_type": row.record_type,
+        "r_request": uuid.UUID(row.request_id),
+        "r_at": row.provisioned_at,
+    }
+    newer = conn.execute(_LATER, params).one()
+    newer_at = newer[0] if newer[0] is not None else newer[1]
+    if newer_at is not None:
         if row.operation == "delete":
             return False
-        return _insert(conn, row, retired_at=newer)
-    conn.execute(
-        update(DnsRecord)
-        .where(col(DnsRecord.domain) == row.domain, col(DnsRecord.record_type) == row.record_type)
-        .where(col(DnsRecord.deleted_at).is_(None), col(DnsRecord.request_id) != uuid.UUID(row.request_id))
-        .where(col(DnsRecord.provisioned_at) <= row.provisioned_at)
-        .values(deleted_at=row.provisioned_at)
-    )
+        return _insert(conn, row, retired_at=newer_at)
+    conn.execute(_RETIRE, params)
     if row.operation == "delete":
         owners.release(conn, row.domain, row.zone)
         return True
@@ -75,23 +55,62 @@ def apply_record(conn: Connection, row: RecordRow) -> bool:
 
 
 def _insert(conn: Connection, row: RecordRow, *, retired_at: datetime | None = None) -> bool:
-    statement = (
-        insert(DnsRecord)
-        .values(
-            id=uuid.uuid4(),
-            request_id=uuid.UUID(row.request_id),
-            record_type=row.record_type,
-            domain=row.domain,
-            target=row.target,
-            ttl=row.ttl,
-            priority=row.priority,
-            comment=row.comment,
-            provisioned_at=row.provisioned_at,
-            deleted_at=retired_at,
-        )
-        .on_conflict_do_nothing(index_elements=["request_id"])
+    values = {
+        "r_id": uuid.uuid4(),
+        "r_request": uuid.UUID(row.request_id),
+        "r_type": row.record_type,
+        "r_domain": row.domain,
+        "r_target": row.target,
+        "r_ttl": row.ttl,
+        "r_priority": row.priority,
+        "r_comment": row.comment,
+        "r_at": row.provisioned_at,
+        "r_retired": retired_at,
+    }
+    return conn.execute(_INSERT, values).rowcount == 1
+
+
+# apply_record's statements, built once (building them cost more CPU than running them).
+_SAME_SET = (
+    col(DnsRecord.domain) == bindparam("r_domain"),
+    col(DnsRecord.record_type) == bindparam("r_type"),
+)
+_OTHERS = (*_SAME_SET, col(DnsRecord.request_id) != bindparam("r_request"))
+_SERVED_LATER = (
+    select(col(DnsRecord.provisioned_at))
+    .where(*_OTHERS, col(DnsRecord.deleted_at).is_(None), col(DnsRecord.provisioned_at) > bindparam("r_at"))
+    .order_by(col(DnsRecord.provisioned_at))
+    .limit(1)
+)
+_RETIRED_LATER = (
+    select(col(DnsRecord.deleted_at))
+    .where(*_OTHERS, col(DnsRecord.deleted_at) > bindparam("r_at"))
+    .order_by(col(DnsRecord.deleted_at))
+    .limit(1)
+)
+_LATER = select(_SERVED_LATER.scalar_subquery(), _RETIRED_LATER.scalar_subquery())
+"""A later current row, else a later retirement: both asked in one round trip."""
+_RETIRE = (
+    update(DnsRecord)
+    .where(*_OTHERS, col(DnsRecord.deleted_at).is_(None), col(DnsRecord.provisioned_at) <= bindparam("r_at"))
+    .values(deleted_at=bindparam("r_at"))
+)
+_INSERT = (
+    insert(DnsRecord)
+    .values(
+        id=bindparam("r_id"),
+        request_id=bindparam("r_request"),
+        record_type=bindparam("r_type"),
+        domain=bindparam("r_domain"),
+        target=bindparam("r_target"),
+        ttl=bindparam("r_ttl"),
+        priority=bindparam("r_priority"),
+        comment=bindparam("r_comment"),
+        provisioned_at=bindparam("r_at"),
+        deleted_at=bindparam("r_retired"),
     )
-    return conn.execute(statement).rowcount == 1
+    .on_conflict_do_nothing(index_elements=["request_id"])
+)
 
 
 def managed_types(conn: Connection, domain: str) -> set[str]:
