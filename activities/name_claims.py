@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlmodel import col
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -31,6 +31,8 @@ LEASE_SECONDS = 3600.0
 
 
 NAME_OWNED = NAME_OWNED_BY_ANOTHER_ACCOUNT
+_STATUS = select(col(DnsRequest.status)).where(col(DnsRequest.id) == bindparam("request_id"))
+"""The request's status, asked before each turn (built once: building it cost more than running it)."""
 
 
 class NameOwned(Exception):
@@ -116,9 +118,7 @@ class NameClaims:
 
     @staticmethod
     def _check_not_ended(conn: Connection, request_id: str) -> None:
-        status = conn.execute(
-            select(col(DnsRequest.status)).where(col(DnsRequest.id) == request_id)
-        ).scalar_one_or_none()
+        status = conn.execute(_STATUS, {"request_id": request_id}).scalar_one_or_none()
         if status in TERMINAL_STATUSES:
             raise RequestEnded(f"request {request_id} already ended {status}")
 

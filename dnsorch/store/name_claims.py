@@ -10,10 +10,9 @@ and the reverse, so the owner row the first one's completion writes is read by t
 
 from __future__ import annotations
 
-import functools
 import uuid
 
-from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -38,10 +37,57 @@ _OLDER_IN_PROGRESS = text(
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _fresh(lease_seconds: float) -> ColumnElement[bool]:
-    """A claim younger than the lease; built once per lease (building it cost more CPU than running it)."""
-    return col(NameClaim.claimed_at) > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds)
+# The statements below are built once, with bind parameters (building them cost more CPU than running
+# them); `:c_lease` is the lease in seconds.
+_FRESH = col(NameClaim.claimed_at) > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, bindparam("c_lease"))
+"""A claim younger than the lease."""
+_HOLDER = (
+    select(NameClaim.request_id, NameClaim.claimed_at)  # type: ignore[call-overload]
+    .where(col(NameClaim.domain) == bindparam("c_domain"))
+    .where(_FRESH)
+)
+_TAKE = (
+    insert(NameClaim)
+    .values(domain=bindparam("c_domain"), request_id=bindparam("c_mine"), claimed_at=func.now())
+    .on_conflict_do_update(
+        index_elements=["domain"], set_={"request_id": bindparam("c_mine"), "claimed_at": func.now()}
+    )
+)
+_RELATED = (
+    select(col(NameClaim.domain), col(NameClaim.request_id))
+    .join(DnsRequest, col(DnsRequest.id) == col(NameClaim.request_id))
+    .where(
+        col(NameClaim.request_id) != bindparam("c_mine"), col(DnsRequest.account_id) != bindparam("c_account")
+    )
+    .where(_FRESH)
+    .where(
+        or_(
+            col(NameClaim.domain).in_(bindparam("c_candidates", expanding=True)),
+            col(NameClaim.domain).like(bindparam("c_below"), escape="/"),
+        )
+    )
+)
+_RENEW = (
+    update(NameClaim)
+    .where(col(NameClaim.domain) == bindparam("c_domain"), col(NameClaim.request_id) == bindparam("c_mine"))
+    .where(_FRESH)
+    .values(claimed_at=func.now())
+)
+_RENEW_ALL = (
+    update(NameClaim)
+    .where(
+        col(NameClaim.domain).in_(bindparam("c_domains", expanding=True)),
+        col(NameClaim.request_id) == bindparam("c_mine"),
+    )
+    .where(_FRESH)
+    .values(claimed_at=func.now())
+    .returning(col(NameClaim.domain))
+)
+
+
+def _ends_with(suffix: str) -> str:
+    """A LIKE pattern for names ending in `suffix`, taken literally (escape character `/`)."""
+    return "%" + suffix.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def claim_name(
@@ -69,11 +115,7 @@ def claim_name(
         text("SELECT pg_advisory_xact_lock(hashtext('name_claims'), hashtext(:d))"), {"d": candidates[-1]}
     )
     mine = uuid.UUID(request_id)
-    holder = conn.execute(
-        select(NameClaim.request_id, NameClaim.claimed_at)  # type: ignore[call-overload]
-        .where(col(NameClaim.domain) == domain)
-        .where(_fresh(lease_seconds))
-    ).first()
+    holder = conn.execute(_HOLDER, {"c_domain": domain, "c_lease": lease_seconds}).first()
     if holder is not None and holder.request_id != mine:
         return str(holder.request_id)
     if holder is None:
@@ -86,11 +128,7 @@ def claim_name(
         other = related_held(conn, domain, zone, account_id, mine, lease_seconds)
         if other is not None:
             return other
-    conn.execute(
-        insert(NameClaim)
-        .values(domain=domain, request_id=mine, claimed_at=func.now())
-        .on_conflict_do_update(index_elements=["domain"], set_={"request_id": mine, "claimed_at": func.now()})
-    )
+    conn.execute(_TAKE, {"c_domain": domain, "c_mine": mine})
     return request_id
 
 
@@ -101,16 +139,14 @@ def related_held(
     or whose owner `domain`'s own row would decide (an ancestor or a descendant in the tree)."""
     candidates = owner_candidates(domain, zone)
     rows = conn.execute(
-        select(col(NameClaim.domain), col(NameClaim.request_id))
-        .join(DnsRequest, col(DnsRequest.id) == col(NameClaim.request_id))
-        .where(col(NameClaim.request_id) != mine, col(DnsRequest.account_id) != account_id)
-        .where(_fresh(lease_seconds))
-        .where(
-            or_(
-                col(NameClaim.domain).in_(candidates),
-                col(NameClaim.domain).endswith("." + candidates[0], autoescape=True),
-            )
-        )
+        _RELATED,
+        {
+            "c_mine": mine,
+            "c_account": account_id,
+            "c_lease": lease_seconds,
+            "c_candidates": candidates,
+            "c_below": _ends_with("." + candidates[0]),
+        },
     )
     for other, holder in rows:
         if owner_name(other, zone) in candidates or candidates[0] in owner_candidates(other, zone):
@@ -121,24 +157,14 @@ def related_held(
 def renew(conn: Connection, domain: str, request_id: str, lease_seconds: float) -> bool:
     """If `request_id` holds `domain` (a claim younger than the lease), start its lease again and
     say so; a holder's every retry renews it, as claiming again did."""
-    renewed = conn.execute(
-        update(NameClaim)
-        .where(col(NameClaim.domain) == domain, col(NameClaim.request_id) == uuid.UUID(request_id))
-        .where(_fresh(lease_seconds))
-        .values(claimed_at=func.now())
-    )
-    return renewed.rowcount == 1
+    params = {"c_domain": domain, "c_mine": uuid.UUID(request_id), "c_lease": lease_seconds}
+    return conn.execute(_RENEW, params).rowcount == 1
 
 
 def renew_all(conn: Connection, domains: list[str], request_id: str, lease_seconds: float) -> set[str]:
     """`renew` for several names at once, in one statement: the names `request_id` holds, renewed."""
-    renewed = conn.execute(
-        update(NameClaim)
-        .where(col(NameClaim.domain).in_(domains), col(NameClaim.request_id) == uuid.UUID(request_id))
-        .where(_fresh(lease_seconds))
-        .values(claimed_at=func.now())
-        .returning(col(NameClaim.domain))
-    )
+    params = {"c_domains": domains, "c_mine": uuid.UUID(request_id), "c_lease": lease_seconds}
+    renewed = conn.execute(_RENEW_ALL, params)
     return set(renewed.scalars())
 
 

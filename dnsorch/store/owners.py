@@ -26,12 +26,16 @@ class Owner:
     """The name whose row decides: the name itself, or the closest owned name above it."""
 
 
+_OWNERS = select(col(NameOwner.domain), col(NameOwner.account_id)).where(
+    col(NameOwner.domain).in_(bindparam("o_candidates", expanding=True))
+)
+"""`owner_of`'s query, built once."""
+
+
 def owner_of(conn: Connection, domain: str, zone: str) -> Owner | None:
     """The account that may change `domain` (None: nobody owns it or anything above it)."""
     candidates = owner_candidates(domain, zone) if zone else [domain]
-    rows = conn.execute(
-        select(col(NameOwner.domain), col(NameOwner.account_id)).where(col(NameOwner.domain).in_(candidates))
-    )
+    rows = conn.execute(_OWNERS, {"o_candidates": candidates})
     found = closest_owner(candidates, {row[0]: row[1] for row in rows})
     return None if found is None else Owner(found[1], found[0])
 
