@@ -24,6 +24,7 @@ from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
+from temporalio.api.common.v1 import Payload
 
 from dnsorch.contracts import (
     EXPIRY_SOURCE,
@@ -158,7 +159,8 @@ class AcceptService:
             return existing
         held = expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
         params = workflow_input(spec, held, self.settings, self._reverse_zones)
-        if not await self._store(params):
+        payload = workflow_starts.encode(params)  # once: the row stores it, the start sends it
+        if not await self._store(params, payload):
             existing = await self._existing(request_id, fingerprint)
             if existing is None:  # the row vanished between the insert and this read
                 raise ServiceUnavailable.postgresql()
@@ -171,7 +173,7 @@ class AcceptService:
             spec.target,
             spec.source,
         )
-        self.starter.start_soon(params)
+        self.starter.start_soon(params, payload)
         return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, True, spec, stored=True)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
@@ -218,14 +220,14 @@ class AcceptService:
             created=False,
         )
 
-    async def _store(self, params: ProvisioningInput) -> bool:
+    async def _store(self, params: ProvisioningInput, payload: Payload) -> bool:
         """Step 3: the row and the queued start, together; False when the row existed already.
         PostgreSQL refusing a value validation let through refuses the request (nothing is stored)."""
         grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
 
         def insert() -> bool:
             with self.engine.begin() as conn:
-                return workflow_starts.insert_accepted(conn, params, grace, self.gateway.task_queue)
+                return workflow_starts.insert_accepted(conn, params, payload, grace, self.gateway.task_queue)
 
         try:
             return await asyncio.to_thread(insert)

@@ -7,6 +7,9 @@ Three ways, one step (start, then delete the entry):
 3. on demand, when an operator acts on a request before its workflow started.
 They may race: the workflow id is the request's, Temporal refuses a second start, and a refused
 start counts as done once the existing workflow is seen to hold the same request.
+Entries of starts that finish while a delete is in flight are deleted together by the next one
+(`_Deletions`): under a burst that is one statement for many starts, and each start still returns
+only once its own entry is gone.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from temporalio.api.common.v1 import Payload
 
 from dnsorch.contracts import ProvisioningInput, ServiceUnavailable
 from dnsorch.logging import bind_request_id
@@ -48,10 +52,12 @@ class WorkflowStarter:
         self.sweep_seconds = settings.outbox_sweep_seconds
         self.batch = settings.outbox_sweep_batch
         self._tasks: set[asyncio.Task[None]] = set()
+        self._deletions = _Deletions(self._db)
 
-    def start_soon(self, params: ProvisioningInput) -> None:
-        """Start the workflow of a request just accepted, without holding up its answer."""
-        entry = QueuedStart(params.request.request_id, params, 0)
+    def start_soon(self, params: ProvisioningInput, payload: Payload | None = None) -> None:
+        """Start the workflow of a request just accepted, without holding up its answer; `payload`
+        is `params` as its queued entry stores them (sent as they are)."""
+        entry = QueuedStart(params.request.request_id, params, 0, payload)
         task = asyncio.create_task(self._start_or_record(entry), name=f"start-{entry.request_id}")
         self._tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
@@ -59,9 +65,9 @@ class WorkflowStarter:
     async def start(self, entry: QueuedStart) -> None:
         """Start the entry's workflow, then delete the entry. Raises ServiceUnavailable while Temporal
         (or PostgreSQL, for the delete) cannot answer, StartConflict for another request's workflow."""
-        if not await self.gateway.start(entry.params):
+        if not await self.gateway.start(entry.params, entry.payload):
             await self._check_same_request(entry)
-        await self._db(workflow_starts.remove, entry.request_id)
+        await self._deletions.remove(entry.request_id)
 
     async def start_queued(self, request_id: str) -> bool:
         """Start the request's workflow if its start is still queued; True when it was."""
@@ -123,3 +129,34 @@ class WorkflowStarter:
             return await asyncio.to_thread(run)
         except OperationalError as error:
             raise ServiceUnavailable.postgresql() from error
+
+
+class _Deletions:
+    """Deletes queued entries in batches: ids that come in while one delete runs go in the next."""
+
+    def __init__(self, db: Callable[..., Awaitable[None]]) -> None:
+        self._db = db
+        self._waiting: list[tuple[str, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def remove(self, request_id: str) -> None:
+        """Return once the entry is deleted; raise what its batch's delete raised."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((request_id, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-deletes")
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._db(workflow_starts.remove, [request_id for request_id, _ in batch])
+            except Exception as error:  # every start in the batch sees it; their entries stay
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)

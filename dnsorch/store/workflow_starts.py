@@ -3,6 +3,8 @@
 An entry holds the workflow's whole input. The accepting process starts the workflow right after
 the commit and deletes the entry; a sweeper claims what is left once `next_attempt_at` has passed.
 A claim moves `next_attempt_at` on, so another sweeper does not take the entry while it is tried.
+The input is encoded once: the row stores the very JSON the accepting process then starts the
+workflow with (as a raw payload), so the accept path does not convert it twice.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Text, cast, delete, literal, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlmodel import col
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadConverter
@@ -28,13 +30,15 @@ class QueuedStart:
     request_id: str
     params: ProvisioningInput
     attempts: int
+    payload: Payload | None = None
+    """`params` as `encode` wrote them into the row, when the process that accepted it holds them."""
 
 
-def encode(params: ProvisioningInput) -> dict[str, object]:
-    """The input as Temporal's own JSON converter writes it, so it decodes to an equal value."""
+def encode(params: ProvisioningInput) -> Payload:
+    """The input as Temporal's own JSON converter writes it (the converter every dnsorch client
+    uses), so the row decodes to an equal value and the payload can be started as it is."""
     [payload] = PayloadConverter.default.to_payloads([params])
-    loaded: dict[str, object] = json.loads(payload.data)
-    return loaded
+    return payload
 
 
 def decode(stored: dict[str, object]) -> ProvisioningInput:
@@ -44,9 +48,11 @@ def decode(stored: dict[str, object]) -> ProvisioningInput:
     return params
 
 
-def insert_accepted(conn: Connection, params: ProvisioningInput, grace: timedelta, task_queue: str) -> bool:
+def insert_accepted(
+    conn: Connection, params: ProvisioningInput, payload: Payload, grace: timedelta, task_queue: str
+) -> bool:
     """The request's row and its queued start on `task_queue`, in the caller's transaction; False
-    (and nothing written) when a row with its id exists already."""
+    (and nothing written) when a row with its id exists already. `payload` is `encode(params)`."""
     spec = params.request
     assert spec.accepted_at is not None
     if not insert_request(conn, spec, spec.accepted_at):
@@ -54,7 +60,8 @@ def insert_accepted(conn: Connection, params: ProvisioningInput, grace: timedelt
     conn.execute(
         insert(WorkflowStart).values(
             request_id=uuid.UUID(spec.request_id),
-            input=encode(params),
+            # The payload's JSON text as it is: PostgreSQL parses it, Python does not dump it again.
+            input=cast(literal(payload.data.decode(), Text), JSONB),
             queued_at=spec.accepted_at,
             next_attempt_at=spec.accepted_at + grace,
             task_queue=task_queue,
@@ -104,6 +111,7 @@ def record_failure(conn: Connection, request_id: str, error: str, retry_at: date
     )
 
 
-def remove(conn: Connection, request_id: str) -> None:
-    """The workflow started (or existed already): the entry is done."""
-    conn.execute(delete(WorkflowStart).where(col(WorkflowStart.request_id) == uuid.UUID(request_id)))
+def remove(conn: Connection, request_ids: list[str]) -> None:
+    """Their workflows started (or existed already): the entries are done."""
+    ids = [uuid.UUID(request_id) for request_id in request_ids]
+    conn.execute(delete(WorkflowStart).where(col(WorkflowStart.request_id).in_(ids)))

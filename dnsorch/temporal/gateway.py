@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import RawValue, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -119,16 +120,18 @@ class ProvisioningGateway:
     def _handle(self, workflow_id: str) -> WorkflowHandle[object, object]:
         return self.client.get_workflow_handle(workflow_id)
 
-    async def start(self, params: ProvisioningInput) -> bool:
+    async def start(self, params: ProvisioningInput, payload: Payload | None = None) -> bool:
         """Start the request's workflow; False when one with its id already exists.
 
         The id is `dns-request-<request id>` and a duplicate is refused, never reused, so a
-        repeated start (a retry, a redelivery) starts nothing.
+        repeated start (a retry, a redelivery) starts nothing. `payload`: `params` already encoded
+        by the default payload converter (the outbox's row, dnsorch/store/workflow_starts.py), sent
+        as it is instead of being encoded again.
         """
         spec = params.request
         started = await self._start_once(
             WORKFLOW_TYPE,
-            params,
+            params if payload is None else RawValue(payload),
             spec.workflow_id,
             search_attributes=request_attributes(spec),
             static_summary=spec.summary,

@@ -5,13 +5,16 @@ Real PostgreSQL and the Temporal dev server; no worker runs the real workflow he
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -20,7 +23,13 @@ from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 from devstack.temporal import TemporalDevServer
 from dnsorch import migrate
-from dnsorch.contracts import OperatorAction, ProvisioningInput, RequestStatus, StatusChange
+from dnsorch.contracts import (
+    OperatorAction,
+    ProvisioningInput,
+    RequestStatus,
+    ServiceUnavailable,
+    StatusChange,
+)
 from dnsorch.requests import AcceptService, CreateDnsRequest, OperateService, WorkflowStarter
 from dnsorch.settings import Settings
 from dnsorch.store import make_engine, workflow_starts
@@ -33,7 +42,7 @@ pytestmark = pytest.mark.integration
 class StarterThatDied(WorkflowStarter):
     """The accepting process died right after the commit: its background start never ran."""
 
-    def start_soon(self, params: ProvisioningInput) -> None:
+    def start_soon(self, params: ProvisioningInput, payload: Payload | None = None) -> None:
         pass
 
 
@@ -140,6 +149,7 @@ async def test_a_start_left_behind_by_a_dead_process_is_started_by_the_sweep(sta
     )
     entry = stack.queued(accepted.request_id)
     assert entry is not None, "accepted without a queued start"
+    assert entry.params.request == accepted.spec, "the queued input is not the request accepted"
 
     sweeper = WorkflowStarter(stack.engine, stack.gateway(), stack.settings)
     assert await sweeper.sweep() >= 1
@@ -223,3 +233,70 @@ async def test_a_sweep_takes_only_the_starts_queued_for_its_own_task_queue(stack
     assert stack.queued(accepted.request_id) is None
     described = await stack.client.get_workflow_handle(f"dns-request-{accepted.request_id}").describe()
     assert described.task_queue == stack.settings.temporal_task_queue
+
+
+class GatewayStub(ProvisioningGateway):
+    """Starts nothing: answers at once, refuses the ids in `refused`, and tells the test each call."""
+
+    def __init__(self, stack: Stack, refused: set[str] | None = None) -> None:
+        super().__init__(stack.client, stack.settings.temporal_task_queue)
+        self.refused = refused or set()
+        self.calls: list[str] = []
+
+    async def start(self, params: ProvisioningInput, payload: Payload | None = None) -> bool:
+        self.calls.append(params.request.request_id)
+        if params.request.request_id in self.refused:
+            raise ServiceUnavailable.temporal("refused by the test")
+        return True
+
+
+class HeldDeletes:
+    """Holds the first DELETE of queued entries until released, and keeps every such statement's ids."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.deleted: list[set[str]] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        if statement.startswith("DELETE FROM workflow_starts"):
+            self.deleted.append({str(value) for value in dict(parameters).values()})
+            self.entered.set()
+            self.release.wait(timeout=60)
+
+
+async def test_starts_finishing_during_a_delete_have_their_entries_deleted_together(stack: Stack) -> None:
+    """One DELETE for the starts that finish while another is in flight; each start returns only
+    once its own entry is gone."""
+    service = stack.accept(StarterThatDied(stack.engine, stack.gateway(), stack.settings))
+    ids = [(await service.create(body(), source="api")).request_id for _ in range(3)]
+    first, second, third = ids
+    entries = {request_id: stack.queued(request_id) for request_id in ids}
+    gateway = GatewayStub(stack)
+    starter = WorkflowStarter(stack.engine, gateway, stack.settings)
+    held = HeldDeletes(stack.engine)
+
+    async def start_then_look(request_id: str) -> workflow_starts.QueuedStart | None:
+        entry = entries[request_id]
+        assert entry is not None
+        await starter.start(entry)
+        return stack.queued(request_id)
+
+    alone = asyncio.create_task(start_then_look(first))
+    await asyncio.to_thread(held.entered.wait, 60)  # the first entry's delete is in flight
+    together = [asyncio.create_task(start_then_look(request_id)) for request_id in (second, third)]
+    await eventually(lambda: len(gateway.calls) == 3, timeout=30, what="both later starts answered")
+    held.release.set()
+    assert await asyncio.gather(alone, *together) == [None, None, None]
+    assert held.deleted == [{first}, {second, third}]
+
+
+async def test_an_entry_whose_start_failed_stays_while_its_batch_mates_are_deleted(stack: Stack) -> None:
+    service = stack.accept(StarterThatDied(stack.engine, stack.gateway(), stack.settings))
+    ids = [(await service.create(body(), source="api")).request_id for _ in range(2)]
+    failed, started = ids
+    sweeper = WorkflowStarter(stack.engine, GatewayStub(stack, refused={failed}), stack.settings)
+    assert await sweeper.sweep() >= 2
+    assert stack.queued(started) is None
+    assert stack.queued(failed) is not None, "the entry of a start that failed was deleted"
+    assert stack.entry_row(failed) == (1, "Temporal is unavailable: refused by the test")
