@@ -65,7 +65,7 @@ class WorkflowStarter:
     async def start(self, entry: QueuedStart) -> None:
         """Start the entry's workflow, then delete the entry. Raises ServiceUnavailable while Temporal
         (or PostgreSQL, for the delete) cannot answer, StartConflict for another request's workflow."""
-        if not await self.gateway.start(entry.params, entry.payload):
+        if not await self.gateway.start(entry.params, payload=entry.payload):
             await self._check_same_request(entry)
         await self._deletions.remove(entry.request_id)
 

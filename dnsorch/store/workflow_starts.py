@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Text, cast, delete, literal, text
+from sqlalchemy import Connection, Text, bindparam, cast, delete, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlmodel import col
 from temporalio.api.common.v1 import Payload
@@ -48,6 +48,12 @@ def decode(stored: dict[str, object]) -> ProvisioningInput:
     return params
 
 
+# Statements built once (each accept runs them): the payload's JSON text goes in as it is, for
+# PostgreSQL to parse, so Python does not load and dump it again.
+_INSERT = insert(WorkflowStart).values(input=cast(bindparam("input_json", type_=Text), JSONB))
+_REMOVE = delete(WorkflowStart).where(col(WorkflowStart.request_id).in_(bindparam("ids", expanding=True)))
+
+
 def insert_accepted(
     conn: Connection, params: ProvisioningInput, payload: Payload, grace: timedelta, task_queue: str
 ) -> bool:
@@ -58,14 +64,14 @@ def insert_accepted(
     if not insert_request(conn, spec, spec.accepted_at):
         return False
     conn.execute(
-        insert(WorkflowStart).values(
-            request_id=uuid.UUID(spec.request_id),
-            # The payload's JSON text as it is: PostgreSQL parses it, Python does not dump it again.
-            input=cast(literal(payload.data.decode(), Text), JSONB),
-            queued_at=spec.accepted_at,
-            next_attempt_at=spec.accepted_at + grace,
-            task_queue=task_queue,
-        )
+        _INSERT,
+        {
+            "request_id": uuid.UUID(spec.request_id),
+            "input_json": payload.data.decode(),
+            "queued_at": spec.accepted_at,
+            "next_attempt_at": spec.accepted_at + grace,
+            "task_queue": task_queue,
+        },
     )
     return True
 
@@ -113,5 +119,4 @@ def record_failure(conn: Connection, request_id: str, error: str, retry_at: date
 
 def remove(conn: Connection, request_ids: list[str]) -> None:
     """Their workflows started (or existed already): the entries are done."""
-    ids = [uuid.UUID(request_id) for request_id in request_ids]
-    conn.execute(delete(WorkflowStart).where(col(WorkflowStart.request_id).in_(ids)))
+    conn.execute(_REMOVE, {"ids": [uuid.UUID(request_id) for request_id in request_ids]})

@@ -120,7 +120,7 @@ class ProvisioningGateway:
     def _handle(self, workflow_id: str) -> WorkflowHandle[object, object]:
         return self.client.get_workflow_handle(workflow_id)
 
-    async def start(self, params: ProvisioningInput, payload: Payload | None = None) -> bool:
+    async def start(self, params: ProvisioningInput, *, payload: Payload | None = None) -> bool:
         """Start the request's workflow; False when one with its id already exists.
 
         The id is `dns-request-<request id>` and a duplicate is refused, never reused, so a

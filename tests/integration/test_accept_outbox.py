@@ -243,7 +243,7 @@ class GatewayStub(ProvisioningGateway):
         self.refused = refused or set()
         self.calls: list[str] = []
 
-    async def start(self, params: ProvisioningInput, payload: Payload | None = None) -> bool:
+    async def start(self, params: ProvisioningInput, *, payload: Payload | None = None) -> bool:
         self.calls.append(params.request.request_id)
         if params.request.request_id in self.refused:
             raise ServiceUnavailable.temporal("refused by the test")

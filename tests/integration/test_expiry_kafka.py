@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from temporalio.api.common.v1 import Payload
 
 from consumer.dead_letter import HEADER_REASON
 from consumer.decode import MessageBody
@@ -82,7 +83,7 @@ class KeptStarts:
         self.existing = existing
         self.started: list[ProvisioningInput] = []
 
-    async def start(self, params: ProvisioningInput) -> bool:
+    async def start(self, params: ProvisioningInput, *, payload: Payload | None = None) -> bool:
         self.started.append(params)
         return not self.existing
 
