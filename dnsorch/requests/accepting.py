@@ -3,8 +3,8 @@
 Accept order (why nothing accepted is lost and nothing starts twice):
 1. validate, and give the request its id;
 2. check it against the managed records and judge its risk (fails closed: 503 while PostgreSQL is down);
-3. in ONE transaction, insert the request's row and its queued workflow start (the workflow's whole
-   input, dnsorch/store/workflow_starts.py); a row with this id already (a retry with the same
+3. in the same transaction, insert the request's row and its queued workflow start (the workflow's
+   whole input, dnsorch/store/workflow_starts.py); a row with this id already (a retry with the same
    Idempotency-Key, a Kafka redelivery) is the same request if its body hash matches, else 409
    `idempotency_conflict` (or a dead letter);
 4. answer. A request is accepted once step 3 commits: the accepting process then starts the
@@ -37,7 +37,6 @@ from dnsorch.contracts import (
     RequestNotFound,
     RequestStatus,
     ServiceUnavailable,
-    ZoneFacts,
     workflow_id_for,
 )
 from dnsorch.dns import is_reverse_zone
@@ -149,7 +148,7 @@ class AcceptService:
         spec.emergency = emergency  # passes freeze windows; a risk the approval policy always counts
         spec.ttl_dance = check_ttl_dance(ttl_dance, operation)
         try:
-            facts = await self._check_against_managed(spec)
+            params, payload, stored = await self._check_and_store(spec, source)
         except (NameOwnedByAnotherAccount, RecordConflict):
             # A redelivered message whose request went on to change the name (it completed) is
             # that request, not a second one the rules refuse.
@@ -157,10 +156,7 @@ class AcceptService:
             if existing is None:
                 raise
             return existing
-        held = expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
-        params = workflow_input(spec, held, self.settings, self._reverse_zones)
-        payload = workflow_starts.encode(params)  # once: the row stores it, the start sends it
-        if not await self._store(params, payload):
+        if not stored:
             existing = await self._existing(request_id, fingerprint)
             if existing is None:  # the row vanished between the insert and this read
                 raise ServiceUnavailable.postgresql()
@@ -183,27 +179,48 @@ class AcceptService:
             return DnsRequest(**request_rows.request_values(accepted.spec, accepted.spec.accepted_at)), None
         return await read_request(self.engine, uuid.UUID(accepted.request_id))
 
-    async def _check_against_managed(self, spec: DnsRequestSpec) -> ZoneFacts:
-        """Refuse at once what the managed records already rule out (dnsorch/requests/rules.py); answer
-        what the approval policy needs to know about the zone (dnsorch/requests/approval.py).
+    async def _check_and_store(
+        self, spec: DnsRequestSpec, source: Door
+    ) -> tuple[ProvisioningInput, Payload, bool]:
+        """Steps 2 and 3, in one transaction on one thread: the workflow's input, encoded once (the
+        row stores it, the start sends it), and whether this call stored it (False: the row existed).
 
-        Fails closed: with PostgreSQL down nothing here can be read (the name's owner, its
-        conflicts, the zone's risk facts), and a request accepted unchecked could skip the approval
-        its risk needs; the caller gets 503 (the consumer holds the message back) and retries.
+        Refuses at once what the managed records already rule out (dnsorch/requests/rules.py), and
+        judges the risk with what the approval policy needs to know about the zone
+        (dnsorch/requests/approval.py). Fails closed: with PostgreSQL down nothing here can be read
+        (the name's owner, its conflicts, the zone's risk facts), and a request accepted unchecked
+        could skip the approval its risk needs; the caller gets 503 (the consumer holds the message
+        back) and retries. PostgreSQL refusing a value validation let through refuses the request
+        (nothing is stored).
         """
-
         rules.check_protected(spec)
+        grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
 
-        def read() -> tuple[rules.ManagedState, ZoneFacts]:
-            with self.engine.connect() as conn:
-                return rules.read_state(conn, spec, self._reverse_zones), read_zone_facts(conn, spec)
+        def check_and_store() -> tuple[ProvisioningInput, Payload, bool]:
+            with self.engine.begin() as conn:
+                state, facts = rules.read_state(conn, spec, self._reverse_zones), read_zone_facts(conn, spec)
+                rules.check(spec, state)
+                held = (
+                    expiry_verdict()
+                    if source == EXPIRY_SOURCE
+                    else approval.verdict(spec, self.settings, facts)
+                )
+                params = workflow_input(spec, held, self.settings, self._reverse_zones)
+                payload = workflow_starts.encode(params)
+                try:
+                    stored = workflow_starts.insert_accepted(
+                        conn, params, payload, grace, self.gateway.task_queue
+                    )
+                except (DataError, UnicodeEncodeError) as error:
+                    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+                    log.warning("request %s refused by PostgreSQL: %s", spec.request_id, reason)
+                    raise InvalidRequest("request", f"cannot be stored: {reason}") from error
+                return params, payload, stored
 
         try:
-            state, facts = await asyncio.to_thread(read)
+            return await asyncio.to_thread(check_and_store)
         except OperationalError as error:
             raise ServiceUnavailable.postgresql() from error
-        rules.check(spec, state)
-        return facts
 
     async def _existing(self, request_id: str, fingerprint: str) -> Accepted | None:
         """The request already accepted under this id, if its body matches; else IdempotencyConflict."""
@@ -219,21 +236,3 @@ class AcceptService:
             RequestStatus(request.status),
             created=False,
         )
-
-    async def _store(self, params: ProvisioningInput, payload: Payload) -> bool:
-        """Step 3: the row and the queued start, together; False when the row existed already.
-        PostgreSQL refusing a value validation let through refuses the request (nothing is stored)."""
-        grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
-
-        def insert() -> bool:
-            with self.engine.begin() as conn:
-                return workflow_starts.insert_accepted(conn, params, payload, grace, self.gateway.task_queue)
-
-        try:
-            return await asyncio.to_thread(insert)
-        except (DataError, UnicodeEncodeError) as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            log.warning("request %s refused by PostgreSQL: %s", params.request.request_id, reason)
-            raise InvalidRequest("request", f"cannot be stored: {reason}") from error
-        except OperationalError as error:
-            raise ServiceUnavailable.postgresql() from error
