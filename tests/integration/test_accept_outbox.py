@@ -131,8 +131,18 @@ def body() -> CreateDnsRequest:
     )
 
 
+class StarterThatKeeps(WorkflowStarter):
+    """Starts as usual, and keeps the input it was handed (the one the queued entry holds)."""
+
+    handed: ProvisioningInput | None = None
+
+    def start_soon(self, params: ProvisioningInput, payload: Payload | None = None) -> None:
+        self.handed = params
+        super().start_soon(params, payload)
+
+
 async def test_accept_answers_then_starts_the_workflow_with_the_queued_input(stack: Stack) -> None:
-    starter = WorkflowStarter(stack.engine, stack.gateway(), stack.settings)
+    starter = StarterThatKeeps(stack.engine, stack.gateway(), stack.settings)
     service = stack.accept(starter)
     accepted = await service.create(body(), source="api")
     assert accepted.created and accepted.stored
@@ -141,6 +151,7 @@ async def test_accept_answers_then_starts_the_workflow_with_the_queued_input(sta
     assert accepted.spec is not None
     started = await stack.workflow_input(accepted.request_id)
     assert started.request == accepted.spec, "the workflow holds another request than was accepted"
+    assert started == starter.handed, "the workflow's input differs from the one accept queued"
 
 
 async def test_a_start_left_behind_by_a_dead_process_is_started_by_the_sweep(stack: Stack) -> None:
