@@ -311,3 +311,14 @@ async def test_an_entry_whose_start_failed_stays_while_its_batch_mates_are_delet
     assert stack.queued(started) is None
     assert stack.queued(failed) is not None, "the entry of a start that failed was deleted"
     assert stack.entry_row(failed) == (1, "Temporal is unavailable: refused by the test")
+
+
+async def test_starts_finishing_together_share_one_delete(stack: Stack) -> None:
+    service = stack.accept(StarterThatDied(stack.engine, stack.gateway(), stack.settings))
+    ids = {(await service.create(body(), source="api")).request_id for _ in range(3)}
+    held = HeldDeletes(stack.engine)
+    held.release.set()  # nothing held: only the statements are kept
+    sweeper = WorkflowStarter(stack.engine, GatewayStub(stack), stack.settings)
+    assert await sweeper.sweep() == 3
+    assert held.deleted == [ids]
+    assert all(stack.queued(request_id) is None for request_id in ids)
