@@ -5,10 +5,14 @@ not be applied because data dnsorch does not manage is in the way."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import dns.exception
 import dns.name
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from temporalio import activity
 
 from activities.dns_check import query_rrset, read_rrset
@@ -26,6 +30,14 @@ from dnsorch.dns import (
 )
 from dnsorch.settings import Settings
 from dnsorch.store import expiries, served_records
+
+T = TypeVar("T")
+DB_WAIT = 7.0
+"""How long one attempt's PostgreSQL read waits for PostgreSQL to answer (the plan's timeout is 10 s,
+with three attempts): a short outage must not use up the attempts, or the workflow fails."""
+DB_PAUSE = 0.5
+MAX_CNAME_CHAIN = 16
+"""How far a CNAME target's chain is followed on the primary, looking for a loop."""
 
 
 class PlanningActivities:
@@ -52,7 +64,8 @@ class PlanningActivities:
             plan = plan_for(change, values, ttl, cname, aliased)
             # What is served stays in the plan when the change is refused: a cancel or a rollback
             # asks this same question to learn what the primary serves now.
-            if refused := await self._protected(change) or await self._unkept_ptr(change, values):
+            refused = await self._protected(change) or await self._unkept_ptr(change, values)
+            if refused := refused or await self._cname_loop(change):
                 plan.conflict = refused
             elif not plan.conflict:
                 plan.dangling = await self._dangling(change)
@@ -61,7 +74,7 @@ class PlanningActivities:
                 "unknown", new_values=change.values, new_ttl=change.ttl, note=type(error).__name__
             )
         if change.source == EXPIRY_SOURCE and change.operation == "delete" and not plan.conflict:
-            if why := await asyncio.to_thread(self._superseded, change.request_id):
+            if why := await _read(self._superseded, change.request_id):
                 plan.conflict, plan.dangling = f"superseded: {why}", []
         return plan
 
@@ -107,8 +120,27 @@ class PlanningActivities:
     ) -> str:
         if served is None:
             served, _ = await read_rrset(self._server, self._port, ptr_name, "PTR")
-        kept = bool(served) and not deleting and await asyncio.to_thread(self._keeps_ptr, ptr_name)
+        kept = bool(served) and not deleting and await _read(self._keeps_ptr, ptr_name)
         return unkept_ptr(ptr_name, forward, served, kept=kept, deleting=deleting)
+
+    async def _cname_loop(self, change: DnsChange) -> str:
+        """A CNAME whose target leads back to its own name through the CNAMEs the primary serves
+        would be a loop no resolver follows (both names then answer SERVFAIL)."""
+        if change.record_type != "CNAME" or change.operation not in ("create", "update"):
+            return ""
+        own = dns.name.from_text(change.domain)
+        for first, _ in pointed_at(change):
+            host = dns.name.from_text(first)
+            for _ in range(MAX_CNAME_CHAIN):
+                if host == own:
+                    return f"the CNAME target {first} leads back to {change.domain}: a CNAME loop"
+                if not self._managed(host.to_text()):
+                    break
+                aliases, _ = await read_rrset(self._server, self._port, host.to_text(), "CNAME")
+                if not aliases:
+                    break
+                host = dns.name.from_text(aliases[0])
+        return ""
 
     def _keeps_ptr(self, ptr_name: str) -> bool:
         with self._engine.connect() as conn:
@@ -137,3 +169,16 @@ class PlanningActivities:
     def _managed(self, host: str) -> bool:
         name = dns.name.from_text(host)
         return any(name.is_subdomain(zone) for zone in self._zones)
+
+
+async def _read(read: Callable[..., T], *args: object) -> T:
+    """`read(*args)` in a thread, tried again while PostgreSQL cannot be reached, for up to DB_WAIT."""
+    deadline = time.monotonic() + DB_WAIT
+    while True:
+        try:
+            return await asyncio.to_thread(read, *args)
+        except OperationalError:
+            if time.monotonic() + DB_PAUSE > deadline:
+                raise
+            activity.logger.warning("the plan waits for PostgreSQL")
+            await asyncio.sleep(DB_PAUSE)

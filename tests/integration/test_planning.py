@@ -90,3 +90,26 @@ async def test_the_plan_names_targets_in_a_managed_zone_that_do_not_resolve(
         assert planned.dangling == [], (
             f"{rtype} {value}: a host with an address, or outside the managed zones"
         )
+
+
+async def test_a_cname_whose_target_leads_back_to_its_name_is_a_conflict_in_the_plan(
+    dns_settings: Settings, engine: Engine
+) -> None:
+    """Found by a seeded soak: web → alias was applied while alias → web was served, and BIND then
+    answered SERVFAIL for both names (a loop no resolver can follow)."""
+    apply, plan = (
+        AnsibleActivities(dns_settings).apply_dns_change,
+        PlanningActivities(dns_settings, engine).plan_change,
+    )
+    first, second, third = (f"{n}-{uuid.uuid4().hex[:6]}" for n in ("loop-a", "loop-b", "loop-c"))
+    await ActivityEnvironment().run(apply, change("create", "CNAME", first, [f"{second}.{TEST_ZONE}."]))
+    await ActivityEnvironment().run(apply, change("create", "CNAME", second, [f"{third}.{TEST_ZONE}."]))
+    closing = change("create", "CNAME", third, [f"{first}.{TEST_ZONE}."])
+    planned = await ActivityEnvironment().run(plan, closing)
+    assert planned.conflict.startswith(
+        f"the CNAME target {first}.{TEST_ZONE}. leads back to {third}.{TEST_ZONE}"
+    )
+    open_end = change("create", "CNAME", third, [f"www.{TEST_ZONE}."])
+    assert not (await ActivityEnvironment().run(plan, open_end)).conflict
+    itself = change("update", "CNAME", first, [f"{first}.{TEST_ZONE}."])
+    assert "leads back" in (await ActivityEnvironment().run(plan, itself)).conflict
