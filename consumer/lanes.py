@@ -5,17 +5,18 @@ Guarantees (see docs/kafka.md):
   name share a partition, and accept order decides which request changes a name first); partitions
   run side by side, one lane (a task) each;
 - an offset is committed only after every message before it is handled: accepted or dead-lettered
-  (consumer/ingest.py says how);
+  (consumer/ingest.py says how); a lane handles up to MAX_GROUP messages at a time, their requests
+  stored in one transaction, and commits only behind whole groups;
 - while PostgreSQL, Temporal or the broker is down a partition's lane retries its message with
   backoff and its partition stays paused; nothing after it is committed, so nothing is skipped;
-- a revoked partition's lane stops after its message in hand and commits before the partition
+- a revoked partition's lane stops after its group in hand and commits before the partition
   moves, so its next owner accepts nothing twice.
 
 A partition is paused while its lane runs, so the next fetch brings nothing of it until the lane
 has finished (and committed) its batch: never two lanes for one partition.
 
 A rebalance waits for the revoked partitions' lanes (`on_partitions_revoked` runs before this
-member rejoins, while the partitions are still its own): each stops after the message in hand and
+member rejoins, while the partitions are still its own): each stops after the group in hand and
 commits what it did, so the next owner starts right after it and accepts nothing twice, and no
 commit is ever sent for a partition this member no longer holds.
 """
@@ -24,10 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -43,11 +46,22 @@ time; the consumer's engine is sized for this many (consumer/main.py). A member 
 partitions runs this many and lets the others wait their turn."""
 
 Work = Callable[[TopicPartition, Sequence[ConsumerRecord], asyncio.Event], Awaitable[None]]
-"""Handle a partition's batch in offset order and commit what was done; stop after the message in
+"""Handle a partition's batch in offset order and commit what was done; stop after the group in
 hand once the event is set (a revocation or a shutdown)."""
 
-Handle = Callable[[ConsumerRecord], Awaitable[None]]
-"""Accept one message or dead-letter it; ServiceUnavailable or KafkaError when it must be retried."""
+Handle = Callable[[list[ConsumerRecord], asyncio.Event], Awaitable[bool]]
+"""Accept or dead-letter a group of a partition's messages in offset order, retrying (`until_done`)
+while PostgreSQL or the broker is away; False if told to leave (the event) before all are done."""
+
+T = TypeVar("T")
+
+
+class Left(enum.Enum):
+    LEFT = "left"
+    """A retry gave up: the lane was told to leave (a revocation or a shutdown)."""
+
+
+LEFT = Left.LEFT
 
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 15.0
@@ -55,6 +69,8 @@ COMMITTED_TIMEOUT_SECONDS = 2.0
 FETCH_WAIT_MS = 500
 MAX_RECORDS = 200
 COMMIT_EVERY_SECONDS = 1.0
+MAX_GROUP = 50
+"""Messages of a partition stored in one PostgreSQL transaction at most (a group commit)."""
 
 
 @dataclass
@@ -113,7 +129,7 @@ class Lanes(ConsumerRebalanceListener):
         return len(self._lanes)
 
     async def drain(self, partitions: Collection[TopicPartition] | None = None) -> int:
-        """Stop the lanes of `partitions` (all if None) after their message in hand, and wait until
+        """Stop the lanes of `partitions` (all if None) after their group in hand, and wait until
         each has committed what it did; returns how many were running."""
         lanes = [lane for tp, lane in self._lanes.items() if partitions is None or tp in partitions]
         for lane in lanes:
@@ -124,9 +140,7 @@ class Lanes(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         running = await self.drain(revoked)
         if running:
-            log.info(
-                "partitions revoked: %d lanes stopped after their message in hand and committed", running
-            )
+            log.info("partitions revoked: %d lanes stopped after their group in hand and committed", running)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Nothing to do: a new assignment starts unpaused, at the group's committed offsets."""
@@ -175,7 +189,7 @@ class IngestStats:
 
 
 class IngestLoop:
-    """Fetch, and hand each message of a partition's batch to `handle` in its lane; commit behind it."""
+    """Fetch, and hand a partition's batch to `handle` in its lane, a group at a time; commit behind it."""
 
     def __init__(self, consumer: AIOKafkaConsumer, handle: Handle, stats_log_seconds: float) -> None:
         self.consumer = consumer
@@ -186,7 +200,7 @@ class IngestLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch, and give each partition's batch its lane; on stop, let every lane finish its
-        message in hand and commit, then return."""
+        group in hand and commit, then return."""
         try:
             while not stop.is_set():
                 self.lanes.raise_failure()
@@ -216,34 +230,37 @@ class IngestLoop:
     async def _process(
         self, tp: TopicPartition, messages: Sequence[ConsumerRecord], leave: asyncio.Event
     ) -> None:
-        """A partition's batch in offset order (its lane), then commit up to the last one done;
-        a long batch commits on the way too, so a crash redelivers at most a second's work."""
-        next_offset = committed = None
+        """A partition's batch in offset order (its lane), up to MAX_GROUP messages at a time (one
+        transaction stores a group's requests, consumer/ingest.py); then commit up to the last group
+        done. A long batch commits on the way too, so a crash redelivers at most a second's work."""
+        done = committed = None
         last_commit = time.monotonic()
-        for message in messages:
+        for first in range(0, len(messages), MAX_GROUP):
             if leave.is_set() or tp not in self.consumer.assignment():
                 break  # revoked or stopping: the next owner (or run) starts at our last commit
-            if not await self._handle_until_done(message, leave):
+            group = list(messages[first : first + MAX_GROUP])
+            self.stats.consumed += len(group)
+            if not await self.handle(group, leave):
                 break
-            next_offset = message.offset + 1
+            done = group[-1].offset + 1
             if time.monotonic() - last_commit >= COMMIT_EVERY_SECONDS:
-                await self.commit(tp, next_offset)
-                committed, last_commit = next_offset, time.monotonic()
-        if next_offset is not None and next_offset != committed:
-            await self.commit(tp, next_offset)
+                await self.commit(tp, done)
+                committed, last_commit = done, time.monotonic()
+        if done is not None and done != committed:
+            await self.commit(tp, done)
 
-    async def _handle_until_done(self, message: ConsumerRecord, leave: asyncio.Event) -> bool:
-        """Retry while PostgreSQL, Temporal or the broker is away; False if told to leave first.
+    async def until_done(
+        self, attempt: Callable[[], Awaitable[T]], message: ConsumerRecord, leave: asyncio.Event
+    ) -> T | Left:
+        """Retry while PostgreSQL, Temporal or the broker is away; LEFT if told to leave first.
 
         The partition stays paused meanwhile (its lane runs), so nothing after it is fetched,
         accepted or committed; the fetch loop keeps polling, so the group keeps us.
         """
-        self.stats.consumed += 1
         delay = RETRY_FIRST_SECONDS
         while True:
             try:
-                await self.handle(message)
-                return True
+                return await attempt()
             except (ServiceUnavailable, KafkaError) as error:
                 self.stats.retries += 1
                 log.warning(
@@ -257,7 +274,7 @@ class IngestLoop:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(leave.wait(), delay)
             if leave.is_set():
-                return False
+                return LEFT
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def commit(self, tp: TopicPartition, offset: int) -> None:

@@ -42,7 +42,7 @@ def main(settings: Settings) -> None:
 
 
 async def run_consumer(settings: Settings, *, publish_events: bool = True) -> None:
-    """Run until SIGTERM/SIGINT: finish each partition's message in hand, commit, leave the group."""
+    """Run until SIGTERM/SIGINT: finish each partition's group in hand, commit, leave the group."""
     telemetry.configure_tracing(settings, "consumer")
     engine = make_engine(settings.database_url, threads=MAX_LANES)
     client = await temporal.connect(settings, lazy=True)

@@ -7,7 +7,7 @@ The rules live here, not in routes; the workflow itself asks transitions.py what
 """
 
 from dnsorch.requests import approval, freezes, queries, rules, transitions
-from dnsorch.requests.accepting import Accepted, AcceptService, Door, idempotency_request_id
+from dnsorch.requests.accepting import Accepted, AcceptService, CreateCall, Door, idempotency_request_id
 from dnsorch.requests.operating import OperateService, read_request
 from dnsorch.requests.schemas import (
     AccountId,
@@ -48,6 +48,7 @@ __all__ = [
     # accept
     "AcceptService",
     "Accepted",
+    "CreateCall",
     "Door",
     "apply_policy",
     "idempotency_request_id",

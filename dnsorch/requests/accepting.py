@@ -28,6 +28,7 @@ from temporalio.api.common.v1 import Payload
 
 from dnsorch.contracts import (
     EXPIRY_SOURCE,
+    DnsorchError,
     DnsRequestSpec,
     IdempotencyConflict,
     InvalidRequest,
@@ -72,6 +73,21 @@ class Accepted:
     stored: bool = False
     """This call wrote the request's row, exactly as `request_values(spec)` says."""
 
+
+@dataclass
+class CreateCall:
+    """One create for `prepare_many`: what `create` takes from a Kafka message."""
+
+    body: CreateDnsRequest
+    request_id: str
+    message_key: str | None = None
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    emergency: bool = False
+
+
+_REFUSALS = (InvalidRequest, IdempotencyConflict, NameOwnedByAnotherAccount, RecordConflict)
+"""What `prepare_many` answers per request: the request can never be accepted as it is."""
 
 Door = Literal["api", "kafka", "expiry"]
 """Who hands a request to this service, and so its `source`: `expiry` is an expiring record's
@@ -171,6 +187,97 @@ class AcceptService:
         )
         self.starter.start_soon(params, payload)
         return Accepted(request_id, spec.workflow_id, RequestStatus.PENDING, True, spec, stored=True)
+
+    async def prepare_many(
+        self, calls: list[CreateCall], source: Door
+    ) -> list[Accepted | ProvisioningInput | DnsorchError]:
+        """Steps 1-2 of `create` for several requests, their reads on one connection in one thread
+        (the Kafka consumer's group commit, then `store_many` and `finish`). Per request: the
+        workflow input to store, the request accepted before under its id, or why it is refused.
+        ServiceUnavailable, for all of them, while PostgreSQL cannot answer."""
+        outcomes: dict[int, Accepted | ProvisioningInput | DnsorchError] = {}
+        specs: dict[int, DnsRequestSpec] = {}
+        now = datetime.now(UTC)
+        for i, call in enumerate(calls):
+            fingerprint = request_hash(call.body, "create")
+            try:
+                if call.not_before is not None or call.expires_at is not None:
+                    existing = await self._existing(call.request_id, fingerprint)  # as in `create`
+                    if existing is not None:
+                        outcomes[i] = existing
+                        continue
+                spec = build_spec(call.body, self.settings.dns_zones, call.request_id, source, "create")
+                spec.message_key, spec.request_hash = call.message_key, fingerprint
+                spec.not_before = check_not_before(call.not_before, now)
+                spec.expires_at = check_expires_at(call.expires_at, now, "create")
+                spec.emergency = call.emergency
+                rules.check_protected(spec)
+            except _REFUSALS as refused:
+                outcomes[i] = refused
+                continue
+            specs[i] = spec
+
+        def read() -> dict[int, tuple[rules.ManagedState, ZoneFacts]]:
+            with self.engine.connect() as conn:
+                return {
+                    i: (rules.read_state(conn, spec, self._reverse_zones), read_zone_facts(conn, spec))
+                    for i, spec in specs.items()
+                }
+
+        try:
+            read_back = await asyncio.to_thread(read) if specs else {}
+        except OperationalError as error:
+            raise ServiceUnavailable.postgresql() from error
+        for i, spec in specs.items():
+            state, facts = read_back[i]
+            try:
+                rules.check(spec, state)
+            except (NameOwnedByAnotherAccount, RecordConflict) as refused:
+                # A redelivery whose request went on to change the name is that request.
+                try:
+                    outcomes[i] = await self._existing(spec.request_id, spec.request_hash or "") or refused
+                except IdempotencyConflict as conflict:
+                    outcomes[i] = conflict
+                continue
+            held = (
+                expiry_verdict() if source == EXPIRY_SOURCE else approval.verdict(spec, self.settings, facts)
+            )
+            outcomes[i] = workflow_input(spec, held, self.settings, self._reverse_zones)
+        return [outcomes[i] for i in range(len(calls))]
+
+    async def store_many(self, batch: list[ProvisioningInput]) -> set[str]:
+        """Step 3 for requests `prepare`d, all in ONE transaction: the ids whose rows it wrote.
+        InvalidRequest when PostgreSQL refuses a value: then nothing of the batch is stored (store
+        each alone to learn which one it was)."""
+        grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
+
+        def insert() -> set[str]:
+            with self.engine.begin() as conn:
+                return workflow_starts.insert_accepted_many(conn, batch, grace, self.gateway.task_queue)
+
+        try:
+            return await asyncio.to_thread(insert)
+        except (DataError, UnicodeEncodeError) as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise InvalidRequest("request", f"cannot be stored: {reason}") from error
+        except OperationalError as error:
+            raise ServiceUnavailable.postgresql() from error
+
+    async def finish(self, params: ProvisioningInput, stored: bool) -> Accepted:
+        """Step 4 after `store_many`: a request it stored starts in the background; one it did not
+        (its id was taken) is the request accepted before, or IdempotencyConflict."""
+        spec = params.request
+        if not stored:
+            existing = await self._existing(spec.request_id, spec.request_hash or "")
+            if existing is None:  # the row vanished between the insert and this read
+                raise ServiceUnavailable.postgresql()
+            return existing
+        bind_request_id(spec.request_id)
+        log.info(
+            "accepted create %s %s -> %s from %s", spec.record_type, spec.domain, spec.target, spec.source
+        )
+        self.starter.start_soon(params)
+        return Accepted(spec.request_id, spec.workflow_id, RequestStatus.PENDING, True, spec, stored=True)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:
         """The request just accepted, as stored. A row this call wrote is answered as written,

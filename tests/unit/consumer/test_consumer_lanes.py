@@ -18,11 +18,11 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
+from sqlalchemy.exc import DataError
 
 from consumer import lanes
 from consumer.ingest import Ingestor
 from dnsorch.contracts import ServiceUnavailable
-from dnsorch.requests import CreateDnsRequest
 from dnsorch.settings import Settings
 
 TOPIC = "requests"
@@ -123,33 +123,53 @@ class Member:
 
 @dataclass
 class Accepts:
-    """The accept service's `create`, recording the order requests were accepted in."""
+    """The accept service's `prepare_many`, `store_many` and `finish`, recording the order requests were
+    stored in and the groups they were stored in."""
 
     where: dict[str, tuple[int, int]]
     """request id -> (partition, offset)"""
     delay: Callable[[], float] = lambda: 0.0
     order: list[tuple[int, int]] = field(default_factory=list)
+    prepared: list[tuple[int, int]] = field(default_factory=list)
+    groups: list[list[tuple[int, int]]] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
     down: bool = False
+    store_down: bool = False
+    refused: set[tuple[int, int]] = field(default_factory=set)
+    """Positions whose values PostgreSQL refuses: a group holding one fails whole."""
     hold: dict[tuple[int, int], asyncio.Event] = field(default_factory=dict)
     holding: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def create(self, body: CreateDnsRequest, *, request_id: str, **_: Any) -> Any:
+    async def prepare_many(self, calls: list[Any], _source: str) -> list[Any]:
         if self.down:
             raise ServiceUnavailable.postgresql()
-        position = self.where[request_id]
+        positions = [self.where[call.request_id] for call in calls]
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            if position in self.hold:
-                self.holding.set()
-                await self.hold[position].wait()
-            await asyncio.sleep(self.delay())
-            self.order.append(position)
+            for position in positions:
+                if position in self.hold:
+                    self.holding.set()
+                    await self.hold[position].wait()
+                await asyncio.sleep(self.delay())
+                self.prepared.append(position)
         finally:
             self.in_flight -= 1
-        return SimpleNamespace(created=True)
+        return [SimpleNamespace(request=SimpleNamespace(request_id=call.request_id)) for call in calls]
+
+    async def store_many(self, batch: list[Any]) -> set[str]:
+        if self.down or self.store_down:
+            raise ServiceUnavailable.postgresql()
+        ids = [params.request.request_id for params in batch]
+        if any(self.where[request_id] in self.refused for request_id in ids):
+            raise DataError("INSERT INTO dns_requests ...", {}, ValueError("value too long"))
+        self.groups.append([self.where[request_id] for request_id in ids])
+        self.order.extend(self.groups[-1])
+        return set(ids)
+
+    async def finish(self, params: Any, stored: bool) -> Any:
+        return SimpleNamespace(created=stored)
 
 
 def stream(broker: Broker, per_partition: int) -> dict[str, tuple[int, int]]:
@@ -196,7 +216,7 @@ async def test_partitions_are_accepted_side_by_side_each_in_offset_order() -> No
         offsets = [o for p, o in accepts.order if p == partition]
         assert offsets == sorted(offsets), f"partition {partition} accepted out of offset order"
     assert accepts.most_in_flight > 1, "partitions were not accepted concurrently"
-    switches = sum(1 for a, b in pairwise(accepts.order) if a[0] != b[0])
+    switches = sum(1 for a, b in pairwise(accepts.prepared) if a[0] != b[0])
     assert switches > 20, "partitions ran one after the other, not side by side"
 
 
@@ -228,7 +248,10 @@ async def test_a_commit_never_passes_a_message_held_back_and_an_outage_dead_lett
     assert sorted(accepts.order) == sorted(accepts.where.values())
 
 
-async def test_a_revoked_partition_stops_after_its_message_in_hand_and_its_next_owner_goes_on() -> None:
+async def test_a_revoked_partition_stops_after_its_group_in_hand_and_its_next_owner_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "MAX_GROUP", 3)  # partition 0's batch: groups 0-2, 3-5, 6-7
     broker = Broker(partitions=2)
     accepts = Accepts(stream(broker, 8))
     accepts.hold[(0, 3)] = asyncio.Event()
@@ -240,12 +263,12 @@ async def test_a_revoked_partition_stops_after_its_message_in_hand_and_its_next_
 
     revoking = asyncio.create_task(first.revoke(loop, keep=[1]))
     await asyncio.sleep(0.05)
-    assert not revoking.done(), "the rebalance went on while a message of the partition was in hand"
+    assert not revoking.done(), "the rebalance went on while a group of the partition was in hand"
     accepts.hold[(0, 3)].set()
     await revoking
     tp0 = TopicPartition(TOPIC, 0)
-    assert broker.committed[tp0] == 4, "the partition moved without its accepted messages committed"
-    assert [o for p, o in accepts.order if p == 0] == [0, 1, 2, 3]
+    assert broker.committed[tp0] == 6, "the partition moved without its accepted messages committed"
+    assert [o for p, o in accepts.order if p == 0] == [0, 1, 2, 3, 4, 5]
 
     second = Member(broker, [0])  # the partition's next owner
     await run_until_committed(ingestor(accepts, second), second, {tp0: 8})
@@ -255,6 +278,52 @@ async def test_a_revoked_partition_stops_after_its_message_in_hand_and_its_next_
 
     assert sorted(accepts.order) == sorted(accepts.where.values()), "a message lost or accepted twice"
     assert [o for p, o in accepts.order if p == 0] == list(range(8))
-    assert all(tp != tp0 for tp, _ in first.commits[first.commits.index((tp0, 4)) + 1 :]), (
+    assert all(tp != tp0 for tp, _ in first.commits[first.commits.index((tp0, 6)) + 1 :]), (
         "committed a partition after it was revoked"
     )
+
+
+async def test_a_batch_is_stored_a_group_per_transaction_and_no_commit_passes_a_group_not_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "RETRY_FIRST_SECONDS", 0.01)
+    broker = Broker(partitions=2)
+    accepts = Accepts(stream(broker, 120))
+    accepts.store_down = True  # every message is prepared, none can be stored
+    member = Member(broker, [0, 1])
+    loop = ingestor(accepts, member)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    await until(lambda: loop.stats.retries >= 6)
+    assert broker.committed == {}, "an offset was committed past a message whose group was not stored"
+    accepts.store_down = False
+    await until(lambda: all(broker.committed.get(tp) == 120 for tp in member.assigned))
+    stop.set()
+    await task
+
+    assert sorted(accepts.order) == sorted(accepts.where.values()), "a message lost or stored twice"
+    assert max(len(group) for group in accepts.groups) == lanes.MAX_GROUP
+    assert len(accepts.groups) < 120 * 2 / 10, "messages were stored one transaction each"
+    assert all(p == group[0][0] for group in accepts.groups for p, _ in group), "a group mixed partitions"
+    assert loop.stats.accepted == 240
+
+
+async def test_a_value_postgresql_refuses_is_dead_lettered_alone_and_its_neighbours_are_accepted() -> None:
+    broker = Broker(partitions=1)
+    accepts = Accepts(stream(broker, 12))
+    accepts.refused = {(0, 5)}
+    member = Member(broker, [0])
+    loop = ingestor(accepts, member)
+    dead: list[tuple[int, str]] = []
+
+    async def dead_letter(message: ConsumerRecord, reason: str) -> None:
+        dead.append((message.offset, reason))
+
+    loop._dead_letter = dead_letter  # type: ignore[method-assign,assignment]
+    await run_until_committed(loop, member, {TopicPartition(TOPIC, 0): 12})
+
+    assert dead == [(5, "cannot be stored: value too long")]
+    assert accepts.order == [(0, offset) for offset in range(12) if offset != 5], (
+        "neighbours lost or reordered"
+    )
+    assert loop.stats.accepted == 11

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -187,7 +188,10 @@ async def test_a_value_postgresql_refuses_on_insert_is_dead_lettered_not_fatal()
     """Defence in depth: a DataError on insert is as final as a validation error."""
 
     class Refusing:
-        async def create(self, *_args: Any, **_kwargs: Any) -> None:
+        async def prepare_many(self, calls: list[Any], _source: str) -> list[Any]:
+            return [SimpleNamespace(request=SimpleNamespace(request_id=call.request_id)) for call in calls]
+
+        async def store_many(self, *_args: Any) -> set[str]:
             orig = ValueError("invalid input syntax for type json\nLINE 1: ...\n")
             raise DataError("INSERT INTO dns_requests ...", {}, orig)
 
@@ -212,5 +216,5 @@ async def test_a_value_postgresql_refuses_on_insert_is_dead_lettered_not_fatal()
         serialized_value_size=0,
         headers=(),
     )
-    await ingestor._handle(message)
+    assert await ingestor._handle([message], asyncio.Event())
     assert dead == ["cannot be stored: invalid input syntax for type json"]
