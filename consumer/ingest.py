@@ -164,8 +164,8 @@ class Ingestor:
             return await self.loop.until_done(refused, first, leave) is not LEFT
         if stored is LEFT:
             return False
-        for message, params in group:
-            finish = functools.partial(self._finish, message, params, params.request.request_id in stored)
+        for (message, params), written in zip(group, stored, strict=True):
+            finish = functools.partial(self._finish, message, params, written)
             if await self.loop.until_done(finish, message, leave) is LEFT:
                 return False
         return True

@@ -197,6 +197,7 @@ class AcceptService:
         ServiceUnavailable, for all of them, while PostgreSQL cannot answer."""
         outcomes: dict[int, Accepted | ProvisioningInput | DnsorchError] = {}
         specs: dict[int, DnsRequestSpec] = {}
+        last_at: datetime | None = None
         now = datetime.now(UTC)
         for i, call in enumerate(calls):
             fingerprint = request_hash(call.body, "create")
@@ -215,7 +216,9 @@ class AcceptService:
             except _REFUSALS as refused:
                 outcomes[i] = refused
                 continue
-            specs[i] = spec
+            if specs and spec.accepted_at is not None and last_at is not None and spec.accepted_at <= last_at:
+                spec.accepted_at = last_at + timedelta(microseconds=1)  # accept order is offset order
+            last_at, specs[i] = spec.accepted_at, spec
 
         def read() -> dict[int, tuple[rules.ManagedState, ZoneFacts]]:
             with self.engine.connect() as conn:
@@ -245,10 +248,11 @@ class AcceptService:
             outcomes[i] = workflow_input(spec, held, self.settings, self._reverse_zones)
         return [outcomes[i] for i in range(len(calls))]
 
-    async def store_many(self, batch: list[ProvisioningInput]) -> set[str]:
-        """Step 3 for requests `prepare`d, all in ONE transaction: the ids whose rows it wrote.
-        InvalidRequest when PostgreSQL refuses a value: then nothing of the batch is stored (store
-        each alone to learn which one it was)."""
+    async def store_many(self, batch: list[ProvisioningInput]) -> list[bool]:
+        """Step 3 for requests `prepare_many` prepared, all in ONE transaction: per request, whether
+        it wrote its row (an id given twice is written for its first). InvalidRequest when
+        PostgreSQL refuses a value: then nothing of the batch is stored (store each alone to learn
+        which one it was)."""
         grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
 
         def insert() -> set[str]:
@@ -256,12 +260,17 @@ class AcceptService:
                 return workflow_starts.insert_accepted_many(conn, batch, grace, self.gateway.task_queue)
 
         try:
-            return await asyncio.to_thread(insert)
+            created = await asyncio.to_thread(insert)
         except (DataError, UnicodeEncodeError) as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             raise InvalidRequest("request", f"cannot be stored: {reason}") from error
         except OperationalError as error:
             raise ServiceUnavailable.postgresql() from error
+        stored = []
+        for params in batch:
+            stored.append(params.request.request_id in created)
+            created.discard(params.request.request_id)  # a second copy was not written
+        return stored
 
     async def finish(self, params: ProvisioningInput, stored: bool) -> Accepted:
         """Step 4 after `store_many`: a request it stored starts in the background; one it did not

@@ -35,7 +35,7 @@ from tests.fixtures.waiting import eventually
 pytestmark = pytest.mark.integration
 NAMES = [f"n{i}.example.test" for i in range(8)]
 STOPPED = re.compile(r"consumer stopped: consumed=(\d+) accepted=(\d+) dead_lettered=(\d+) duplicates=(\d+)")
-DRAINED = "lanes stopped after their message in hand and committed"  # consumer/lanes.py
+DRAINED = "lanes stopped after their group in hand and committed"  # consumer/lanes.py
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,14 @@ async def test_each_names_requests_are_accepted_in_offset_order_while_partitions
     assert run.stop("c1") == 0
 
     assert_each_name_in_offset_order(engine, run.account, sent)
-    # Side by side: accept order switches partition often (one partition's batch after another's
-    # would switch a handful of times).
+    # Side by side: the partitions' groups (up to consumer.lanes.MAX_GROUP messages stored in one
+    # transaction) interleave in accept order; one partition after another would make one block each.
     partition_of = {s.request_id: s.partition for s in sent}
     partitions = [partition_of[request_id] for _, request_id in accept_order(engine, run.account)]
     switches = sum(1 for a, b in pairwise(partitions) if a != b)
-    assert switches > 30, f"partitions were accepted one after the other ({switches} switches)"
+    assert switches >= len(set(partitions)), (
+        f"partitions were accepted one after the other ({switches} switches)"
+    )
     assert stopped_figures(run, "c1")["duplicates"] == 0
 
 
@@ -147,7 +149,7 @@ async def test_rebalances_mid_batch_accept_nothing_twice_and_a_kill_loses_and_do
     await run.create_topics()
 
     # 1. Handovers: c2 joins while c1 works through a backlog, then c1 stops while c2 does.
-    #    Each revoked lane finishes its message in hand and commits before its partition moves,
+    #    Each revoked lane finishes its group in hand and commits before its partition moves,
     #    so nothing is redelivered: no duplicates at all.
     sent = await produce_keyed(run, per_name=150)  # a backlog c1 is still working through when c2 joins
     run.start_consumer("c1")

@@ -158,7 +158,7 @@ class Accepts:
             self.in_flight -= 1
         return [SimpleNamespace(request=SimpleNamespace(request_id=call.request_id)) for call in calls]
 
-    async def store_many(self, batch: list[Any]) -> set[str]:
+    async def store_many(self, batch: list[Any]) -> list[bool]:
         if self.down or self.store_down:
             raise ServiceUnavailable.postgresql()
         ids = [params.request.request_id for params in batch]
@@ -166,7 +166,7 @@ class Accepts:
             raise DataError("INSERT INTO dns_requests ...", {}, ValueError("value too long"))
         self.groups.append([self.where[request_id] for request_id in ids])
         self.order.extend(self.groups[-1])
-        return set(ids)
+        return [True] * len(ids)
 
     async def finish(self, params: Any, stored: bool) -> Any:
         return SimpleNamespace(created=stored)

@@ -191,7 +191,7 @@ async def test_a_value_postgresql_refuses_on_insert_is_dead_lettered_not_fatal()
         async def prepare_many(self, calls: list[Any], _source: str) -> list[Any]:
             return [SimpleNamespace(request=SimpleNamespace(request_id=call.request_id)) for call in calls]
 
-        async def store_many(self, *_args: Any) -> set[str]:
+        async def store_many(self, *_args: Any) -> list[bool]:
             orig = ValueError("invalid input syntax for type json\nLINE 1: ...\n")
             raise DataError("INSERT INTO dns_requests ...", {}, orig)
 
