@@ -216,7 +216,7 @@ class AcceptService:
             except _REFUSALS as refused:
                 outcomes[i] = refused
                 continue
-            if specs and spec.accepted_at is not None and last_at is not None and spec.accepted_at <= last_at:
+            if last_at is not None and spec.accepted_at is not None and spec.accepted_at <= last_at:
                 spec.accepted_at = last_at + timedelta(microseconds=1)  # accept order is offset order
             last_at, specs[i] = spec.accepted_at, spec
 
