@@ -31,6 +31,7 @@ import psycopg2
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy.exc import DataError, OperationalError
+from temporalio.api.common.v1 import Payload
 
 from consumer.dead_letter import clean_reason, send_to_dead_letters
 from consumer.decode import DecodedRequest, PoisonMessage, decode_key, decode_request
@@ -170,7 +171,9 @@ class Ingestor:
                 return False
         return True
 
-    async def _finish(self, message: ConsumerRecord, params: ProvisioningInput, stored: bool) -> None:
+    async def _finish(
+        self, message: ConsumerRecord, params: ProvisioningInput, stored: Payload | None
+    ) -> None:
         try:
             accepted = await self.accept.finish(params, stored)
         except Exception as error:

@@ -38,6 +38,7 @@ from dnsorch.contracts import (
     RequestNotFound,
     RequestStatus,
     ServiceUnavailable,
+    ZoneFacts,
     workflow_id_for,
 )
 from dnsorch.dns import is_reverse_zone
@@ -248,16 +249,17 @@ class AcceptService:
             outcomes[i] = workflow_input(spec, held, self.settings, self._reverse_zones)
         return [outcomes[i] for i in range(len(calls))]
 
-    async def store_many(self, batch: list[ProvisioningInput]) -> list[bool]:
-        """Step 3 for requests `prepare_many` prepared, all in ONE transaction: per request, whether
-        it wrote its row (an id given twice is written for its first). InvalidRequest when
-        PostgreSQL refuses a value: then nothing of the batch is stored (store each alone to learn
-        which one it was)."""
+    async def store_many(self, batch: list[ProvisioningInput]) -> list[Payload | None]:
+        """Step 3 for requests `prepare_many` prepared, all in ONE transaction: per request, its
+        encoded input when it wrote its row (an id given twice is written for its first), else None.
+        InvalidRequest when PostgreSQL refuses a value: then nothing of the batch is stored (store
+        each alone to learn which one it was)."""
         grace = timedelta(seconds=self.settings.outbox_start_grace_seconds)
+        encoded = [(params, workflow_starts.encode(params)) for params in batch]
 
         def insert() -> set[str]:
             with self.engine.begin() as conn:
-                return workflow_starts.insert_accepted_many(conn, batch, grace, self.gateway.task_queue)
+                return workflow_starts.insert_accepted_many(conn, encoded, grace, self.gateway.task_queue)
 
         try:
             created = await asyncio.to_thread(insert)
@@ -266,17 +268,17 @@ class AcceptService:
             raise InvalidRequest("request", f"cannot be stored: {reason}") from error
         except OperationalError as error:
             raise ServiceUnavailable.postgresql() from error
-        stored = []
-        for params in batch:
-            stored.append(params.request.request_id in created)
+        stored: list[Payload | None] = []
+        for params, payload in encoded:
+            stored.append(payload if params.request.request_id in created else None)
             created.discard(params.request.request_id)  # a second copy was not written
         return stored
 
-    async def finish(self, params: ProvisioningInput, stored: bool) -> Accepted:
-        """Step 4 after `store_many`: a request it stored starts in the background; one it did not
-        (its id was taken) is the request accepted before, or IdempotencyConflict."""
+    async def finish(self, params: ProvisioningInput, payload: Payload | None) -> Accepted:
+        """Step 4 after `store_many`: a request it stored (its `payload`) starts in the background;
+        one it did not (its id was taken) is the request accepted before, or IdempotencyConflict."""
         spec = params.request
-        if not stored:
+        if payload is None:
             existing = await self._existing(spec.request_id, spec.request_hash or "")
             if existing is None:  # the row vanished between the insert and this read
                 raise ServiceUnavailable.postgresql()
@@ -285,7 +287,7 @@ class AcceptService:
         log.info(
             "accepted create %s %s -> %s from %s", spec.record_type, spec.domain, spec.target, spec.source
         )
-        self.starter.start_soon(params)
+        self.starter.start_soon(params, payload)
         return Accepted(spec.request_id, spec.workflow_id, RequestStatus.PENDING, True, spec, stored=True)
 
     async def read_accepted(self, accepted: Accepted) -> tuple[DnsRequest, DnsRecord | None]:

@@ -78,16 +78,16 @@ def insert_accepted(
 
 
 def insert_accepted_many(
-    conn: Connection, batch: Sequence[ProvisioningInput], grace: timedelta, task_queue: str
+    conn: Connection, batch: Sequence[tuple[ProvisioningInput, Payload]], grace: timedelta, task_queue: str
 ) -> set[str]:
     """`insert_accepted` for several requests at once (the Kafka consumer's group commit), in three
     statements: the ids whose rows this call created. A request whose row exists already writes
-    nothing; an id given twice is inserted once, for its first."""
-    firsts: dict[str, ProvisioningInput] = {}
-    for params in batch:
-        firsts.setdefault(params.request.request_id, params)
+    nothing; an id given twice is inserted once, for its first. Each payload is `encode(params)`."""
+    firsts: dict[str, tuple[ProvisioningInput, Payload]] = {}
+    for params, payload in batch:
+        firsts.setdefault(params.request.request_id, (params, payload))
     rows = []
-    for params in firsts.values():
+    for params, _payload in firsts.values():
         assert params.request.accepted_at is not None
         rows.append(request_values(params.request, params.request.accepted_at))
     if not rows:
@@ -113,14 +113,14 @@ def insert_accepted_many(
         starts.append(
             {
                 "request_id": row["id"],
-                "input": encode(firsts[str(row["id"])]),
+                "input_json": firsts[str(row["id"])][1].data.decode(),
                 "queued_at": accepted_at,
                 "next_attempt_at": accepted_at + grace,
                 "task_queue": task_queue,
             }
         )
     conn.execute(insert(RequestEvent), events)
-    conn.execute(insert(WorkflowStart), starts)
+    conn.execute(_INSERT, starts)
     return created
 
 

@@ -65,7 +65,7 @@ async def test_a_group_is_stored_together_in_offset_order_and_a_repeated_id_is_o
     assert all(isinstance(outcome, ProvisioningInput) for outcome in prepared)
     batch = [outcome for outcome in prepared if isinstance(outcome, ProvisioningInput)]
     stored = await accept.store_many(batch)
-    assert stored == [True, True, False, True, False]
+    assert [payload is not None for payload in stored] == [True, True, False, True, False]
 
     created = [
         (await accept.finish(params, written)).created
@@ -100,8 +100,8 @@ async def test_a_value_postgresql_refuses_stores_nothing_of_its_group_and_its_ne
         await accept.store_many(batch)
     assert rows(engine, account) == []
 
-    assert await accept.store_many([batch[0]]) == [True]
+    assert [payload is not None for payload in await accept.store_many([batch[0]])] == [True]
     with pytest.raises(InvalidRequest):
         await accept.store_many([batch[1]])
-    assert await accept.store_many([batch[2]]) == [True]
+    assert [payload is not None for payload in await accept.store_many([batch[2]])] == [True]
     assert [row[0] for row in rows(engine, account)] == [calls[0].request_id, calls[2].request_id]
