@@ -50,6 +50,10 @@ FEWER_ROUND_TRIPS = "fewer-round-trips"
 # turn on each name and each plan share one local activity while no name has to wait, and the plan
 # lines ride with the next write (flushed before the apply starts, as before any wait).
 FEWER_STEPS_TO_APPLY = "fewer-steps-to-apply"
+# A retry refused at the name's turn after an earlier attempt's change was served everywhere asks the
+# primary first: if it no longer serves the change (another request replaced it since), the request
+# ends REJECTED and nothing of it is recorded. Shipped after ONE_MARKER: it records its own marker.
+SERVED_STANDS_ASKS_DNS = "served-stands-asks-dns"
 # Rules in other rooms: AUTOMATIC_PTR, PTR_WAITS_ALONE, ROLLBACK_ASKS_DNS (live_dns.py);
 # ROLLBACK_STANDS, SERVED_IS_TOO_LATE, SNAPSHOT_FROM_FIRST_PLAN (story.py); CANCEL_ASKS_DNS,
 # FAIL_ASKS_DNS (cancel_check.py); RESOLVE_ASKS_DNS (resolve_check.py); SCHEDULED_CHANGES

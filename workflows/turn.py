@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.apply import Settle, serve_actions_until
     from workflows.bookkeeping import log
     from workflows.outcome import Outcome
-    from workflows.patches import SERVED_STANDS_AT_TURN, patched
+    from workflows.patches import SERVED_STANDS_ASKS_DNS, SERVED_STANDS_AT_TURN, patched
     from workflows.policy import (
         DB_RETRY,
         DB_TIMEOUT,
@@ -30,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         failure_reason,
         refused_for_good,
     )
+    from workflows.primary import ask_primary
+    from workflows.resolve_check import serves
     from workflows.run_state import RequestRun
 
 S = RequestStatus
@@ -55,7 +57,7 @@ async def take_turn(
     except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
         if not refused_for_good(error):
             raise
-        _refused(run, error)
+        await _refused(run, error)
     return None
 
 
@@ -77,7 +79,7 @@ async def take_turns_and_plan(run: RequestRun, changes: list[DnsChange], settle:
     except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
         if not refused_for_good(error):
             raise
-        _refused(run, error)
+        await _refused(run, error)
 
 
 async def _wait_for_turn(run: RequestRun, change: DnsChange, first: str, settle: Settle) -> None:
@@ -104,9 +106,17 @@ async def _wait_for_turn(run: RequestRun, change: DnsChange, first: str, settle:
     await waiting
 
 
-def _refused(run: RequestRun, error: ActivityError | ApplicationError) -> NoReturn:
-    """The name is another account's by its turn (or the request ended): the request ends."""
+async def _refused(run: RequestRun, error: ActivityError | ApplicationError) -> NoReturn:
+    """The name is another account's by its turn (or the request ended): the request ends. An
+    earlier attempt's change that every server served stands, if the primary still serves it."""
     if run.story.everywhere and patched(SERVED_STANDS_AT_TURN):
+        if patched(SERVED_STANDS_ASKS_DNS) and not serves(await ask_primary(run.change()), run.change()):
+            raise Outcome(
+                S.REJECTED,
+                f"refused: {failure_reason(error)}; an earlier attempt's change was served, but the "
+                "primary no longer serves it (another request changed the name since), so nothing of "
+                "this request stands",
+            ) from None
         raise Outcome(
             S.COMPLETED,
             f"refused at the name's turn ({failure_reason(error)}), but an earlier attempt's "

@@ -14,7 +14,7 @@ from tests.fixtures.workflow_stubs import FakeStore, start, worker
 from workflows.patches import UNDER_ONE_MARKER
 
 WORKFLOWS = Path(__file__).resolve().parents[3] / "workflows"
-SHIPPED_AFTER_ONE_MARKER: set[str] = set()
+SHIPPED_AFTER_ONE_MARKER = {"served-stands-asks-dns"}
 """A patch that ships after ONE_MARKER records its own marker: list it here, never under the marker."""
 
 

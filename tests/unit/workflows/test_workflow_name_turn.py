@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.fixtures.specs import request_spec
-from tests.fixtures.workflow_stubs import FakeStore, act, start, until_status, worker
+from tests.fixtures.workflow_stubs import FakeStore, Primary, act, start, until_status, worker
 
 AHEAD = "0b5c1b9e-0000-4000-8000-000000000001"
 
@@ -114,9 +114,9 @@ async def test_a_retry_refused_at_its_turn_after_the_change_was_served_everywher
     """Found by the soak (SEED=101 N=1000): acct-a's update was served everywhere, its PTR was
     refused, and while it waited in NEEDS_ATTENTION an operator granted the name to acct-b. The
     operator's retry was refused at the name's turn and the request ended REJECTED while DNS served
-    its update. The change stands: COMPLETED, stored, saying why."""
+    its update. The change stands (the primary still serves it): COMPLETED, stored, saying why."""
     refused = ApplicationError("the PTR belongs to another account", type="NameOwnedByAnotherAccount")
-    store = FakeStore(fail_types={"PTR": refused})
+    store = Primary(fail_types={"PTR": refused})
     async with worker(time_skipping_env, store):
         handle = await start(time_skipping_env, request_spec(), reverse_zones=["2.0.192.in-addr.arpa"])
         await until_status(store, "NEEDS_ATTENTION")
@@ -128,3 +128,27 @@ async def test_a_retry_refused_at_its_turn_after_the_change_was_served_everywher
     assert final.status == "COMPLETED", final.log[-1]["message"]
     assert len(store.records) == 1  # the forward record DNS serves
     assert "served by every authoritative server" in final.log[-1]["message"]
+
+
+async def test_a_retry_refused_at_its_turn_whose_served_change_was_replaced_since_is_rejected(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Found by the soak (SEED=19 N=300): the change was served everywhere, a retry was needed, and
+    meanwhile another account's request replaced the record (and deleted its PTR). The retry was
+    refused at the name's turn and the request ended COMPLETED with its record stored, while DNS
+    served the other value: `dns_records` then disagreed with DNS, and drift "healed" it. The primary
+    is asked first: it no longer serves the change, so nothing of it stands."""
+    refused = ApplicationError("the PTR belongs to another account", type="NameOwnedByAnotherAccount")
+    store = Primary(fail_types={"PTR": refused})
+    async with worker(time_skipping_env, store):
+        handle = await start(time_skipping_env, request_spec(), reverse_zones=["2.0.192.in-addr.arpa"])
+        await until_status(store, "NEEDS_ATTENTION")
+        store.serves = ["192.0.2.99"]  # another account's request replaced the record since
+        store.turn_refusal = ApplicationError(
+            "the name belongs to another account", type="NameOwnedByAnotherAccount", non_retryable=True
+        )
+        await act(handle, "retry", "try the PTR again")
+        final = await handle.result()
+    assert final.status == "REJECTED", final.log[-1]["message"]
+    assert not store.records
+    assert "no longer serves" in final.log[-1]["message"]
