@@ -103,7 +103,9 @@ def request_values(spec: DnsRequestSpec, accepted_at: datetime) -> dict[str, Any
 
 # Built once and executed with each row's values: building an INSERT of two dozen values per call
 # cost more CPU than PostgreSQL took to run it (every accept makes one).
-_INSERT_REQUEST = insert(DnsRequest).on_conflict_do_nothing(index_elements=["id"])
+_INSERT_REQUEST = insert(DnsRequest).on_conflict_do_nothing()
+"""No arbiter index on purpose: two accepts of one request racing can meet on `workflow_id` (derived
+from the id, unique too) before `id`, and that must be "the row exists", not a UniqueViolation."""
 _INSERT_EVENT = insert(RequestEvent)
 
 

@@ -92,7 +92,7 @@ def insert_accepted_many(
         rows.append(request_values(params.request, params.request.accepted_at))
     if not rows:
         return set()
-    new_rows = insert(DnsRequest).on_conflict_do_nothing(index_elements=["id"]).returning(col(DnsRequest.id))
+    new_rows = insert(DnsRequest).on_conflict_do_nothing().returning(col(DnsRequest.id))
     created = {str(found) for found in conn.execute(new_rows, rows).scalars()}
     if not created:
         return created
