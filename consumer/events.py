@@ -113,6 +113,12 @@ class EventPublisher:
         if self._lock_conn is None:
             return
         try:
+            # Unlock first: the session ends only some time after its socket closes, and until then
+            # it keeps the lock from the next publisher (a test saw it still held after stop).
+            self._lock_conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PUBLISHER_LOCK_KEY})
+        except DBAPIError:
+            pass
+        try:
             # Invalidate, not just close: a pooled connection would keep the session and its lock.
             self._lock_conn.invalidate()
             self._lock_conn.close()
