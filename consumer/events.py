@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 PUBLISHER_LOCK_KEY = 0x646E736F7263  # "dnsorc": one publisher cluster-wide
@@ -116,7 +116,7 @@ class EventPublisher:
             # Unlock first: the session ends only some time after its socket closes, and until then
             # it keeps the lock from the next publisher (a test saw it still held after stop).
             self._lock_conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PUBLISHER_LOCK_KEY})
-        except DBAPIError:
+        except SQLAlchemyError:  # the session is gone already (PostgreSQL down), and its lock with it
             pass
         try:
             # Invalidate, not just close: a pooled connection would keep the session and its lock.
